@@ -1,0 +1,53 @@
+# Two commands for a fresh machine:  `make demo`  and  `make test`.
+# Each creates .venv, installs what it needs, and installs Graphviz's `dot` with the
+# system package manager when it is missing and that is permitted.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# torch is a test oracle only; 2.13.0 is the CPU build (pip takes it from local wheels here).
+TORCH  ?= torch==2.13.0
+
+.PHONY: demo test bench dot venv clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.dev: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[dev,torch]"
+	touch $@
+
+$(VENV)/.bench: $(VENV)/.dev
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	touch $@
+
+venv: $(VENV)/.dev
+
+# Graphviz's `dot` program renders the gradient graphs.
+dot:
+	@if command -v dot >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Graphviz (apt-get install graphviz)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		echo "installing Graphviz (sudo apt-get install graphviz)"; \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	elif command -v brew >/dev/null 2>&1; then \
+		echo "installing Graphviz (brew install graphviz)"; brew install graphviz; \
+	else \
+		echo "Graphviz's 'dot' is missing and cannot be installed from here. Install it, then run again:"; \
+		echo "  Debian/Ubuntu: sudo apt-get install graphviz   macOS: brew install graphviz"; \
+		echo "  Windows: winget install graphviz (or choco install graphviz)"; \
+	fi
+
+test: $(VENV)/.dev dot
+	$(BIN)/python -m pytest
+
+demo: $(VENV)/.dev dot
+	$(BIN)/python -m micrograd_ws train --out out
+
+bench: $(VENV)/.bench
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -1,0 +1,18 @@
+"""micrograd_ws: the workshop handout's neural net, as a scalar autograd engine you can read.
+
+>>> from micrograd_ws import Value, MLP
+>>> x = Value(2.0); y = x * x + 3 * x; y.backward(); x.grad
+7.0
+"""
+from .engine import (Value, define_op, is_grad_enabled, mean, no_grad, squared_error,
+                     topological_order, weighted_sum)
+from .nn import MLP, Layer, Module, Neuron, two_hidden_layers, two_neuron
+from .optim import SGD
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Value", "define_op", "is_grad_enabled", "mean", "no_grad", "squared_error",
+    "topological_order", "weighted_sum", "MLP", "Layer", "Module", "Neuron",
+    "two_hidden_layers", "two_neuron", "SGD",
+]

@@ -1,0 +1,522 @@
+"""The scalar autograd engine: `Value`, its operations, and reverse-mode `backward`.
+
+Every operation computes its result *and* the local derivative of each edge
+(∂out/∂parent) in the forward pass, side by side, and stores both on the new node.
+Backward is then one generic loop: visit nodes in reverse topological order and
+add ``grad(node) * local`` into each parent.  The same numbers label the edges of
+the gradient pictures and make up the handout's chain-rule products.
+
+>>> a = Value(2.0, label='a'); b = Value(-3.0, label='b')
+>>> c = a * b + a
+>>> c.parents[0].local_grads        # ∂(a*b)/∂a = b and ∂(a*b)/∂b = a
+(-3.0, 2.0)
+>>> c.backward()
+>>> a.grad, b.grad                  # ∂c/∂a = b + 1, ∂c/∂b = a
+(-2.0, 2.0)
+
+Gradient semantics (the same as PyTorch's ``.grad`` with ``retain_graph=True``):
+
+* a *leaf* (a Value no operation made: a parameter, an input, a constant)
+  **accumulates**: every ``backward()`` adds its freshly computed gradient, so
+  calling ``backward()`` twice gives exactly twice the gradient.  Reset with
+  ``zero_grad()`` (on a model or optimizer) or ``v.grad = 0.0``.
+* an *intermediate* node's ``grad`` holds ∂root/∂node of the *latest* backward
+  through it; it is recomputed from zero on each call, never summed twice.
+
+Numbers are always finite: ``Value(nan)`` and ``Value(inf)`` raise ``ValueError``,
+and an operation whose result would overflow raises ``OverflowError`` naming the
+operation and its operands (training that diverges stops at the first bad
+number instead of filling the graph with NaN).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+import threading
+from contextlib import contextmanager
+from operator import attrgetter, mul
+from typing import Callable, Iterator, Sequence, Union
+
+__all__ = [
+    "Value", "no_grad", "is_grad_enabled", "weighted_sum", "mean", "squared_error",
+    "define_op", "topological_order",
+]
+
+Number = Union[int, float]
+Operand = Union["Value", int, float]
+
+_isfinite = math.isfinite
+_new = object.__new__
+_next_id = itertools.count().__next__  # creation order is a topological order
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside :func:`no_grad` (in this thread)."""
+    return _mode.enabled
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Evaluate without recording the graph (per thread, like ``torch.no_grad``).
+
+    Results made inside are leaves: no parents, nothing to backpropagate.
+
+    >>> w = Value(3.0)
+    >>> with no_grad():
+    ...     y = w * 2
+    >>> y.parents, y.data
+    ((), 6.0)
+    """
+    previous = _mode.enabled
+    _mode.enabled = False
+    try:
+        yield
+    finally:
+        _mode.enabled = previous
+
+
+def _to_float(x: object, where: str) -> float:
+    """Check a user-supplied number: a finite real, not a bool, not a string."""
+    if type(x) is float or type(x) is int:
+        f = float(x)
+    elif isinstance(x, bool) or not isinstance(x, numbers.Real):
+        hint = " (use the Value itself, or its .data)" if isinstance(x, Value) else ""
+        raise TypeError(
+            f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}{hint}"
+        )
+    else:
+        f = float(x)
+    if not _isfinite(f):
+        raise ValueError(
+            f"{where}: got {f}; micrograd_ws keeps every number finite. "
+            "Check the data for missing or infinite entries."
+        )
+    return f
+
+
+def _describe(v: Value) -> str:
+    return f"{v.label}={v.data!r}" if v.label else repr(v.data)
+
+
+def _node(data: float, parents: tuple, local_grads: tuple, op: str) -> Value:
+    """Make the result node of an operation (no validation of types: internal)."""
+    if not _isfinite(data):
+        raise _non_finite(op, parents, data)
+    v = _new(Value)
+    v.data = data
+    v.grad = 0.0
+    v.label = ""
+    if _mode.enabled:
+        v.op = op
+        v.parents = parents
+        v.local_grads = local_grads
+    else:
+        v.op = ""
+        v.parents = v.local_grads = ()
+    v._id = _next_id()
+    return v
+
+
+def _non_finite(op: str, parents: Sequence[Value], data: float) -> ArithmeticError:
+    bad = [p for p in parents if not _isfinite(p.data)]
+    if bad:  # someone assigned a non-finite .data by hand
+        return ValueError(f"{op}: operand {_describe(bad[0])} is not finite; reset that .data to a finite number")
+    shown = ", ".join(_describe(p) for p in parents[:4]) + (", ..." if len(parents) > 4 else "")
+    return OverflowError(
+        f"{op}({shown}) = {data}: the result overflows a float. Numbers this large usually mean "
+        "training diverged: lower the learning rate or scale the inputs."
+    )
+
+
+def _operand(x: Operand, op: str) -> Value:
+    """A Value for the other side of a binary operator (numbers become constant leaves)."""
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, (str, bytes, bool)) or not isinstance(x, numbers.Real):
+        raise TypeError(
+            f"unsupported operand for Value {op} ...: {type(x).__name__} {x!r}; "
+            "use an int, a float or a Value"
+        )
+    return Value(x)
+
+
+class Value:
+    """A scalar that remembers how it was computed.
+
+    Fields a learner sees: ``data``, ``grad``, ``label``, ``op`` (the operation
+    that made it, ``''`` for a leaf), ``parents`` and ``local_grads`` (∂self/∂parent
+    for each parent, in the same order).
+
+    >>> x = Value(3.0, label='x')
+    >>> y = (x * x).relu()
+    >>> y
+    Value(data=9.0, grad=0.0, op='relu')
+    >>> y.backward(); x.grad
+    6.0
+    """
+
+    __slots__ = ("data", "grad", "label", "op", "parents", "local_grads", "_id", "__weakref__")
+
+    def __init__(self, data: Number, label: str = "") -> None:
+        if not isinstance(label, str):
+            raise TypeError(f"Value label must be a str, got {type(label).__name__} {label!r}")
+        self.data = _to_float(data, "Value()")
+        self.grad = 0.0
+        self.label = label
+        self.op = ""
+        self.parents: tuple[Value, ...] = ()
+        self.local_grads: tuple[float, ...] = ()
+        self._id = _next_id()
+
+    # micrograd's names for the same fields, so its draw_dot and notebooks work.
+    @property
+    def _prev(self) -> tuple[Value, ...]:
+        return self.parents
+
+    @property
+    def _op(self) -> str:
+        return self.op
+
+    def item(self) -> float:
+        """The plain float, as ``torch.Tensor.item()``."""
+        return self.data
+
+    def __repr__(self) -> str:
+        extra = (f", label={self.label!r}" if self.label else "") + (f", op={self.op!r}" if self.op else "")
+        return f"Value(data={self.data!r}, grad={self.grad!r}{extra})"
+
+    # --- binary operators: forward value and local derivatives side by side -------
+    def __add__(self, other: Operand) -> Value:
+        other = _operand(other, "+")
+        return _node(self.data + other.data, (self, other), (1.0, 1.0), "+")
+
+    def __radd__(self, other: Operand) -> Value:
+        other = _operand(other, "+")
+        return _node(other.data + self.data, (other, self), (1.0, 1.0), "+")
+
+    def __sub__(self, other: Operand) -> Value:
+        other = _operand(other, "-")
+        return _node(self.data - other.data, (self, other), (1.0, -1.0), "-")
+
+    def __rsub__(self, other: Operand) -> Value:
+        other = _operand(other, "-")
+        return _node(other.data - self.data, (other, self), (1.0, -1.0), "-")
+
+    def __mul__(self, other: Operand) -> Value:
+        other = _operand(other, "*")
+        return _node(self.data * other.data, (self, other), (other.data, self.data), "*")
+
+    def __rmul__(self, other: Operand) -> Value:
+        other = _operand(other, "*")
+        return _node(other.data * self.data, (other, self), (self.data, other.data), "*")
+
+    def __truediv__(self, other: Operand) -> Value:
+        return _divide(self, _operand(other, "/"))
+
+    def __rtruediv__(self, other: Operand) -> Value:
+        return _divide(_operand(other, "/"), self)
+
+    def __neg__(self) -> Value:
+        return _node(-self.data, (self,), (-1.0,), "neg")
+
+    def __pos__(self) -> Value:
+        return self
+
+    def __pow__(self, other: Operand) -> Value:
+        if isinstance(other, Value):
+            return _power_value(self, other)
+        n = _to_float(other, "Value ** exponent")
+        a = self.data
+        if a == 0.0 and n < 0:
+            raise ZeroDivisionError(f"{_describe(self)} ** {n}: zero to a negative power")
+        if a < 0.0 and not n.is_integer():
+            raise ValueError(
+                f"{_describe(self)} ** {n}: a negative base to a fractional power is not a real number"
+            )
+        if a == 0.0 and 0 < n < 1:
+            raise ZeroDivisionError(f"{_describe(self)} ** {n}: the derivative n·x**(n-1) is infinite at 0")
+        try:
+            data, local = a**n, n * a ** (n - 1)
+        except OverflowError:
+            data = local = math.inf
+        out = _node(data, (self,), (local,), f"**{_fmt(n)}")
+        _check_local(out)
+        return out
+
+    def __rpow__(self, other: Operand) -> Value:
+        return _power_value(_operand(other, "**"), self)
+
+    # --- unary operations ---------------------------------------------------------
+    def relu(self) -> Value:
+        """max(0, x); its derivative is 0 where the output is 0 (at x = 0 too), as in the handout."""
+        x = self.data
+        return _node(x if x > 0.0 else 0.0, (self,), (1.0 if x > 0.0 else 0.0,), "relu")
+
+    def square(self) -> Value:
+        """x², derivative 2x."""
+        x = self.data
+        return _node(x * x, (self,), (2.0 * x,), "square")
+
+    def exp(self) -> Value:
+        """e**x, derivative e**x."""
+        try:
+            e = math.exp(self.data)
+        except OverflowError:
+            e = math.inf
+        return _node(e, (self,), (e,), "exp")
+
+    def log(self) -> Value:
+        """Natural log, derivative 1/x; defined for x > 0 only."""
+        x = self.data
+        if x <= 0.0:
+            raise ValueError(f"log({_describe(self)}): log needs a positive number")
+        out = _node(math.log(x), (self,), (1.0 / x,), "log")
+        _check_local(out)
+        return out
+
+    def tanh(self) -> Value:
+        """tanh x, derivative 1 - tanh²x."""
+        t = math.tanh(self.data)
+        return _node(t, (self,), (1.0 - t * t,), "tanh")
+
+    def sigmoid(self) -> Value:
+        """1 / (1 + e**-x), derivative s(1 - s); computed without overflow for any x."""
+        x = self.data
+        if x >= 0.0:
+            s = 1.0 / (1.0 + math.exp(-x))
+        else:
+            e = math.exp(x)
+            s = e / (1.0 + e)
+        return _node(s, (self,), (s * (1.0 - s),), "sigmoid")
+
+    # --- reverse mode -------------------------------------------------------------
+    def backward(self, gradient: Number = 1.0) -> None:
+        """Fill ``grad`` of every node this Value depends on with ∂self/∂node.
+
+        Iterative (no recursion), so graphs of any depth work.  Leaves accumulate
+        (see the module docstring); intermediate gradients are recomputed.
+
+        >>> a = Value(3.0); b = a + a; c = b + b   # the reason for a topological order
+        >>> c.backward(); a.grad
+        4.0
+        >>> c.backward(); a.grad                   # twice: exactly twice the gradient
+        8.0
+        """
+        nodes, saved = _prepare_backward(self, _to_float(gradient, "backward(gradient)"))
+        for v in reversed(nodes):
+            g = v.grad
+            if g:  # a zero gradient (e.g. behind a dead ReLU) adds nothing
+                if not _isfinite(g):
+                    raise OverflowError(
+                        f"backward: ∂/∂{v.label or v.op} = {g} overflowed a float; "
+                        "lower the learning rate or scale the inputs"
+                    )
+                for p, d in zip(v.parents, v.local_grads):
+                    p.grad += g * d
+        _finish_backward(saved)
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
+
+
+def _check_local(out: Value) -> None:
+    for d in out.local_grads:
+        if not _isfinite(d):
+            raise OverflowError(
+                f"{out.op}: the local derivative overflows a float at "
+                f"{', '.join(_describe(p) for p in out.parents)}"
+            )
+
+
+def _divide(a: Value, b: Value) -> Value:
+    if b.data == 0.0:
+        raise ZeroDivisionError(f"{_describe(a)} / {_describe(b)}: division by zero")
+    out = _node(a.data / b.data, (a, b), (1.0 / b.data, -a.data / (b.data * b.data)), "/")
+    _check_local(out)
+    return out
+
+
+def _power_value(a: Value, b: Value) -> Value:
+    """a ** b with a Value exponent: ∂/∂a = b·a**(b-1), ∂/∂b = a**b·ln a (needs a > 0)."""
+    if a.data <= 0.0:
+        raise ValueError(
+            f"{_describe(a)} ** {_describe(b)}: a Value exponent needs a positive base "
+            "(ln a appears in ∂/∂b); for a fixed power use a plain number exponent"
+        )
+    try:
+        data = a.data**b.data
+        locals_ = (b.data * a.data ** (b.data - 1.0), data * math.log(a.data))
+    except OverflowError:
+        data, locals_ = math.inf, ()
+    out = _node(data, (a, b), locals_, "**")
+    _check_local(out)
+    return out
+
+
+# --- n-ary operations that keep the handout's granularity ----------------------------
+
+def weighted_sum(weights: Sequence[Value], inputs: Sequence[Value], bias: Value) -> Value:
+    """z = w·x + b as ONE node, the handout's pre-activation of a neuron.
+
+    Its edges carry the local derivatives ∂z/∂w_k = x_k, ∂z/∂x_k = w_k, ∂z/∂b = 1.
+
+    >>> w = [Value(2.0), Value(-1.0)]; x = [Value(3.0), Value(4.0)]
+    >>> z = weighted_sum(w, x, Value(0.5))
+    >>> z.data, z.local_grads
+    (2.5, (3.0, 4.0, 2.0, -1.0, 1.0))
+    """
+    wd = [w.data for w in weights]
+    xd = [x.data for x in inputs]
+    if len(wd) != len(xd):
+        raise ValueError(f"weighted_sum: {len(wd)} weights but {len(xd)} inputs")
+    return _node(sum(map(mul, wd, xd), bias.data), (*weights, *inputs, bias), (*xd, *wd, 1.0), "w·x+b")
+
+
+def mean(values: Sequence[Value]) -> Value:
+    """The mean of Values as one node, each edge ∂mean/∂v = 1/n.
+
+    >>> m = mean([Value(1.0), Value(2.0), Value(6.0)]); m.data
+    3.0
+    """
+    values = [v if isinstance(v, Value) else _operand(v, "mean") for v in values]
+    if not values:
+        raise ValueError("mean of no values: pass at least one Value")
+    n = len(values)
+    return _node(math.fsum(v.data for v in values) / n, tuple(values), (1.0 / n,) * n, "mean")
+
+
+def squared_error(output: Value, desired: Operand) -> Value:
+    """The handout's cost C = (O - O_des)² as one node, so ∂C/∂O = 2(O - O_des) is one edge.
+
+    (``(O - O_des).square()`` gives the same numbers with one more node.)
+
+    >>> O = Value(0.5); C = squared_error(O, 2.0); C.data, C.local_grads
+    (2.25, (-3.0,))
+    """
+    output = _operand(output, "squared_error")
+    if isinstance(desired, Value):
+        e = output.data - desired.data
+        return _node(e * e, (output, desired), (2.0 * e, -2.0 * e), "(O-O_des)²")
+    e = output.data - _to_float(desired, "squared_error(desired)")
+    return _node(e * e, (output,), (2.0 * e,), "(O-O_des)²")
+
+
+# --- user-defined operations -----------------------------------------------------
+
+_BUILTIN = frozenset(dir(Value))
+_user_ops: dict[str, Callable] = {}
+
+
+def define_op(name: str, fn: Callable | None = None):
+    """Add an operation from one function that returns its value and local derivatives.
+
+    ``fn`` takes floats and returns ``(value, (∂out/∂arg1, ...))``.  The op becomes a
+    function on Values (returned) and a method ``Value.<name>``; the graph, the
+    pictures and explanations pick it up.  Also usable as ``@define_op("name")``.
+
+    >>> def _cube(x):
+    ...     return x**3, (3 * x**2,)
+    >>> cube = define_op("cube", _cube)
+    >>> y = Value(2.0).cube(); y.backward(); y.data, y.parents[0].grad
+    (8.0, 12.0)
+    """
+    if fn is None:
+        return lambda f: define_op(name, f)
+    if not (isinstance(name, str) and name.isidentifier()):
+        raise ValueError(f"define_op: the name must be a Python identifier, got {name!r}")
+    if name in _BUILTIN or name.startswith("_"):
+        raise ValueError(f"define_op: {name!r} is already a Value attribute; choose another name")
+    if not callable(fn):
+        raise TypeError(f"define_op({name!r}, fn): fn must be callable, got {type(fn).__name__}")
+
+    def op(*args: Operand) -> Value:
+        vals = tuple(_operand(a, name) for a in args)
+        where = f"{name}({', '.join(_describe(v) for v in vals)})"
+        try:
+            result = fn(*[v.data for v in vals])
+        except (ArithmeticError, ValueError) as e:
+            raise type(e)(f"{where}: {e}") from e
+        try:
+            data, derivs = result
+            derivs = tuple(derivs)
+        except (TypeError, ValueError):
+            raise TypeError(f"{where}: the op function must return (value, (derivative, ...)), got {result!r}") from None
+        if len(derivs) != len(vals):
+            raise TypeError(f"{where}: {len(vals)} inputs but {len(derivs)} derivatives returned")
+        out = _node(_to_float(data, f"{where} value"), vals,
+                    tuple(_to_float(d, f"{where} derivative") for d in derivs), name)
+        return out
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = fn.__doc__
+    _user_ops[name] = op
+    setattr(Value, name, op)
+    return op
+
+
+# --- graph traversal ---------------------------------------------------------------
+
+_by_id = attrgetter("_id")
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node ``root`` depends on (leaves too), parents before children, root last.
+
+    >>> a = Value(1.0, label='a'); b = a * 2; c = b + a
+    >>> [v.label or v.op for v in topological_order(c)]
+    ['a', '', '*', '+']
+    """
+    seen = {root}
+    stack = [root]
+    while stack:
+        for p in stack.pop().parents:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return sorted(seen, key=_by_id)
+
+
+def _prepare_backward(root: Value, gradient: float) -> tuple[list[Value], list[tuple[Value, float]]]:
+    """Zero this pass's accumulators and seed the root.
+
+    Returns the non-leaf nodes in topological order (root last) and the leaves whose
+    earlier gradient was set aside, to be added back by :func:`_finish_backward` so a
+    leaf's grad grows by exactly this pass's gradient.
+    """
+    saved: list[tuple[Value, float]] = []
+    if not root.parents:  # backward on a leaf: d root/d root
+        saved.append((root, root.grad))
+        root.grad = gradient
+        return [], saved
+    seen = {root}
+    nodes = [root]
+    stack = [root]
+    while stack:
+        for p in stack.pop().parents:
+            if p.parents:
+                if p not in seen:
+                    seen.add(p)
+                    nodes.append(p)
+                    stack.append(p)
+            elif p.grad:  # a leaf holding an earlier gradient: set it aside (once)
+                saved.append((p, p.grad))
+                p.grad = 0.0
+    nodes.sort(key=_by_id)
+    for v in nodes:
+        v.grad = 0.0
+    root.grad = gradient
+    return nodes, saved
+
+
+def _finish_backward(saved: list[tuple[Value, float]]) -> None:
+    for leaf, earlier in saved:
+        leaf.grad += earlier

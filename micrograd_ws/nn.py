@@ -1,0 +1,222 @@
+"""Neurons, layers and multi-layer perceptrons with the handout's shapes and names.
+
+Layer ``l`` (counting from 1) has weights ``w{l}`` of shape [nout × nin] and biases
+``b{l}`` [nout × 1]; its pre-activations are ``z{l}[k]`` and, on hidden layers, the
+ReLU outputs ``H{l}[k]``; the last layer's output is ``O``.  An index over a
+dimension of size 1 is dropped, as the handout writes ``w1[k]``, ``w3[j]``, ``b3``.
+
+>>> net = two_hidden_layers(hidden=3, seed=0)
+>>> net
+MLP(1 → 3 → 3 → 1: w1 [3×1], b1 [3×1], w2 [3×3], b2 [3×1], w3 [1×3], b3 [1×1])
+>>> [name for name, _ in net.named_parameters()][:4]
+['w1[0]', 'w1[1]', 'w1[2]', 'b1[0]']
+>>> O = net(0.5); O.label, O.parents[0].label
+('O', 'w3[0]')
+"""
+from __future__ import annotations
+
+import math
+import random
+from typing import Sequence, Union
+
+from .engine import Value, _to_float, weighted_sum
+
+__all__ = ["Module", "Neuron", "Layer", "MLP", "two_neuron", "two_hidden_layers"]
+
+Input = Union[Value, int, float]
+
+
+def _index(name: str, *idx: tuple[int, int]) -> str:
+    """``name[i][j]`` keeping only the indices over dimensions larger than 1."""
+    return name + "".join(f"[{i}]" for i, size in idx if size > 1)
+
+
+class Module:
+    """Base class: ``parameters()``, ``named_parameters()``, ``zero_grad()``."""
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return []
+
+    def parameters(self) -> list[Value]:
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = 0.0
+
+
+class Neuron(Module):
+    """z = w·x + b (one node), then ReLU if ``nonlin`` (micrograd's Neuron).
+
+    Weights and bias start uniform in ±1/√nin (PyTorch's default for Linear), a
+    scale at which the handout's α = 0.01 trains the 100-wide net stably.
+    """
+
+    def __init__(self, nin: int, nonlin: bool = True, *, rng: random.Random | None = None) -> None:
+        if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
+            raise ValueError(f"Neuron(nin): nin must be a positive int, got {nin!r}")
+        r = rng if rng is not None else random
+        bound = 1.0 / math.sqrt(nin)
+        self.w = [Value(r.uniform(-bound, bound)) for _ in range(nin)]
+        self.b = Value(r.uniform(-bound, bound))
+        self.nonlin = nonlin
+
+    def __call__(self, x: Sequence[Input]) -> Value:
+        return self._forward(_as_values(x, len(self.w)), "", "")
+
+    def _forward(self, xs: Sequence[Value], z_label: str, h_label: str) -> Value:
+        z = weighted_sum(self.w, xs, self.b)
+        z.label = z_label
+        if not self.nonlin:
+            return z
+        h = z.relu()
+        h.label = h_label
+        return h
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return [*((f"w[{k}]", w) for k, w in enumerate(self.w)), ("b", self.b)]
+
+    def __repr__(self) -> str:
+        return f"{'ReLU' if self.nonlin else 'Linear'}Neuron({len(self.w)})"
+
+
+class Layer(Module):
+    """``nout`` neurons reading the same inputs; ``index`` is its 1-based number in a net."""
+
+    def __init__(self, nin: int, nout: int, *, index: int = 1, output: bool = False,
+                 rng: random.Random | None = None, **kwargs) -> None:
+        if isinstance(nout, bool) or not isinstance(nout, int) or nout < 1:
+            raise ValueError(f"Layer(nin, nout): nout must be a positive int, got {nout!r}")
+        self.neurons = [Neuron(nin, rng=rng, **kwargs) for _ in range(nout)]
+        self.nin, self.nout, self.index, self.output = nin, nout, index, output
+        self._name_parameters()
+
+    def _name_parameters(self) -> None:
+        """Label every weight and bias with its handout name, and precompute forward labels."""
+        l, nin, nout = self.index, self.nin, self.nout
+        for j, n in enumerate(self.neurons):
+            for k, w in enumerate(n.w):
+                w.label = _index(f"w{l}", (j, nout), (k, nin))
+            n.b.label = _index(f"b{l}", (j, nout))
+        if self.output:
+            self._z = [_index("O", (j, nout)) for j in range(nout)]
+        else:
+            self._z = [_index(f"z{l}", (j, nout)) for j in range(nout)]
+        self._h = [_index(f"H{l}", (j, nout)) for j in range(nout)]
+
+    def __call__(self, x: Sequence[Input]) -> list[Value] | Value:
+        out = self._forward(_as_values(x, self.nin))
+        return out[0] if len(out) == 1 else out
+
+    def _forward(self, xs: Sequence[Value]) -> list[Value]:
+        return [n._forward(xs, z, h) for n, z, h in zip(self.neurons, self._z, self._h)]
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        ws = [w for n in self.neurons for w in n.w]
+        return [(w.label, w) for w in ws] + [(n.b.label, n.b) for n in self.neurons]
+
+    def __repr__(self) -> str:
+        return f"Layer(w{self.index} [{self.nout}×{self.nin}], b{self.index} [{self.nout}×1])"
+
+
+class MLP(Module):
+    """Multi-layer perceptron: ReLU hidden layers, a linear output layer (micrograd's MLP).
+
+    ``MLP(nin, nouts)``: ``nouts`` lists the layer widths, the last being the output size.
+    ``seed`` makes the initialisation reproducible (``None``: Python's global ``random``).
+    Calling the net with one number (or a list of ``nin`` numbers) returns ``O``
+    (a list when there are several outputs).
+    """
+
+    def __init__(self, nin: int, nouts: Sequence[int], *, seed: int | None = None) -> None:
+        if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
+            raise ValueError(f"MLP(nin, nouts): nin must be a positive int, got {nin!r}")
+        nouts = list(nouts)
+        if not nouts:
+            raise ValueError("MLP(nin, nouts): nouts needs at least one layer width, e.g. [100, 100, 1]")
+        rng = random.Random(seed) if seed is not None else None
+        sizes = [nin, *nouts]
+        last = len(nouts) - 1
+        self.layers = [
+            Layer(sizes[i], sizes[i + 1], index=i + 1, output=i == last, nonlin=i != last, rng=rng)
+            for i in range(len(nouts))
+        ]
+        self.nin = nin
+        self._inputs = [_index("i", (k, nin)) for k in range(nin)]
+
+    @property
+    def sizes(self) -> list[int]:
+        """Widths from input to output, e.g. [1, 100, 100, 1]."""
+        return [self.nin, *(layer.nout for layer in self.layers)]
+
+    def __call__(self, x: Sequence[Input] | Input) -> list[Value] | Value:
+        if not isinstance(x, (list, tuple)):
+            x = [x]
+        xs = _as_values(x, self.nin, self._inputs)
+        for layer in self.layers:
+            xs = layer._forward(xs)
+        return xs[0] if len(xs) == 1 else xs
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return [item for layer in self.layers for item in layer.named_parameters()]
+
+    def state_dict(self) -> dict[str, list]:
+        """Plain floats by handout name: ``w{l}`` as [nout][nin] lists, ``b{l}`` as [nout]."""
+        state: dict[str, list] = {}
+        for layer in self.layers:
+            state[f"w{layer.index}"] = [[w.data for w in n.w] for n in layer.neurons]
+            state[f"b{layer.index}"] = [n.b.data for n in layer.neurons]
+        return state
+
+    def load_state_dict(self, state: dict[str, list]) -> None:
+        """Set every weight from :meth:`state_dict`'s layout, checking names and shapes first."""
+        expected = {f"{p}{layer.index}" for layer in self.layers for p in "wb"}
+        if not isinstance(state, dict) or set(state) != expected:
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"state dict keys {got} do not match this net's {sorted(expected)}")
+        updates = []
+        for layer in self.layers:
+            l, rows, bs = layer.index, state[f"w{layer.index}"], state[f"b{layer.index}"]
+            if not _shape_ok(rows, layer.nout, layer.nin) or not _shape_ok([bs], 1, layer.nout):
+                raise ValueError(f"w{l} must be [{layer.nout}×{layer.nin}] and b{l} [{layer.nout}] lists of numbers")
+            for n, row, b in zip(layer.neurons, rows, bs):
+                updates += [(w, _to_float(x, w.label)) for w, x in zip(n.w, row)]
+                updates.append((n.b, _to_float(b, n.b.label)))
+        for p, x in updates:  # all checked before any is changed
+            p.data = x
+
+    def __repr__(self) -> str:
+        arrows = " → ".join(map(str, self.sizes))
+        shapes = ", ".join(
+            f"w{layer.index} [{layer.nout}×{layer.nin}], b{layer.index} [{layer.nout}×1]" for layer in self.layers
+        )
+        return f"MLP({arrows}: {shapes})"
+
+
+def _shape_ok(rows: object, nrows: int, ncols: int) -> bool:
+    return (isinstance(rows, list) and len(rows) == nrows
+            and all(isinstance(r, list) and len(r) == ncols for r in rows))
+
+
+def _as_values(x: Sequence[Input], n: int, labels: Sequence[str] | None = None) -> list[Value]:
+    """Inputs as Values (numbers become labelled leaves), checking the count."""
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
+        raise TypeError(f"expected a list of {n} inputs, got {type(x).__name__} {x!r}")
+    if len(x) != n:
+        raise ValueError(f"expected {n} inputs, got {len(x)}")
+    return [xi if isinstance(xi, Value) else Value(xi, labels[k] if labels else "") for k, xi in enumerate(x)]
+
+
+def two_neuron(seed: int = 0) -> MLP:
+    """The handout's first model, Output = w1·input + b1 (parameters ``w1``, ``b1``).
+
+    >>> m = two_neuron(); [name for name, _ in m.named_parameters()]
+    ['w1', 'b1']
+    """
+    return MLP(1, [1], seed=seed)
+
+
+def two_hidden_layers(hidden: int = 100, seed: int = 0) -> MLP:
+    """The handout's net 1 → h → h → 1 with ReLU hidden layers (h = 100 in the handout)."""
+    return MLP(1, [hidden, hidden, 1], seed=seed)
+

@@ -1,0 +1,49 @@
+"""Stochastic gradient descent, the handout's update rule w = w - α ∂C/∂w."""
+from __future__ import annotations
+
+import math
+from operator import attrgetter
+from typing import Iterable
+
+from .engine import Value, _to_float
+
+__all__ = ["SGD"]
+
+_grad = attrgetter("grad")
+
+
+class SGD:
+    """``SGD(params, lr=0.01)``: ``step()`` applies w ← w - lr·w.grad, ``zero_grad()`` resets.
+
+    >>> w = Value(1.0); opt = SGD([w], lr=0.1)
+    >>> (w * 3).backward(); opt.step(); w.data
+    0.7
+    """
+
+    def __init__(self, params: Iterable[Value], lr: float = 0.01) -> None:
+        self.params = list(params)
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Value):
+                raise TypeError(f"SGD: parameter {i} is a {type(p).__name__}, not a Value; pass model.parameters()")
+        if not self.params:
+            raise ValueError("SGD: no parameters to optimise; pass model.parameters()")
+        self.lr = _to_float(lr, "SGD(lr)")
+        if self.lr <= 0:
+            raise ValueError(f"SGD(lr): the learning rate must be positive, got {self.lr}")
+
+    def step(self) -> None:
+        """Update every parameter; refuses (changing nothing) if a gradient is not finite."""
+        if not math.isfinite(sum(map(_grad, self.params))):  # one C-speed pass; exact check below
+            bad = [p for p in self.params if not math.isfinite(p.grad)]
+            if bad:
+                raise OverflowError(
+                    f"SGD.step: ∂C/∂{bad[0].label or 'parameter'} = {bad[0].grad}; no parameter was changed. "
+                    "Training diverged: lower the learning rate (e.g. lr=0.001) or scale the inputs."
+                )
+        lr = self.lr
+        for p in self.params:
+            p.data -= lr * p.grad
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = 0.0

@@ -1,0 +1,42 @@
+"""Shared test set-up: hypothesis profiles and the rule for optional tools.
+
+Profiles: ``ci`` (used when CI is set) is derandomized with a fixed budget, so a CI
+run is repeatable and bounded; ``dev`` explores new random examples each run.
+Select one with HYPOTHESIS_PROFILE.
+"""
+import os
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", max_examples=150, derandomize=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=60, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+def _missing(reason: str):
+    """Outside CI a missing optional tool skips the test; in CI it is a failure."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI must install it: see the Makefile)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def torch():
+    try:
+        import torch as _torch
+    except ImportError:
+        _missing("torch is not installed (pip install torch==2.13.0)")
+    return _torch
+
+
+@pytest.fixture
+def dot():
+    path = shutil.which("dot")
+    if path is None:
+        _missing("Graphviz's dot program is not on PATH")
+    return path
