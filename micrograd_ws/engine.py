@@ -323,6 +323,15 @@ class Value:
                     p.grad += g * d
         _finish_backward(saved)
 
+    def backward_steps(self, gradient: Number = 1.0):
+        """The reverse pass one node at a time, a generator of steps (see :mod:`micrograd_ws.explain`).
+
+        Running all steps leaves the same gradients as :meth:`backward`.
+        """
+        from .explain import backward_steps
+
+        return backward_steps(self, gradient)
+
 
 def _fmt(x: float) -> str:
     return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)

@@ -185,6 +185,25 @@ class MLP(Module):
         for p, x in updates:  # all checked before any is changed
             p.data = x
 
+    def save(self, path: str) -> None:
+        """Save as JSON (architecture, handout names, exact floats); see :mod:`micrograd_ws.serialize`."""
+        from .serialize import save
+
+        save(self, path)
+
+    def to_torch(self):
+        """An equivalent ``torch.nn.Module`` (float64) with the same weights; needs torch."""
+        from .torch_interop import to_torch
+
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, module) -> "MLP":
+        """The reverse of :meth:`to_torch`: an MLP with the module's weights."""
+        from .torch_interop import from_torch
+
+        return from_torch(module)
+
     def __repr__(self) -> str:
         arrows = " → ".join(map(str, self.sizes))
         shapes = ", ".join(

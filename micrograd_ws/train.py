@@ -1,0 +1,9 @@
+"""The `train` command (placeholder: being written)."""
+
+
+def add_arguments(parser):
+    pass
+
+
+def run(args):
+    raise NotImplementedError
