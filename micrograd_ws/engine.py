@@ -406,17 +406,20 @@ def mean(values: Sequence[Value]) -> Value:
 def squared_error(output: Value, desired: Operand) -> Value:
     """The handout's cost C = (O - O_des)² as one node, so ∂C/∂O = 2(O - O_des) is one edge.
 
-    (``(O - O_des).square()`` gives the same numbers with one more node.)
+    (``(O - O_des).square()`` gives the same numbers with one more node.)  Labelled ``C``.
 
-    >>> O = Value(0.5); C = squared_error(O, 2.0); C.data, C.local_grads
-    (2.25, (-3.0,))
+    >>> O = Value(0.5); C = squared_error(O, 2.0); C.data, C.local_grads, C.label
+    (2.25, (-3.0,), 'C')
     """
     output = _operand(output, "squared_error")
     if isinstance(desired, Value):
         e = output.data - desired.data
-        return _node(e * e, (output, desired), (2.0 * e, -2.0 * e), "(O-O_des)²")
-    e = output.data - _to_float(desired, "squared_error(desired)")
-    return _node(e * e, (output,), (2.0 * e,), "(O-O_des)²")
+        C = _node(e * e, (output, desired), (2.0 * e, -2.0 * e), "(O-O_des)²")
+    else:
+        e = output.data - _to_float(desired, "squared_error(desired)")
+        C = _node(e * e, (output,), (2.0 * e,), "(O-O_des)²")
+    C.label = "C"
+    return C
 
 
 # --- user-defined operations -----------------------------------------------------

@@ -1,0 +1,175 @@
+"""Paths from a parameter to the cost: the handout's chain-rule products, read off the graph.
+
+Each edge of the graph carries the local derivative ∂child/∂parent that the engine
+recorded in the forward pass.  ∂C/∂w is the sum, over every path from ``w`` up to
+``C``, of the product of the local derivatives along it; this module finds those
+edges and paths and names them the way the handout writes them.  The pictures
+(:mod:`micrograd_ws.viz`) and the explanations (:mod:`micrograd_ws.explain`) both
+stand on it.
+
+>>> from micrograd_ws import Value, squared_error
+>>> w, i, b = Value(0.5, 'w1'), Value(2.0, 'i'), Value(0.1, 'b1')
+>>> O = w * i + b; O.label = 'O'
+>>> C = squared_error(O, 1.0)
+>>> [path] = paths(C, w)
+>>> ' · '.join(e.symbol for e in path)
+'∂C/∂O · ∂O/∂w1·i · ∂w1·i/∂w1'
+>>> ' · '.join(e.formula for e in path)
+'2(O − O_des) · 1 · i'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from .engine import Value, topological_order
+
+__all__ = ["Edge", "name", "subgraph", "edges", "paths", "count_paths", "path_product"]
+
+
+def name(v: Value, depth: int = 2) -> str:
+    """A node's name: its label, a constant's number, or a short expression of its parents.
+
+    >>> a = Value(2.0, 'a')
+    >>> name(a), name(Value(3.0)), name(a * 3), name((a * 3).tanh())
+    ('a', '3', 'a·3', 'tanh(a·3)')
+    """
+    if v.label:
+        return v.label
+    if not v.parents:
+        return f"{v.data:g}"
+    if depth == 0 or len(v.parents) > 2:
+        return f"v{v._id}"
+    args = [name(p, depth - 1) for p in v.parents]
+    if v.op in ("+", "-", "*", "/") and len(args) == 2:
+        a, b = (_wrap(x) if v.op != "+" else x for x in args)
+        return f"{a} {v.op} {b}" if v.op in "+-" else f"{a}{'·' if v.op == '*' else '/'}{b}"
+    if v.op == "neg":
+        return f"−{_wrap(args[0])}"
+    if v.op.startswith("**"):
+        return f"{_wrap(args[0])}^{_wrap(args[1]) if len(args) == 2 else v.op[2:]}"
+    return f"{v.op}({', '.join(args)})"
+
+
+def _wrap(s: str) -> str:
+    return f"({s})" if " " in s else s
+
+
+@dataclass(frozen=True)
+class Edge:
+    """The edge from ``child.parents[index]`` to ``child``, carrying ∂child/∂parent."""
+
+    child: Value
+    index: int
+
+    @property
+    def parent(self) -> Value:
+        return self.child.parents[self.index]
+
+    @property
+    def local(self) -> float:
+        """The local derivative ∂child/∂parent, as the engine recorded it."""
+        return self.child.local_grads[self.index]
+
+    @property
+    def symbol(self) -> str:
+        """``∂child/∂parent`` in the handout's names, e.g. ``∂z2[3]/∂w2[3][7]``."""
+        return f"∂{name(self.child)}/∂{name(self.parent)}"
+
+    @property
+    def formula(self) -> str:
+        """What the local derivative is, as the handout writes it, e.g. ``H1[7]`` or ``2(O − O_des)``."""
+        return _formula(self.child, self.index)
+
+
+def _formula(c: Value, i: int) -> str:
+    op, ps = c.op, c.parents
+    x = _wrap(name(ps[i]))
+    if op == "+":
+        return "1"
+    if op == "-":
+        return "1" if i == 0 else "−1"
+    if op == "neg":
+        return "−1"
+    if op == "*":
+        return name(ps[1 - i])
+    if op == "/":
+        a, b = _wrap(name(ps[0])), _wrap(name(ps[1]))
+        return f"1/{b}" if i == 0 else f"−{a}/{b}²"
+    if op == "w·x+b":
+        n = (len(ps) - 1) // 2
+        return "1" if i == 2 * n else name(ps[i + n] if i < n else ps[i - n])
+    if op == "(O-O_des)²":
+        target = name(ps[1]) if len(ps) == 2 else "O_des"
+        o = name(ps[0])
+        return f"2({o} − {target})" if i == 0 else f"−2({o} − {target})"
+    if op == "relu":  # the handout's ∂H/∂z: 0 where H = 0, else 1
+        return f"{c.local_grads[i]:g}"
+    if op == "square":
+        return f"2·{x}"
+    if op.startswith("**") and len(ps) == 1:
+        n = float(op[2:])
+        return f"{op[2:]}·{x}^{n - 1:g}" if n != 2 else f"2·{x}"
+    if op == "**":
+        a, b = _wrap(name(ps[0])), _wrap(name(ps[1]))
+        return f"{b}·{a}^({b} − 1)" if i == 0 else f"{a}^{b}·ln {a}"
+    simple = {"exp": f"exp({x})", "log": f"1/{x}", "tanh": f"1 − tanh²({x})",
+              "sigmoid": f"σ({x})(1 − σ({x}))", "mean": f"1/{len(ps)}"}
+    if op in simple:
+        return simple[op]
+    return f"∂{op}/∂arg{i + 1}" if len(ps) > 1 else f"{op}′({x})"
+
+
+def subgraph(root: Value, w: Value) -> list[Value]:
+    """The nodes on some path from ``w`` to ``root``, in topological order (``w`` first).
+
+    Empty when ``root`` does not depend on ``w`` (then ∂root/∂w = 0).
+    """
+    order = topological_order(root)
+    on_path = {w}
+    nodes = []
+    for v in order:  # parents come first, so one forward sweep finds w's descendants
+        if v is w or any(p in on_path for p in v.parents):
+            on_path.add(v)
+            nodes.append(v)
+    return nodes if root in on_path else []
+
+
+def edges(root: Value, w: Value) -> list[Edge]:
+    """Every edge on a path from ``w`` to ``root``."""
+    nodes = subgraph(root, w)
+    keep = set(nodes)
+    return [Edge(c, i) for c in nodes for i, p in enumerate(c.parents) if p in keep]
+
+
+def paths(root: Value, w: Value) -> Iterator[tuple[Edge, ...]]:
+    """Each path from ``root`` down to ``w`` as its edges, root first (lazily: there can be many)."""
+    keep = set(subgraph(root, w))
+    if not keep:
+        return
+    stack: list[tuple[Value, tuple[Edge, ...]]] = [(root, ())]
+    while stack:
+        v, path = stack.pop()
+        if v is w:
+            yield path
+            continue
+        for i in reversed(range(len(v.parents))):
+            if v.parents[i] in keep:
+                stack.append((v.parents[i], path + (Edge(v, i),)))
+
+
+def count_paths(root: Value, w: Value) -> int:
+    """How many paths lead from ``w`` to ``root`` (without listing them)."""
+    nodes = subgraph(root, w)
+    count = {w: 1}
+    for v in nodes[1:]:
+        count[v] = sum(count.get(p, 0) for p in v.parents)
+    return count.get(root, 0) if nodes else 0
+
+
+def path_product(path: tuple[Edge, ...]) -> float:
+    """The product of the local derivatives along a path, root first (as backward multiplies)."""
+    g = 1.0
+    for e in path:
+        g *= e.local
+    return g
