@@ -56,6 +56,8 @@ class _GradMode(threading.local):
 
 
 _mode = _GradMode()
+_threads_in_no_grad = 0  # while 0, no thread needs the (slower) thread-local look-up
+_no_grad_lock = threading.Lock()
 
 
 def is_grad_enabled() -> bool:
@@ -75,12 +77,17 @@ def no_grad() -> Iterator[None]:
     >>> y.parents, y.data
     ((), 6.0)
     """
+    global _threads_in_no_grad
     previous = _mode.enabled
     _mode.enabled = False
+    with _no_grad_lock:
+        _threads_in_no_grad += 1
     try:
         yield
     finally:
         _mode.enabled = previous
+        with _no_grad_lock:
+            _threads_in_no_grad -= 1
 
 
 def _to_float(x: object, where: str) -> float:
@@ -114,13 +121,14 @@ def _node(data: float, parents: tuple, local_grads: tuple, op: str) -> Value:
     v.data = data
     v.grad = 0.0
     v.label = ""
-    if _mode.enabled:
+    if not _threads_in_no_grad or _mode.enabled:
         v.op = op
         v.parents = parents
         v.local_grads = local_grads
     else:
         v.op = ""
         v.parents = v.local_grads = ()
+    v._shared = ()
     v._id = _next_id()
     return v
 
@@ -163,7 +171,9 @@ class Value:
     6.0
     """
 
-    __slots__ = ("data", "grad", "label", "op", "parents", "local_grads", "_id", "__weakref__")
+    # _shared: for a layer's weighted sum, the inputs tuple that all its sibling neurons
+    # read too (parents = weights + _shared + bias), so backward scans it once, not h times.
+    __slots__ = ("data", "grad", "label", "op", "parents", "local_grads", "_shared", "_id")
 
     def __init__(self, data: Number, label: str = "") -> None:
         if not isinstance(label, str):
@@ -174,6 +184,7 @@ class Value:
         self.op = ""
         self.parents: tuple[Value, ...] = ()
         self.local_grads: tuple[float, ...] = ()
+        self._shared = ()
         self._id = _next_id()
 
     # micrograd's names for the same fields, so its draw_dot and notebooks work.
@@ -195,27 +206,33 @@ class Value:
 
     # --- binary operators: forward value and local derivatives side by side -------
     def __add__(self, other: Operand) -> Value:
-        other = _operand(other, "+")
+        if not isinstance(other, Value):
+            other = _operand(other, "+")
         return _node(self.data + other.data, (self, other), (1.0, 1.0), "+")
 
     def __radd__(self, other: Operand) -> Value:
-        other = _operand(other, "+")
+        if not isinstance(other, Value):
+            other = _operand(other, "+")
         return _node(other.data + self.data, (other, self), (1.0, 1.0), "+")
 
     def __sub__(self, other: Operand) -> Value:
-        other = _operand(other, "-")
+        if not isinstance(other, Value):
+            other = _operand(other, "-")
         return _node(self.data - other.data, (self, other), (1.0, -1.0), "-")
 
     def __rsub__(self, other: Operand) -> Value:
-        other = _operand(other, "-")
+        if not isinstance(other, Value):
+            other = _operand(other, "-")
         return _node(other.data - self.data, (other, self), (1.0, -1.0), "-")
 
     def __mul__(self, other: Operand) -> Value:
-        other = _operand(other, "*")
+        if not isinstance(other, Value):
+            other = _operand(other, "*")
         return _node(self.data * other.data, (self, other), (other.data, self.data), "*")
 
     def __rmul__(self, other: Operand) -> Value:
-        other = _operand(other, "*")
+        if not isinstance(other, Value):
+            other = _operand(other, "*")
         return _node(other.data * self.data, (other, self), (self.data, other.data), "*")
 
     def __truediv__(self, other: Operand) -> Value:
@@ -319,8 +336,15 @@ class Value:
                         f"backward: ∂/∂{v.label or v.op} = {g} overflowed a float; "
                         "lower the learning rate or scale the inputs"
                     )
-                for p, d in zip(v.parents, v.local_grads):
-                    p.grad += g * d
+                parents = v.parents
+                if len(parents) == 2:  # most nodes: unpacking beats zip() by 2x
+                    p, q = parents
+                    dp, dq = v.local_grads
+                    p.grad += g * dp
+                    q.grad += g * dq
+                else:
+                    for p, d in zip(parents, v.local_grads):
+                        p.grad += g * d
         _finish_backward(saved)
 
     def backward_steps(self, gradient: Number = 1.0):
@@ -376,18 +400,30 @@ def _power_value(a: Value, b: Value) -> Value:
 def weighted_sum(weights: Sequence[Value], inputs: Sequence[Value], bias: Value) -> Value:
     """z = w·x + b as ONE node, the handout's pre-activation of a neuron.
 
-    Its edges carry the local derivatives ∂z/∂w_k = x_k, ∂z/∂x_k = w_k, ∂z/∂b = 1.
+    Its edges carry the local derivatives ∂z/∂w_k = x_k, ∂z/∂x_k = w_k, ∂z/∂b = 1
+    (parents in that order: the weights, the inputs, the bias).
 
     >>> w = [Value(2.0), Value(-1.0)]; x = [Value(3.0), Value(4.0)]
     >>> z = weighted_sum(w, x, Value(0.5))
     >>> z.data, z.local_grads
     (2.5, (3.0, 4.0, 2.0, -1.0, 1.0))
     """
-    wd = [w.data for w in weights]
-    xd = [x.data for x in inputs]
-    if len(wd) != len(xd):
-        raise ValueError(f"weighted_sum: {len(wd)} weights but {len(xd)} inputs")
-    return _node(sum(map(mul, wd, xd), bias.data), (*weights, *inputs, bias), (*xd, *wd, 1.0), "w·x+b")
+    wt, xt = tuple(weights), tuple(inputs)
+    if len(wt) != len(xt):
+        raise ValueError(f"weighted_sum: {len(wt)} weights but {len(xt)} inputs")
+    for v in (*wt, *xt, bias):
+        if not isinstance(v, Value):
+            raise TypeError(f"weighted_sum takes Values, got {type(v).__name__} {v!r}")
+    return _weighted_sum(wt, xt, [x.data for x in xt], bias)
+
+
+def _weighted_sum(wt: tuple, xt: tuple, xd: list, bias: Value) -> Value:
+    """weighted_sum for a layer: ``xt`` and its data ``xd`` are shared by all its neurons."""
+    wd = [w.data for w in wt]  # (a comprehension reads slots faster than map(attrgetter))
+    z = _node(sum(map(mul, wd, xd), bias.data), wt + xt + (bias,), (*xd, *wd, 1.0), "w·x+b")
+    if z.parents:
+        z._shared = xt
+    return z
 
 
 def mean(values: Sequence[Value]) -> Value:
@@ -510,10 +546,20 @@ def _prepare_backward(root: Value, gradient: float) -> tuple[list[Value], list[t
         root.grad = gradient
         return [], saved
     seen = {root}
+    shared_seen: set[int] = set()
     nodes = [root]
     stack = [root]
     while stack:
-        for p in stack.pop().parents:
+        v = stack.pop()
+        group = v.parents
+        shared = v._shared
+        if shared:  # scan a layer's inputs once for all its neurons
+            if id(shared) in shared_seen:
+                n = len(shared)
+                group = group[:n] + group[2 * n:]
+            else:
+                shared_seen.add(id(shared))
+        for p in group:
             if p.parents:
                 if p not in seen:
                     seen.add(p)

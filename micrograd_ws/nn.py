@@ -19,7 +19,7 @@ import math
 import random
 from typing import Sequence, Union
 
-from .engine import Value, _to_float, weighted_sum
+from .engine import Value, _to_float, _weighted_sum
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "two_neuron", "two_hidden_layers"]
 
@@ -62,10 +62,11 @@ class Neuron(Module):
         self.nonlin = nonlin
 
     def __call__(self, x: Sequence[Input]) -> Value:
-        return self._forward(_as_values(x, len(self.w)), "", "")
+        xt = tuple(_as_values(x, len(self.w)))
+        return self._forward(xt, [x.data for x in xt], "", "")
 
-    def _forward(self, xs: Sequence[Value], z_label: str, h_label: str) -> Value:
-        z = weighted_sum(self.w, xs, self.b)
+    def _forward(self, xt: tuple[Value, ...], xd: list[float], z_label: str, h_label: str) -> Value:
+        z = _weighted_sum(tuple(self.w), xt, xd, self.b)
         z.label = z_label
         if not self.nonlin:
             return z
@@ -109,7 +110,9 @@ class Layer(Module):
         return out[0] if len(out) == 1 else out
 
     def _forward(self, xs: Sequence[Value]) -> list[Value]:
-        return [n._forward(xs, z, h) for n, z, h in zip(self.neurons, self._z, self._h)]
+        xt = tuple(xs)
+        xd = [x.data for x in xt]  # read once for all the neurons
+        return [n._forward(xt, xd, z, h) for n, z, h in zip(self.neurons, self._z, self._h)]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         ws = [w for n in self.neurons for w in n.w]

@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import math
-from operator import attrgetter
 from typing import Iterable
 
 from .engine import Value, _to_float
 
 __all__ = ["SGD"]
-
-_grad = attrgetter("grad")
 
 
 class SGD:
@@ -33,16 +30,18 @@ class SGD:
 
     def step(self) -> None:
         """Update every parameter; refuses (changing nothing) if a gradient is not finite."""
-        if not math.isfinite(sum(map(_grad, self.params))):  # one C-speed pass; exact check below
-            bad = [p for p in self.params if not math.isfinite(p.grad)]
+        params, lr = self.params, self.lr
+        if not math.isfinite(sum([p.grad for p in params])):  # one fast pass; exact check below
+            bad = [p for p in params if not math.isfinite(p.grad)]
             if bad:
                 raise OverflowError(
                     f"SGD.step: ∂C/∂{bad[0].label or 'parameter'} = {bad[0].grad}; no parameter was changed. "
                     "Training diverged: lower the learning rate (e.g. lr=0.001) or scale the inputs."
                 )
-        lr = self.lr
-        for p in self.params:
-            p.data -= lr * p.grad
+        for p in params:
+            g = p.grad
+            if g:  # most gradients are exactly 0 behind dead ReLUs
+                p.data -= lr * g
 
     def zero_grad(self) -> None:
         for p in self.params:
