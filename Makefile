@@ -17,10 +17,6 @@ $(VENV)/.dev: $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev,torch]"
 	touch $@
 
-$(VENV)/.bench: $(VENV)/.dev
-	$(BIN)/python -m pip install -q -e ".[bench]"
-	touch $@
-
 venv: $(VENV)/.dev
 
 # Graphviz's `dot` program renders the gradient graphs.
@@ -46,7 +42,7 @@ test: $(VENV)/.dev dot
 demo: $(VENV)/.dev dot
 	$(BIN)/python -m micrograd_ws train --out out
 
-bench: $(VENV)/.bench
+bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/run.py
 
 clean:

@@ -36,7 +36,7 @@ import numbers
 import threading
 from contextlib import contextmanager
 from operator import attrgetter, mul
-from typing import Callable, Iterator, Sequence, Union
+from typing import Callable, Iterator, List, Sequence, Tuple, Union
 
 __all__ = [
     "Value", "no_grad", "is_grad_enabled", "weighted_sum", "mean", "squared_error",
@@ -533,18 +533,24 @@ def topological_order(root: Value) -> list[Value]:
     return sorted(seen, key=_by_id)
 
 
-def _prepare_backward(root: Value, gradient: float) -> tuple[list[Value], list[tuple[Value, float]]]:
+Saved = Tuple[List[Value], List[float]]
+
+
+def _prepare_backward(root: Value, gradient: float) -> tuple[list[Value], Saved]:
     """Zero this pass's accumulators and seed the root.
 
     Returns the non-leaf nodes in topological order (root last) and the leaves whose
-    earlier gradient was set aside, to be added back by :func:`_finish_backward` so a
-    leaf's grad grows by exactly this pass's gradient.
+    earlier gradient was set aside (with those gradients, in two lists: no tuple per
+    leaf for the garbage collector to chase), to be added back by
+    :func:`_finish_backward` so a leaf's grad grows by exactly this pass's gradient.
     """
-    saved: list[tuple[Value, float]] = []
+    leaves: list[Value] = []
+    earlier: list[float] = []
     if not root.parents:  # backward on a leaf: d root/d root
-        saved.append((root, root.grad))
+        leaves.append(root)
+        earlier.append(root.grad)
         root.grad = gradient
-        return [], saved
+        return [], (leaves, earlier)
     seen = {root}
     shared_seen: set[int] = set()
     nodes = [root]
@@ -566,15 +572,16 @@ def _prepare_backward(root: Value, gradient: float) -> tuple[list[Value], list[t
                     nodes.append(p)
                     stack.append(p)
             elif p.grad:  # a leaf holding an earlier gradient: set it aside (once)
-                saved.append((p, p.grad))
+                leaves.append(p)
+                earlier.append(p.grad)
                 p.grad = 0.0
     nodes.sort(key=_by_id)
     for v in nodes:
         v.grad = 0.0
     root.grad = gradient
-    return nodes, saved
+    return nodes, (leaves, earlier)
 
 
-def _finish_backward(saved: list[tuple[Value, float]]) -> None:
-    for leaf, earlier in saved:
+def _finish_backward(saved: Saved) -> None:
+    for leaf, earlier in zip(*saved):
         leaf.grad += earlier
