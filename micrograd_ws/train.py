@@ -1,9 +1,364 @@
-"""The `train` command (placeholder: being written)."""
+"""Train the handout's nets on 1-D data: the loop, the figure and the ``train`` command.
+
+The handout trains on one sample per iteration (its input ``i`` is [1×1]): each
+iteration takes one (x, y) pair and runs ① forward to ``O``, the cost
+C = (O - O_des)², ② backward and ③ w ← w - α ∂C/∂w.  Samples are drawn in
+shuffled passes over the data: every pair once per pass, in a new random order
+each pass (from ``seed``).
+
+A schedule such as the handout's ``iters=(100, 500, 1000, 5000)`` is ONE run of
+5000 iterations in which the fit is recorded after 100, 500, 1000 and 5000 of
+them, so the pictures show one net learning; the record after 100 iterations is
+exactly what a fresh run of 100 iterations (same seed) gives.
+
+>>> from micrograd_ws import two_neuron
+>>> from micrograd_ws.data import make_dataset
+>>> model = two_neuron(seed=0)
+>>> history = train(model, make_dataset("line"), iters=[100, 2000])   # y = 1.5x - 0.5
+>>> [s.iteration for s in history.snapshots]                         # 0: before training
+[0, 100, 2000]
+>>> round(model.state_dict()["w1"][0][0], 6), round(model.state_dict()["b1"][0], 6)
+(1.5, -0.5)
+
+Divergence (a cost that overflows or explodes) stops training with
+:class:`TrainingDiverged`, naming the iteration and a smaller learning rate.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from .data import TARGETS, DataError, Dataset, make_dataset, read_csv
+from .engine import no_grad, squared_error
+from .handout import ALPHA, HIDDEN, TRAINING_ITERS
+from .nn import MLP, two_hidden_layers, two_neuron
+from .optim import SGD
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["Snapshot", "History", "TrainingDiverged", "train", "summary", "plot", "add_arguments", "run"]
+
+_GROWTH_LIMIT = 1e6  # a cost this many times the data's scale means the steps are blowing up
+_GRID = 200  # points at which the fit is drawn
+_MAX_HIDDEN = 1000  # h² Values in pure Python: beyond this a run takes hours and gigabytes
 
 
-def add_arguments(parser):
-    pass
+@dataclass
+class Snapshot:
+    """The net after ``iteration`` iterations: its fit on the data and on the plotting grid."""
+
+    iteration: int
+    loss: float  #: mean C over the whole data set
+    max_error: float  #: max |O - O_des| over the data set
+    curve: list[float]  #: the net's output O at each point of ``History.grid``
+    state: dict  #: ``model.state_dict()`` at that moment
+    seconds: float  #: wall-clock time since training started
 
 
-def run(args):
-    raise NotImplementedError
+@dataclass
+class History:
+    """What :func:`train` records: the cost of every iteration and the schedule's snapshots."""
+
+    lr: float
+    seed: int
+    grid: list[float]
+    losses: list[float] = field(default_factory=list)  #: C of iteration n at index n - 1
+    snapshots: list[Snapshot] = field(default_factory=list)  #: before training, then one per count
+
+
+class TrainingDiverged(ArithmeticError):
+    """Training blew up at ``iteration``; ``suggested_lr`` is a learning rate to try instead."""
+
+    def __init__(self, iteration: int, lr: float, reason: str, data: Dataset) -> None:
+        self.iteration, self.lr, self.reason = iteration, lr, reason
+        self.suggested_lr = lr / 10 if lr <= 10 * ALPHA else ALPHA
+        scale = max(max(map(abs, data.xs)), max(map(abs, data.ys)))
+        self.hint = (f" The data reach {scale:.3g}: values far outside [-1, 1] need a much smaller learning "
+                     "rate, or rescale x and y." if scale > 10 else "")
+        super().__init__(self.describe("lr="))
+
+    def describe(self, lr_flag: str) -> str:
+        """The message, spelling the learning rate as ``lr_flag`` (``lr=`` or ``--lr ``)."""
+        return (f"training diverged at iteration {self.iteration}: {self.reason}. The learning rate "
+                f"{lr_flag}{self.lr:g} is too large for this net and data: try {lr_flag}{self.suggested_lr:g}."
+                + self.hint)
+
+
+def train(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, lr: float = ALPHA,
+          seed: int = 0, progress: bool = False) -> History:
+    """Train ``model`` in place with SGD, one sample per iteration, recording the fit after each count.
+
+    ``progress`` shows a tqdm bar with the running cost (needs tqdm).  Raises
+    :class:`TrainingDiverged`, naming the iteration, as soon as the cost or a gradient
+    overflows or the cost explodes (a million times the data's scale).
+    """
+    counts = _schedule(iters)
+    if not isinstance(model, MLP) or model.sizes[0] != 1 or model.sizes[-1] != 1:
+        raise ValueError(f"train fits 1-D data: the model must be an MLP with one input and one output, "
+                         f"such as two_hidden_layers(), got {model!r}")
+    if not isinstance(data, Dataset) or len(data) == 0:
+        raise TypeError(f"train(model, data): data must be a non-empty Dataset (make_dataset or read_csv), "
+                        f"got {type(data).__name__}")
+    opt = SGD(model.parameters(), lr)
+    lo, hi = data.x_range
+    history = History(opt.lr, seed, [lo + (hi - lo) * k / (_GRID - 1) for k in range(_GRID)])
+    rng = random.Random(seed)
+    start = time.perf_counter()
+    history.snapshots.append(_snapshot(model, data, history, 0, start))
+    limit = _GROWTH_LIMIT * max(1.0, history.snapshots[0].loss, max(y * y for y in data.ys))
+    bar = _progress_bar(counts[-1]) if progress else None
+    order: list[int] = []
+    stepped = 0  # the last iteration whose update went through
+    try:
+        for it in range(1, counts[-1] + 1):
+            if not order:  # a new pass over the data, in a new order
+                order = list(range(len(data)))
+                rng.shuffle(order)
+            k = order.pop()
+            try:
+                C = squared_error(model(data.xs[k]), data.ys[k])
+                if C.data > limit:
+                    raise TrainingDiverged(it, opt.lr, f"the cost C = {C.data:.3g} is exploding", data)
+                opt.zero_grad()
+                C.backward()
+                opt.step()
+                stepped = it
+                history.losses.append(C.data)
+                if it in counts:
+                    history.snapshots.append(_snapshot(model, data, history, it, start))
+            except OverflowError as e:
+                why = str(e).split(":")[0]  # the engine names the op and its operands first
+                raise TrainingDiverged(it, opt.lr, f"a number overflowed a float ({why})", data) from None
+            except ValueError:  # SGD.step let a weight overflow to ±inf; the next forward refuses it
+                if all(map(math.isfinite, (p.data for p in opt.params))):
+                    raise
+                raise TrainingDiverged(stepped, opt.lr, "the update w ← w - α ∂C/∂w overflowed a float",
+                                       data) from None
+            if bar is not None:
+                bar.update()
+                if it % 100 == 0 or it == counts[-1]:
+                    recent = history.losses[-100:]
+                    bar.set_postfix_str(f"C≈{sum(recent) / len(recent):.4g}", refresh=False)
+    finally:
+        if bar is not None:
+            bar.close()
+    return history
+
+
+def _schedule(iters: Iterable[int]) -> list[int]:
+    try:
+        counts = sorted(set(iters))
+    except TypeError:
+        counts = []
+    if not counts or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in counts):
+        raise ValueError(f"iters must be positive iteration counts such as {list(TRAINING_ITERS)}, got {iters!r}")
+    return counts
+
+
+def _snapshot(model: MLP, data: Dataset, history: History, iteration: int, start: float) -> Snapshot:
+    with no_grad():
+        errors = [model(x).data - y for x, y in zip(data.xs, data.ys)]
+        curve = [model(x).data for x in history.grid]
+    return Snapshot(iteration, math.fsum(e * e for e in errors) / len(errors), max(map(abs, errors)),
+                    curve, model.state_dict(), time.perf_counter() - start)
+
+
+def summary(history: History) -> str:
+    """The snapshots as a table: iterations, mean C over the data, max |O - O_des|, seconds."""
+    rows = [f"{'iterations':>10}  {'mean C':>11}  {'max |O - O_des|':>15}  {'seconds':>7}"]
+    rows += [f"{s.iteration:>10}  {s.loss:>11.4g}  {s.max_error:>15.4g}  {s.seconds:>7.1f}"
+             for s in history.snapshots]
+    return "\n".join(rows)
+
+
+# --- the figure -------------------------------------------------------------------------
+
+def plot(history: History, data: Dataset, title: str = "") -> Figure:
+    """Left: the target, the data and the fit after each count; right: the cost per iteration.
+
+    Returns a matplotlib ``Figure`` (shown inline in Jupyter; ``fig.savefig(path)`` to save).
+    """
+    _require("matplotlib")
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(13, 5.2), layout="constrained")
+    ax_fit, ax_cost = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
+    before, *after = history.snapshots
+    # light to dark in schedule order, the final fit darkest
+    colors = [colormaps["viridis"](0.85 * (len(after) - 1 - n) / max(1, len(after) - 1)) for n in range(len(after))]
+
+    if data.target is not None:
+        ax_fit.plot(history.grid, [data.target.fn(x) for x in history.grid], color="0.75", lw=7, alpha=0.6,
+                    solid_capstyle="round", label=f"target {data.target.formula}", zorder=1)
+    ax_fit.plot(data.xs, data.ys, "o", ms=4.5, color="0.45", mfc="white", label=f"data ({len(data)} samples)",
+                zorder=5)
+    ax_fit.plot(history.grid, before.curve, ":", color="0.6", lw=1.3, label=f"before training (mean C {before.loss:.3g})")
+    for s, color in zip(after, colors):
+        ax_fit.plot(history.grid, s.curve, color=color, lw=2.6 if s is after[-1] else 1.8,
+                    label=f"after {s.iteration} iterations (mean C {s.loss:.3g})")
+    ax_fit.set(xlabel="input i", ylabel="output O", title="The fit after each count of the schedule")
+    ax_fit.legend(fontsize=8.5, loc="best", framealpha=0.9)
+    ax_fit.grid(alpha=0.3)
+
+    its = range(1, len(history.losses) + 1)
+    window = max(1, min(100, len(history.losses) // 20))
+    smooth = _running_mean(history.losses, window)
+    ax_cost.plot(its, history.losses, ".", ms=2, color="0.6", alpha=0.35, rasterized=True)
+    ax_cost.plot([], [], ".", color="0.6", label="C of each iteration's sample")  # a legend-sized marker
+    ax_cost.plot(its, smooth, color="C0", lw=1.5, label=f"running mean of {window} iterations")
+    for s, color in zip(after, colors):
+        ax_cost.plot(s.iteration, s.loss, "o", ms=9, color=color, mec="black", zorder=5)
+        ax_cost.axvline(s.iteration, color=color, lw=1, ls="--", alpha=0.7)
+    ax_cost.plot([], [], "o", color="0.5", mec="black", label="mean C over all the data, after each count")
+    ax_cost.set_xscale("log")
+    positive = [c for c in smooth + [s.loss for s in after] if c > 0]
+    if positive:  # log scale, cut below the smoothed cost: single samples fitted exactly would squash the rest
+        ax_cost.set_yscale("log")
+        ax_cost.set_ylim(bottom=min(positive) / 30)
+    ax_cost.set(xlabel="iteration", ylabel="cost C = (O - O_des)²", title="The cost while training")
+    ax_cost.legend(fontsize=8.5, loc="best", framealpha=0.9)
+    ax_cost.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def _running_mean(xs: list[float], window: int) -> list[float]:
+    # fsum per window, not a running total: costs span many decades and subtracting would cancel
+    return [math.fsum(xs[max(0, n - window + 1):n + 1]) / min(n + 1, window) for n in range(len(xs))]
+
+
+def _progress_bar(total: int):
+    _require("tqdm")
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="training", unit="it", mininterval=0.2, file=sys.stderr)
+
+
+def _require(*modules: str) -> None:
+    """A clear error naming what to install, before any work is done."""
+    missing = []
+    for m in modules:
+        try:
+            __import__(m)
+        except ImportError:
+            missing.append(m)
+    if missing:
+        raise ImportError(f"training pictures need {' and '.join(missing)}: "
+                          f"pip install 'micrograd_ws[train]' (or pip install {' '.join(missing)})")
+
+
+# --- the command line -------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", choices=["mlp", "two-neuron"], default="mlp",
+                        help="mlp: the handout's 1 → h → h → 1 ReLU net; two-neuron: Output = w1·input + b1 "
+                             "(default: mlp)")
+    parser.add_argument("--hidden", type=_positive_int, metavar="H",
+                        help=f"neurons per hidden layer of the mlp (default: {HIDDEN}, the handout's h)")
+    parser.add_argument("--iters", type=_iters, default=list(TRAINING_ITERS), metavar="N,N,...",
+                        help="the schedule: one run, the fit is recorded after each count "
+                             f"(default: {','.join(map(str, TRAINING_ITERS))})")
+    parser.add_argument("--lr", type=_learning_rate, default=ALPHA, help=f"the learning rate α (default: {ALPHA})")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--target", choices=list(TARGETS),
+                        help="a built-in 1-D function to fit: "
+                             + "; ".join(f"{t.name}: {t.formula}" for t in TARGETS.values())
+                             + " (default: sin for the mlp, line for two-neuron)")
+    source.add_argument("--data", metavar="FILE.csv",
+                        help="fit your own data: a CSV file with columns x,y (a header row is optional)")
+    parser.add_argument("--samples", type=_positive_int, metavar="N",
+                        help="evenly spaced samples of a built-in target (default: 50)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the initial weights and the sample order (default: 0)")
+    parser.add_argument("--out", default="out", metavar="DIR", help="where the figure and model go (default: out)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.model == "two-neuron" and args.hidden is not None:
+        return _fail("--hidden sets the hidden width of --model mlp; the two-neuron model has no hidden layer", 2)
+    if args.hidden is not None and args.hidden > _MAX_HIDDEN:
+        return _fail(f"--hidden {args.hidden} is too wide for a pure-Python net (h² weights); use at most "
+                     f"{_MAX_HIDDEN}", 2)
+    if args.data is not None and args.samples is not None:
+        return _fail("--samples applies to built-in targets; with --data every row of the file is a sample", 2)
+    try:
+        _require("matplotlib", "tqdm")
+        data = (read_csv(args.data) if args.data is not None else
+                make_dataset(args.target or ("line" if args.model == "two-neuron" else "sin"), args.samples or 50))
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+    except (ImportError, DataError) as e:
+        return _fail(str(e))
+    except FileExistsError:
+        return _fail(f"--out {args.out} is a file; give a directory for the figure and the model")
+    except OSError as e:
+        return _fail(f"cannot use --out {args.out}: {e.strerror or e}")
+
+    model = two_neuron(args.seed) if args.model == "two-neuron" else two_hidden_layers(args.hidden or HIDDEN, args.seed)
+    about = ("two-neuron model Output = w1·input + b1" if args.model == "two-neuron"
+             else f"{' → '.join(map(str, model.sizes))} ReLU net")
+    source = f"target {data.target.formula}" if data.target else f"data from {args.data}"
+    print(f"Training the {about} on {source} ({len(data)} samples), α = {args.lr:g}, seed {args.seed}")
+    try:
+        history = train(model, data, args.iters, args.lr, args.seed, progress=True)
+    except TrainingDiverged as e:
+        return _fail(e.describe("--lr ") + " Nothing was plotted or saved.")
+    print(summary(history))
+    first, last = history.snapshots[0], history.snapshots[-1]
+    if last.loss > first.loss:
+        print(f"warning: the mean cost went UP, from {first.loss:.4g} before training to {last.loss:.4g}: "
+              f"the learning rate is probably too large; try --lr {args.lr / 10:g}", file=sys.stderr)
+
+    stem = re.sub(r"[^\w.-]+", "_", f"{args.model}-{data.name}")
+    png, model_file = out / f"{stem}.png", out / f"{stem}.json"
+    try:
+        plot(history, data, f"{about}, {source}; SGD with α = {args.lr:g}, one sample per iteration, "
+                            f"seed {args.seed}").savefig(png, dpi=110)
+        model.save(model_file)
+    except OSError as e:
+        return _fail(f"cannot write to {out}: {e}")
+    print(f"figure: {png}\nmodel:  {model_file}   (load it with micrograd_ws.load({str(model_file)!r}))")
+    return 0
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"micrograd-ws train: error: {message}", file=sys.stderr)
+    return code
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return n
+
+
+def _iters(text: str) -> list[int]:
+    try:
+        return _schedule(_positive_int(part.strip()) for part in text.split(","))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected positive iteration counts separated by commas, such as 100,500,1000,5000; got {text!r}"
+        ) from None
+
+
+def _learning_rate(text: str) -> float:
+    try:
+        lr = float(text)
+    except ValueError:
+        lr = math.nan
+    if not (math.isfinite(lr) and lr > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number such as 0.01, got {text!r}")
+    return lr
