@@ -1,21 +1,699 @@
-"""Graphviz pictures of the graph and of each ∂C/∂w (placeholder: being written)."""
+"""Graphviz pictures of the graph and of each ∂C/∂w, drawn the way the handout writes them.
+
+Nodes read left to right like the handout (input → z1 → H1 → z2 → H2 → O → C) and
+show name, op, ``data`` and ``grad``; each edge carries its local derivative
+∂child/∂parent as a symbol, a formula and the number the engine recorded.
+:func:`draw_grad` keeps only the paths from one parameter to the cost and adds the
+chain-rule product as a caption, whose total equals ``w.grad``.
+
+The functions return a ``graphviz.Digraph``: Jupyter shows it inline, ``.render()``
+writes a file, and building one needs no ``dot`` program (rendering does).
+
+>>> from micrograd_ws import squared_error, two_neuron
+>>> net = two_neuron(); O = net(2.0); C = squared_error(O, 1.0); C.backward()
+>>> g = draw_grad(C, dict(net.named_parameters())['w1'])
+>>> print(g.caption)                                      # doctest: +NORMALIZE_WHITESPACE
+∂C/∂w1 = ∂C/∂O · ∂O/∂w1
+       = 2(O − O_des) · i
+       = 1.787 · 2
+       = 3.57438484792
+>>> dict(net.named_parameters())['w1'].grad                # what backward() computed
+3.5743848479231897
+"""
+from __future__ import annotations
+
+import functools
+import html
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from difflib import get_close_matches
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Mapping, Union
+from urllib.parse import quote as url_quote
+
+from .engine import Value, topological_order
+from .paths import Edge, count_paths, edges, name, paths, subgraph
+
+if TYPE_CHECKING:  # graphviz is optional: imported where it is needed
+    import graphviz
+
+__all__ = ["draw_graph", "draw_grad", "render_grads", "grad_caption", "DotNotFoundError",
+           "MAX_NODES", "FORMATS"]
+
+MAX_NODES = 500  #: larger pictures take dot minutes to lay out and nobody can read them
+FORMATS = ("svg", "png", "pdf", "dot")
+INSTALL_DOT = ("Install Graphviz: Debian/Ubuntu `sudo apt-get install graphviz`, macOS `brew install "
+               "graphviz`, Windows `winget install graphviz` (then open a new terminal so PATH is updated).")
+_MAX_LISTED = 2000  # paths enumerated for the caption's terms; more are summed without listing
+_NAME_WIDTH = 48  # longer names are shortened in pictures (the DOT stays valid at any length)
+
+# colours: the parameter w, other leaves (parameters, inputs), the cost, folded or zero parts
+_W_FILL, _LEAF_FILL, _C_FILL, _GREY, _ZERO = "#fde3c4", "#fdf3e3", "#d3e4f5", "#8c8c8c", "#c0392b"
+
+Params = Union[Mapping[str, Value], Iterable["tuple[str, Value]"], Iterable[Value]]
 
 
-def draw_graph(root, **kwargs):
-    raise NotImplementedError
+class DotNotFoundError(RuntimeError):
+    """Graphviz's ``dot`` program is not on PATH; the message says how to install it."""
+
+    def __init__(self, saved: str | Path | None = None) -> None:
+        msg = "Graphviz's `dot` program was not found on PATH, so the picture could not be rendered. " + INSTALL_DOT
+        if saved is not None:
+            msg += f" Nothing is lost: the DOT source is saved in {saved}; render it later with `dot -Tsvg -O {saved}`."
+        super().__init__(msg)
+        self.saved = saved
 
 
-def draw_grad(root, w, **kwargs):
-    raise NotImplementedError
+# --- text: names and numbers as safe HTML-like label content ----------------------------
+
+def _num(x: float) -> str:
+    return f"{x + 0.0:.4g}"  # + 0.0 shows -0.0 as 0
 
 
-def render_grads(root, params, outdir, format="svg"):
-    raise NotImplementedError
+def _factor(x: float) -> str:
+    s = _num(x)
+    return f"({s})" if s.startswith("-") else s
 
 
-def add_arguments(parser):
-    pass
+def _exact(x: float) -> str:
+    """The caption's total: enough digits to match ``w.grad`` to 1e-9 (and print like it)."""
+    return f"{x + 0.0:.12g}"
 
 
-def run(args):
-    raise NotImplementedError
+def _visible(ch: str) -> str:
+    """Control characters, surrogates and non-characters (invalid in XML) as Python escapes."""
+    if unicodedata.category(ch) in ("Cc", "Cs") or ch in "\ufffe\uffff":
+        return ascii(ch)[1:-1]
+    return ch
+
+
+def _text(s: str, width: int | None = None) -> str:
+    """Any string as text inside a Graphviz HTML-like label (escaped; shortened past ``width``)."""
+    s = "".join(map(_visible, s))
+    if width is not None and len(s) > width:
+        s = s[: width - 1] + "…"
+    # dot expands \N, \G, ... even in HTML-like labels and reads \\ as one backslash
+    return html.escape(s, quote=True).replace("\\", "\\\\")
+
+
+def _html(*lines: str, size: int | None = None, color: str | None = None) -> str:
+    """An HTML-like label from already escaped lines."""
+    body = "<BR/>".join(lines)
+    if size or color:
+        attrs = (f' POINT-SIZE="{size}"' if size else "") + (f' COLOR="{color}"' if color else "")
+        body = f"<FONT{attrs}>{body}</FONT>"
+    return f"<{body}>"
+
+
+def _node_label(v: Value) -> str:
+    rows = [f"<B>{_text(name(v), _NAME_WIDTH)}</B>"]
+    if v.op:
+        rows.append(f'<FONT POINT-SIZE="10" COLOR="#555555">{_text(v.op, _NAME_WIDTH)}</FONT>')
+    rows += [f"data {_num(v.data)}", f"grad {_num(v.grad)}"]
+    return _html(*rows)
+
+
+def _edge_label(e: Edge) -> str:
+    number = _num(e.local)
+    value = f"= {e.formula} = {number}" if e.formula != number else f"= {number}"
+    return _html(_text(e.symbol, 2 * _NAME_WIDTH), _text(value, 2 * _NAME_WIDTH), size=9)
+
+
+def _caption_label(lines: list[str]) -> str:
+    rows = "<BR/>".join(_text(line.strip()) for line in lines)
+    return f'<<TABLE BORDER="0" CELLPADDING="6"><TR><TD ALIGN="LEFT" BALIGN="LEFT">{rows}</TD></TR></TABLE>>'
+
+
+# --- graphviz ---------------------------------------------------------------------------
+
+def _graphviz():
+    try:
+        import graphviz
+    except ImportError:
+        raise ImportError(
+            "drawing needs the graphviz Python package: pip install graphviz "
+            "(or pip install 'micrograd_ws[viz]'), plus Graphviz's dot program. " + INSTALL_DOT
+        ) from None
+    return graphviz
+
+
+@functools.lru_cache(maxsize=None)
+def _picture_class():
+    """``graphviz.Digraph`` whose rendering explains a missing ``dot`` (made on first use)."""
+    graphviz = _graphviz()
+
+    class Picture(graphviz.Digraph):
+        """A ``graphviz.Digraph`` (Jupyter displays it) with the chain-rule ``caption`` as text."""
+
+        caption = ""
+
+        def render(self, *args, **kwargs):
+            try:  # graphviz saves the source before it runs dot
+                return super().render(*args, **kwargs)
+            except graphviz.ExecutableNotFound as e:
+                raise DotNotFoundError(self.filepath) from e
+
+        def pipe(self, *args, **kwargs):
+            try:
+                return super().pipe(*args, **kwargs)
+            except graphviz.ExecutableNotFound as e:
+                raise DotNotFoundError() from e
+
+    return Picture
+
+
+def _new_picture(caption_lines: list[str], rankdir: str):
+    g = _picture_class()(graph_attr={
+        "rankdir": rankdir, "labelloc": "t", "labeljust": "l", "fontname": "Helvetica",
+        "fontsize": "14", "nodesep": "0.25", "ranksep": "0.6",
+    })
+    g.node_attr.update(shape="box", style="rounded,filled", fillcolor="white", fontname="Helvetica",
+                       fontsize="11", margin="0.08,0.04")
+    g.edge_attr.update(fontname="Helvetica", arrowsize="0.6")
+    g.attr(label=_caption_label(caption_lines))
+    g.caption = "\n".join(caption_lines)
+    return g
+
+
+class _Ids(dict):
+    """Short DOT node names n0, n1, ... (labels carry the text, so ids never need escaping)."""
+
+    def __missing__(self, v: Value) -> str:
+        self[v] = f"n{len(self)}"
+        return self[v]
+
+
+def _check_value(x: object, what: str) -> Value:
+    if not isinstance(x, Value):
+        hint = " (call the net first: O = net(x); C = squared_error(O, y))" if hasattr(x, "parameters") else ""
+        raise TypeError(f"{what}: expected a Value, got {type(x).__name__}{hint}")
+    return x
+
+
+def _refuse(n: int, what: str, max_nodes: int, narrow: str) -> None:
+    raise ValueError(
+        f"{what} has {n} nodes, more than max_nodes={max_nodes}: dot would take minutes to lay it out "
+        f"and the picture would be unreadable. Narrow it: {narrow}, or raise the limit (max_nodes={n})."
+    )
+
+
+def _no_backward_note(root: Value) -> list[str]:
+    if root.parents and root.grad == 0.0:
+        return [f"(every grad reads 0: call {name(root)}.backward() first to fill them)"]
+    return []
+
+
+# --- the whole graph ---------------------------------------------------------------------
+
+def draw_graph(root: Value, *, max_nodes: int = MAX_NODES, rankdir: str = "LR") -> "graphviz.Digraph":
+    """The whole graph of ``root``: every node (name, op, data, grad) and every local derivative.
+
+    Refuses graphs of more than ``max_nodes`` nodes (the h = 100 handout net has ~10,900).
+
+    >>> from micrograd_ws import Value
+    >>> a = Value(2.0, 'a'); b = Value(-3.0, 'b'); c = a * b; c.label = 'c'
+    >>> g = draw_graph(c)
+    >>> print(g.caption)
+    c = -6: 3 nodes, 2 edges; each edge reads ∂child/∂parent = formula = number
+    (every grad reads 0: call c.backward() first to fill them)
+    >>> '∂c/∂a' in g.source
+    True
+    """
+    root = _check_value(root, "draw_graph(root)")
+    nodes = topological_order(root)
+    if len(nodes) > max_nodes:
+        _refuse(len(nodes), f"the graph of {name(root)}", max_nodes,
+                "draw one gradient with draw_grad(C, w), or build a smaller net (e.g. two_hidden_layers(hidden=4))")
+    graph_edges = [Edge(v, i) for v in nodes for i in range(len(v.parents))]
+    g = _new_picture([f"{name(root)} = {_num(root.data)}: {len(nodes)} nodes, {len(graph_edges)} edges; "
+                      "each edge reads ∂child/∂parent = formula = number", *_no_backward_note(root)], rankdir)
+    ids = _Ids()
+    for v in nodes:
+        g.node(ids[v], _node_label(v), fillcolor=_C_FILL if v is root else _LEAF_FILL if not v.parents else "white")
+    for e in graph_edges:
+        g.edge(ids[e.parent], ids[e.child], _edge_label(e))
+    return g
+
+
+# --- one gradient: the chain rule ----------------------------------------------------------
+
+@dataclass
+class _Paths:
+    """What the picture and caption need to know about the paths from w to C."""
+
+    nodes: list[Value]
+    edges: list[Edge]
+    live: set  # nodes and edges on a path whose factors are all nonzero
+    total: float  # sum over paths of the product of local derivatives
+    n_paths: int
+    n_live: int
+
+
+def _analyse(C: Value, w: Value) -> _Paths:
+    nodes = subgraph(C, w)
+    es = edges(C, w)  # grouped by child, children in topological order
+    # forward from w (path sums, counts of all-nonzero paths, reachability through nonzero edges)
+    total, count, reach = {w: 1.0}, {w: 1}, {w}
+    for e in es:
+        p, c = e.parent, e.child
+        total[c] = total.get(c, 0.0) + total[p] * e.local
+        if e.local != 0.0 and p in reach:
+            count[c] = count.get(c, 0) + count[p]
+            reach.add(c)
+    # backward from C through nonzero edges: on a live path iff reachable from both ends
+    back = {C} if nodes else set()
+    for e in reversed(es):
+        if e.local != 0.0 and e.child in back:
+            back.add(e.parent)
+    live = {v for v in nodes if v in reach and v in back}
+    live |= {e for e in es if e.local != 0.0 and e.parent in live and e.child in live}
+    return _Paths(nodes, es, live, total.get(C, 0.0) if nodes else 0.0,
+                  count_paths(C, w), count.get(C, 0) if C in live else 0)
+
+
+_INDEX = re.compile(r"\[(\d+)\]")
+_LETTERS = "jkmn"
+
+
+def _unify(strings: list[str], letters: dict) -> str | None:
+    """One pattern for strings that differ only in bracketed indices: ``H2[0]``, ``H2[1]`` → ``H2[j]``.
+
+    ``letters`` maps the indices' values along the paths to a letter, shared between calls
+    so that the same running index gets the same letter everywhere.
+    """
+    parts = [_INDEX.split(s) for s in strings]
+    if any(p[0::2] != parts[0][0::2] for p in parts):
+        return None
+    out = []
+    for k, text in enumerate(parts[0]):
+        if k % 2 == 0:
+            out.append(text)
+            continue
+        column = tuple(p[k] for p in parts)
+        if len(set(column)) == 1:
+            out.append(f"[{text}]")
+        elif column in letters or len(letters) < len(_LETTERS):
+            out.append(f"[{letters.setdefault(column, _LETTERS[len(letters)])}]")
+        else:
+            return None
+    return "".join(out)
+
+
+@dataclass
+class _Pattern:
+    """Paths of one shape written once, with running indices: ``Σ_j ∂O/∂H2[j] · …``."""
+
+    symbols: str
+    formulas: str
+    letters: dict  # values of each running index along the paths -> its letter
+
+    def tag(self, which: list[int]) -> str:
+        """``[j = 0, 2]``: the values of the running indices on paths number ``which``."""
+        if not which:
+            return ""
+        if len(self.letters) == 1:
+            ((column, letter),) = self.letters.items()
+            return f"   [{letter} = {', '.join(column[n] for n in which)}]"
+        per_path = (", ".join(f"{letter} = {column[n]}" for column, letter in self.letters.items()) for n in which)
+        return f"   [{'; '.join(per_path)}]"
+
+
+def _sum_pattern(ps: list[tuple[Edge, ...]]) -> _Pattern | None:
+    """The paths as one pattern, or None if they differ in more than indices (or not at all)."""
+    if len({len(p) for p in ps}) != 1:
+        return None
+    letters: dict = {}
+    symbols, formulas = [], []
+    for f in range(len(ps[0])):
+        s = _unify([p[f].symbol for p in ps], letters)
+        if s is None:
+            return None
+        symbols.append(s)
+        # a formula that is a number on some paths and 0 on others (a ReLU) stays a symbol
+        formulas.append(_unify([p[f].formula for p in ps], letters) or s)
+    return _Pattern(" · ".join(symbols), " · ".join(formulas), letters) if letters else None
+
+
+def _chain_rule(C: Value, w: Value, info: _Paths, max_terms: int) -> list[str]:
+    head = f"∂{name(C)}/∂{name(w)} ="
+    if not info.nodes:
+        return [f"{name(C)} does not depend on {name(w)}: no path leads from it to {name(C)}, so", f"{head} 0"]
+    if w is C:
+        return [f"{head} 1"]
+    listed = list(islice(paths(C, w), _MAX_LISTED))
+    pad = " " * (len(head) - 1)
+    if info.n_paths == 1:
+        (p,) = listed
+        return [f"{head} {' · '.join(e.symbol for e in p)}", f"{pad}= {' · '.join(e.formula for e in p)}",
+                f"{pad}= {' · '.join(_factor(e.local) for e in p)}", f"{pad}= {_exact(info.total)}"]
+    pattern = _sum_pattern(listed) if len(listed) == info.n_paths else None
+    if pattern:
+        sigma = f"Σ_{''.join(sorted(pattern.letters.values(), key=_LETTERS.index))}"
+        lines = [f"{head} {sigma} {pattern.symbols}   (a sum over the {info.n_paths} paths)",
+                 f"{pad}= {sigma} {pattern.formulas}"]
+    else:
+        more = f" + … ({info.n_paths - max_terms} more paths)" if info.n_paths > max_terms else ""
+        lines = [f"{head} {' + '.join(' · '.join(e.symbol for e in p) for p in listed[:max_terms])}{more}",
+                 f"{pad}= {' + '.join(' · '.join(e.formula for e in p) for p in listed[:max_terms])}{more}"]
+    terms, shown, zeros = [], 0.0, []
+    for n, p in enumerate(listed):
+        factors = [e.local for e in p]
+        if 0.0 in factors:
+            zeros.append(n)
+        elif len(terms) < max_terms:
+            terms.append(" · ".join(map(_factor, factors)) + (pattern.tag([n]) if pattern else ""))
+            shown += math.prod(factors)
+    if info.n_live > len(terms):
+        terms.append(f"{info.n_live - len(terms)} more paths, together {_num(info.total - shown)}")
+    n_zero = info.n_paths - info.n_live
+    if n_zero:
+        which = pattern.tag(zeros) if pattern and len(zeros) <= 12 else ""
+        terms.append(f"0 from {n_zero} path{'s' * (n_zero > 1)} with a zero factor{which}")
+    lines += [f"{pad}{'=' if k == 0 else '+'} {t}" for k, t in enumerate(terms)]
+    return lines + [f"{pad}= {_exact(info.total)}"]
+
+
+def _find(C: Value, w: Value | str) -> Value:
+    if not isinstance(w, str):
+        return _check_value(w, "draw_grad(C, w)")
+    matches = [v for v in topological_order(C) if v.label == w]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ValueError(f"draw_grad: {len(matches)} nodes are labelled {w!r}; pass the Value itself")
+    labels = sorted({v.label for v in topological_order(C) if v.label})
+    close = get_close_matches(w, labels, n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else f"labels in the graph: {', '.join(labels[:10])}"
+    raise ValueError(f"draw_grad: no node of {name(C)}'s graph is labelled {w!r}; {hint}")
+
+
+def grad_caption(C: Value, w: Value | str, *, max_terms: int = 4) -> str:
+    """∂C/∂w as the handout writes it: symbols, formulas, numbers, value (one ``=`` per line).
+
+    Several paths are summed (``Σ_j`` over a running index where the handout has one);
+    paths with a zero factor (a ReLU that is off) add 0 and are counted together.
+    The final number equals ``w.grad`` after ``C.backward()``.
+
+    >>> from micrograd_ws import squared_error, two_hidden_layers
+    >>> net = two_hidden_layers(hidden=3, seed=2); C = squared_error(net(0.5), 1.0); C.backward()
+    >>> print(grad_caption(C, 'w2[0][2]'))
+    ∂C/∂w2[0][2] = ∂C/∂O · ∂O/∂H2[0] · ∂H2[0]/∂z2[0] · ∂z2[0]/∂w2[0][2]
+                 = 2(O − O_des) · w3[0] · 1 · H1[2]
+                 = (-4.03) · (-0.06368) · 1 · 0.8074
+                 = 0.207208961861
+    >>> dict(net.named_parameters())['w2[0][2]'].grad
+    0.20720896186099919
+    """
+    C = _check_value(C, "grad_caption(C, w)")
+    w = _find(C, w)
+    return "\n".join(_chain_rule(C, w, _analyse(C, w), max_terms))
+
+
+def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_terms: int = 4,
+              max_nodes: int = MAX_NODES, rankdir: str = "LR") -> "graphviz.Digraph":
+    """The derivative graph of ∂C/∂w: the paths from ``w`` to ``C`` and the chain rule as caption.
+
+    ``w`` is a Value of C's graph or its label (``'w2[3][7]'``).  Each edge shows its local
+    derivative; the caption (also ``.caption``, as text) multiplies them along each path
+    and sums the paths.  Paths with a zero factor (a ReLU that is off) are folded into one
+    grey "n paths contribute 0" node unless ``show_zero_paths``; when every path is zero
+    they are all shown, to show why.
+
+    >>> from micrograd_ws import squared_error, two_hidden_layers
+    >>> net = two_hidden_layers(hidden=3, seed=2); C = squared_error(net(0.5), 1.0); C.backward()
+    >>> g = draw_grad(C, 'w1[0]')
+    >>> print(g.caption)
+    ∂C/∂w1[0] = Σ_j ∂C/∂O · ∂O/∂H2[j] · ∂H2[j]/∂z2[j] · ∂z2[j]/∂H1[0] · ∂H1[0]/∂z1[0] · ∂z1[0]/∂w1[0]   (a sum over the 3 paths)
+              = Σ_j 2(O − O_des) · w3[j] · ∂H2[j]/∂z2[j] · w2[j][0] · 1 · i
+              = (-4.03) · (-0.06368) · 1 · 0.196 · 1 · 0.5   [j = 0]
+              + (-4.03) · (-0.5359) · 1 · 0.2575 · 1 · 0.5   [j = 2]
+              + 0 from 1 path with a zero factor   [j = 1]
+              = 0.303210499217
+    >>> '1 path contributes 0' in g.source     # the folded zero path
+    True
+    """
+    C = _check_value(C, "draw_grad(C, w)")
+    w = _find(C, w)
+    info = _analyse(C, w)
+    lines = _chain_rule(C, w, info, max_terms) + _no_backward_note(C)
+    fold = info.n_live > 0 and not show_zero_paths  # when every path is zero, show why
+    drawn = [v for v in info.nodes if v in info.live] if fold else info.nodes
+    if len(drawn) > max_nodes:
+        _refuse(len(drawn), f"the graph of ∂{name(C)}/∂{name(w)}", max_nodes,
+                "build a smaller net (e.g. two_hidden_layers(hidden=4))" +
+                (", fold the zero paths (show_zero_paths=False)" if show_zero_paths else ""))
+    g = _new_picture(lines, rankdir)
+    ids = _Ids()
+    if not info.nodes:  # no path: the two nodes, unconnected
+        drawn = [w, C]
+    for v in drawn:
+        fill = _W_FILL if v is w else _C_FILL if v is C else "white"
+        grey = {"color": _GREY, "fontcolor": _GREY} if info.n_live and v not in info.live else {}
+        g.node(ids[v], _node_label(v), fillcolor=fill, **grey)
+    folded = []
+    for e in info.edges:
+        if e in info.live:
+            g.edge(ids[e.parent], ids[e.child], _edge_label(e))
+        elif not fold:
+            if e.local == 0.0:
+                style = {"color": _ZERO, "fontcolor": _ZERO, "style": "dashed"}
+            else:
+                style = {"color": _GREY, "fontcolor": _GREY} if info.n_live else {}
+            g.edge(ids[e.parent], ids[e.child], _edge_label(e), **style)
+        else:
+            folded.append(e)
+    if folded:
+        _draw_fold(g, ids, info, folded)
+    return g
+
+
+def _draw_fold(g, ids: _Ids, info: _Paths, folded: list[Edge]) -> None:
+    """One grey node for the paths with a zero factor, linked where they leave and rejoin live ones."""
+    n_zero = info.n_paths - info.n_live
+    zero = list(dict.fromkeys(e.symbol for e in folded if e.local == 0.0))
+    rows = [f"<B>{n_zero} path{'s' * (n_zero > 1)} contribute{'s' * (n_zero == 1)} 0</B>",
+            "each has a zero factor, e.g."]
+    rows += [f"{_text(s, 2 * _NAME_WIDTH)} = 0" for s in zero[:3]]
+    if len(zero) > 3:
+        rows.append(f"and {len(zero) - 3} more")
+    g.node("folded", _html(*rows, color=_GREY), style="rounded,dashed", color=_GREY)
+    links = {}  # an ordered set
+    for e in folded:
+        if e.parent in info.live:
+            links[ids[e.parent], "folded"] = None
+        if e.child in info.live:
+            links["folded", ids[e.child]] = None
+    for tail, head in links:
+        g.edge(tail, head, style="dashed", color=_GREY, arrowhead="none" if head == "folded" else "normal")
+
+
+# --- every ∂C/∂w: files and a gallery ------------------------------------------------------
+
+def _named(params: Params) -> list[tuple[str, Value]]:
+    if hasattr(params, "named_parameters"):
+        params = params.named_parameters()
+    items = list(params.items() if isinstance(params, Mapping) else params)
+    out = []
+    for k, item in enumerate(items):
+        if isinstance(item, Value):
+            out.append((name(item), item))
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Value):
+            out.append((str(item[0]), item[1]))
+        else:
+            raise TypeError(f"render_grads: parameter {k} is {item!r}; pass net.named_parameters(), "
+                            "a dict of name -> Value, or a list of Values")
+    if not out:
+        raise ValueError("render_grads: no parameters given; pass net.named_parameters()")
+    return out
+
+
+def _slug(label: str, taken: set) -> str:
+    """A plain file name for a parameter: ``w2[3][7]`` → ``w2_3_7`` (unique within the gallery)."""
+    base = re.sub(r"[^A-Za-z0-9.-]+", "_", label).strip("_.") or "param"
+    slug, n = base, 1
+    while slug.lower() in taken or slug.lower() == "index":
+        n += 1
+        slug = f"{base}-{n}"
+    taken.add(slug.lower())
+    return slug
+
+
+def render_grads(root: Value, params: Params, outdir: str | Path, format: str = "svg", *,
+                 show_zero_paths: bool = False, max_terms: int = 4, title: str = "") -> Path:
+    """Write the picture of ∂root/∂w for every parameter, and an ``index.html`` gallery; returns its path.
+
+    ``params``: ``net.named_parameters()``, a dict name → Value, a list of Values, or the net.
+    Each parameter gets ``NAME.dot`` (the DOT source) and, unless ``format='dot'``,
+    ``NAME.svg`` / ``.png`` / ``.pdf`` rendered by Graphviz's ``dot``.  Without ``dot`` all
+    sources and the gallery are still written, then :class:`DotNotFoundError` is raised.
+    ``title`` describes the model and data at the top of the gallery.
+    """
+    root = _check_value(root, "render_grads(root)")
+    if format not in FORMATS:
+        raise ValueError(f"render_grads: format must be one of {', '.join(FORMATS)}, got {format!r}")
+    named = _named(params)
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    entries, taken, missing_dot = [], set(), False
+    for label, w in named:
+        g = draw_grad(root, w, show_zero_paths=show_zero_paths, max_terms=max_terms)
+        slug = _slug(label, taken)
+        source = out / f"{slug}.dot"
+        picture = source
+        if format == "dot" or missing_dot:
+            g.save(source)
+        else:
+            try:
+                picture = Path(g.render(filename=source, format=format, outfile=out / f"{slug}.{format}"))
+            except DotNotFoundError:  # keep going: every source and the gallery still get written
+                missing_dot = True
+        entries.append((label, w, g.caption, slug, source.name, picture.name))
+    index = out / "index.html"
+    index.write_text(_gallery(root, entries, "dot" if missing_dot else format, title), encoding="utf-8")
+    if missing_dot:
+        raise DotNotFoundError(out / "*.dot")
+    return index
+
+
+def _gallery(root: Value, entries: list, format: str, title: str) -> str:
+    """index.html: one card per parameter with its name, gradient, caption and picture."""
+    e = html.escape
+    cards = []
+    for label, w, caption, slug, source, picture in entries:
+        href = url_quote(picture)
+        if format in ("svg", "png"):
+            shown = f'<a href="{href}"><img src="{href}" alt="{e(f"graph of ∂{name(root)}/∂{label}")}"/></a>'
+        else:
+            shown = f'<a href="{href}">{e(picture)}</a>'
+        cards.append(
+            f'<section id="{slug}">\n<h2>{e(label)} <span class="grad">∂{e(name(root))}/∂{e(label)} = '
+            f'{e(_exact(w.grad))}</span></h2>\n<pre>{e(caption)}</pre>\n{shown}\n'
+            f'<p class="src">DOT source: <a href="{url_quote(source)}">{e(source)}</a></p>\n</section>'
+        )
+    rows = "\n".join(
+        f'<tr><td><a href="#{slug}">{e(label)}</a></td><td>{e(_exact(w.grad))}</td></tr>'
+        for label, w, _, slug, *_ in entries
+    )
+    heading = f"∂{e(name(root))}/∂w for every parameter"
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8"/>
+<title>{heading}</title>
+<style>
+body {{ font-family: Helvetica, Arial, sans-serif; margin: 2em; color: #222; }}
+section {{ border-top: 1px solid #ccc; padding: 1em 0; }}
+pre {{ background: #f6f6f6; padding: 0.8em; overflow-x: auto; }}
+img {{ max-width: 100%; height: auto; }}
+.grad {{ font-weight: normal; color: #555; margin-left: 1em; }}
+table {{ border-collapse: collapse; }} td {{ padding: 0.1em 1em 0.1em 0; }}
+</style>
+</head>
+<body>
+<h1>{heading}</h1>
+<p>{e(title)}</p>
+<p>{e(name(root))} = {e(_exact(root.data))}. Each picture keeps the paths from one parameter to
+{e(name(root))}; every edge carries its local derivative, and the caption multiplies them
+along each path and adds the paths: the chain rule. Its total is the gradient the engine's
+<code>backward()</code> computed.</p>
+<table>
+<tr><th>parameter</th><th>gradient</th></tr>
+{rows}
+</table>
+{chr(10).join(cards)}
+</body>
+</html>
+"""
+
+
+# --- the `graphs` command ------------------------------------------------------------------
+
+def _finite(text: str) -> float:
+    import argparse
+
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return x
+
+
+def _positive(text: str) -> int:
+    import argparse
+
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return n
+
+
+def add_arguments(parser) -> None:
+    """Options of ``python -m micrograd_ws graphs``."""
+    parser.add_argument("--model", choices=("two-neuron", "mlp"), default="mlp",
+                        help="the handout's two-neuron model or its 1 → h → h → 1 net (default: mlp)")
+    parser.add_argument("--hidden", type=_positive, default=None, metavar="H",
+                        help="hidden neurons per layer for --model mlp (default: 4; the handout uses 100)")
+    parser.add_argument("--out", default="out/graphs", metavar="DIR", help="output folder (default: out/graphs)")
+    parser.add_argument("--format", choices=FORMATS, default="svg", help="picture format (default: svg)")
+    parser.add_argument("--x", type=_finite, default=2.0, help="the input i (default: 2.0)")
+    parser.add_argument("--y", type=_finite, default=1.0, help="the desired output O_des (default: 1.0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
+    parser.add_argument("--only", metavar="NAMES", default=None,
+                        help="comma-separated parameter names to draw, e.g. 'w1[0],w2[0][0],b3' (default: all)")
+    parser.add_argument("--show-zero-paths", action="store_true",
+                        help="draw paths through ReLUs that are off instead of folding them")
+    parser.add_argument("--max-params", type=_positive, default=500, metavar="N",
+                        help="refuse to draw more than N pictures without --only (default: 500)")
+
+
+def run(args) -> int:
+    """Build the model, run forward and backward, and write every ∂C/∂w picture with a gallery."""
+    import sys
+
+    from .engine import squared_error
+    from .nn import two_hidden_layers, two_neuron
+
+    def fail(msg: str, code: int = 2) -> int:
+        print(f"micrograd-ws graphs: error: {msg}", file=sys.stderr)
+        return code
+
+    if args.model == "two-neuron":
+        if args.hidden is not None:
+            return fail("--hidden applies to --model mlp only (the two-neuron model has no hidden layer)")
+        net = two_neuron(seed=args.seed)
+    else:
+        net = two_hidden_layers(hidden=args.hidden or 4, seed=args.seed)
+    O = net(args.x)
+    C = squared_error(O, args.y)
+    C.backward()
+    params = dict(net.named_parameters())
+    if args.only:
+        wanted = [s.strip() for s in args.only.split(",") if s.strip()]
+        unknown = [s for s in wanted if s not in params]
+        if unknown:
+            close = get_close_matches(unknown[0], list(params), n=3)
+            return fail(f"--only: no parameter named {unknown[0]!r}" +
+                        (f"; did you mean {', '.join(close)}?" if close else f"; names look like {', '.join(list(params)[:4])}"))
+        params = {s: params[s] for s in wanted}
+    elif len(params) > args.max_params:
+        return fail(f"this net has {len(params)} parameters: that many pictures take a long time. "
+                    "Pick some with --only 'w1[0],w2[0][0],b3', use a smaller --hidden, or raise --max-params")
+    title = f"{net!r} (seed {args.seed}): i = {args.x:g}, O = {O.data:.6g}, O_des = {args.y:g}, C = {C.data:.6g}"
+    print(title)
+    try:
+        index = render_grads(C, params, args.out, format=args.format, show_zero_paths=args.show_zero_paths,
+                             title=title)
+    except DotNotFoundError as e:
+        return fail(str(e), 1)
+    except OSError as e:
+        return fail(f"cannot write to {args.out}: {e.strerror or e}", 1)
+    print(f"wrote {len(params)} {args.format.upper()} pictures of ∂C/∂w to {args.out}; open {index}")
+    return 0

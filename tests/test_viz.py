@@ -1,0 +1,399 @@
+"""Gradient pictures: structure of draw_grad / draw_graph, captions against the handout, real `dot`."""
+import html
+import math
+import re
+import struct
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from micrograd_ws import Value, draw_grad, draw_graph, render_grads, squared_error, two_hidden_layers, two_neuron
+from micrograd_ws.cli import main
+from micrograd_ws.handout import MLPParams, mlp_forward, mlp_gradients
+from micrograd_ws.testing import expressions
+from micrograd_ws.viz import DotNotFoundError, grad_caption
+
+graphviz = pytest.importorskip("graphviz")
+
+INSTALL = ("sudo apt-get install graphviz", "brew install graphviz", "winget install graphviz")
+
+
+# --- reading a picture back, independently of the code that drew it ---------------------
+
+def parse(g):
+    """({dot id: node name}, [(tail name, head name, number on the label)], fold node label or None)."""
+    names, fold, edges = {}, None, []
+    for line in g.body:
+        m = re.match(r"\t(\w+) \[label=<(.*)", line)
+        if m:
+            bold = re.search(r"<B>(.*?)</B>", m.group(2))
+            if m.group(1) == "folded":
+                fold = html.unescape(bold.group(1))
+            else:
+                names[m.group(1)] = html.unescape(bold.group(1))
+        m = re.match(r"\t(\w+) -> (\w+)(?: \[label=<(.*)>.*\])?", line)
+        if m:
+            number = re.search(r"= ([-+.\de]+)</FONT>", m.group(3) or "")
+            edges.append((m.group(1), m.group(2), float(number.group(1)) if number else None))
+    return names, [(names.get(a, a), names.get(b, b), x) for a, b, x in edges], fold
+
+
+def all_paths(C, w):
+    """Every path from C down to w as (child, parent index) steps: plain recursion, small graphs only."""
+    if C is w:
+        return [[]]
+    return [[(C, i)] + rest for i, p in enumerate(C.parents) for rest in all_paths(p, w)]
+
+
+def total(caption):
+    return float(caption.split("=")[-1])
+
+
+def handout_net(h, seed, i, O_des):
+    net = two_hidden_layers(hidden=h, seed=seed)
+    O = net(i)
+    C = squared_error(O, O_des)
+    C.backward()
+    return net, O, C
+
+
+MODELS = [("two-neuron", 0, 2.0, 1.0), ("two-neuron", 3, -1.5, 0.2), ("mlp", 2, 0.5, 1.0),
+          ("mlp", 0, 0.5, 1.0), ("mlp", 3, -1.0, 2.0)]
+
+
+def build(model, seed, i, O_des):
+    if model == "two-neuron":
+        net = two_neuron(seed=seed)
+        C = squared_error(net(i), O_des)
+        C.backward()
+        return net, C
+    net, _, C = handout_net(3, seed, i, O_des)
+    return net, C
+
+
+# --- structure ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("model, seed, i, O_des", MODELS)
+@pytest.mark.parametrize("show_zero_paths", [True, False])
+def test_draw_grad_keeps_exactly_the_paths_and_their_local_derivatives(model, seed, i, O_des, show_zero_paths):
+    net, C = build(model, seed, i, O_des)
+    for pname, w in net.named_parameters():
+        ps = all_paths(C, w)
+        live = [p for p in ps if all(c.local_grads[k] != 0.0 for c, k in p)]
+        shown = ps if show_zero_paths or not live else live
+        g = draw_grad(C, w, show_zero_paths=show_zero_paths)
+        names, edges, fold = parse(g)
+        on_paths = {c.label for p in shown for c, _ in p} | {c.parents[k].label for p in shown for c, k in p}
+        assert set(names.values()) == on_paths, pname
+        expected = {(c.parents[k].label, c.label, c.local_grads[k]) for p in shown for c, k in p}
+        drawn = {(a, b, x) for a, b, x in edges if x is not None}
+        assert {(a, b) for a, b, _ in drawn} == {(a, b) for a, b, _ in expected}
+        for a, b, x in drawn:
+            (local,) = {d for p, c, d in expected if (p, c) == (a, b)}
+            assert x == pytest.approx(local, rel=5e-4, abs=1e-12), (pname, a, b)
+        n_zero = len(ps) - len(live)
+        if shown is live and n_zero:
+            assert fold == f"{n_zero} path{'s' * (n_zero > 1)} contribute{'s' * (n_zero == 1)} 0"
+        else:
+            assert fold is None
+        assert total(g.caption) == pytest.approx(w.grad, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed, i, O_des", [(0, 0.5, 1.0), (1, 2.0, -1.0), (2, 0.5, 1.0), (5, -0.7, 0.3)])
+def test_captions_equal_the_handout_gradients(seed, i, O_des):
+    net, O, C = handout_net(4, seed, i, O_des)
+    expected = mlp_gradients(MLPParams.from_state_dict(net.state_dict()), i, O_des)
+    for pname, w in net.named_parameters():
+        assert total(grad_caption(C, w)) == pytest.approx(expected[pname], rel=1e-9, abs=1e-12), pname
+
+
+def test_single_path_caption_reads_like_the_handout():
+    net, O, C = handout_net(4, 0, 2.0, 1.0)
+    f = mlp_forward(MLPParams.from_state_dict(net.state_dict()), 2.0)
+    for j in range(4):
+        for k in range(4):
+            one_line = " ".join(grad_caption(C, f"w2[{j}][{k}]").split())
+            step = 1 if f.H2[j] != 0 else 0
+            assert one_line.startswith(
+                f"∂C/∂w2[{j}][{k}] = ∂C/∂O · ∂O/∂H2[{j}] · ∂H2[{j}]/∂z2[{j}] · ∂z2[{j}]/∂w2[{j}][{k}] "
+                f"= 2(O − O_des) · w3[{j}] · {step} · H1[{k}] = "
+            )
+            numbers = one_line.split(" = ")[3]
+            factors = [float(x.strip("()")) for x in numbers.split(" · ")]
+            assert factors == pytest.approx([2 * (f.O - 1.0), net.state_dict()["w3"][0][j], step, f.H1[k]], rel=1e-3)
+    assert " ".join(grad_caption(C, "b3").split()).startswith("∂C/∂b3 = ∂C/∂O · ∂O/∂b3 = 2(O − O_des) · 1 = ")
+
+
+def test_several_paths_are_summed_and_zero_paths_counted():
+    for seed in range(6):
+        net, O, C = handout_net(4, seed, 0.5, 1.0)
+        f = mlp_forward(MLPParams.from_state_dict(net.state_dict()), 0.5)
+        dead = {j for j in range(4) if f.H2[j] == 0}
+        caption = grad_caption(C, "w1[1]", max_terms=4)
+        lines = caption.splitlines()
+        assert "Σ_j" in lines[0] and "∂O/∂H2[j]" in lines[0] and "(a sum over the 4 paths)" in lines[0]
+        relu2 = "∂H2[j]/∂z2[j]" if dead else "1"  # a number only when it is the same on every path
+        relu1 = "1" if f.H1[1] else "0"
+        assert lines[1].split("= Σ_j ")[1] == f"2(O − O_des) · w3[j] · {relu2} · w2[j][1] · {relu1} · i"
+        terms = {int(j) for j in re.findall(r"\[j = (\d+)\]", caption)}
+        zero_line = [line for line in lines if "zero factor" in line]
+        zero_js = {int(j) for j in re.findall(r"\d+", zero_line[0].split("[j =")[1])} if zero_line else set()
+        if f.H1[1] == 0:  # every path passes the dead H1[1]
+            assert zero_js == set(range(4)) and total(caption) == 0
+        else:
+            assert zero_js == dead and terms == set(range(4)) - dead  # one term per live path
+
+
+def test_many_paths_fold_and_caption_stays_short():
+    net, O, C = handout_net(30, 0, 0.5, 1.0)
+    f = mlp_forward(MLPParams.from_state_dict(net.state_dict()), 0.5)
+    k = next(k for k in range(30) if f.H1[k] > 0)
+    w = dict(net.named_parameters())[f"w1[{k}]"]
+    n_dead = sum(h == 0 for h in f.H2)
+    g = draw_grad(C, w, max_terms=3)
+    names, edges, fold = parse(g)
+    assert fold == f"{n_dead} paths contribute 0"
+    assert len(names) == 3 + 2 * (30 - n_dead) + 2
+    assert f"{30 - n_dead - 3} more paths, together" in g.caption
+    assert f"0 from {n_dead} paths with a zero factor" in g.caption
+    assert total(g.caption) == pytest.approx(w.grad, rel=1e-9)
+    assert len(draw_grad(C, w, show_zero_paths=True).body) > len(g.body)
+
+
+@settings(max_examples=40)
+@given(expressions(max_steps=6))
+def test_caption_total_is_the_gradient_on_random_graphs(expr):
+    xs = [Value(x, label=f"x{k}") for k, x in enumerate(expr.inputs)]
+    out = expr(*xs)
+    out.backward()
+    for x in xs:
+        g = draw_grad(out, x)
+        assert total(g.caption) == pytest.approx(x.grad, rel=1e-9, abs=1e-9)
+        names, edges, _ = parse(g)
+        assert len(edges) >= (1 if x.grad != 0 else 0)
+
+
+def test_no_path_self_and_label_lookup():
+    a, b = Value(2.0, "a"), Value(3.0, "b")
+    c = a * a
+    c.label = "c"
+    c.backward()
+    assert grad_caption(c, b) == "c does not depend on b: no path leads from it to c, so\n∂c/∂b = 0"
+    names, edges, _ = parse(draw_grad(c, b))
+    assert sorted(names.values()) == ["b", "c"] and edges == []
+    assert grad_caption(c, c) == "∂c/∂c = 1"
+    caption = grad_caption(c, "a")  # two paths: a is both factors
+    assert total(caption) == a.grad == 4.0 and "∂c/∂a · ∂c/∂a" not in caption and " + " in caption
+    with pytest.raises(ValueError, match=r"no node .* labelled 'w9'"):
+        draw_grad(c, "w9")
+    with pytest.raises(ValueError, match="did you mean a"):
+        draw_grad(c, "aa")
+
+
+def test_bad_arguments_say_what_to_pass():
+    net = two_neuron()
+    with pytest.raises(TypeError, match=r"expected a Value, got MLP \(call the net first"):
+        draw_grad(net, net.parameters()[0])
+    with pytest.raises(TypeError, match="expected a Value, got float"):
+        draw_graph(1.5)
+    C = squared_error(net(1.0), 0.0)
+    with pytest.raises(ValueError, match="format must be one of svg, png, pdf, dot"):
+        render_grads(C, net.named_parameters(), "unused", format="gif")
+    with pytest.raises(TypeError, match="parameter 0 is 3"):
+        render_grads(C, [3], "unused")
+
+
+def test_without_backward_the_picture_says_so():
+    net = two_neuron()
+    C = squared_error(net(1.0), 0.0)
+    assert "call C.backward() first" in draw_grad(C, "w1").caption
+    C.backward()
+    assert "backward" not in draw_grad(C, "w1").caption
+
+
+def test_draw_graph_shows_every_node_and_refuses_huge_graphs():
+    net, O, C = handout_net(3, 2, 0.5, 1.0)
+    names, edges, _ = parse(draw_graph(C))
+    nodes = {C}
+    stack = [C]
+    while stack:
+        for p in stack.pop().parents:
+            if p not in nodes:
+                nodes.add(p)
+                stack.append(p)
+    assert sorted(names.values()) == sorted(v.label for v in nodes)
+    assert len(edges) == sum(len(v.parents) for v in nodes)
+    assert all(x is not None for _, _, x in edges)
+    big = handout_net(20, 0, 0.5, 1.0)[2]
+    with pytest.raises(ValueError) as err:
+        draw_graph(big)
+    msg = str(err.value)
+    n = (20 + 20 + 20 * 20 + 20 + 20 + 1) + 1 + 4 * 20 + 2  # parameters, i, z1 H1 z2 H2, O and C
+    assert f"{n} nodes, more than max_nodes=500" in msg and "draw_grad(C, w)" in msg
+    assert "hidden=4" in msg and f"max_nodes={n}" in msg
+    assert len(draw_graph(big, max_nodes=n).body) > n
+
+
+# --- real dot ------------------------------------------------------------------------------
+
+def test_render_svg_png_pdf_with_dot(dot, tmp_path):
+    net, O, C = handout_net(3, 2, 0.5, 1.0)
+    g = draw_grad(C, "w1[0]")
+    svg = g.render(filename=tmp_path / "w1.dot", outfile=tmp_path / "w1.svg")
+    root = ET.parse(svg).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    texts = "".join(root.itertext())
+    assert "∂C/∂w1[0]" in texts and "H1[0]" in texts and "contributes 0" in texts
+    png = (tmp_path / "w1.png")
+    g.render(filename=tmp_path / "w1.dot", outfile=png)
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width > 400 and 100 < height < width
+    g.render(filename=tmp_path / "w1.dot", outfile=tmp_path / "w1.pdf")
+    assert (tmp_path / "w1.pdf").read_bytes()[:5] == b"%PDF-"
+    assert (tmp_path / "w1.dot").read_text(encoding="utf-8") == g.source
+
+
+def test_jupyter_displays_the_picture_inline(dot):
+    net, O, C = handout_net(2, 0, 0.5, 1.0)
+    for g in (draw_grad(C, "b3"), draw_graph(C)):
+        assert isinstance(g, graphviz.Digraph)
+        bundle = g._repr_mimebundle_()
+        assert ET.fromstring(bundle["image/svg+xml"].encode()).tag.endswith("svg")
+
+
+NASTY = ['"', "<>", "\\", "\\\\\"", "a\nb", "{x}", "[];", "</B>", "&amp;", "\x00\x7f", "∂²/∂w²", "🙂",
+         "\ud800", "\ufffe", "-- ->", "x" * 500, "<<TABLE>>", "'", "\\N \\G \\l"]
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])  # dot: a path, no state
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=4))
+@example(NASTY[:10])
+@example(NASTY[10:])
+def test_any_label_gives_dot_that_dot_accepts(dot, labels):
+    v = Value(1.0, label=labels[0])
+    for k, label in enumerate(labels[1:]):
+        v = v * Value(k + 2.0, label=label)
+        v.label = label
+    C = squared_error(v, 0.5)
+    C.backward()
+    leaf = v if not v.parents else v.parents[0]
+    while leaf.parents:
+        leaf = leaf.parents[0]
+    for g in (draw_graph(C), draw_grad(C, leaf, show_zero_paths=True)):
+        done = subprocess.run([dot, "-Tsvg"], input=g.source.encode("utf-8"), capture_output=True, timeout=60)
+        assert done.returncode == 0 and not done.stderr, done.stderr.decode(errors="replace")
+        texts = " ".join(" ".join(ET.fromstring(done.stdout).itertext()).split())
+        for label in labels:
+            if label.isprintable() and label.strip() and len(label) <= 40:
+                assert " ".join(label.split()) in texts
+
+
+# --- missing dot ---------------------------------------------------------------------------
+
+@pytest.fixture
+def no_dot(monkeypatch, tmp_path):
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+
+
+def test_missing_dot_explains_how_to_install_and_keeps_the_source(no_dot, tmp_path):
+    net, O, C = handout_net(2, 0, 0.5, 1.0)
+    g = draw_grad(C, "w1[0]")
+    with pytest.raises(DotNotFoundError) as err:
+        g.render(filename=tmp_path / "w1.dot", format="svg")
+    assert all(cmd in str(err.value) for cmd in INSTALL) and str(tmp_path / "w1.dot") in str(err.value)
+    assert (tmp_path / "w1.dot").read_text(encoding="utf-8") == g.source
+    with pytest.raises(DotNotFoundError, match="apt-get install graphviz"):
+        g._repr_mimebundle_()
+    out = tmp_path / "gallery"
+    with pytest.raises(DotNotFoundError, match=r"gallery/\*\.dot"):
+        render_grads(C, net.named_parameters(), out, format="png")
+    sources = sorted(p.name for p in out.glob("*.dot"))
+    assert len(sources) == len(net.parameters()) and "w2_1_0.dot" in sources
+    ET.parse(out / "index.html")  # the gallery, linking the sources
+    assert 'href="w2_1_0.dot"' in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_cli_without_dot_fails_clearly_and_writes_sources(no_dot, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["graphs", "--model", "two-neuron", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "micrograd-ws graphs: error: Graphviz's `dot` program was not found" in err
+    assert all(cmd in err for cmd in INSTALL)
+    assert sorted(p.name for p in out.iterdir()) == ["b1.dot", "index.html", "w1.dot"]
+
+
+# --- the gallery and the command --------------------------------------------------------------
+
+def gallery(index):
+    """The index as XML (so it must be well formed) and its relative links."""
+    root = ET.parse(index).getroot()
+    links = [a.get("href") for a in root.iter("a")] + [img.get("src") for img in root.iter("img")]
+    return root, links
+
+
+def test_cli_two_neuron_writes_a_picture_per_parameter_and_an_index(dot, tmp_path, capsys):
+    out = tmp_path / "graphs"
+    assert main(["graphs", "--model", "two-neuron", "--out", str(out), "--x", "2", "--y", "1"]) == 0
+    assert "open" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["b1.dot", "b1.svg", "index.html", "w1.dot", "w1.svg"]
+    root, links = gallery(out / "index.html")
+    for link in links:
+        assert link.startswith("#") or (out / link).is_file(), link
+    net = two_neuron(seed=0)
+    C = squared_error(net(2.0), 1.0)
+    C.backward()
+    text = "".join(root.itertext())
+    for pname, w in net.named_parameters():
+        assert f"∂C/∂{pname} = {w.grad:.12g}" in text
+        assert ET.parse(out / f"{pname}.svg").getroot().tag.endswith("svg")
+    assert "= 2(O − O_des) · i" in text
+
+
+def test_cli_mlp_formats_and_selection(dot, tmp_path):
+    assert main(["graphs", "--model", "mlp", "--hidden", "2", "--out", str(tmp_path / "a"), "--format", "dot"]) == 0
+    assert len(list((tmp_path / "a").glob("*.dot"))) == 2 + 2 + 4 + 2 + 2 + 1
+    assert main(["graphs", "--hidden", "3", "--out", str(tmp_path / "b"), "--format", "png",
+                 "--only", "w1[0], w2[0][0],b3"]) == 0
+    assert sorted(p.name for p in (tmp_path / "b").glob("*.png")) == ["b3.png", "w1_0.png", "w2_0_0.png"]
+    root, links = gallery(tmp_path / "b" / "index.html")
+    assert "w2_0_0.png" in links and "MLP(1 → 3 → 3 → 1" in "".join(root.itertext())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "two-neuron", "--hidden", "4"], "--hidden applies to --model mlp only"),
+    (["--only", "w7[0]"], "no parameter named 'w7[0]'"),
+    (["--only", "w1[9]"], "did you mean"),
+    (["--hidden", "40"], "1761 parameters"),
+])
+def test_cli_errors_name_the_fix(argv, message, tmp_path, capsys):
+    assert main(["graphs", "--out", str(tmp_path), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("argv, message", [(["--x", "nan"], "finite"), (["--hidden", "0"], "positive"),
+                                           (["--format", "gif"], "invalid choice")])
+def test_cli_rejects_bad_values(argv, message, capsys):
+    with pytest.raises(SystemExit) as err:
+        main(["graphs", *argv])
+    assert err.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_gallery_escapes_any_parameter_name(tmp_path):
+    a, b = Value(1.5, label='<script>"&'), Value(-2.0, label="w[1]")
+    C = squared_error(a * b, 0.0)
+    C.backward()
+    index = render_grads(C, {'<script>"&': a, "w[1]": b, "w 1": b}, tmp_path, format="dot")
+    root, links = gallery(index)
+    text = "".join(root.itertext())
+    assert "<script>\"& = 12" in text and "∂C/∂w[1] = -9" in text
+    assert "<script>" not in index.read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.glob("*.dot")) == ["script.dot", "w_1-2.dot", "w_1.dot"]
+    assert math.isclose(a.grad, 2 * (a.data * b.data) * b.data)
