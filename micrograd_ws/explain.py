@@ -1,9 +1,625 @@
-"""Step through the reverse pass and explain gradients (placeholder: being written)."""
+"""Step through the reverse pass, and explain one gradient as the handout's chain rule.
+
+``C.backward_steps()`` is :meth:`Value.backward` one node at a time: each step shows
+the gradient arriving at a node and what it passes on to each parent.
+
+>>> from micrograd_ws import Value, squared_error
+>>> w1, i, b1 = Value(0.5, 'w1'), Value(2.0, 'i'), Value(0.1, 'b1')
+>>> O = w1 * i + b1; O.label = 'O'
+>>> C = squared_error(O, 1.0)
+>>> steps = C.backward_steps()
+>>> next(steps)
+∂C/∂O += ∂C/∂C · ∂C/∂O = 1 · 0.2 = 0.2
+>>> next(steps)
+∂C/∂w1·i += ∂C/∂O · ∂O/∂w1·i = 0.2 · 1 = 0.2
+∂C/∂b1   += ∂C/∂O · ∂O/∂b1   = 0.2 · 1 = 0.2
+>>> for step in steps: pass          # the rest; w1.grad is now complete
+>>> w1.grad
+0.40000000000000036
+
+``explain(C, w)`` writes ∂C/∂w as the product of local derivatives along each path
+from ``w`` to ``C``, with the handout's formulas and this graph's numbers:
+
+>>> explain(C, w1)
+∂C/∂w1 = ∂C/∂O · ∂O/∂w1·i · ∂w1·i/∂w1
+       = 2(O − O_des) · 1 · i
+       = 0.2 · 1 · 2
+       = 0.4
+w1.grad = 0.4 ✓ the same number C.backward() computed
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from itertools import islice
+from typing import Iterator, Sequence, Union
+
+from .engine import Value, _finish_backward, _prepare_backward, _to_float, topological_order
+from .paths import Edge, count_paths, name, path_product, paths, subgraph
+
+__all__ = ["backward_steps", "BackwardStep", "Contribution", "explain", "Explanation", "PathTerm"]
 
 
-def backward_steps(root, gradient=1.0):
-    raise NotImplementedError
+def _num(x: float) -> str:
+    """A number for reading, 4 significant digits (the objects keep the exact floats)."""
+    s = f"{x:.4g}"
+    return "0" if s == "-0" else s
 
 
-def explain(root, w):
-    raise NotImplementedError
+def _product(xs: Sequence[float]) -> str:
+    """``a · b · (-c)``: negative factors after the first in parentheses."""
+    return " · ".join(_num(x) if k == 0 or x >= 0 else f"({_num(x)})" for k, x in enumerate(xs))
+
+
+def _partial(top: str, bottom: str) -> str:
+    return f"∂{_wrap(top)}/∂{_wrap(bottom)}"
+
+
+def _wrap(s: str) -> str:
+    """Parenthesise a name with spaces (an expression such as ``a·b + a``)."""
+    return f"({s})" if " " in s else s
+
+
+def _symbol(e: Edge) -> str:
+    return _partial(name(e.child), name(e.parent))
+
+
+# --- the reverse pass, one node at a time ---------------------------------------------
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one edge adds in a step: ∂root/∂parent += ∂root/∂node · ∂node/∂parent.
+
+    ``so_far`` is the parent's gradient in this pass after the addition (parents
+    reached from several children collect one contribution from each).
+    """
+
+    edge: Edge
+    added: float
+    so_far: float
+
+    @property
+    def parent(self) -> Value:
+        return self.edge.parent
+
+    @property
+    def local(self) -> float:
+        return self.edge.local
+
+
+@dataclass(frozen=True, repr=False)
+class BackwardStep:
+    """One node of the reverse pass: the gradient arriving at ``node``, passed on to its parents.
+
+    ``index`` counts from 0 up to ``total - 1`` in the order the engine processes nodes.
+    A node whose gradient is 0 passes nothing on (``skipped``), as in the engine.
+    """
+
+    root: Value
+    node: Value
+    grad: float
+    contributions: tuple[Contribution, ...]
+    index: int
+    total: int
+
+    @property
+    def skipped(self) -> bool:
+        return self.grad == 0.0
+
+    def describe(self, limit: int | None = 8) -> str:
+        """The step as text, one line per parent; ``limit`` lines at most (``None``: all)."""
+        top = name(self.root)
+        if self.skipped:
+            parents = [name(c.parent) for c in self.contributions]
+            shown = ", ".join(parents[:limit] if limit else parents)
+            more = ", …" if limit and len(parents) > limit else ""
+            return f"{_partial(top, name(self.node))} = 0: nothing to pass on to {shown}{more} (skipped)"
+        cs = self.contributions if limit is None else self.contributions[:limit]
+        rows = [(_partial(top, name(c.parent)), _symbol(c.edge), c) for c in cs]
+        w_lhs = max(len(r[0]) for r in rows)
+        w_sym = max(len(r[1]) for r in rows)
+        incoming = _partial(top, name(self.node))
+        lines = [
+            f"{lhs:<{w_lhs}} += {incoming} · {sym:<{w_sym}} = {_product([self.grad, c.local])} = {_num(c.added)}"
+            + (f"  (so far {_num(c.so_far)})" if c.so_far != c.added else "")
+            for lhs, sym, c in rows
+        ]
+        hidden = len(self.contributions) - len(cs)
+        if hidden:
+            lines.append(f"… and {hidden} more parents, each {_partial(top, 'p')} += {incoming} · "
+                         f"{_partial(name(self.node), 'p')} "
+                         "(step.describe(limit=None) lists them all)")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    __repr__ = __str__  # so that next(steps) at the REPL shows the equation
+
+
+def backward_steps(root: Value, gradient: Union[int, float] = 1.0) -> Iterator[BackwardStep]:
+    """The reverse pass as a generator: one :class:`BackwardStep` per node, in the engine's order.
+
+    Each step has already been applied when it is yielded, so after ``next(steps)`` the
+    parents' ``grad`` include it.  Running every step leaves exactly the gradients of
+    ``root.backward(gradient)``.  Until the pass ends, a leaf's ``grad`` shows only this
+    pass's part; its earlier gradient is added back at the end, or when the generator is
+    closed or dropped half-way (nothing is lost).
+
+    >>> a = Value(3.0, 'a'); b = a * a; b.label = 'b'
+    >>> for step in b.backward_steps():
+    ...     print(step)
+    ∂b/∂a += ∂b/∂b · ∂b/∂a = 1 · 3 = 3
+    ∂b/∂a += ∂b/∂b · ∂b/∂a = 1 · 3 = 3  (so far 6)
+    >>> a.grad
+    6.0
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"backward_steps(root): root must be a Value (e.g. the cost C), got {type(root).__name__}")
+    return _steps(root, _to_float(gradient, "backward_steps(gradient)"))
+
+
+def _steps(root: Value, gradient: float) -> Iterator[BackwardStep]:
+    nodes, saved = _prepare_backward(root, gradient)
+    finished = False
+    try:
+        last = len(nodes) - 1
+        for index, v in enumerate(reversed(nodes)):
+            g = v.grad
+            if g:  # the engine's loop, recording what each edge adds
+                if not math.isfinite(g):
+                    raise OverflowError(
+                        f"backward: ∂/∂{name(v)} = {g} overflowed a float; lower the learning rate or scale the inputs"
+                    )
+                added = []
+                for p, d in zip(v.parents, v.local_grads):
+                    a = g * d
+                    p.grad += a
+                    added.append((a, p.grad))
+            else:
+                added = [(0.0, p.grad) for p in v.parents]
+            if index == last:  # complete the leaves before the last step is shown
+                _finish_backward(saved)
+                finished = True
+            contributions = tuple(Contribution(Edge(v, k), a, so_far) for k, (a, so_far) in enumerate(added))
+            yield BackwardStep(root, v, g, contributions, index, last + 1)
+    finally:
+        if not finished:
+            _finish_backward(saved)
+
+
+# --- explain: ∂C/∂w as a sum over paths of products of local derivatives ---------------
+
+#: Paths are listed one by one up to this many; beyond, the sum is accumulated node by node.
+MAX_ENUMERATED = 10_000
+
+
+@dataclass(frozen=True)
+class PathTerm:
+    """One path from the root down to ``w``: its edges (root first) and their product."""
+
+    edges: tuple[Edge, ...]
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(_symbol(e) for e in self.edges)
+
+    @property
+    def formulas(self) -> tuple[str, ...]:
+        return tuple(e.formula for e in self.edges)
+
+    @property
+    def locals(self) -> tuple[float, ...]:
+        return tuple(e.local for e in self.edges)
+
+    @property
+    def product(self) -> float:
+        return path_product(self.edges)
+
+    def zero_factor(self) -> Edge | None:
+        """The first edge (from the root) whose local derivative is 0, if any."""
+        return next((e for e in self.edges if e.local == 0.0), None)
+
+
+def explain(root: Value, w: Union[Value, str], *, all_paths: bool = False, max_paths: int = 10) -> Explanation:
+    """∂root/∂w written out as the handout does: factors, formulas, numbers, sum, and ``w.grad``.
+
+    ``w`` is a Value in root's graph, or its label (``'w2[1][0]'``).  Paths whose
+    product is 0 (through a ReLU that is off) are folded into one line, and at most
+    ``max_paths`` others are listed; ``all_paths=True`` lists every path.  In Jupyter the
+    result renders as a formula.
+
+    >>> from micrograd_ws import two_hidden_layers, squared_error
+    >>> net = two_hidden_layers(hidden=2, seed=1)
+    >>> C = squared_error(net(1.0), 0.5); C.backward()
+    >>> e = explain(C, 'w3[1]')
+    >>> e.paths[0].formulas, e.total == net.layers[2].neurons[0].w[1].grad
+    (('2(O − O_des)', 'H2[1]'), True)
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"explain(root, w): root must be a Value (e.g. the cost C), got {type(root).__name__}")
+    if isinstance(w, str):
+        w = _find_label(root, w)
+    elif not isinstance(w, Value):
+        raise TypeError(f"explain(root, w): w must be a Value or its label, got {type(w).__name__} {w!r}")
+    if isinstance(all_paths, bool) is False or isinstance(max_paths, bool) or not isinstance(max_paths, int) \
+            or max_paths < 1:
+        raise ValueError(f"explain: all_paths must be True/False and max_paths a positive int, "
+                         f"got {all_paths!r}, {max_paths!r}")
+    n = count_paths(root, w)
+    if n <= MAX_ENUMERATED:
+        terms = tuple(PathTerm(p) for p in paths(root, w))
+        total = math.fsum(t.product for t in terms)
+    else:  # too many to list: show the first few, sum node by node (as backward does)
+        terms = tuple(PathTerm(p) for p in islice(paths(root, w), max_paths))
+        total = _sum_over_paths(root, w)
+    return Explanation(root, w, terms, n, total, w.grad, all_paths, max_paths)
+
+
+def _find_label(root: Value, label: str) -> Value:
+    found = [v for v in topological_order(root) if v.label == label]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise ValueError(f"explain: {len(found)} nodes are labelled {label!r}; pass the Value itself")
+    labels = [v.label for v in topological_order(root) if v.label and not v.parents]
+    shown = ", ".join(labels[:12]) + (", …" if len(labels) > 12 else "")
+    raise ValueError(f"explain: no node labelled {label!r} in the graph of {name(root)}; "
+                     f"its labelled leaves are: {shown or 'none'}")
+
+
+def _sum_over_paths(root: Value, w: Value) -> float:
+    """Σ over paths of the products, accumulated along the subgraph in topological order."""
+    nodes = subgraph(root, w)
+    d = {w: 1.0}
+    for v in nodes[1:]:
+        d[v] = math.fsum(d[p] * local for p, local in zip(v.parents, v.local_grads) if p in d)
+    return d[root] if nodes else 0.0
+
+
+# A factor in a rendered row: ("sym", top, bottom), ("formula", text) or ("num", x).
+_INDEX = re.compile(r"\[(\d+)\]")
+_LETTERS = "jkmnpqrs"  # j, k as the handout indexes layers 2 and 1
+
+
+def _template(terms: Sequence[PathTerm]):
+    """The handout's Σ_j form when the paths differ only in indices, else None.
+
+    Returns (symbol factors, formula factors, letters, one label per path).  A formula
+    that differs between paths other than by an index (a ReLU's 0 or 1) stays a symbol.
+    """
+    if len(terms) < 2 or len({len(t.edges) for t in terms}) != 1:
+        return None
+    per_path = [[(name(e.child), name(e.parent), e.formula) for e in t.edges] for t in terms]
+    strings = [[s for edge in path for s in edge] for path in per_path]
+    split = [[_INDEX.split(s) for s in path] for path in strings]
+    keep = []  # which strings take part (formulas that vary otherwise are replaced by their symbol)
+    for pos in range(len(strings[0])):
+        skeletons = {tuple(parts[0::2]) for parts in (path[pos] for path in split)}
+        if len(skeletons) > 1:
+            if pos % 3 != 2:
+                return None
+            keep.append(False)
+        else:
+            keep.append(True)
+    columns = list(zip(*[[i for pos, parts in enumerate(path) if keep[pos] for i in parts[1::2]] for path in split]))
+    groups: dict[tuple, str] = {}
+    for col in columns:
+        if len(set(col)) > 1 and col not in groups:
+            if len(groups) == len(_LETTERS):
+                return None
+            groups[col] = _LETTERS[len(groups)]
+    labels = [", ".join(f"{letter} = {col[k]}" for col, letter in groups.items()) for k in range(len(terms))]
+    if len(set(labels)) != len(labels):
+        return None
+    # rebuild the strings of the first path with the varying indices replaced by letters
+    values = iter(groups.get(col) for col in columns)
+    templated = []
+    for pos, parts in enumerate(split[0]):
+        if keep[pos]:
+            templated.append("".join(p if k % 2 == 0 else f"[{next(values) or p}]" for k, p in enumerate(parts)))
+        else:
+            templated.append(None)
+    symbols, formulas = [], []
+    for k in range(0, len(templated), 3):
+        top, bottom, formula = templated[k:k + 3]
+        symbols.append(("sym", top, bottom))
+        formulas.append(("formula", formula) if formula is not None else ("sym", top, bottom))
+    return symbols, formulas, "".join(groups.values()), labels
+
+
+class Explanation:
+    """The result of :func:`explain`; ``str()`` for the terminal, a formula in Jupyter.
+
+    ``paths`` holds the :class:`PathTerm` of every path (root first), ``total`` their
+    sum, ``grad`` the value of ``w.grad`` when explained, ``matches`` whether they agree.
+    """
+
+    def __init__(self, root: Value, w: Value, terms: tuple[PathTerm, ...], n_paths: int, total: float,
+                 grad: float, all_paths: bool, max_paths: int) -> None:
+        self.root, self.w, self.paths, self.n_paths = root, w, terms, n_paths
+        self.total, self.grad = total, grad
+        self.all_paths, self.max_paths = all_paths, max_paths
+
+    @property
+    def symbol(self) -> str:
+        return _partial(name(self.root), name(self.w))
+
+    @property
+    def matches(self) -> bool:
+        """Does ``w.grad`` equal the sum over paths (up to rounding: the orders of the sums differ)?"""
+        scale = math.fsum(abs(t.product) for t in self.paths) if self.n_paths <= MAX_ENUMERATED else abs(self.total)
+        return math.isclose(self.grad, self.total, rel_tol=1e-9, abs_tol=1e-12 + 1e-9 * scale)
+
+    # --- layout shared by the terminal and Jupyter renderings ---------------------------
+    def _layout(self):
+        """Rows (label, factors, product): label None for "= factors", or ("sigma", letters),
+        ("text", words), ("path", label) or ("note", sentence)."""
+        terms, root = self.paths, name(self.root)
+        if self.n_paths == 0:
+            return [(None, [("num", 0.0)], None),
+                    (("note", f"{root} does not depend on {name(self.w)}: no path leads from "
+                              f"{name(self.w)} up to {root}"), [], None)]
+        if self.w is self.root:
+            return [(None, [("num", 1.0)], None), (("note", f"{root} is the root itself"), [], None)]
+        if len(terms) == 1:
+            t = terms[0]
+            rows = [(None, [("sym", name(e.child), name(e.parent)) for e in t.edges], None),
+                    (None, [("formula", f) for f in t.formulas], None),
+                    (None, [("num", x) for x in t.locals], None)]
+            return rows + [(None, [("num", self.total)], None)]
+        if self.n_paths > MAX_ENUMERATED:
+            return [(("text", f"the sum over {self.n_paths} paths, too many to list (accumulated node by node, "
+                              "as backward() does)"), [], None), (None, [("num", self.total)], None)]
+        tpl = _template(terms)
+        rows = []
+        if tpl:
+            symbols, formulas, letters, labels = tpl
+            rows += [(("sigma", letters), symbols, None), (("sigma", letters), formulas, None)]
+        else:
+            labels = [f"path {k + 1}" for k in range(len(terms))]
+            rows.append((("text", f"the sum over {self.n_paths} paths:"), [], None))
+        listed = [(lab, t) for lab, t in zip(labels, terms) if self.all_paths or t.product != 0.0]
+        shown = listed if self.all_paths else listed[:self.max_paths]
+        for lab, t in shown:
+            factors = [("num", x) for x in t.locals] if tpl else \
+                [("sym", name(e.child), name(e.parent)) for e in t.edges] + [("eq",)] + \
+                [("formula", f) for f in t.formulas] + [("eq",)] + [("num", x) for x in t.locals]
+            rows.append((("path", lab), factors, t.product))
+        if len(listed) > len(shown):
+            rows.append((("note", f"… and {len(listed) - len(shown)} more paths with a nonzero product: "
+                                  "explain(C, w, all_paths=True) lists them all"), [], None))
+        zero = [t for t in terms if t.product == 0.0]
+        if zero and not self.all_paths:
+            rows.append((("note", _zero_note(zero, len(terms))), [], None))
+        products = [t.product for _, t in listed]
+        if 1 < len(products) <= 6 and len(products) == len(shown):
+            rows.append((None, [("sum", products)], None))
+        return rows + [(None, [("num", self.total)], None)]
+
+    def _status(self) -> str:
+        w = _wrap(name(self.w))
+        call = f"{self.root.label}.backward()" if self.root.label.isidentifier() else "backward()"
+        if self.matches:
+            return f"{w}.grad = {_num(self.grad)} ✓" + (f" the same number {call} computed" if self.n_paths else "")
+        if self.grad == 0.0:
+            return f"{w}.grad is 0: call {call} to compute it"
+        ratio = self.grad / self.total if self.total else 0.0
+        if not self.w.parents and round(ratio) >= 2 and math.isclose(ratio, round(ratio), rel_tol=1e-9):
+            return (f"{w}.grad = {_num(self.grad)} is {round(ratio)} × this: a leaf's .grad adds up over "
+                    f"backward() calls (as in PyTorch); call zero_grad() before {call}")
+        return (f"{w}.grad = {_num(self.grad)} differs: it comes from another backward() or from values "
+                f"changed since; call zero_grad(), recompute the graph, then {call}")
+
+    def __str__(self) -> str:
+        rows = self._layout()
+        lhs = self.symbol
+        pad = " " * len(lhs)
+        width = max((len(label[1]) + 1 for label, _, _ in rows if label and label[0] == "path"), default=0)
+        lines = []
+        for label, factors, product in rows:
+            text = _factors(factors, _Plain)
+            kind = label[0] if label else None
+            if kind is None:
+                line = f" = {text}"
+            elif kind == "sigma":
+                line = f" = Σ_{_group(label[1])} {text}"
+            elif kind == "text":
+                line = f" = {label[1]}"
+            elif kind == "path":
+                line = f"     {label[1] + ':':<{width}}  {text} = {_num(product)}"
+            else:
+                line = f"     {label[1]}"
+            lines.append((pad if lines else lhs) + line)
+        lines.append(self._status())
+        return "\n".join(lines)
+
+    __repr__ = __str__  # the REPL shows the derivation
+
+    def _repr_markdown_(self) -> str:
+        """The derivation as a LaTeX ``aligned`` block (Jupyter renders it), notes below it."""
+        tex, notes = [], []
+        for label, factors, product in self._layout():
+            text = _factors(factors, _TeX)
+            kind = label[0] if label else None
+            if kind is None:
+                tex.append(f"&= {text}")
+            elif kind == "sigma":
+                tex.append(rf"&= \sum_{{{','.join(label[1])}}} {text}")
+            elif kind == "text":
+                tex.append(rf"&= \text{{{_tex_text(label[1])}}}")
+            elif kind == "path":
+                lab = rf"\text{{{label[1]}}}" if label[1].startswith("path") else _tex(label[1])
+                tex.append(rf"&\qquad {lab}:\quad {text} = {_tex_num(product)}")
+            else:
+                notes.append(f"*{_md_escape(label[1])}*  ")
+        lhs = _tex_partial(name(self.root), name(self.w))
+        body = " \\\\\n".join(tex)
+        return "\n".join([f"$$\n\\begin{{aligned}}\n{lhs} {body}\n\\end{{aligned}}\n$$", "", *notes,
+                          _md_escape(self._status())])
+
+
+def _group(letters: str) -> str:
+    return letters if len(letters) == 1 else "{" + ",".join(letters) + "}"
+
+
+def _zero_note(zero: Sequence[PathTerm], n_terms: int) -> str:
+    factors: dict[str, Edge] = {}
+    for t in zero:
+        e = t.zero_factor()
+        if e is not None:
+            factors.setdefault(_symbol(e), e)
+    described = [_describe_zero(e) for e in list(factors.values())[:4]] + (["…"] if len(factors) > 4 else [])
+    if len(zero) == n_terms:
+        head = f"all {n_terms} paths are 0"
+    else:
+        head = "1 more path is 0" if len(zero) == 1 else f"{len(zero)} more paths are 0"
+    return f"{head}, through the zero factor {'; '.join(described)}"
+
+
+def _describe_zero(e: Edge) -> str:
+    text = f"{_symbol(e)} = 0"
+    if e.child.op == "relu":
+        text += f" (the ReLU {name(e.child)} is off: {name(e.parent)} = {_num(e.parent.data)} ≤ 0)"
+    return text
+
+
+def _has_top_level_sum(formula: str) -> bool:
+    """``1 − tanh²(x)`` needs parentheses inside a product; ``2(O − O_des)`` does not."""
+    depth = 0
+    for k, c in enumerate(formula):
+        depth += (c == "(") - (c == ")")
+        if depth == 0 and c in "+-−" and formula[k - 1:k] == " ":
+            return True
+    return False
+
+
+class _Plain:
+    dot, partial, formula, num = "·", staticmethod(_partial), staticmethod(str), staticmethod(_num)
+
+
+def _factors(factors, style) -> str:
+    """A row's factors joined by the style's dot; "=" separates the parts of a row."""
+    out: list[str] = []
+    for f in factors:
+        kind = f[0]
+        if kind == "eq":
+            out.append("=")
+            continue
+        if kind == "sym":
+            s = style.partial(f[1], f[2])
+        elif kind == "formula":
+            s = style.formula(f"({f[1]})" if len(factors) > 1 and _has_top_level_sum(f[1]) else f[1])
+        elif kind == "sum":
+            s = " ".join(style.num(x) if k == 0 else f"{'-' if x < 0 else '+'} {style.num(abs(x))}"
+                         for k, x in enumerate(f[1]))
+        else:
+            x = f[1]
+            s = style.num(x) if not out or out[-1] == "=" or x >= 0 else f"({style.num(x)})"
+        if out and out[-1] != "=":
+            out.append(style.dot)
+        out.append(s)
+    return " ".join(out)
+
+
+# --- LaTeX, for Jupyter ---------------------------------------------------------------
+
+_TEX_WORDS = {"tanh": r"\tanh", "exp": r"\exp", "log": r"\log", "ln": r"\ln", "max": r"\max"}
+_TEX_CHARS = {
+    "·": r"\cdot", "−": "-", "²": "^{2}", "σ": r"\sigma", "∂": r"\partial", "′": "'", "Σ": r"\sum",
+    "×": r"\times", "≤": r"\le", "…": r"\ldots", "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&",
+    "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\sim", "\\": r"\backslash",
+}
+_TEX_SAFE = set("()[]+-/=,.;:!?'|<>*@0123456789")
+_TOKEN = re.compile(r"(?P<num>\d+(?:\.\d+)?(?:e[+-]?\d+)?)|(?P<word>[A-Za-z][A-Za-z0-9_]*)|(?P<ch>\S)")
+
+
+def _tex(s: str) -> str:
+    """Any name or handout formula as LaTeX math: ``w2[3][7]`` → ``w_{2}[3][7]``; specials escaped."""
+    return _tex_join(_tex_tokens(list(_TOKEN.finditer(s))))
+
+
+def _tex_join(parts: list[str]) -> str:
+    """Concatenate, with a space only where a command or letter would run into a letter."""
+    out = ""
+    for p in parts:
+        out += " " + p if out and out[-1].isalpha() and p[:1].isalpha() else p
+    return out
+
+
+def _tex_tokens(tokens) -> list[str]:
+    out: list[str] = []
+    k = 0
+    while k < len(tokens):
+        m = tokens[k]
+        k += 1
+        if m.group() == "^":  # the exponent: a (group), a signed atom, or one atom
+            end = k
+            if end < len(tokens) and tokens[end].group() == "(":
+                depth = 0
+                for end in range(k, len(tokens)):
+                    depth += {"(": 1, ")": -1}.get(tokens[end].group(), 0)
+                    if depth == 0:
+                        break
+                inner, k = tokens[k + 1:end], end + 1
+            else:
+                if end < len(tokens) and tokens[end].group() in "-−":
+                    end += 1
+                inner, k = tokens[k:end + 1], end + 1
+            # a second superscript in a row (a label with ^ or ²) goes on an empty base
+            base = "{}" if out and out[-1].startswith(("^", "{}^")) else ""
+            out.append(base + "^{" + _tex_join(_tex_tokens(inner)) + "}")
+        elif m.lastgroup == "num":
+            out.append(_tex_number_text(m.group()))
+        elif m.lastgroup == "word":
+            out.append(_tex_word(m.group()))
+        else:
+            c = m.group()
+            tex = _TEX_CHARS.get(c, c if c in _TEX_SAFE else rf"\text{{{c}}}")
+            out.append("{}" + tex if tex.startswith("^") and out and out[-1].startswith(("^", "{}^")) else tex)
+    return out
+
+
+def _tex_word(word: str) -> str:
+    r"""``w2`` → ``w_{2}``, ``O_des`` → ``O_{\mathrm{des}}``, ``tanh`` → ``\tanh``, ``input`` → ``\mathrm{input}``."""
+    if word in _TEX_WORDS:
+        return _TEX_WORDS[word]
+    base, _, sub = word.partition("_")
+    if sub and "_" not in sub:
+        return rf"{_tex_word(base)}_{{\mathrm{{{sub}}}}}"
+    m = re.fullmatch(r"([A-Za-z]+)(\d*)", word)
+    if m is None:
+        return rf"\mathrm{{{word.replace('_', _TEX_CHARS['_'])}}}"
+    letters, digits = m.groups()
+    head = letters if len(letters) == 1 else rf"\mathrm{{{letters}}}"
+    return head + (f"_{{{digits}}}" if digits else "")
+
+
+def _tex_number_text(s: str) -> str:
+    mantissa, _, exponent = s.partition("e")
+    return f"{mantissa} \\times 10^{{{int(exponent)}}}" if exponent else mantissa
+
+
+def _tex_num(x: float) -> str:
+    s = _num(x)
+    return "-" + _tex_number_text(s[1:]) if s.startswith("-") else _tex_number_text(s)
+
+
+def _tex_partial(top: str, bottom: str) -> str:
+    return rf"\frac{{\partial {_tex(_wrap(top))}}}{{\partial {_tex(_wrap(bottom))}}}"
+
+
+def _tex_text(s: str) -> str:
+    return "".join(_TEX_CHARS.get(c, c) if c in "#$%&_{}~\\" else c for c in s)
+
+
+class _TeX:
+    dot, partial, formula, num = r"\cdot", staticmethod(_tex_partial), staticmethod(_tex), staticmethod(_tex_num)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~&])")
+
+
+def _md_escape(s: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", s)
