@@ -134,8 +134,8 @@ def _graphviz():
         import graphviz
     except ImportError:
         raise ImportError(
-            "drawing needs the graphviz Python package: pip install graphviz "
-            "(or pip install 'micrograd_ws[viz]'), plus Graphviz's dot program. " + INSTALL_DOT
+            "drawing needs the graphviz Python package: pip install graphviz (or pip install "
+            "'micrograd_ws[viz]'); rendering also needs Graphviz's dot program. " + INSTALL_DOT
         ) from None
     return graphviz
 
@@ -475,7 +475,7 @@ def _draw_fold(g, ids: _Ids, info: _Paths, folded: list[Edge]) -> None:
     n_zero = info.n_paths - info.n_live
     zero = list(dict.fromkeys(e.symbol for e in folded if e.local == 0.0))
     rows = [f"<B>{n_zero} path{'s' * (n_zero > 1)} contribute{'s' * (n_zero == 1)} 0</B>",
-            "each has a zero factor, e.g."]
+            "each has a zero factor, e.g." if n_zero > 1 else "it has a zero factor:"]
     rows += [f"{_text(s, 2 * _NAME_WIDTH)} = 0" for s in zero[:3]]
     if len(zero) > 3:
         rows.append(f"and {len(zero) - 3} more")
@@ -691,7 +691,7 @@ def run(args) -> int:
     try:
         index = render_grads(C, params, args.out, format=args.format, show_zero_paths=args.show_zero_paths,
                              title=title)
-    except DotNotFoundError as e:
+    except (DotNotFoundError, ImportError) as e:
         return fail(str(e), 1)
     except OSError as e:
         return fail(f"cannot write to {args.out}: {e.strerror or e}", 1)

@@ -3,8 +3,10 @@ import html
 import math
 import re
 import struct
+import sys
 import subprocess
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -397,3 +399,26 @@ def test_gallery_escapes_any_parameter_name(tmp_path):
     assert "<script>" not in index.read_text(encoding="utf-8")
     assert sorted(p.name for p in tmp_path.glob("*.dot")) == ["script.dot", "w_1-2.dot", "w_1.dot"]
     assert math.isclose(a.grad, 2 * (a.data * b.data) * b.data)
+
+
+def test_missing_graphviz_package_says_what_to_install(monkeypatch, tmp_path, capsys):
+    from micrograd_ws import viz
+
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # import graphviz now raises ImportError
+    viz._picture_class.cache_clear()
+    try:
+        assert main(["graphs", "--model", "two-neuron", "--out", str(tmp_path)]) == 1
+        assert "pip install graphviz" in capsys.readouterr().err
+    finally:
+        viz._picture_class.cache_clear()
+
+
+def test_demo_writes_both_galleries(dot, tmp_path):
+    demo = Path(__file__).resolve().parents[1] / "demos" / "gradient_graphs.py"
+    done = subprocess.run([sys.executable, str(demo), "--hidden", "6", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "(a sum over the 6 paths)" in done.stdout
+    for folder, n in (("two_neuron", 2), ("handout_net", 6)):
+        assert len(list((tmp_path / folder).glob("*.svg"))) == n
+        gallery(tmp_path / folder / "index.html")
