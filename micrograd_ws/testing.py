@@ -1,124 +1,343 @@
-"""Check gradients: finite differences and hypothesis strategies for random graphs.
+"""Check gradients: finite differences, and hypothesis strategies for random graphs and nets.
 
-Needs ``hypothesis`` (``pip install micrograd_ws[dev]``) for the strategies.
+``gradcheck(f, inputs)`` compares ``backward()`` with central finite differences and
+raises :class:`GradcheckError` (an ``AssertionError``) naming the input, both numbers
+and the relative error.  ``check_op(op)`` property-tests a new op: it runs gradcheck at
+many random points and inside random expressions.  The strategies ``values()``,
+``expressions()`` and ``mlps()`` need ``hypothesis`` (``pip install hypothesis``);
+everything else here is standard library.  The recipe is in ``docs/testing.md``.
 
 >>> gradcheck(lambda a, b: a * b.tanh() + a.square(), [0.3, -1.2])
+True
+>>> gradcheck(lambda a: a.relu(), [0.0])   # a kink: 0 lies between the slopes 0 and 1
 True
 """
 from __future__ import annotations
 
+import inspect
+import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence, Union
 
-from hypothesis import strategies as st
+from .engine import Value, _to_float, mean, no_grad, squared_error, weighted_sum
+from .nn import MLP
 
-from .engine import Value, squared_error, weighted_sum
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 __all__ = [
-    "GradcheckError", "finite_difference", "gradcheck", "values", "Expression", "expressions", "OPS",
+    "GradcheckError", "Mismatch", "finite_difference", "gradcheck", "check_op", "values",
+    "OPS", "Expression", "expressions", "MLPCase", "mlps",
 ]
+
+Input = Union[float, int, Value]
+
+
+class Mismatch(NamedTuple):
+    """One input whose gradient failed the check."""
+
+    input: str
+    value: float
+    backward: float
+    numeric: float
+    relative_error: float
 
 
 class GradcheckError(AssertionError):
-    """The engine's gradient disagrees with finite differences (the report says where)."""
+    """The engine's gradient disagrees with finite differences; the message says where.
+
+    ``failures`` lists a :class:`Mismatch` per failing input.
+    """
+
+    def __init__(self, message: str, failures: Sequence[Mismatch] = ()) -> None:
+        super().__init__(message)
+        self.failures = list(failures)
 
 
-def finite_difference(f: Callable[..., Value], inputs: Sequence[float], i: int, eps: float = 1e-6) -> float:
-    """Central difference (f(x + eps·e_i) - f(x - eps·e_i)) / 2eps of f's ``data``."""
-    up = [Value(x + eps if k == i else x) for k, x in enumerate(inputs)]
-    down = [Value(x - eps if k == i else x) for k, x in enumerate(inputs)]
-    return (f(*up).data - f(*down).data) / (2 * eps)
+# --- finite differences ---------------------------------------------------------------
+
+def _leaf(x: Input, label: str = "") -> Value:
+    return x if isinstance(x, Value) else Value(x, label=label)
 
 
-def gradcheck(f: Callable[..., Value], inputs: Sequence[float], eps: float = 1e-6,
+def _evaluate(f: Callable[..., Value], inputs: Sequence[Input], i: int, x: float) -> float:
+    """f's value with input ``i`` set to ``x``, without recording a graph.
+
+    A float input becomes a fresh Value; a Value input (a model's parameter) is
+    nudged in place and restored, so ``f`` may ignore its arguments and read the model.
+    """
+    target = inputs[i]
+    old = target.data if isinstance(target, Value) else None
+    with no_grad():
+        try:
+            if old is not None:
+                target.data = x
+            args = [Value(x) if k == i and old is None else _leaf(v) for k, v in enumerate(inputs)]
+            return _output(f, f(*args)).data
+        finally:
+            if old is not None:
+                target.data = old
+
+
+def finite_difference(f: Callable[..., Value], inputs: Sequence[Input], i: int, eps: float = 1e-6) -> float:
+    """Central difference (f(x + eps·e_i) - f(x - eps·e_i)) / 2eps of f's ``data``.
+
+    >>> round(finite_difference(lambda x, y: x * y, [3.0, 4.0], 0), 6)   # ∂(xy)/∂x = y
+    4.0
+    """
+    x = _data(inputs[i])
+    return (_evaluate(f, inputs, i, x + eps) - _evaluate(f, inputs, i, x - eps)) / (2 * eps)
+
+
+def _data(x: Input) -> float:
+    return x.data if isinstance(x, Value) else _to_float(x, "gradcheck input")
+
+
+def _output(f: Callable, out: object) -> Value:
+    if not isinstance(out, Value):
+        raise TypeError(f"gradcheck: {_fname(f)} must return a Value, got {type(out).__name__} {out!r}")
+    return out
+
+
+def _fname(f: Callable) -> str:
+    if isinstance(f, Expression):
+        return str(f)
+    name = getattr(f, "__name__", "")
+    return name if name.isidentifier() else "f"
+
+
+def _input_names(f: Callable, inputs: Sequence[Input]) -> list[str]:
+    """Labels of Value inputs, else f's parameter names, else x0, x1, ..."""
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) != len(inputs) or any(p.kind == p.VAR_POSITIONAL for p in params):
+        positional = [f"x{k}" for k in range(len(inputs))]
+    return [x.label if isinstance(x, Value) and x.label else name for x, name in zip(inputs, positional)]
+
+
+def _one_sided(f: Callable[..., Value], inputs: Sequence[Input], i: int, h: float, f0: float):
+    """The slopes (left, right) of f at input ``i`` over a step h; None where f is undefined."""
+    x = _data(inputs[i])
+    slopes = []
+    for step in (-h, h):
+        try:
+            slopes.append((_evaluate(f, inputs, i, x + step) - f0) / step)
+        except (ArithmeticError, ValueError):
+            slopes.append(None)
+    return slopes
+
+
+def _close(a: float, b: float, atol: float, rtol: float) -> bool:
+    return abs(a - b) <= atol + rtol * abs(b)
+
+
+def gradcheck(f: Callable[..., Value], inputs: Sequence[Input], eps: float = 1e-6,
               atol: float = 1e-6, rtol: float = 1e-5) -> bool:
     """Compare ``backward()`` with central finite differences for every input.
 
+    ``f`` takes one Value per input and returns a Value.  ``inputs`` are numbers (each
+    becomes a fresh leaf) or Values such as ``model.parameters()`` (nudged in place and
+    restored, their ``grad`` left as it was).  A gradient passes when
+    ``|backward - numeric| <= atol + rtol·|numeric|``.  Where f has a kink (ReLU at 0,
+    |x| at 0) any value between the left and right slopes passes, as in the handout's
+    ∂H/∂z = 0 at z = 0.
+
     Returns True, or raises :class:`GradcheckError` naming the input, both numbers and
     the relative error.
+
+    >>> gradcheck(lambda x: x * x, [3.0])
+    True
+    >>> gradcheck(lambda x: x ** 3, [2.0], eps=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: gradcheck(eps=0.0): eps must be a positive step, e.g. 1e-6
     """
-    leaves = [Value(x, label=f"x{k}") for k, x in enumerate(inputs)]
-    out = f(*leaves)
-    if not isinstance(out, Value):
-        raise TypeError(f"gradcheck: f must return a Value, got {type(out).__name__}")
-    out.backward()
-    for i, leaf in enumerate(leaves):
-        numeric = finite_difference(f, inputs, i, eps)
-        err = abs(leaf.grad - numeric)
-        if err > atol + rtol * abs(numeric):
-            rel = err / max(abs(numeric), 1e-300)
-            raise GradcheckError(
-                f"gradient of input {i} (x{i} = {inputs[i]!r}): backward gives {leaf.grad!r}, "
-                f"finite differences give {numeric!r}; relative error {rel:.3g}"
-            )
+    if not callable(f):
+        raise TypeError(f"gradcheck(f, inputs): f must be a function of Values, got {type(f).__name__} {f!r}")
+    if isinstance(inputs, (str, bytes, Value)) or not hasattr(inputs, "__iter__"):
+        raise TypeError(f"gradcheck(f, inputs): inputs must be a list of numbers (or Values), "
+                        f"got {type(inputs).__name__} {inputs!r}")
+    inputs = list(inputs)
+    for name, tol in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if _to_float(tol, f"gradcheck({name})") < 0 or (name == "eps" and tol == 0):
+            example = "a positive step, e.g. 1e-6" if name == "eps" else "a non-negative tolerance"
+            raise ValueError(f"gradcheck({name}={tol!r}): {name} must be {example}")
+    names = _input_names(f, inputs)
+    leaves = [_leaf(x, name) for x, name in zip(inputs, names)]
+    saved = [leaf.grad for leaf in leaves]
+    try:
+        for leaf in leaves:
+            leaf.grad = 0.0
+        out = _output(f, f(*leaves))
+        out.backward()
+        analytic = [leaf.grad for leaf in leaves]
+    finally:
+        for leaf, g in zip(leaves, saved):
+            leaf.grad = g
+    # Perturb the inputs as given (a float input stays a float: each call gets fresh leaves).
+    points = [x if isinstance(x, Value) else leaf.data for x, leaf in zip(inputs, leaves)]
+
+    failures, kinks = [], []
+    for i, (name, backward) in enumerate(zip(names, analytic)):
+        try:
+            numeric = finite_difference(f, points, i, eps)
+        except (ArithmeticError, ValueError) as e:
+            raise ValueError(
+                f"gradcheck: {_fname(f)} fails within eps={eps} of {name} = {leaves[i].data!r} ({e}). "
+                "Finite differences need f defined around each input: move the input further "
+                "inside the domain (or use a smaller eps)."
+            ) from e
+        if _close(backward, numeric, atol, rtol):
+            continue
+        # Look closer, 100 times: a kink (ReLU at 0) near the input bends the difference quotient.
+        fine = eps / 100
+        if _close(backward, finite_difference(f, points, i, fine), atol, rtol):
+            continue  # the kink was within eps of the input, not at it
+        left, right = _one_sided(f, points, i, fine, out.data)
+        if left is not None and right is not None and not _close(left, right, atol, rtol):
+            slack = atol + rtol * max(abs(left), abs(right))
+            if min(left, right) - slack <= backward <= max(left, right) + slack:
+                continue  # a kink at the input, and backward picked a slope between the two sides
+            kinks.append(f"{name}: f has a kink here, left slope {left!r}, right slope {right!r}")
+        rel = abs(backward - numeric) / abs(numeric) if numeric else math.inf
+        failures.append(Mismatch(name, leaves[i].data, backward, numeric, rel))
+    if failures:
+        few = len(leaves) <= 6  # name the whole point, else only the failing inputs
+        at = ", ".join(f"{n} = {leaf.data!r}" for n, leaf in zip(names, leaves)) if few else f"{len(leaves)} inputs"
+        lines = [f"gradient check failed for {_fname(f)} at {at}:"]
+        lines += [f"  ∂/∂{m.input}{'' if few else f' (at {m.input} = {m.value!r})'}: backward gives "
+                  f"{m.backward!r}, finite differences give {m.numeric!r} (relative error {m.relative_error:.3g})"
+                  for m in failures]
+        lines += [f"  ({k})" for k in kinks]
+        lines.append("A wrong local derivative in an op's forward pass is the usual cause.")
+        raise GradcheckError("\n".join(lines), failures)
     return True
 
 
-def values(min_value: float = -3.0, max_value: float = 3.0) -> st.SearchStrategy[float]:
-    """Finite floats in a range where finite differences are accurate."""
-    return st.floats(min_value, max_value, allow_nan=False, allow_infinity=False)
+# --- hypothesis strategies ------------------------------------------------------------
+
+def _hypothesis():
+    try:
+        import hypothesis
+    except ImportError:
+        raise ImportError(
+            "micrograd_ws.testing's strategies and check_op need hypothesis: pip install hypothesis "
+            "(or pip install 'micrograd_ws[dev]')"
+        ) from None
+    return hypothesis
 
 
-#: op name -> (arity, function on Values, domain check on the operands' floats).
+def _check_int(value: object, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return value
+
+
+def values(min_value: float = -3.0, max_value: float = 3.0) -> SearchStrategy[float]:
+    """Finite floats in [min_value, max_value], a range where finite differences are accurate."""
+    lo, hi = _to_float(min_value, "values(min_value)"), _to_float(max_value, "values(max_value)")
+    if lo > hi:
+        raise ValueError(f"values({lo}, {hi}): min_value must not exceed max_value")
+    return _hypothesis().strategies.floats(lo, hi, allow_nan=False, allow_infinity=False)
+
+
+def _anywhere(*args: float) -> bool:
+    return True
+
+
+class Op(NamedTuple):
+    """An entry of :data:`OPS`: arity, function on Values, and where it may be applied."""
+
+    arity: int
+    fn: Callable[..., Value]
+    domain: Callable[..., bool] = _anywhere
+
+
+#: op name -> Op(arity, function on Values, domain check on the operands' floats).
 #: A domain check keeps away from singular points and kinks by a margin, so that
 #: finite differences stay valid in a neighbourhood.
-OPS: dict[str, tuple[int, Callable[..., Value], Callable[..., bool]]] = {
-    "+": (2, lambda a, b: a + b, lambda a, b: True),
-    "-": (2, lambda a, b: a - b, lambda a, b: True),
-    "*": (2, lambda a, b: a * b, lambda a, b: True),
-    "/": (2, lambda a, b: a / b, lambda a, b: abs(b) >= 0.2),
-    "**2": (1, lambda a: a**2, lambda a: True),
-    "**3": (1, lambda a: a**3, lambda a: True),
-    "**0.5": (1, lambda a: a**0.5, lambda a: a >= 0.2),
-    "**-1": (1, lambda a: a**-1, lambda a: abs(a) >= 0.2),
-    "**v": (2, lambda a, b: a**b, lambda a, b: 0.2 <= a <= 5 and abs(b) <= 3),
-    "neg": (1, lambda a: -a, lambda a: True),
-    "relu": (1, lambda a: a.relu(), lambda a: abs(a) >= 1e-3),
-    "square": (1, lambda a: a.square(), lambda a: True),
-    "exp": (1, lambda a: a.exp(), lambda a: a <= 4),
-    "log": (1, lambda a: a.log(), lambda a: a >= 0.2),
-    "tanh": (1, lambda a: a.tanh(), lambda a: True),
-    "sigmoid": (1, lambda a: a.sigmoid(), lambda a: True),
-    "wsum": (3, lambda a, b, c: weighted_sum([a, b], [b, c], c), lambda a, b, c: True),
-    "sqerr": (2, lambda a, b: squared_error(a, b), lambda a, b: True),
+OPS: dict[str, Op] = {
+    "+": Op(2, lambda a, b: a + b),
+    "-": Op(2, lambda a, b: a - b),
+    "*": Op(2, lambda a, b: a * b),
+    "/": Op(2, lambda a, b: a / b, lambda a, b: abs(b) >= 0.2),
+    "**2": Op(1, lambda a: a**2),
+    "**3": Op(1, lambda a: a**3),
+    "**0.5": Op(1, lambda a: a**0.5, lambda a: a >= 0.2),
+    "**-1": Op(1, lambda a: a**-1, lambda a: abs(a) >= 0.2),
+    "**v": Op(2, lambda a, b: a**b, lambda a, b: 0.2 <= a <= 5 and abs(b) <= 3),
+    "neg": Op(1, lambda a: -a),
+    "relu": Op(1, lambda a: a.relu(), lambda a: abs(a) >= 1e-3),
+    "square": Op(1, lambda a: a.square()),
+    "exp": Op(1, lambda a: a.exp(), lambda a: a <= 4),
+    "log": Op(1, lambda a: a.log(), lambda a: a >= 0.2),
+    "tanh": Op(1, lambda a: a.tanh()),
+    "sigmoid": Op(1, lambda a: a.sigmoid()),
+    "wsum": Op(3, lambda a, b, c: weighted_sum([a, b], [b, c], c)),
+    "sqerr": Op(2, lambda a, b: squared_error(a, b)),
 }
+
+#: Results larger than this are replaced by ``+`` so that gradients stay well conditioned.
+_MAX_ABS = 1e3
 
 
 @dataclass(frozen=True)
 class Expression:
     """A random expression graph: ``steps`` apply ops to earlier nodes (reuse allowed).
 
-    The domain of each op is checked once, at ``inputs``; an op outside its domain
-    there (or whose result is large) is replaced by ``+``, so the same graph is used
-    at nearby points.  Call it with Values (one per input); the result is the last node.
+    Nodes 0 … n-1 are the inputs; step s makes node n + s.  The domain of each op is
+    checked once, at ``inputs``; an op outside its domain there (or whose result is
+    larger than 1000) is replaced by ``+``, so the same graph is used at nearby points.
+    Call it with one Value per input; the result is the last node.  ``ops`` is the
+    table the names refer to (:data:`OPS` by default).
+
+    >>> e = Expression((0.5, 2.0), (("*", (0, 1)), ("tanh", (2,)), ("log", (0,))))
+    >>> str(e)                       # log(0.5) is kept: 0.5 is inside log's domain
+    'log(x0)'
+    >>> e(Value(0.5), Value(2.0)).data == math.log(0.5)
+    True
     """
 
     inputs: tuple[float, ...]
     steps: tuple[tuple[str, tuple[int, ...]], ...]
     resolved: tuple[tuple[str, tuple[int, ...]], ...] = field(init=False, repr=False)
+    ops: Mapping[str, Op] = field(default_factory=lambda: OPS, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         nodes = [Value(x) for x in self.inputs]
         resolved = []
-        for name, args in self.steps:
-            _, fn, ok = OPS[name]
+        for s, (name, args) in enumerate(self.steps):
+            arity, fn, ok = self._op(name)
+            if len(args) != arity or not all(isinstance(a, int) and 0 <= a < len(nodes) for a in args):
+                raise ValueError(f"Expression step {s}: {name} needs {arity} indices of earlier nodes "
+                                 f"(0 … {len(nodes) - 1}), got {args!r}")
             operands = [nodes[a] for a in args]
-            result = None
-            if ok(*(v.data for v in operands)):
-                result = fn(*operands)
-                if abs(result.data) > 1e3:
-                    result = None
-            if result is None:
+            result = fn(*operands) if ok(*(v.data for v in operands)) else None
+            if result is None or abs(result.data) > _MAX_ABS:
                 name, args = "+", (args[0], args[-1])
                 result = nodes[args[0]] + nodes[args[1]]
             nodes.append(result)
             resolved.append((name, args))
         object.__setattr__(self, "resolved", tuple(resolved))
 
-    def __call__(self, *xs: Value) -> Value:
+    def _op(self, name: str) -> Op:
+        if name in self.ops:
+            return self.ops[name]
+        if name == "+":  # the fallback is always available
+            return OPS["+"]
+        raise ValueError(f"Expression: unknown op {name!r}; known ops: {sorted(self.ops)}")
+
+    def __call__(self, *xs: Any, ops: Mapping[str, Callable] | None = None) -> Any:
+        """Evaluate on ``xs`` (Values, or e.g. torch tensors with ``ops`` giving each op for them)."""
+        if len(xs) != len(self.inputs):
+            raise TypeError(f"this expression takes {len(self.inputs)} inputs, got {len(xs)}")
         nodes = list(xs)
         for name, args in self.resolved:
-            nodes.append(OPS[name][1](*(nodes[a] for a in args)))
+            fn = ops[name] if ops is not None else self._op(name).fn
+            nodes.append(fn(*(nodes[a] for a in args)))
         return nodes[-1]
 
     def __str__(self) -> str:
@@ -127,21 +346,258 @@ class Expression:
             names.append(f"{name}({', '.join(names[a] for a in args)})")
         return names[-1]
 
+    def __repr__(self) -> str:
+        at = ", ".join(f"x{k}={x!r}" for k, x in enumerate(self.inputs))
+        return f"<Expression {self} at {at}>"
 
-@st.composite
-def expressions(draw, ops: Sequence[str] | None = None, max_inputs: int = 3, max_steps: int = 8,
-                inputs: st.SearchStrategy[float] | None = None) -> Expression:
-    """Random expression graphs over the engine's ops (all of :data:`OPS` by default)."""
-    names = sorted(ops if ops is not None else OPS)
-    unknown = set(names) - set(OPS)
-    if unknown:
-        raise ValueError(f"expressions(ops=...): unknown ops {sorted(unknown)}; choose from {sorted(OPS)}")
+
+def _op_table(ops: Sequence[str] | Mapping[str, Any] | None) -> tuple[dict[str, Op], list[str]]:
+    """The table and the list of names to draw from (a repeated name is drawn more often)."""
+    if ops is None:
+        return dict(OPS), sorted(OPS)
+    if isinstance(ops, Mapping):
+        table = {}
+        for name, spec in ops.items():
+            if isinstance(spec, tuple) and len(spec) in (2, 3) and isinstance(spec[0], int) and callable(spec[1]):
+                arity, fn, *domain = spec
+                table[name] = Op(_check_int(arity, f"expressions: arity of {name!r}", 1), fn, *domain)
+            else:
+                raise TypeError(f"expressions(ops={{...}}): {name!r} must map to (arity, fn) or "
+                                f"(arity, fn, domain), e.g. (1, sin, lambda x: True); got {spec!r}")
+        if not table:
+            raise ValueError("expressions(ops={}): give at least one op")
+        return table, sorted(table)
+    if isinstance(ops, str):
+        raise TypeError(f"expressions(ops={ops!r}): ops is a list of names, e.g. ['+', '*', 'tanh']")
+    names = list(ops)
+    unknown = sorted({n for n in names if n not in OPS}, key=str)
+    if unknown or not names:
+        raise ValueError(f"expressions(ops=...): unknown ops {unknown}; choose from {sorted(OPS)}, "
+                         "or pass a dict {name: (arity, fn, domain)} for your own")
+    return {n: OPS[n] for n in names}, sorted(names)
+
+
+def expressions(ops: Sequence[str] | Mapping[str, Any] | None = None, max_depth: int | None = None,
+                max_inputs: int = 3, max_steps: int = 8,
+                inputs: SearchStrategy[float] | None = None) -> SearchStrategy[Expression]:
+    """Random expression graphs (:class:`Expression`) over the engine's ops, domains respected.
+
+    ``ops``: names from :data:`OPS` (all by default; repeat a name to draw it more often),
+    or a dict ``{name: (arity, fn)}`` / ``{name: (arity, fn, domain)}`` that may add your
+    own ops, e.g. ``{**OPS, "sin": (1, sin)}``.  ``max_depth`` bounds the longest chain of
+    ops from an input to a node (None: only ``max_steps`` bounds it).  ``inputs`` draws
+    the input floats (default :func:`values`).
+    """
+    table, names = _op_table(ops)
+    for name, limit, low in (("max_inputs", max_inputs, 1), ("max_steps", max_steps, 1)):
+        _check_int(limit, f"expressions({name})", low)
+    if max_depth is not None:
+        _check_int(max_depth, "expressions(max_depth)", 1)
+    st = _hypothesis().strategies
+    return st.composite(_draw_expression)(table, names, max_depth, max_inputs, max_steps,
+                                          inputs if inputs is not None else values())
+
+
+def _draw_expression(draw, table, names, max_depth, max_inputs, max_steps, inputs) -> Expression:
+    st = _hypothesis().strategies
     n = draw(st.integers(1, max_inputs))
-    xs = tuple(draw(inputs if inputs is not None else values()) for _ in range(n))
+    xs = tuple(draw(inputs) for _ in range(n))
+    depth = [0] * n
     steps = []
-    for s in range(draw(st.integers(1, max_steps))):
+    for _ in range(draw(st.integers(1, max_steps))):
         name = draw(st.sampled_from(names))
-        arity = OPS[name][0]
-        args = tuple(draw(st.integers(0, n + s - 1)) for _ in range(arity))
+        usable = [k for k, d in enumerate(depth) if max_depth is None or d < max_depth]
+        args = tuple(draw(st.sampled_from(usable)) for _ in range(table[name].arity))
         steps.append((name, args))
-    return Expression(xs, tuple(steps))
+        depth.append(1 + max(depth[a] for a in args))
+    return Expression(xs, tuple(steps), ops=table)
+
+
+# --- property-testing a new op --------------------------------------------------------
+
+def _arity(op: Callable) -> int | None:
+    """How many inputs ``op`` takes, when its signature says so (None for ``*args``)."""
+    try:
+        params = inspect.signature(op).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return None
+    required = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+    return len(required) or None
+
+
+def _with_margin(domain: Callable[..., bool], margin: float) -> Callable[..., bool]:
+    """``domain`` holding at the point and at each input moved by ±margin (where finite differences look)."""
+    def ok(*xs: float) -> bool:
+        points = [xs] + [xs[:k] + (x + d,) + xs[k + 1:] for k, x in enumerate(xs) for d in (-margin, margin)]
+        return all(domain(*p) for p in points)
+    return ok
+
+
+def check_op(op: Callable[..., Value], *, arity: int | None = None, domain: Callable[..., bool] | None = None,
+             inputs: SearchStrategy[float] | None = None, max_examples: int | None = None) -> bool:
+    """Property-test an op's derivative: gradcheck it at random points and inside random expressions.
+
+    ``op`` is a function on Values, typically from :func:`micrograd_ws.define_op`.
+    ``arity``: its number of inputs (read from its signature when it has one, else 1).
+    ``domain(*floats) -> bool``: where the op is defined (default: everywhere).
+    ``inputs``: the strategy for input floats (default ``values()``, i.e. [-3, 3]).
+    ``max_examples``: per property (default: the hypothesis profile's).
+
+    Returns True, or raises :class:`GradcheckError` with the simplest failing input
+    hypothesis found.
+
+    >>> from micrograd_ws import define_op
+    >>> cube = define_op("cube_doc", lambda x: (x**3, (3 * x**2,)))
+    >>> check_op(cube)
+    True
+    """
+    hypothesis = _hypothesis()
+    st, given, assume = hypothesis.strategies, hypothesis.given, hypothesis.assume
+    if not callable(op):
+        raise TypeError(f"check_op(op): op must be a function on Values, got {type(op).__name__} {op!r}")
+    name = _fname(op)
+    n = _check_int(arity, "check_op(arity)", 1) if arity is not None else _arity(op)
+    guessed, n = n is None, n or 1
+    inside = domain or _anywhere
+    cfg = hypothesis.settings(
+        deadline=None, report_multiple_bugs=False, database=None,  # one op's failures are no seed for another's
+        suppress_health_check=[hypothesis.HealthCheck.filter_too_much],  # a narrow domain is fine if satisfiable
+        max_examples=_check_int(max_examples, "check_op(max_examples)", 1)
+        if max_examples is not None else hypothesis.settings().max_examples)
+
+    point = st.tuples(*[inputs if inputs is not None else values()] * n)
+    near = _with_margin(inside, 4e-6)  # gradcheck's stencils reach 2·eps from the point
+
+    @cfg
+    @given(point)
+    def alone(xs):
+        assume(near(*xs))
+        gradcheck(op, list(xs))
+
+    # The op among all of OPS, drawn as often as all of them together; its domain with a
+    # margin, since the finite-difference steps move its operands.
+    table = {**OPS, name: Op(n, op, _with_margin(inside, 1e-3))}
+
+    @cfg
+    @given(st.composite(_draw_expression)(table, sorted(OPS) + [name] * len(OPS), 4, 3, 6, values()))
+    def composed(expr):
+        assume(any(step == name for step, _ in expr.resolved))
+        gradcheck(expr, list(expr.inputs), atol=1e-5, rtol=1e-4)
+
+    for prop, where in ((alone, "alone"), (composed, "inside random expressions")):
+        try:
+            prop()
+        except GradcheckError as e:
+            raise GradcheckError(f"check_op({name}), {where}: {e}", e.failures) from None
+        except hypothesis.errors.Unsatisfiable:
+            raise ValueError(f"check_op({name}): the domain rejects almost every input drawn; "
+                             "pass inputs=values(lo, hi) with a range inside the domain") from None
+        except hypothesis.errors.HypothesisException:
+            raise
+        except TypeError as e:
+            if guessed:
+                raise TypeError(f"check_op: could not call {name} with 1 input ({e}); "
+                                "pass arity=N, the number of inputs it takes") from None
+            raise
+        except (ArithmeticError, ValueError) as e:
+            if hasattr(e, "__notes__"):  # hypothesis's long description of the strategy
+                del e.__notes__
+            args = ", ".join("xyzuvw"[k] if k < 6 else f"x{k}" for k in range(n))
+            raise type(e)(f"check_op({name}), {where}: {e}. If {name} is not defined there, pass "
+                          f"domain=lambda {args}: ..., True where it is defined") from e
+    return True
+
+
+# --- small nets -----------------------------------------------------------------------
+
+class MLPCase:
+    """A small net with a batch of inputs and targets (drawn by :func:`mlps`).
+
+    ``inputs`` is a list of samples, each a list of ``model.nin`` floats; ``targets`` has
+    one entry per sample: a float for a one-output net, else a list of floats.
+
+    >>> net = MLP(2, [3, 1], seed=0)
+    >>> case = MLPCase(net, [[0.5, -1.0], [1.0, 2.0]], [1.0, 0.0])
+    >>> gradcheck(lambda *params: case.loss(), net.parameters())
+    True
+    """
+
+    def __init__(self, model: MLP, inputs: list[list[float]], targets: list) -> None:
+        self.model, self.inputs, self.targets = model, inputs, targets
+
+    def loss(self) -> Value:
+        """Mean squared error over every sample and output (``torch.nn.MSELoss()``)."""
+        errors = []
+        for x, y in zip(self.inputs, self.targets):
+            out = self.model(x)
+            outs, ys = (out, y) if isinstance(out, list) else ([out], [y])
+            errors += [squared_error(o, t) for o, t in zip(outs, ys)]
+        return mean(errors)
+
+    def __repr__(self) -> str:  # everything needed to rebuild a failing case
+        return (f"MLPCase({self.model!r}, state={self.model.state_dict()!r}, "
+                f"inputs={self.inputs!r}, targets={self.targets!r})")
+
+
+def mlps(nin: int | None = None, nout: int | None = None, max_layers: int = 3, max_width: int = 4,
+         max_batch: int = 4, weights: SearchStrategy[float] | None = None,
+         inputs: SearchStrategy[float] | None = None, kink_margin: float = 1e-3) -> SearchStrategy[MLPCase]:
+    """Small random nets (:class:`MLPCase`): ReLU hidden layers, a linear output, inputs and targets.
+
+    ``nin`` / ``nout``: fixed sizes (default: drawn, 1-3 inputs and 1-2 outputs);
+    ``max_layers`` counts the weight layers (hidden ones + the output); hidden widths are
+    1 … ``max_width``; batches have 1 … ``max_batch`` samples.  ``weights`` draws every
+    weight and bias (default ``values(-1, 1)``), ``inputs`` the inputs and targets
+    (default ``values()``).
+
+    ``kink_margin``: each hidden bias is moved (as little as possible) so that every
+    pre-activation z is at least this far from ReLU's kink at 0 on every sample, where
+    finite differences cannot see the derivative.  Pass 0 to allow kinks, e.g. when
+    comparing with PyTorch, which uses the same ∂H/∂z = 0 at z = 0.
+    """
+    for name, v in (("nin", nin), ("nout", nout)):
+        if v is not None:
+            _check_int(v, f"mlps({name})", 1)
+    for name, v in (("max_layers", max_layers), ("max_width", max_width), ("max_batch", max_batch)):
+        _check_int(v, f"mlps({name})", 1)
+    if _to_float(kink_margin, "mlps(kink_margin)") < 0:
+        raise ValueError(f"mlps(kink_margin={kink_margin!r}): the margin must be >= 0")
+    st = _hypothesis().strategies
+    return st.composite(_draw_mlp)(nin, nout, max_layers, max_width, max_batch,
+                                   weights if weights is not None else values(-1.0, 1.0),
+                                   inputs if inputs is not None else values(), float(kink_margin))
+
+
+def _away_from_kink(bias: float, sums: list[float], margin: float) -> float:
+    """The bias nearest ``bias`` with every ``s + bias`` at least ``margin`` from 0."""
+    candidates = [bias] + [-s + d for s in sums for d in (-1.5 * margin, 1.5 * margin)]
+    return min((c for c in candidates if all(abs(s + c) >= margin for s in sums)), key=lambda c: abs(c - bias))
+
+
+def _draw_mlp(draw, nin, nout, max_layers, max_width, max_batch, weights, inputs, margin) -> MLPCase:
+    st = _hypothesis().strategies
+
+    def floats(strategy, n: int) -> list[float]:
+        return draw(st.lists(strategy, min_size=n, max_size=n))
+
+    nin = nin or draw(st.integers(1, 3))
+    nout = nout or draw(st.integers(1, 2))
+    hidden = draw(st.lists(st.integers(1, max_width), max_size=max_layers - 1))
+    model = MLP(nin, [*hidden, nout], seed=0)
+    batch = draw(st.integers(1, max_batch))
+    xs = [floats(inputs, nin) for _ in range(batch)]
+    ys = [floats(inputs, nout) for _ in range(batch)]
+
+    state, acts = {}, xs
+    for layer in model.layers:  # forward in plain floats, layer by layer, to place the biases
+        rows = [floats(weights, layer.nin) for _ in range(layer.nout)]
+        biases = floats(weights, layer.nout)
+        sums = [[math.fsum(w * a for w, a in zip(row, act)) for act in acts] for row in rows]
+        if margin and not layer.output:
+            biases = [_away_from_kink(b, s, margin) for b, s in zip(biases, sums)]
+        acts = [[max(0.0, s[n] + b) for s, b in zip(sums, biases)] for n in range(batch)]
+        state[f"w{layer.index}"], state[f"b{layer.index}"] = rows, biases
+    model.load_state_dict(state)
+    return MLPCase(model, xs, [y[0] for y in ys] if nout == 1 else ys)
