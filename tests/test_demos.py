@@ -1,0 +1,73 @@
+"""The demos run as a user runs them, and the workshop notebook executes top to bottom."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from micrograd_ws import load, two_neuron
+from micrograd_ws.handout import ALPHA, two_neuron_gradients
+
+DEMOS = Path(__file__).resolve().parents[1] / "demos"
+
+
+def _run(script, *args, cwd):
+    done = subprocess.run([sys.executable, str(DEMOS / script), *args], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_two_neurons_prints_the_handouts_first_page(tmp_path):
+    out = _run("two_neurons.py", cwd=tmp_path)
+    w1, b1 = (p.data for p in two_neuron(seed=0).parameters())
+    i, O_des = 0.5, 1.0
+    O = w1 * i + b1
+    g = two_neuron_gradients(w1, b1, i, O_des)
+    for expected in [f"= {O:.6f}", f"= {(O - O_des) ** 2:.6f}", f"{g['w1']:>10.6f}  {g['w1']:>10.6f}",
+                     f"{g['b1']:>10.6f}  {g['b1']:>10.6f}", f"= {w1 - ALPHA * g['w1']:.6f}",
+                     f"= {b1 - ALPHA * g['b1']:.6f}", "learned w1 = 1.500000, b1 = -0.500000"]:
+        assert expected in out
+    for step in ["① Forward propagation", "② Backward propagation", "③ Update weights & biases"]:
+        assert step in out
+
+
+def test_two_hidden_layers_writes_the_figure_and_the_model(tmp_path):
+    out = _run("two_hidden_layers.py", "--hidden", "4", "--iters", "10", "30", "--out", "figs", cwd=tmp_path)
+    assert "MLP(1 → 4 → 4 → 1" in out and "predicts the same: True" in out
+    assert (tmp_path / "figs" / "two_hidden_layers.png").read_bytes()[:4] == b"\x89PNG"
+    assert load(tmp_path / "figs" / "two_hidden_layers.json").sizes == [1, 4, 4, 1]
+
+
+def _kernel_spec(tmp_path):
+    """A kernel spec running THIS interpreter, so the notebook uses the venv under test."""
+    spec = tmp_path / "kernels" / "micrograd-ws-test"
+    spec.mkdir(parents=True)
+    spec.joinpath("kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "micrograd_ws tests", "language": "python",
+    }))
+    return tmp_path
+
+
+def test_the_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(DEMOS / "handout.ipynb", as_version=4)
+    nbformat.validate(nb)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1 and "HIDDEN = 100" in params[0].source  # as shipped: the handout's settings
+    params[0].source = "HIDDEN = 6\nITERS = [20, 60]\nALPHA = 0.01\nSEED = 1\n"  # quick, same code path
+    monkeypatch.setenv("JUPYTER_PATH", str(_kernel_spec(tmp_path)))
+    work = tmp_path / "work"
+    work.mkdir()
+    NotebookClient(nb, timeout=120, kernel_name="micrograd-ws-test",
+                   resources={"metadata": {"path": str(work)}}).execute()  # raises on any failing cell
+
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # both training figures, inline
+    assert "learned w1 = " in text and "same predictions: True" in text
+    assert "6 → 6" in text
+    worst = float(text.split("largest difference engine vs handout: ")[1].split()[0])
+    assert worst < 1e-12
+    assert load(work / "out" / "handout_net.json").sizes == [1, 6, 6, 1]
