@@ -14,9 +14,9 @@ exactly what a fresh run of 100 iterations (same seed) gives.
 >>> from micrograd_ws import two_neuron
 >>> from micrograd_ws.data import make_dataset
 >>> model = two_neuron(seed=0)
->>> history = train(model, make_dataset("line"), iters=[100, 2000])   # y = 1.5x - 0.5
+>>> history = train(model, make_dataset("line"), iters=[100, 5000])   # y = 1.5x - 0.5
 >>> [s.iteration for s in history.snapshots]                         # 0: before training
-[0, 100, 2000]
+[0, 100, 5000]
 >>> round(model.state_dict()["w1"][0][0], 6), round(model.state_dict()["b1"][0], 6)
 (1.5, -0.5)
 
