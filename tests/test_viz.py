@@ -206,6 +206,12 @@ def test_bad_arguments_say_what_to_pass():
         render_grads(C, net.named_parameters(), "unused", format="gif")
     with pytest.raises(TypeError, match="parameter 0 is 3"):
         render_grads(C, [3], "unused")
+    with pytest.raises(ValueError, match="max_terms must be a whole number ≥ 0, got '3'"):
+        draw_grad(C, "w1", max_terms="3")
+    with pytest.raises(ValueError, match="max_nodes must be a whole number ≥ 1, got 0"):
+        draw_graph(C, max_nodes=0)
+    with pytest.raises(ValueError, match="rankdir must be 'LR'"):
+        draw_grad(C, "w1", rankdir="left")
 
 
 def test_without_backward_the_picture_says_so():
