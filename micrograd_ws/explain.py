@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from dataclasses import dataclass
 from itertools import islice
 from typing import Iterator, Sequence, Union
@@ -217,9 +218,6 @@ class PathTerm:
     def product(self) -> float:
         return path_product(self.edges)
 
-    def zero_factor(self) -> Edge | None:
-        """The first edge (from the root) whose local derivative is 0, if any."""
-        return next((e for e in self.edges if e.local == 0.0), None)
 
 
 def explain(root: Value, w: Union[Value, str], *, all_paths: bool = False, max_paths: int = 10) -> Explanation:
@@ -412,11 +410,12 @@ class Explanation:
         return (f"{w}.grad = {_num(self.grad)} differs: it comes from another backward() or from values "
                 f"changed since; call zero_grad(), recompute the graph, then {call}")
 
-    def __str__(self) -> str:
+    def format(self, width: int | None = None) -> str:
+        """The derivation as text; with ``width``, long rows are folded between factors."""
         rows = self._layout()
         lhs = self.symbol
         pad = " " * len(lhs)
-        width = max((len(label[1]) + 1 for label, _, _ in rows if label and label[0] == "path"), default=0)
+        label_width = max((len(label[1]) + 1 for label, _, _ in rows if label and label[0] == "path"), default=0)
         lines = []
         for label, factors, product in rows:
             text = _factors(factors, _Plain)
@@ -428,12 +427,18 @@ class Explanation:
             elif kind == "text":
                 line = f" = {label[1]}"
             elif kind == "path":
-                line = f"     {label[1] + ':':<{width}}  {text} = {_num(product)}"
+                line = f"     {label[1] + ':':<{label_width}}  {text} = {_num(product)}"
             else:
                 line = f"     {label[1]}"
             lines.append((pad if lines else lhs) + line)
         lines.append(self._status())
+        if width:
+            hang = lambda line: " " * max(len(line) - len(line.lstrip()) + 4, len(pad) + 5)  # noqa: E731
+            lines = [part for line in lines for part in _fold(line, width, hang(line))]
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.format()
 
     __repr__ = __str__  # the REPL shows the derivation
 
@@ -460,22 +465,38 @@ class Explanation:
                           _md_escape(self._status())])
 
 
+def _fold(line: str, width: int, indent: str) -> list[str]:
+    """Wrap a line at spaces outside parentheses (so ``2(O − O_des)`` stays whole), indenting the rest."""
+    if len(line) <= width:
+        return [line]
+    depth, kept = 0, []
+    for c in line:
+        depth += (c == "(") - (c == ")")
+        kept.append("\u00a0" if c == " " and depth > 0 else c)  # textwrap does not break at NBSP
+    kept = "".join(kept).replace(" = ", "\u00a0=\u00a0")  # and keep "x = y" together
+    wrapped = textwrap.wrap(kept, width, subsequent_indent=indent,
+                            break_long_words=False, break_on_hyphens=False)
+    return [part.replace("\u00a0", " ") for part in wrapped]
+
+
 def _group(letters: str) -> str:
     return letters if len(letters) == 1 else "{" + ",".join(letters) + "}"
 
 
 def _zero_note(zero: Sequence[PathTerm], n_terms: int) -> str:
+    """One sentence for the paths whose product is 0, naming their zero factors."""
+    zero_edges = [{_symbol(e): e for e in t.edges if e.local == 0.0} for t in zero]
+    shared = [e for sym, e in zero_edges[0].items() if all(sym in z for z in zero_edges[1:])]
     factors: dict[str, Edge] = {}
-    for t in zero:
-        e = t.zero_factor()
-        if e is not None:
-            factors.setdefault(_symbol(e), e)
+    for z in ([{_symbol(shared[0]): shared[0]}] if shared else zero_edges):
+        sym, e = next(iter(z.items()))  # a path's first zero factor from the root
+        factors.setdefault(sym, e)
     described = [_describe_zero(e) for e in list(factors.values())[:4]] + (["…"] if len(factors) > 4 else [])
     if len(zero) == n_terms:
         head = f"all {n_terms} paths are 0"
     else:
         head = "1 more path is 0" if len(zero) == 1 else f"{len(zero)} more paths are 0"
-    return f"{head}, through the zero factor {'; '.join(described)}"
+    return f"{head}, through the zero factor{'s' if len(factors) > 1 else ''} {'; '.join(described)}"
 
 
 def _describe_zero(e: Edge) -> str:

@@ -1,9 +1,283 @@
-"""The `walkthrough` command (placeholder: being written)."""
+"""``python -m micrograd_ws walkthrough``: a paced tour of the handout with real numbers.
+
+Page 1 (two neurons): forward, cost, each derivative, the reverse pass, the chain
+rule, the update with α = 0.01.  Page 2: one training step of the two-hidden-layer
+net with a small h.  In a terminal, Enter shows the next slide, ``b`` the previous
+one, ``q`` quits; with piped input (not a terminal) it prints every slide and ends.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import textwrap
+from typing import Iterator
+
+from .engine import Value, squared_error, topological_order
+from .explain import _num, _product, explain
+from .handout import ALPHA
+from .nn import two_hidden_layers, two_neuron
+from .optim import SGD
+
+Slide = tuple[str, str]  # (title, body)
+
+# Page 1's numbers: small and round, so each step can be checked by hand.
+W1, B1, INPUT, DESIRED = 0.5, 0.1, 2.0, 1.0
+# Page 2: with seed 2 and h = 3 one ReLU is off in each hidden layer at i = 0.5.
+NET_INPUT, NET_DESIRED = 0.5, 0.25
 
 
-def add_arguments(parser):
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hidden", type=_hidden, default=3, metavar="H",
+                        help="neurons per hidden layer on page 2, 1 to 12 (default 3; the handout trains h = 100)")
+    parser.add_argument("--seed", type=int, default=2,
+                        help="initial weights of the page-2 net (default 2: one ReLU off in each layer)")
+    parser.add_argument("--no-pause", action="store_true",
+                        help="print every slide without waiting (automatic when input is not a terminal)")
 
 
-def run(args):
-    raise NotImplementedError
+def _hidden(text: str) -> int:
+    try:
+        h = int(text)
+    except ValueError:
+        h = 0
+    if not 1 <= h <= 12:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 12, got {text!r}")
+    return h
+
+
+def run(args: argparse.Namespace) -> int:
+    columns = min(shutil.get_terminal_size((80, 24)).columns, 100)
+    width = columns - 4  # the slides' text is indented by 2
+    slides = list(two_neuron_slides(width)) + list(two_hidden_layer_slides(args.hidden, args.seed, width))
+    interactive = not args.no_pause and sys.stdin is not None and sys.stdin.isatty()
+    style = _Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb")
+    try:
+        return _show(slides, interactive, style, columns)
+    except BrokenPipeError:  # e.g. `walkthrough | head`: the reader left, nothing more to say
+        sys.stdout = open(os.devnull, "w")
+        return 0
+
+
+class _Style:
+    def __init__(self, color: bool) -> None:
+        self.bold = "\033[1m" if color else ""
+        self.dim = "\033[2m" if color else ""
+        self.reset = "\033[0m" if color else ""
+
+
+def _show(slides: list[Slide], interactive: bool, style: _Style, columns: int = 80) -> int:
+    k = 0
+    while k < len(slides):
+        title, body = slides[k]
+        counter = f"{k + 1}/{len(slides)}"
+        rule = "─" * max(3, columns - len(title) - len(counter) - 7)
+        print(f"\n{style.bold}── {title} {rule} {counter}{style.reset}\n")
+        print("\n".join("  " + line if line else "" for line in body.strip("\n").splitlines()), flush=True)
+        if not interactive:
+            k += 1
+            continue
+        last = k == len(slides) - 1
+        hint = "Enter: finish" if last else "Enter: next"
+        try:
+            answer = input(f"\n{style.dim}[{hint} · b: back · q: quit]{style.reset} ").strip().lower()
+        except EOFError:  # Ctrl-D or the input closed: stop quietly
+            print()
+            return 0
+        if answer in ("q", "quit", "exit"):
+            print("Bye! Run it again any time: python -m micrograd_ws walkthrough")
+            return 0
+        k = max(0, k - 1) if answer in ("b", "back") else k + 1
+    print("\nThat was the handout, one step end to end. Next, do it yourself in the REPL: docs/tutorial.md")
+    return 0
+
+
+def _repl(*lines: str) -> str:
+    """Lines of a REPL session: code after '>>> ', output as is."""
+    return "\n".join(lines)
+
+
+def two_neuron_slides(width: int = 76) -> Iterator[Slide]:
+    """The handout's first page, Output = w1(input) + b1, with w1 = 0.5, b1 = 0.1, input 2, desired 1."""
+    model = two_neuron()
+    w1, b1 = model.parameters()
+    w1.data, b1.data = W1, B1
+    yield "Page 1: two neurons", f"""
+The handout's first model has one weight and one bias:
+
+    Output = w1(input) + b1
+
+{_repl(">>> from micrograd_ws import *", ">>> model = two_neuron()", ">>> model", repr(model),
+       ">>> w1, b1 = model.parameters()", f">>> w1.data, b1.data = {W1}, {B1}    # round numbers to follow by hand")}
+
+We teach it that input = {_num(INPUT)} should give desired_output = {_num(DESIRED)}.
+Every number below is computed live, by the same code you can call yourself.
+"""
+    O = model(INPUT)
+    yield "① Forward propagation", f"""
+    Output = w1(input) + b1 = {_num(W1)} · {_num(INPUT)} + {_num(B1)} = {_num(O.data)}
+
+{_repl(f">>> O = model({INPUT})", ">>> O", repr(O))}
+
+A Value holds a number (data), its gradient (grad, 0 until the backward pass),
+its handout name (label) and the operation that made it (op).
+"""
+    C = squared_error(O, DESIRED)
+    yield "The cost", f"""
+How wrong is the output?  The handout's cost squares the error:
+
+    C = (Output − desired_output)² = ({_num(O.data)} − {_num(DESIRED)})² = {_num(C.data)}
+
+{_repl(f">>> C = squared_error(O, {DESIRED})", ">>> C", repr(C))}
+"""
+    dC_dO = C.local_grads[0]
+    yield "② Backward propagation: the local derivatives", f"""
+Each operation wrote down its local derivatives when it ran forward:
+
+    ∂C/∂Output  = 2(Output − desired_output) = 2({_num(O.data)} − {_num(DESIRED)}) = {_num(dC_dO)}
+    ∂Output/∂w1 = input = {_num(INPUT)}
+    ∂Output/∂b1 = 1
+
+{_repl(">>> C.local_grads", repr(C.local_grads),
+       ">>> [p.label for p in O.parents]", repr([p.label for p in O.parents]),
+       ">>> O.local_grads        # ∂O/∂w1 = i, ∂O/∂i = w1, ∂O/∂b1 = 1", repr(O.local_grads))}
+"""
+    steps = "\n".join(str(step) for step in C.backward_steps())
+    yield "② Backward propagation: the reverse pass", f"""
+The backward pass starts at C with ∂C/∂C = 1 and walks back, node by node,
+multiplying the gradient that arrives by each local derivative:
+
+{_repl(">>> for step in C.backward_steps():", "...     print(step)", steps)}
+
+(C.backward() does exactly this in one call.)
+"""
+    yield "Chain rule", f"""
+The handout multiplies the local derivatives along the way from C down to w1:
+
+{explain(C, w1).format(width)}
+
+{explain(C, b1).format(width)}
+"""
+    old_w1, old_b1, old_C = w1.data, b1.data, C.data
+    SGD(model.parameters(), lr=ALPHA).step()
+    new_C = squared_error(model(INPUT), DESIRED).data
+    yield "③ Update weights & biases", f"""
+Step against the gradient with the learning rate α = {ALPHA}:
+
+    w1 = w1 − α ∂C/∂w1 = {_num(old_w1)} − {_product([ALPHA, w1.grad])} = {_num(w1.data)}
+    b1 = b1 − α ∂C/∂b1 = {_num(old_b1)} − {_product([ALPHA, b1.grad])} = {_num(b1.data)}
+
+{_repl(f">>> SGD(model.parameters(), lr={ALPHA}).step()", ">>> w1.data, b1.data", repr((w1.data, b1.data)))}
+
+Forward again: Output = {_num(model(INPUT).data)} and C = {_num(new_C)} (it was {_num(old_C)}).
+The cost went down: that is one step of training.  Training repeats it.
+"""
+
+
+def two_hidden_layer_slides(hidden: int = 3, seed: int = 2, width: int = 76) -> Iterator[Slide]:
+    """One step of the handout's 1 → h → h → 1 net: forward, every kind of gradient, the update."""
+    net = two_hidden_layers(hidden=hidden, seed=seed)
+    params = dict(net.named_parameters())
+    yield f"Page 2: two hidden layers, h = {hidden}", f"""
+    z1 = w1 * i + b1      H1 = max(0, z1)       w1 [h×1], b1 [h×1]
+    z2 = w2 H1 + b2       H2 = max(0, z2)       w2 [h×h], b2 [h×1]
+    O  = w3 H2 + b3                             w3, b3: h weights and one bias
+
+{_repl(f">>> net = two_hidden_layers(hidden={hidden}, seed={seed})", ">>> net", repr(net))}
+
+{len(params)} parameters here; the handout's h = 100 has {100 * 100 + 4 * 100 + 1:,}.
+Each hidden neuron is z = w·a + b, then the ReLU H = max(0, z).
+"""
+    O = net(NET_INPUT)
+    C = squared_error(O, NET_DESIRED)
+    yield f"h = {hidden} · " + "① Forward propagation", f"""
+With i = {_num(NET_INPUT)} and O_des = {_num(NET_DESIRED)}:   >>> C = squared_error(net({NET_INPUT}), {NET_DESIRED})
+
+{_layer_table(C, 'z1', 'H1', hidden)}
+
+{_layer_table(C, 'z2', 'H2', hidden)}
+
+    O = w3 H2 + b3 = {_num(O.data)}        C = (O − O_des)² = {_num(C.data)}
+
+A ReLU that is off (H = 0) passes no gradient back: ∂H/∂z = 0 there.
+"""
+    order = [step.node for step in C.backward_steps()]
+    names = [v.label or v.op for v in order]
+    yield f"h = {hidden} · " + "② Backward propagation: the reverse pass", f"""
+>>> C.backward()
+
+backward() visits the {len(order)} operations in reverse order, each one after
+every node that uses it:
+
+{_wrap_words(" → ".join(names), width - 4, "    ")}
+
+then every parameter's .grad holds ∂C/∂parameter.  The handout writes these
+gradients as products along the paths from C down to each parameter:
+"""
+    j_on = _first_on(C, "H2", hidden)
+    k_on = _first_on(C, "H1", hidden)
+    yield f"h = {hidden} · " + "② The output layer: ∂C/∂w3, ∂C/∂b3", f"""
+{explain(C, params[_name('w3', j_on, hidden)]).format(width)}
+
+{explain(C, params['b3']).format(width)}
+"""
+    yield f"h = {hidden} · " + "② The second layer: ∂C/∂w2, ∂C/∂b2", f"""
+{explain(C, params[_name('w2', j_on, hidden, k_on)]).format(width)}
+
+{explain(C, params[_name('b2', j_on, hidden)]).format(width)}
+"""
+    w1, b1 = params[_name("w1", k_on, hidden)], params[_name("b1", k_on, hidden)]
+    yield f"h = {hidden} · " + "② The first layer: ∂C/∂w1, ∂C/∂b1 sum over every j", f"""
+{explain(C, w1).format(width)}
+
+∂C/∂{b1.label} is the same sum with ∂z1/∂b1 = 1 in place of i: {_num(b1.grad)}.
+Try any other yourself: explain(C, '{b1.label}'), explain(C, 'w2[0][1]', all_paths=True).
+"""
+    before = {name: (p.data, p.grad) for name, p in params.items()}
+    SGD(net.parameters(), lr=ALPHA).step()
+    new_C = squared_error(net(NET_INPUT), NET_DESIRED).data
+    shown = [_name("w3", j_on, hidden), "b3", _name("w2", j_on, hidden, k_on), _name("w1", k_on, hidden)]
+    rows = "\n".join(f"    {name:<9} = {_num(before[name][0])} − {_product([ALPHA, before[name][1]])} = "
+                     f"{_num(params[name].data)}" for name in shown)
+    yield f"h = {hidden} · " + "③ Update weights & biases", f"""
+Every one of the {len(params)} parameters takes the same step, w = w − α ∂C/∂w, α = {ALPHA}:
+
+{rows}
+    …
+
+{_repl(f">>> SGD(net.parameters(), lr={ALPHA}).step()")}
+
+Forward again: C = {_num(new_C)} (it was {_num(C.data)}).  The handout repeats this
+step 100, 500, 1000 and 5000 times: python -m micrograd_ws train
+"""
+
+
+def _name(layer: str, j: int, hidden: int, k: int | None = None) -> str:
+    """A parameter's handout name; indices over a dimension of size 1 are dropped, as in nn."""
+    if hidden == 1:
+        return layer
+    return f"{layer}[{j}]" + (f"[{k}]" if k is not None else "")
+
+
+def _nodes(C: Value, prefix: str, hidden: int) -> list[Value]:
+    labels = [prefix] if hidden == 1 else [f"{prefix}[{k}]" for k in range(hidden)]
+    found = {v.label: v for v in topological_order(C) if v.label}
+    return [found[label] for label in labels]
+
+
+def _first_on(C: Value, H: str, hidden: int) -> int:
+    """The first neuron of a hidden layer whose ReLU is on (0 if all are off)."""
+    return next((k for k, v in enumerate(_nodes(C, H, hidden)) if v.data > 0), 0)
+
+
+def _layer_table(C: Value, z: str, H: str, hidden: int) -> str:
+    zs, Hs = _nodes(C, z, hidden), _nodes(C, H, hidden)
+    rows = [f"    {zv.label:<6} = {_num(zv.data):>8}    {Hv.label:<6} = max(0, {zv.label}) = {_num(Hv.data)}"
+            + ("" if Hv.data > 0 else "    ← off") for zv, Hv in zip(zs, Hs)]
+    return "\n".join(rows)
+
+
+def _wrap_words(text: str, width: int, indent: str) -> str:
+    return "\n".join(textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent,
+                                   break_on_hyphens=False))
