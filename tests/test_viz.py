@@ -50,6 +50,11 @@ def all_paths(C, w):
     return [[(C, i)] + rest for i, p in enumerate(C.parents) for rest in all_paths(p, w)]
 
 
+def ancestors(v):
+    """v and every node it depends on (plain recursion, small graphs only)."""
+    return {v}.union(*map(ancestors, v.parents))
+
+
 def total(caption):
     return float(caption.split("=")[-1])
 
@@ -225,13 +230,7 @@ def test_without_backward_the_picture_says_so():
 def test_draw_graph_shows_every_node_and_refuses_huge_graphs():
     net, O, C = handout_net(3, 2, 0.5, 1.0)
     names, edges, _ = parse(draw_graph(C))
-    nodes = {C}
-    stack = [C]
-    while stack:
-        for p in stack.pop().parents:
-            if p not in nodes:
-                nodes.add(p)
-                stack.append(p)
+    nodes = ancestors(C)
     assert sorted(names.values()) == sorted(v.label for v in nodes)
     assert len(edges) == sum(len(v.parents) for v in nodes)
     assert all(x is not None for _, _, x in edges)
