@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
+import sys
 import textwrap
 from dataclasses import dataclass
 from itertools import islice
@@ -330,6 +332,8 @@ def _template(terms: Sequence[PathTerm]):
 class Explanation:
     """The result of :func:`explain`; ``str()`` for the terminal, a formula in Jupyter.
 
+    Printed to a terminal, long rows are folded to its width; ``format(width)`` chooses.
+
     ``paths`` holds the :class:`PathTerm` of every path (root first), ``total`` their
     sum, ``grad`` the value of ``w.grad`` when explained, ``matches`` whether they agree.
     """
@@ -438,7 +442,7 @@ class Explanation:
         return "\n".join(lines)
 
     def __str__(self) -> str:
-        return self.format()
+        return self.format(_terminal_width())
 
     __repr__ = __str__  # the REPL shows the derivation
 
@@ -465,17 +469,29 @@ class Explanation:
                           _md_escape(self._status())])
 
 
+def _terminal_width() -> int | None:
+    """The terminal's width when output goes to one (as pandas does), else None: no folding."""
+    try:
+        return shutil.get_terminal_size().columns - 1 if sys.stdout.isatty() else None
+    except (AttributeError, ValueError, OSError):  # stdout replaced or closed
+        return None
+
+
 def _fold(line: str, width: int, indent: str) -> list[str]:
-    """Wrap a line at spaces outside parentheses (so ``2(O − O_des)`` stays whole), indenting the rest."""
+    """Wrap a line between factors, indenting the rest: short groups such as ``2(O − O_des)``
+    and ``x = y`` stay whole (textwrap does not break at a no-break space)."""
     if len(line) <= width:
         return [line]
-    depth, kept = 0, []
-    for c in line:
-        depth += (c == "(") - (c == ")")
-        kept.append("\u00a0" if c == " " and depth > 0 else c)  # textwrap does not break at NBSP
-    kept = "".join(kept).replace(" = ", "\u00a0=\u00a0")  # and keep "x = y" together
-    wrapped = textwrap.wrap(kept, width, subsequent_indent=indent,
-                            break_long_words=False, break_on_hyphens=False)
+    kept, opened = list(line), []
+    for k, c in enumerate(line):
+        if c == "(":
+            opened.append(k)
+        elif c == ")" and opened:
+            start = opened.pop()
+            if k - start <= 20:
+                kept[start:k] = [("\u00a0" if ch == " " else ch) for ch in kept[start:k]]
+    text = "".join(kept).replace(" = ", "\u00a0=\u00a0")
+    wrapped = textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
     return [part.replace("\u00a0", " ") for part in wrapped]
 
 

@@ -265,6 +265,16 @@ def test_w1_sums_over_j_and_folds_the_paths_through_a_dead_relu():
     assert "more path" not in every
 
 
+@pytest.mark.parametrize("width", [50, 64, 80])
+def test_format_folds_long_rows_between_factors_without_losing_any(width):
+    net, C, params = handout_net()
+    e = explain(C, "w1[0]")
+    folded = e.format(width=width).splitlines()
+    assert all(len(line) <= width for line in folded)
+    assert " ".join(" ".join(folded).split()) == " ".join(e.format().split())  # the same words, in order
+    assert not any(line.rstrip().endswith("2(O") for line in folded)  # 2(O − O_des) stays whole
+
+
 def test_a_dead_first_layer_relu_makes_every_path_zero():
     net, C, params = handout_net()
     e = explain(C, "b1[1]")
