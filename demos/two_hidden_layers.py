@@ -38,7 +38,8 @@ def main(argv=None) -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     figure, model_file = args.out / "two_hidden_layers.png", args.out / "two_hidden_layers.json"
-    plot(history, data, f"The handout's {' → '.join(map(str, net.sizes))} ReLU net, α = {ALPHA}").savefig(figure, dpi=110)
+    title = f"The handout's {' → '.join(map(str, net.sizes))} ReLU net, α = {ALPHA}"
+    plot(history, data, title).savefig(figure, dpi=110)
     net.save(model_file)
     same = micrograd_ws.load(model_file)(0.25).data == net(0.25).data
     print(f"figure: {figure}\nmodel:  {model_file}  (loaded back, it predicts the same: {same})")

@@ -51,6 +51,16 @@ class Dataset:
     name: str
     target: Optional[Target] = None
 
+    def __post_init__(self) -> None:
+        if len(self.xs) != len(self.ys) or not self.xs:
+            raise DataError(f"a Dataset needs as many xs as ys, at least one; got {len(self.xs)} and {len(self.ys)}")
+        for column in ("xs", "ys"):
+            values = getattr(self, column)
+            for k, v in enumerate(values):
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise DataError(f"Dataset {column}[{k}] = {v!r} is not a finite number")
+            object.__setattr__(self, column, tuple(map(float, values)))
+
     def __len__(self) -> int:
         return len(self.xs)
 

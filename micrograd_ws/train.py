@@ -67,9 +67,7 @@ class Snapshot:
 class History:
     """What :func:`train` records: the cost of every iteration and the schedule's snapshots."""
 
-    lr: float
-    seed: int
-    grid: list[float]
+    grid: list[float]  #: the inputs at which each snapshot's ``curve`` is evaluated
     losses: list[float] = field(default_factory=list)  #: C of iteration n at index n - 1
     snapshots: list[Snapshot] = field(default_factory=list)  #: before training, then one per count
 
@@ -104,12 +102,12 @@ def train(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, lr: 
     if not isinstance(model, MLP) or model.sizes[0] != 1 or model.sizes[-1] != 1:
         raise ValueError(f"train fits 1-D data: the model must be an MLP with one input and one output, "
                          f"such as two_hidden_layers(), got {model!r}")
-    if not isinstance(data, Dataset) or len(data) == 0:
-        raise TypeError(f"train(model, data): data must be a non-empty Dataset (make_dataset or read_csv), "
-                        f"got {type(data).__name__}")
+    if not isinstance(data, Dataset):
+        raise TypeError("train(model, data): data must be a Dataset (make_dataset, read_csv or "
+                        f"Dataset(xs, ys, name)), got {type(data).__name__}")
     opt = SGD(model.parameters(), lr)
     lo, hi = data.x_range
-    history = History(opt.lr, seed, [lo + (hi - lo) * k / (_GRID - 1) for k in range(_GRID)])
+    history = History([lo + (hi - lo) * k / (_GRID - 1) for k in range(_GRID)])
     rng = random.Random(seed)
     start = time.perf_counter()
     history.snapshots.append(_snapshot(model, data, history, 0, start))
@@ -201,7 +199,8 @@ def plot(history: History, data: Dataset, title: str = "") -> Figure:
                     solid_capstyle="round", label=f"target {data.target.formula}", zorder=1)
     ax_fit.plot(data.xs, data.ys, "o", ms=4.5, color="0.45", mfc="white", label=f"data ({len(data)} samples)",
                 zorder=5)
-    ax_fit.plot(history.grid, before.curve, ":", color="0.6", lw=1.3, label=f"before training (mean C {before.loss:.3g})")
+    ax_fit.plot(history.grid, before.curve, ":", color="0.6", lw=1.3,
+                label=f"before training (mean C {before.loss:.3g})")
     for s, color in zip(after, colors):
         ax_fit.plot(history.grid, s.curve, color=color, lw=2.6 if s is after[-1] else 1.8,
                     label=f"after {s.iteration} iterations (mean C {s.loss:.3g})")
@@ -253,7 +252,7 @@ def _require(*modules: str) -> None:
         except ImportError:
             missing.append(m)
     if missing:
-        raise ImportError(f"training pictures need {' and '.join(missing)}: "
+        raise ImportError(f"training with figures and a progress bar needs {' and '.join(missing)}: "
                           f"pip install 'micrograd_ws[train]' (or pip install {' '.join(missing)})")
 
 
@@ -278,7 +277,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fit your own data: a CSV file with columns x,y (a header row is optional)")
     parser.add_argument("--samples", type=_positive_int, metavar="N",
                         help="evenly spaced samples of a built-in target (default: 50)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the initial weights and the sample order (default: 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds the initial weights and the sample order (default: 0)")
     parser.add_argument("--out", default="out", metavar="DIR", help="where the figure and model go (default: out)")
 
 
@@ -303,9 +303,11 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         return _fail(f"cannot use --out {args.out}: {e.strerror or e}")
 
-    model = two_neuron(args.seed) if args.model == "two-neuron" else two_hidden_layers(args.hidden or HIDDEN, args.seed)
-    about = ("two-neuron model Output = w1·input + b1" if args.model == "two-neuron"
-             else f"{' → '.join(map(str, model.sizes))} ReLU net")
+    if args.model == "two-neuron":
+        model, about = two_neuron(args.seed), "two-neuron model Output = w1·input + b1"
+    else:
+        model = two_hidden_layers(args.hidden or HIDDEN, args.seed)
+        about = f"{' → '.join(map(str, model.sizes))} ReLU net"
     source = f"target {data.target.formula}" if data.target else f"data from {args.data}"
     print(f"Training the {about} on {source} ({len(data)} samples), α = {args.lr:g}, seed {args.seed}")
     try:

@@ -1,6 +1,7 @@
 """The training loop, the train command end to end, divergence, and the CSV reader."""
 import math
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,7 +105,7 @@ def test_bad_model_data_or_lr_is_refused():
     data = make_dataset("line")
     with pytest.raises(ValueError, match="one input and one output"):
         train(micrograd_ws.MLP(2, [3, 1]), data, iters=[1])
-    with pytest.raises(TypeError, match="non-empty Dataset"):
+    with pytest.raises(TypeError, match="data must be a Dataset"):
         train(two_neuron(), [(0.0, 1.0)], iters=[1])
     with pytest.raises(ValueError, match="learning rate must be positive"):
         train(two_neuron(), data, iters=[1], lr=-0.1)
@@ -141,10 +142,15 @@ def test_cli_reports_divergence_and_plots_nothing(tmp_path, capsys):
 
 
 def test_cli_warns_when_the_cost_went_up(tmp_path, capsys):
-    # α = 1 makes the output bias oscillate without exploding: the run ends worse than it began
-    code = main(["train", "--hidden", "30", "--lr", "1", "--iters", "2000", "--out", str(tmp_path)])
+    # one sample at x = 0: Output = b1 and b1 - y is multiplied by 1 - 2α = -1.001 each step, so
+    # the cost grows by e² in 1000 steps: worse than it began, yet far from exploding
+    one = tmp_path / "one.csv"
+    one.write_text("0,1\n")
+    code = main(["train", "--model", "two-neuron", "--data", str(one), "--lr", "1.0005", "--iters", "1000",
+                 "--out", str(tmp_path)])
     captured = capsys.readouterr()
-    assert code == 0 and "the mean cost went UP" in captured.err and "try --lr 0.1" in captured.err
+    assert code == 0 and "the mean cost went UP" in captured.err and "try --lr 0.10005" in captured.err
+    assert (tmp_path / "two-neuron-one.png").exists()
 
 
 # --- the command end to end ---------------------------------------------------------------------
@@ -220,7 +226,7 @@ def test_missing_matplotlib_is_named_before_training(tmp_path, monkeypatch, caps
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     assert main(["train", *TINY, "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "need matplotlib" in err and "pip install 'micrograd_ws[train]'" in err
+    assert "needs matplotlib" in err and "pip install 'micrograd_ws[train]'" in err
     assert _outputs(tmp_path) == []
     with pytest.raises(ImportError, match="matplotlib"):
         plot(None, None)
@@ -265,6 +271,17 @@ def test_builtin_targets_are_sampled_evenly_over_their_domain():
         make_dataset("cos")
     with pytest.raises(DataError, match="at least 2"):
         make_dataset("sin", samples=1)
+
+
+@pytest.mark.parametrize("xs, ys, words", [
+    ((0.0, 1.0), (1.0,), "as many xs as ys"), ((), (), "at least one"),
+    ((0.0, float("nan")), (1.0, 2.0), "xs[1] = nan is not a finite number"),
+    ((0.0,), ("1",), "ys[0] = '1' is not a finite number"), ((True,), (1.0,), "xs[0] = True"),
+])
+def test_a_dataset_made_by_hand_is_checked(xs, ys, words):
+    with pytest.raises(DataError, match=re.escape(words)):
+        Dataset(xs, ys, "by hand")
+    assert Dataset((1, 2), (3, 4.5), "ints").xs == (1.0, 2.0)
 
 
 @pytest.mark.parametrize("text, words", [
