@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GradcheckError", "Mismatch", "finite_difference", "gradcheck", "check_op", "values",
-    "OPS", "Expression", "expressions", "MLPCase", "mlps",
+    "Op", "OPS", "Expression", "expressions", "MLPCase", "mlps",
 ]
 
 Input = Union[float, int, Value]
@@ -224,8 +224,7 @@ def _hypothesis():
         import hypothesis
     except ImportError:
         raise ImportError(
-            "micrograd_ws.testing's strategies and check_op need hypothesis: pip install hypothesis "
-            "(or pip install 'micrograd_ws[dev]')"
+            "micrograd_ws.testing's strategies and check_op need hypothesis: pip install hypothesis"
         ) from None
     return hypothesis
 
@@ -467,7 +466,8 @@ def check_op(op: Callable[..., Value], *, arity: int | None = None, domain: Call
         max_examples=_check_int(max_examples, "check_op(max_examples)", 1)
         if max_examples is not None else hypothesis.settings().max_examples)
 
-    point = st.tuples(*[inputs if inputs is not None else values()] * n)
+    floats = inputs if inputs is not None else values()
+    point = st.tuples(*[floats] * n)
     near = _with_margin(inside, 4e-6)  # gradcheck's stencils reach 2·eps from the point
 
     @cfg
@@ -481,7 +481,7 @@ def check_op(op: Callable[..., Value], *, arity: int | None = None, domain: Call
     table = {**OPS, name: Op(n, op, _with_margin(inside, 1e-3))}
 
     @cfg
-    @given(st.composite(_draw_expression)(table, sorted(OPS) + [name] * len(OPS), 4, 3, 6, values()))
+    @given(st.composite(_draw_expression)(table, sorted(OPS) + [name] * len(OPS), 4, 3, 6, floats))
     def composed(expr):
         assume(any(step == name for step, _ in expr.resolved))
         gradcheck(expr, list(expr.inputs), atol=1e-5, rtol=1e-4)
@@ -505,8 +505,13 @@ def check_op(op: Callable[..., Value], *, arity: int | None = None, domain: Call
             if hasattr(e, "__notes__"):  # hypothesis's long description of the strategy
                 del e.__notes__
             args = ", ".join("xyzuvw"[k] if k < 6 else f"x{k}" for k in range(n))
-            raise type(e)(f"check_op({name}), {where}: {e}. If {name} is not defined there, pass "
-                          f"domain=lambda {args}: ..., True where it is defined") from e
+            message = (f"check_op({name}), {where}: {e}. If {name} is not defined there, pass "
+                       f"domain=lambda {args}: ..., True where it is defined")
+            try:
+                again = type(e)(message)
+            except TypeError:  # an exception class that takes other arguments
+                again = ValueError(message)
+            raise again from e
     return True
 
 

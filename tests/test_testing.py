@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
 from micrograd_ws import MLP, Value, define_op
 from micrograd_ws.testing import (OPS, Expression, GradcheckError, MLPCase, check_op, expressions,
@@ -274,12 +273,13 @@ def test_mlpcase_loss_is_the_mean_over_samples_and_outputs():
 
 def test_gradcheck_works_without_hypothesis_and_strategies_say_what_to_install():
     code = ("import sys; sys.modules['hypothesis'] = None\n"
-            "from micrograd_ws.testing import gradcheck, values\n"
+            "from micrograd_ws.testing import check_op, expressions, gradcheck, mlps, values\n"
             "assert gradcheck(lambda x: x.tanh(), [0.4])\n"
-            "try:\n    values()\nexcept ImportError as e:\n    print(e)\n")
+            "for make in (values, expressions, mlps, lambda: check_op(abs)):\n"
+            "    try:\n        make()\n    except ImportError as e:\n        print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert "need hypothesis: pip install hypothesis" in out.stdout
+    assert out.stdout.count("need hypothesis: pip install hypothesis\n") == 4, out.stdout
 
 
 def _user_test_file() -> str:
