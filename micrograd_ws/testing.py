@@ -155,6 +155,7 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Input], eps: float = 1e-
     ...
     ValueError: gradcheck(eps=0.0): eps must be a positive step, e.g. 1e-6
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this function's
     if not callable(f):
         raise TypeError(f"gradcheck(f, inputs): f must be a function of Values, got {type(f).__name__} {f!r}")
     if isinstance(inputs, (str, bytes, Value)) or not hasattr(inputs, "__iter__"):
@@ -452,6 +453,7 @@ def check_op(op: Callable[..., Value], *, arity: int | None = None, domain: Call
     >>> check_op(cube)
     True
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this function's
     hypothesis = _hypothesis()
     st, given, assume = hypothesis.strategies, hypothesis.given, hypothesis.assume
     if not callable(op):
