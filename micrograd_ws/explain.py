@@ -507,12 +507,18 @@ def _zero_note(zero: Sequence[PathTerm], n_terms: int) -> str:
     for z in ([{_symbol(shared[0]): shared[0]}] if shared else zero_edges):
         sym, e = next(iter(z.items()))  # a path's first zero factor from the root
         factors.setdefault(sym, e)
-    described = [_describe_zero(e) for e in list(factors.values())[:4]] + (["…"] if len(factors) > 4 else [])
+    edges = list(factors.values())
+    if len(edges) <= 2:
+        described = "; ".join(_describe_zero(e) for e in edges)
+    else:  # many: symbols only
+        described = ", ".join(f"{_symbol(e)} = 0" for e in edges[:4]) + \
+            (f" and {len(edges) - 4} more" if len(edges) > 4 else "") + \
+            (" (ReLUs that are off)" if all(e.child.op == "relu" for e in edges) else "")
     if len(zero) == n_terms:
         head = f"all {n_terms} paths are 0"
     else:
         head = "1 more path is 0" if len(zero) == 1 else f"{len(zero)} more paths are 0"
-    return f"{head}, through the zero factor{'s' if len(factors) > 1 else ''} {'; '.join(described)}"
+    return f"{head}, through the zero factor{'s' if len(edges) > 1 else ''} {described}"
 
 
 def _describe_zero(e: Edge) -> str:

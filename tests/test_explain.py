@@ -295,6 +295,20 @@ def test_many_nonzero_paths_are_capped_with_a_pointer_to_all_paths():
     assert e.matches
 
 
+def test_many_dead_relus_are_summarised_in_one_line():
+    net = two_hidden_layers(hidden=30, seed=0)
+    C = squared_error(net(0.5), 0.3)
+    C.backward()
+    f = mlp_forward(MLPParams.from_state_dict(net.state_dict()), 0.5)
+    dead = [j for j in range(30) if f.H2[j] == 0]
+    k = next(k for k in range(30) if f.H1[k] > 0)
+    assert len(dead) > 4
+    notes = [line for line in str(explain(C, f"w1[{k}]")).splitlines() if "more paths are 0" in line]
+    listed = ", ".join(f"∂H2[{j}]/∂z2[{j}] = 0" for j in dead[:4])
+    assert notes == [f"              {len(dead)} more paths are 0, through the zero factors {listed} "
+                     f"and {len(dead) - 4} more (ReLUs that are off)"]
+
+
 def test_grad_status_says_what_to_do():
     model = two_neuron()
     w1 = model.parameters()[0]
@@ -388,3 +402,13 @@ def test_markdown_escapes_any_label():
         _assert_valid_tex(md)
         status = md.splitlines()[-1]  # Markdown text: no unescaped math, emphasis, code or links
         assert not re.search(r"(?<!\\)[$*_`\[\]]", status) and status.startswith(("we\\$ird\\_", "β\\_1")), status
+
+
+def test_jupyter_gets_the_formula_and_the_text():
+    from IPython.core.formatters import DisplayFormatter
+
+    net, C, params = handout_net()
+    e = explain(C, "w3[0]")
+    data, _ = DisplayFormatter().format(e)
+    assert data["text/markdown"].startswith("$$\n\\begin{aligned}\n\\frac{\\partial C}{\\partial w_{3}[0]}")
+    assert data["text/plain"] == str(e)
