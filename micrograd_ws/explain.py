@@ -35,7 +35,6 @@ import shutil
 import sys
 import textwrap
 from dataclasses import dataclass
-from itertools import islice
 from typing import Iterator, Sequence, Union
 
 from .engine import Value, _finish_backward, _prepare_backward, _to_float, topological_order
@@ -112,6 +111,8 @@ class BackwardStep:
 
     def describe(self, limit: int | None = 8) -> str:
         """The step as text, one line per parent; ``limit`` lines at most (``None``: all)."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"describe(limit): a positive int or None, got {limit!r}")
         top = name(self.root)
         if self.skipped:
             parents = [name(c.parent) for c in self.contributions]
@@ -221,7 +222,6 @@ class PathTerm:
         return path_product(self.edges)
 
 
-
 def explain(root: Value, w: Union[Value, str], *, all_paths: bool = False, max_paths: int = 10) -> Explanation:
     """∂root/∂w written out as the handout does: factors, formulas, numbers, sum, and ``w.grad``.
 
@@ -243,17 +243,16 @@ def explain(root: Value, w: Union[Value, str], *, all_paths: bool = False, max_p
         w = _find_label(root, w)
     elif not isinstance(w, Value):
         raise TypeError(f"explain(root, w): w must be a Value or its label, got {type(w).__name__} {w!r}")
-    if isinstance(all_paths, bool) is False or isinstance(max_paths, bool) or not isinstance(max_paths, int) \
-            or max_paths < 1:
-        raise ValueError(f"explain: all_paths must be True/False and max_paths a positive int, "
-                         f"got {all_paths!r}, {max_paths!r}")
+    if not isinstance(all_paths, bool):
+        raise TypeError(f"explain: all_paths must be True or False, got {all_paths!r}")
+    if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
+        raise ValueError(f"explain: max_paths must be a positive int, got {max_paths!r}")
     n = count_paths(root, w)
     if n <= MAX_ENUMERATED:
         terms = tuple(PathTerm(p) for p in paths(root, w))
         total = math.fsum(t.product for t in terms)
-    else:  # too many to list: show the first few, sum node by node (as backward does)
-        terms = tuple(PathTerm(p) for p in islice(paths(root, w), max_paths))
-        total = _sum_over_paths(root, w)
+    else:  # too many to list: sum node by node, as backward does
+        terms, total = (), _sum_over_paths(root, w)
     return Explanation(root, w, terms, n, total, w.grad, all_paths, max_paths)
 
 
@@ -278,7 +277,6 @@ def _sum_over_paths(root: Value, w: Value) -> float:
     return d[root] if nodes else 0.0
 
 
-# A factor in a rendered row: ("sym", top, bottom), ("formula", text) or ("num", x).
 _INDEX = re.compile(r"\[(\d+)\]")
 _LETTERS = "jkmnpqrs"  # j, k as the handout indexes layers 2 and 1
 
@@ -334,8 +332,9 @@ class Explanation:
 
     Printed to a terminal, long rows are folded to its width; ``format(width)`` chooses.
 
-    ``paths`` holds the :class:`PathTerm` of every path (root first), ``total`` their
-    sum, ``grad`` the value of ``w.grad`` when explained, ``matches`` whether they agree.
+    ``paths`` holds the :class:`PathTerm` of every path (none when there are more than
+    :data:`MAX_ENUMERATED`), ``n_paths`` counts them, ``total`` is their sum, ``grad``
+    the value of ``w.grad`` when explained, ``matches`` whether the two agree.
     """
 
     def __init__(self, root: Value, w: Value, terms: tuple[PathTerm, ...], n_paths: int, total: float,
@@ -351,7 +350,7 @@ class Explanation:
     @property
     def matches(self) -> bool:
         """Does ``w.grad`` equal the sum over paths (up to rounding: the orders of the sums differ)?"""
-        scale = math.fsum(abs(t.product) for t in self.paths) if self.n_paths <= MAX_ENUMERATED else abs(self.total)
+        scale = math.fsum(abs(t.product) for t in self.paths) or abs(self.total)
         return math.isclose(self.grad, self.total, rel_tol=1e-9, abs_tol=1e-12 + 1e-9 * scale)
 
     # --- layout shared by the terminal and Jupyter renderings ---------------------------
@@ -543,7 +542,8 @@ class _Plain:
 
 
 def _factors(factors, style) -> str:
-    """A row's factors joined by the style's dot; "=" separates the parts of a row."""
+    """A row's factors joined by the style's dot: ("sym", top, bottom), ("formula", text),
+    ("num", x), ("sum", [x, ...]); ("eq",) separates the parts of a row."""
     out: list[str] = []
     for f in factors:
         kind = f[0]

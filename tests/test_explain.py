@@ -337,6 +337,11 @@ def test_no_path_root_itself_and_bad_arguments():
         explain(2.0, a)
     with pytest.raises(ValueError, match="max_paths"):
         explain(c, a, max_paths=0)
+    with pytest.raises(TypeError, match="all_paths must be True or False"):
+        explain(c, a, all_paths="yes")
+    step = next(c.backward_steps())
+    with pytest.raises(ValueError, match="positive int or None"):
+        step.describe(limit=0)
 
 
 def test_exponentially_many_paths_are_summed_without_listing():
