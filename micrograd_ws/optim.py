@@ -29,19 +29,20 @@ class SGD:
             raise ValueError(f"SGD(lr): the learning rate must be positive, got {self.lr}")
 
     def step(self) -> None:
-        """Update every parameter; refuses (changing nothing) if a gradient is not finite."""
-        params, lr = self.params, self.lr
-        if not math.isfinite(sum([p.grad for p in params])):  # one fast pass; exact check below
-            bad = [p for p in params if not math.isfinite(p.grad)]
-            if bad:
-                raise OverflowError(
-                    f"SGD.step: ∂C/∂{bad[0].label or 'parameter'} = {bad[0].grad}; no parameter was changed. "
-                    "Training diverged: lower the learning rate (e.g. lr=0.001) or scale the inputs."
-                )
-        for p in params:
-            g = p.grad
-            if g:  # most gradients are exactly 0 behind dead ReLUs
-                p.data -= lr * g
+        """Update every parameter, or none: refuses if a gradient or a new value is not finite."""
+        lr = self.lr
+        moving = [p for p in self.params if p.grad]  # most gradients are exactly 0 behind dead ReLUs
+        new = [p.data - lr * p.grad for p in moving]
+        if not math.isfinite(sum(new)):  # one fast check; the exact one below finds the culprit
+            for p, value in zip(moving, new):
+                if not math.isfinite(value):
+                    raise OverflowError(
+                        f"SGD.step: {p.label or 'a parameter'} - lr·∂C/∂{p.label or 'w'} = {p.data} - {lr}·{p.grad} "
+                        f"= {value}; no parameter was changed. Training diverged: lower the learning rate "
+                        "(e.g. lr=0.001) or scale the inputs."
+                    )
+        for p, value in zip(moving, new):
+            p.data = value
 
     def zero_grad(self) -> None:
         for p in self.params:

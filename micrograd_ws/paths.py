@@ -74,7 +74,7 @@ class Edge:
     @property
     def symbol(self) -> str:
         """``∂child/∂parent`` in the handout's names, e.g. ``∂z2[3]/∂w2[3][7]``."""
-        return f"∂{name(self.child)}/∂{name(self.parent)}"
+        return f"∂{_wrap(name(self.child))}/∂{_wrap(name(self.parent))}"
 
     @property
     def formula(self) -> str:

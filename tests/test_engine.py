@@ -221,9 +221,18 @@ def test_sgd_refuses_a_non_finite_gradient_and_changes_nothing():
     w, v = Value(1e-300, "w1"), Value(0.5, "b1")
     (w * 1e200 * 1e200 + v).backward()  # ∂/∂w = 1e400 overflows in a leaf
     opt = SGD([v, w], lr=0.01)
-    with pytest.raises(OverflowError, match=r"∂C/∂w1 = inf.*lower the learning rate"):
+    with pytest.raises(OverflowError, match=r"w1 - lr·∂C/∂w1 = .*inf.*no parameter was changed.*lower the learning rate"):
         opt.step()
     assert (w.data, v.data) == (1e-300, 0.5)
+
+
+def test_sgd_refuses_a_step_that_overflows_and_changes_nothing():
+    w, b = Value(1.0, "w1"), Value(2.0, "b1")
+    (w * 1e300 + b).backward()
+    opt = SGD([b, w], lr=1e10)  # 1.0 - 1e10 * 1e300 overflows
+    with pytest.raises(OverflowError, match="w1 .*= -inf; no parameter was changed"):
+        opt.step()
+    assert (w.data, b.data) == (1.0, 2.0)
 
 
 def test_non_finite_data_set_by_hand_is_named():
