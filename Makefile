@@ -41,6 +41,7 @@ test: $(VENV)/.dev dot
 
 demo: $(VENV)/.dev dot
 	$(BIN)/python -m micrograd_ws train --out out
+	$(BIN)/python demos/gradient_graphs.py --out out/gradient_graphs
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/run.py
