@@ -89,7 +89,7 @@ def _show(slides: list[Slide], interactive: bool, style: _Style, columns: int = 
             print("Bye! Run it again any time: python -m micrograd_ws walkthrough")
             return 0
         k = max(0, k - 1) if answer in ("b", "back") else k + 1
-    print("\nThat was the handout, one step end to end. Next, do it yourself in the REPL: docs/tutorial.md")
+    print("\nThat was the handout, one step end to end.\nNext, do it yourself in the REPL: docs/tutorial.md")
     return 0
 
 
