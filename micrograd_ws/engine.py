@@ -328,23 +328,11 @@ class Value:
         8.0
         """
         nodes, saved = _prepare_backward(self, _to_float(gradient, "backward(gradient)"))
-        for v in reversed(nodes):
-            g = v.grad
-            if g:  # a zero gradient (e.g. behind a dead ReLU) adds nothing
-                if not _isfinite(g):
-                    raise OverflowError(
-                        f"backward: ∂/∂{v.label or v.op} = {g} overflowed a float; "
-                        "lower the learning rate or scale the inputs"
-                    )
-                parents = v.parents
-                if len(parents) == 2:  # most nodes: unpacking beats zip() by 2x
-                    p, q = parents
-                    dp, dq = v.local_grads
-                    p.grad += g * dp
-                    q.grad += g * dq
-                else:
-                    for p, d in zip(parents, v.local_grads):
-                        p.grad += g * d
+        try:
+            _propagate(nodes)
+        except BaseException:  # e.g. OverflowError: leave every leaf's grad as it was before the call
+            _abort_backward(nodes, saved)
+            raise
         _finish_backward(saved)
 
     def backward_steps(self, gradient: Number = 1.0):
@@ -582,6 +570,37 @@ def _prepare_backward(root: Value, gradient: float) -> tuple[list[Value], Saved]
     return nodes, (leaves, earlier)
 
 
+def _propagate(nodes: list[Value]) -> None:
+    """The reverse pass proper: each node passes grad · local derivative to each parent."""
+    for v in reversed(nodes):
+        g = v.grad
+        if g:  # a zero gradient (e.g. behind a dead ReLU) adds nothing
+            if not _isfinite(g):
+                raise OverflowError(
+                    f"backward: ∂/∂{v.label or v.op} = {g} overflowed a float; "
+                    "lower the learning rate or scale the inputs"
+                )
+            parents = v.parents
+            if len(parents) == 2:  # most nodes: unpacking beats zip() by 2x
+                p, q = parents
+                dp, dq = v.local_grads
+                p.grad += g * dp
+                q.grad += g * dq
+            else:
+                for p, d in zip(parents, v.local_grads):
+                    p.grad += g * d
+
+
 def _finish_backward(saved: Saved) -> None:
     for leaf, earlier in zip(*saved):
         leaf.grad += earlier
+
+
+def _abort_backward(nodes: list[Value], saved: Saved) -> None:
+    """Undo a failed pass on the leaves: drop its partial sums, give back the earlier grads."""
+    for v in nodes:
+        for p in v.parents:
+            if not p.parents:
+                p.grad = 0.0
+    for leaf, earlier in zip(*saved):
+        leaf.grad = earlier

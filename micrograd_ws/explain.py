@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence, Union
 
 from .engine import Value, _finish_backward, _prepare_backward, _to_float, topological_order
-from .paths import Edge, count_paths, name, path_product, paths, subgraph
+from .paths import Edge, _wrap, count_paths, name, path_product, paths, subgraph
 
 __all__ = ["backward_steps", "BackwardStep", "Contribution", "explain", "Explanation", "PathTerm"]
 
@@ -56,15 +56,6 @@ def _product(xs: Sequence[float]) -> str:
 
 def _partial(top: str, bottom: str) -> str:
     return f"∂{_wrap(top)}/∂{_wrap(bottom)}"
-
-
-def _wrap(s: str) -> str:
-    """Parenthesise a name with spaces (an expression such as ``a·b + a``)."""
-    return f"({s})" if " " in s else s
-
-
-def _symbol(e: Edge) -> str:
-    return _partial(name(e.child), name(e.parent))
 
 
 # --- the reverse pass, one node at a time ---------------------------------------------
@@ -120,7 +111,7 @@ class BackwardStep:
             more = ", …" if limit and len(parents) > limit else ""
             return f"{_partial(top, name(self.node))} = 0: nothing to pass on to {shown}{more} (skipped)"
         cs = self.contributions if limit is None else self.contributions[:limit]
-        rows = [(_partial(top, name(c.parent)), _symbol(c.edge), c) for c in cs]
+        rows = [(_partial(top, name(c.parent)), c.edge.symbol, c) for c in cs]
         w_lhs = max(len(r[0]) for r in rows)
         w_sym = max(len(r[1]) for r in rows)
         incoming = _partial(top, name(self.node))
@@ -207,7 +198,7 @@ class PathTerm:
 
     @property
     def symbols(self) -> tuple[str, ...]:
-        return tuple(_symbol(e) for e in self.edges)
+        return tuple(e.symbol for e in self.edges)
 
     @property
     def formulas(self) -> tuple[str, ...]:
@@ -500,17 +491,17 @@ def _group(letters: str) -> str:
 
 def _zero_note(zero: Sequence[PathTerm], n_terms: int) -> str:
     """One sentence for the paths whose product is 0, naming their zero factors."""
-    zero_edges = [{_symbol(e): e for e in t.edges if e.local == 0.0} for t in zero]
+    zero_edges = [{e.symbol: e for e in t.edges if e.local == 0.0} for t in zero]
     shared = [e for sym, e in zero_edges[0].items() if all(sym in z for z in zero_edges[1:])]
     factors: dict[str, Edge] = {}
-    for z in ([{_symbol(shared[0]): shared[0]}] if shared else zero_edges):
+    for z in ([{shared[0].symbol: shared[0]}] if shared else zero_edges):
         sym, e = next(iter(z.items()))  # a path's first zero factor from the root
         factors.setdefault(sym, e)
     edges = list(factors.values())
     if len(edges) <= 2:
         described = "; ".join(_describe_zero(e) for e in edges)
     else:  # many: symbols only
-        described = ", ".join(f"{_symbol(e)} = 0" for e in edges[:4]) + \
+        described = ", ".join(f"{e.symbol} = 0" for e in edges[:4]) + \
             (f" and {len(edges) - 4} more" if len(edges) > 4 else "") + \
             (" (ReLUs that are off)" if all(e.child.op == "relu" for e in edges) else "")
     if len(zero) == n_terms:
@@ -521,7 +512,7 @@ def _zero_note(zero: Sequence[PathTerm], n_terms: int) -> str:
 
 
 def _describe_zero(e: Edge) -> str:
-    text = f"{_symbol(e)} = 0"
+    text = f"{e.symbol} = 0"
     if e.child.op == "relu":
         text += f" (the ReLU {name(e.child)} is off: {name(e.parent)} = {_num(e.parent.data)} ≤ 0)"
     return text

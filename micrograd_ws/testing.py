@@ -578,9 +578,15 @@ def mlps(nin: int | None = None, nout: int | None = None, max_layers: int = 3, m
 
 
 def _away_from_kink(bias: float, sums: list[float], margin: float) -> float:
-    """The bias nearest ``bias`` with every ``s + bias`` at least ``margin`` from 0."""
-    candidates = [bias] + [-s + d for s in sums for d in (-1.5 * margin, 1.5 * margin)]
-    return min((c for c in candidates if all(abs(s + c) >= margin for s in sums)), key=lambda c: abs(c - bias))
+    """The bias nearest ``bias`` with every ``s + bias`` at least ``margin`` from 0.
+
+    The step away from a kink grows with |s| so that it is not lost to rounding when the
+    sums are huge; with non-finite sums (overflowing weights) the bias is left as it is.
+    """
+    candidates = [bias] + [-s + d for s in sums for d in (-1.5 * margin * max(1.0, abs(s)),
+                                                          1.5 * margin * max(1.0, abs(s)))]
+    valid = [c for c in candidates if all(abs(s + c) >= margin for s in sums)]
+    return min(valid, key=lambda c: abs(c - bias)) if valid else bias
 
 
 def _draw_mlp(draw, nin, nout, max_layers, max_width, max_batch, weights, inputs, margin) -> MLPCase:

@@ -307,3 +307,14 @@ def test_micrograd_expressions_match_pytorch(torch):
         assert out.data == pytest.approx(ref.item(), rel=1e-12)
         for v, t in zip(ours, theirs):
             assert v.grad == pytest.approx(t.grad.item(), rel=1e-12)
+
+
+def test_a_failed_backward_leaves_every_leaf_gradient_as_it_was():
+    x, k = Value(2.0, "x"), Value(10.0, "k")
+    x.grad = 5.0
+    y = (x * k) * k
+    with pytest.raises(OverflowError, match="overflowed"):
+        y.backward(gradient=1e308)  # ∂y/∂(x·k) = 1e309 overflows half-way through the pass
+    assert (x.grad, k.grad) == (5.0, 0.0)
+    y.backward()
+    assert (x.grad, k.grad) == (5.0 + 100.0, 40.0)
