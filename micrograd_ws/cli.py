@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from typing import Sequence
+import math
+from typing import Callable, Sequence
 
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -16,6 +17,50 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "graphs": ("micrograd_ws.viz", "render the derivative graph of every ∂C/∂w with Graphviz"),
     "walkthrough": ("micrograd_ws.walkthrough", "a paced tour of the handout: forward, cost, gradients, update"),
 }
+
+
+# --- argument types shared by the commands ----------------------------------------------
+
+def whole_number(low: int = 1, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` (to ``high``).
+
+    >>> whole_number(1, 12)("3")
+    3
+    """
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            n = None
+        if n is None or n < low or (high is not None and n > high):
+            wanted = f"a whole number from {low} to {high}" if high is not None else \
+                "a positive whole number" if low == 1 else f"a whole number of at least {low}"
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return n
+
+    return parse
+
+
+def finite_number(text: str) -> float:
+    """An argparse type: a finite float."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return x
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite float above 0 (a learning rate)."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = math.nan
+    if not (math.isfinite(x) and x > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number such as 0.01, got {text!r}")
+    return x
 
 
 def main(argv: Sequence[str] | None = None) -> int:

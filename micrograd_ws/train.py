@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from .cli import positive_number, whole_number
 from .data import TARGETS, DataError, Dataset, make_dataset, read_csv
 from .engine import no_grad, squared_error
 from .handout import ALPHA, HIDDEN, TRAINING_ITERS
@@ -262,12 +263,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=["mlp", "two-neuron"], default="mlp",
                         help="mlp: the handout's 1 → h → h → 1 ReLU net; two-neuron: Output = w1·input + b1 "
                              "(default: mlp)")
-    parser.add_argument("--hidden", type=_positive_int, metavar="H",
+    parser.add_argument("--hidden", type=whole_number(1), metavar="H",
                         help=f"neurons per hidden layer of the mlp (default: {HIDDEN}, the handout's h)")
     parser.add_argument("--iters", type=_iters, default=list(TRAINING_ITERS), metavar="N,N,...",
                         help="the schedule: one run, the fit is recorded after each count "
                              f"(default: {','.join(map(str, TRAINING_ITERS))})")
-    parser.add_argument("--lr", type=_learning_rate, default=ALPHA, help=f"the learning rate α (default: {ALPHA})")
+    parser.add_argument("--lr", type=positive_number, default=ALPHA, help=f"the learning rate α (default: {ALPHA})")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--target", choices=list(TARGETS),
                         help="a built-in 1-D function to fit: "
@@ -275,7 +276,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              + " (default: sin for the mlp, line for two-neuron)")
     source.add_argument("--data", metavar="FILE.csv",
                         help="fit your own data: a CSV file with columns x,y (a header row is optional)")
-    parser.add_argument("--samples", type=_positive_int, metavar="N",
+    parser.add_argument("--samples", type=whole_number(1), metavar="N",
                         help="evenly spaced samples of a built-in target (default: 50)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seeds the initial weights and the sample order (default: 0)")
@@ -337,30 +338,12 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return n
-
-
 def _iters(text: str) -> list[int]:
     try:
-        return _schedule(_positive_int(part.strip()) for part in text.split(","))
+        return _schedule(whole_number(1)(part.strip()) for part in text.split(","))
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
             f"expected positive iteration counts separated by commas, such as 100,500,1000,5000; got {text!r}"
         ) from None
 
 
-def _learning_rate(text: str) -> float:
-    try:
-        lr = float(text)
-    except ValueError:
-        lr = math.nan
-    if not (math.isfinite(lr) and lr > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number such as 0.01, got {text!r}")
-    return lr

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Union
 from urllib.parse import quote as url_quote
 
+from .cli import finite_number, whole_number
 from .engine import Value, topological_order
 from .paths import Edge, count_paths, edges, name, paths, subgraph
 
@@ -633,46 +634,22 @@ along each path and adds the paths: the chain rule. Its total is the gradient th
 
 # --- the `graphs` command ------------------------------------------------------------------
 
-def _finite(text: str) -> float:
-    import argparse
-
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(x):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return x
-
-
-def _positive(text: str) -> int:
-    import argparse
-
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return n
-
-
 def add_arguments(parser) -> None:
     """Options of ``python -m micrograd_ws graphs``."""
     parser.add_argument("--model", choices=("two-neuron", "mlp"), default="mlp",
                         help="the handout's two-neuron model or its 1 → h → h → 1 net (default: mlp)")
-    parser.add_argument("--hidden", type=_positive, default=None, metavar="H",
+    parser.add_argument("--hidden", type=whole_number(1), default=None, metavar="H",
                         help="hidden neurons per layer for --model mlp (default: 4; the handout uses 100)")
     parser.add_argument("--out", default="out/graphs", metavar="DIR", help="output folder (default: out/graphs)")
     parser.add_argument("--format", choices=FORMATS, default="svg", help="picture format (default: svg)")
-    parser.add_argument("--x", type=_finite, default=2.0, help="the input i (default: 2.0)")
-    parser.add_argument("--y", type=_finite, default=1.0, help="the desired output O_des (default: 1.0)")
+    parser.add_argument("--x", type=finite_number, default=2.0, help="the input i (default: 2.0)")
+    parser.add_argument("--y", type=finite_number, default=1.0, help="the desired output O_des (default: 1.0)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
     parser.add_argument("--only", metavar="NAMES", default=None,
                         help="comma-separated parameter names to draw, e.g. 'w1[0],w2[0][0],b3' (default: all)")
     parser.add_argument("--show-zero-paths", action="store_true",
                         help="draw paths through ReLUs that are off instead of folding them")
-    parser.add_argument("--max-params", type=_positive, default=500, metavar="N",
+    parser.add_argument("--max-params", type=whole_number(1), default=500, metavar="N",
                         help="refuse to draw more than N pictures without --only (default: 500)")
 
 

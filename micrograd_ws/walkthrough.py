@@ -14,6 +14,7 @@ import sys
 import textwrap
 from typing import Iterator
 
+from .cli import whole_number
 from .engine import Value, squared_error, topological_order
 from .explain import _num, _product, explain
 from .handout import ALPHA
@@ -29,22 +30,12 @@ NET_INPUT, NET_DESIRED = 0.5, 0.25
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--hidden", type=_hidden, default=3, metavar="H",
+    parser.add_argument("--hidden", type=whole_number(1, 12), default=3, metavar="H",
                         help="neurons per hidden layer on page 2, 1 to 12 (default 3; the handout trains h = 100)")
     parser.add_argument("--seed", type=int, default=2,
                         help="initial weights of the page-2 net (default 2: one ReLU off in each layer)")
     parser.add_argument("--no-pause", action="store_true",
                         help="print every slide without waiting (automatic when input is not a terminal)")
-
-
-def _hidden(text: str) -> int:
-    try:
-        h = int(text)
-    except ValueError:
-        h = 0
-    if not 1 <= h <= 12:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 12, got {text!r}")
-    return h
 
 
 def run(args: argparse.Namespace) -> int:

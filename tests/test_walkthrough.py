@@ -152,7 +152,7 @@ def test_any_small_width_works(hidden):
 @pytest.mark.parametrize("bad", ["0", "13", "three"])
 def test_a_bad_width_is_refused_with_the_range(bad):
     result = piped("--hidden", bad)
-    assert result.returncode == 2 and "must be a whole number from 1 to 12" in result.stderr
+    assert result.returncode == 2 and "expected a whole number from 1 to 12" in result.stderr
 
 
 def test_a_reader_that_leaves_early_is_not_an_error(monkeypatch):
