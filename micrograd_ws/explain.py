@@ -35,6 +35,8 @@ import shutil
 import sys
 import textwrap
 from dataclasses import dataclass
+from difflib import get_close_matches
+from functools import cached_property
 from typing import Iterator, Sequence, Union
 
 from .engine import Value, _finish_backward, _prepare_backward, _to_float, topological_order
@@ -43,9 +45,9 @@ from .paths import Edge, _wrap, count_paths, name, path_product, paths, subgraph
 __all__ = ["backward_steps", "BackwardStep", "Contribution", "explain", "Explanation", "PathTerm"]
 
 
-def _num(x: float) -> str:
+def _num(x: float, digits: int = 4) -> str:
     """A number for reading, 4 significant digits (the objects keep the exact floats)."""
-    s = f"{x:.4g}"
+    s = f"{x:.{digits}g}"
     return "0" if s == "-0" else s
 
 
@@ -208,7 +210,7 @@ class PathTerm:
     def locals(self) -> tuple[float, ...]:
         return tuple(e.local for e in self.edges)
 
-    @property
+    @cached_property  # the layout reads it several times
     def product(self) -> float:
         return path_product(self.edges)
 
@@ -231,13 +233,18 @@ def explain(root: Value, w: Union[Value, str], *, all_paths: bool = False, max_p
     if not isinstance(root, Value):
         raise TypeError(f"explain(root, w): root must be a Value (e.g. the cost C), got {type(root).__name__}")
     if isinstance(w, str):
-        w = _find_label(root, w)
+        w = _find_label(root, w, "explain")
     elif not isinstance(w, Value):
         raise TypeError(f"explain(root, w): w must be a Value or its label, got {type(w).__name__} {w!r}")
     if not isinstance(all_paths, bool):
         raise TypeError(f"explain: all_paths must be True or False, got {all_paths!r}")
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
         raise ValueError(f"explain: max_paths must be a positive int, got {max_paths!r}")
+    return _explain(root, w, all_paths, max_paths)
+
+
+def _explain(root: Value, w: Value, all_paths: bool, max_paths: int) -> Explanation:
+    """explain() without the argument checks (the captions of :mod:`micrograd_ws.viz` use it)."""
     n = count_paths(root, w)
     if n <= MAX_ENUMERATED:
         terms = tuple(PathTerm(p) for p in paths(root, w))
@@ -247,16 +254,21 @@ def explain(root: Value, w: Union[Value, str], *, all_paths: bool = False, max_p
     return Explanation(root, w, terms, n, total, w.grad, all_paths, max_paths)
 
 
-def _find_label(root: Value, label: str) -> Value:
-    found = [v for v in topological_order(root) if v.label == label]
+def _find_label(root: Value, label: str, caller: str) -> Value:
+    """The one node of root's graph labelled ``label``; else an error naming close labels."""
+    order = topological_order(root)
+    found = [v for v in order if v.label == label]
     if len(found) == 1:
         return found[0]
     if found:
-        raise ValueError(f"explain: {len(found)} nodes are labelled {label!r}; pass the Value itself")
-    labels = [v.label for v in topological_order(root) if v.label and not v.parents]
-    shown = ", ".join(labels[:12]) + (", …" if len(labels) > 12 else "")
-    raise ValueError(f"explain: no node labelled {label!r} in the graph of {name(root)}; "
-                     f"its labelled leaves are: {shown or 'none'}")
+        raise ValueError(f"{caller}: {len(found)} nodes are labelled {label!r}; pass the Value itself")
+    close = get_close_matches(label, list(dict.fromkeys(v.label for v in order if v.label)), n=3)
+    if close:
+        hint = f"did you mean {', '.join(close)}?"
+    else:
+        leaves = [v.label for v in order if v.label and not v.parents]
+        hint = "its labelled leaves are: " + (", ".join(leaves[:12]) + (", …" if len(leaves) > 12 else "") or "none")
+    raise ValueError(f"{caller}: no node labelled {label!r} in the graph of {name(root)}; {hint}")
 
 
 def _sum_over_paths(root: Value, w: Value) -> float:
@@ -280,11 +292,14 @@ def _template(terms: Sequence[PathTerm]):
     """
     if len(terms) < 2 or len({len(t.edges) for t in terms}) != 1:
         return None
-    per_path = [[(name(e.child), name(e.parent), e.formula) for e in t.edges] for t in terms]
-    strings = [[s for edge in path for s in edge] for path in per_path]
-    split = [[_INDEX.split(s) for s in path] for path in strings]
+    pieces: dict[Edge, list] = {}  # paths share edges: name each edge once
+    for t in terms:
+        for e in t.edges:
+            if e not in pieces:
+                pieces[e] = [_INDEX.split(s) for s in (name(e.child), name(e.parent), e.formula)]
+    split = [[p for e in t.edges for p in pieces[e]] for t in terms]
     keep = []  # which strings take part (formulas that vary otherwise are replaced by their symbol)
-    for pos in range(len(strings[0])):
+    for pos in range(len(split[0])):
         skeletons = {tuple(parts[0::2]) for parts in (path[pos] for path in split)}
         if len(skeletons) > 1:
             if pos % 3 != 2:
@@ -345,25 +360,27 @@ class Explanation:
         return math.isclose(self.grad, self.total, rel_tol=1e-9, abs_tol=1e-12 + 1e-9 * scale)
 
     # --- layout shared by the terminal and Jupyter renderings ---------------------------
-    def _layout(self):
+    def _layout(self, total_digits: int = 4):
         """Rows (label, factors, product): label None for "= factors", or ("sigma", letters),
-        ("text", words), ("path", label) or ("note", sentence)."""
+        ("text", words), ("path", label) or ("note", sentence).  The last "= factors" row
+        is the total, to ``total_digits`` significant digits."""
         terms, root = self.paths, name(self.root)
+        total = (None, [("num", self.total, total_digits)], None)
         if self.n_paths == 0:
-            return [(None, [("num", 0.0)], None),
+            return [total,
                     (("note", f"{root} does not depend on {name(self.w)}: no path leads from "
                               f"{name(self.w)} up to {root}"), [], None)]
         if self.w is self.root:
-            return [(None, [("num", 1.0)], None), (("note", f"{root} is the root itself"), [], None)]
+            return [total, (("note", f"{root} is the root itself"), [], None)]
         if len(terms) == 1:
             t = terms[0]
             rows = [(None, [("sym", name(e.child), name(e.parent)) for e in t.edges], None),
                     (None, [("formula", f) for f in t.formulas], None),
                     (None, [("num", x) for x in t.locals], None)]
-            return rows + [(None, [("num", self.total)], None)]
+            return rows + [total]
         if self.n_paths > MAX_ENUMERATED:
             return [(("text", f"the sum over {self.n_paths} paths, too many to list (accumulated node by node, "
-                              "as backward() does)"), [], None), (None, [("num", self.total)], None)]
+                              "as backward() does)"), [], None), total]
         tpl = _template(terms)
         rows = []
         if tpl:
@@ -380,15 +397,18 @@ class Explanation:
                 [("formula", f) for f in t.formulas] + [("eq",)] + [("num", x) for x in t.locals]
             rows.append((("path", lab), factors, t.product))
         if len(listed) > len(shown):
-            rows.append((("note", f"… and {len(listed) - len(shown)} more paths with a nonzero product: "
-                                  "explain(C, w, all_paths=True) lists them all"), [], None))
+            more = listed[len(shown):]
+            rest = math.fsum(t.product for _, t in more)
+            rows.append((("note", f"… and {len(more)} more path{'s' * (len(more) > 1)} with a nonzero product, "
+                                  f"together {_num(rest)}: explain(C, w, all_paths=True) lists "
+                                  f"{'them all' if len(more) > 1 else 'it'}"), [], None))
         zero = [t for t in terms if t.product == 0.0]
         if zero and not self.all_paths:
             rows.append((("note", _zero_note(zero, len(terms))), [], None))
         products = [t.product for _, t in listed]
         if 1 < len(products) <= 6 and len(products) == len(shown):
             rows.append((None, [("sum", products)], None))
-        return rows + [(None, [("num", self.total)], None)]
+        return rows + [total]
 
     def _status(self) -> str:
         w = _wrap(name(self.w))
@@ -404,9 +424,23 @@ class Explanation:
         return (f"{w}.grad = {_num(self.grad)} differs: it comes from another backward() or from values "
                 f"changed since; call zero_grad(), recompute the graph, then {call}")
 
-    def format(self, width: int | None = None) -> str:
-        """The derivation as text; with ``width``, long rows are folded between factors."""
-        rows = self._layout()
+    def format(self, width: int | None = None, *, total_digits: int = 4, check: bool = True) -> str:
+        """The derivation as text; with ``width``, long rows are folded between factors.
+
+        ``total_digits`` significant digits for the total (12 tell it from ``w.grad`` to
+        1e-12 relative); ``check=False`` leaves out the last line, the check against ``w.grad``.
+
+        >>> from micrograd_ws import Value
+        >>> x = Value(2.0, 'x'); y = (x * 0.3).tanh(); y.label = 'y'; y.backward()
+        >>> print(explain(y, x).format(total_digits=12, check=False))
+        ∂y/∂x = ∂y/∂x·0.3 · ∂x·0.3/∂x
+              = (1 − tanh²(x·0.3)) · 0.3
+              = 0.7116 · 0.3
+              = 0.213473328776
+        >>> x.grad
+        0.21347332877616684
+        """
+        rows = self._layout(total_digits)
         lhs = self.symbol
         pad = " " * len(lhs)
         label_width = max((len(label[1]) + 1 for label, _, _ in rows if label and label[0] == "path"), default=0)
@@ -425,7 +459,8 @@ class Explanation:
             else:
                 line = f"     {label[1]}"
             lines.append((pad if lines else lhs) + line)
-        lines.append(self._status())
+        if check:
+            lines.append(self._status())
         if width:
             hang = lambda line: " " * max(len(line) - len(line.lstrip()) + 4, len(pad) + 5)  # noqa: E731
             lines = [part for line in lines for part in _fold(line, width, hang(line))]
@@ -468,8 +503,8 @@ def _terminal_width() -> int | None:
 
 
 def _fold(line: str, width: int, indent: str) -> list[str]:
-    """Wrap a line between factors, indenting the rest: short groups such as ``2(O − O_des)``
-    and ``x = y`` stay whole (textwrap does not break at a no-break space)."""
+    """Wrap a line between factors, indenting the rest: short groups such as ``2(O − O_des)``,
+    ``(C, w, all_paths=True)`` and ``x = y`` stay whole (textwrap does not break at a no-break space)."""
     if len(line) <= width:
         return [line]
     kept, opened = list(line), []
@@ -478,7 +513,7 @@ def _fold(line: str, width: int, indent: str) -> list[str]:
             opened.append(k)
         elif c == ")" and opened:
             start = opened.pop()
-            if k - start <= 20:
+            if k - start <= 24:
                 kept[start:k] = [("\u00a0" if ch == " " else ch) for ch in kept[start:k]]
     text = "".join(kept).replace(" = ", "\u00a0=\u00a0")
     wrapped = textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
@@ -549,8 +584,8 @@ def _factors(factors, style) -> str:
             s = " ".join(style.num(x) if k == 0 else f"{'-' if x < 0 else '+'} {style.num(abs(x))}"
                          for k, x in enumerate(f[1]))
         else:
-            x = f[1]
-            s = style.num(x) if not out or out[-1] == "=" or x >= 0 else f"({style.num(x)})"
+            x = f[1]  # ("num", x) or ("num", x, significant digits)
+            s = style.num(*f[1:]) if not out or out[-1] == "=" or x >= 0 else f"({style.num(*f[1:])})"
         if out and out[-1] != "=":
             out.append(style.dot)
         out.append(s)
@@ -635,8 +670,8 @@ def _tex_number_text(s: str) -> str:
     return f"{mantissa} \\times 10^{{{int(exponent)}}}" if exponent else mantissa
 
 
-def _tex_num(x: float) -> str:
-    s = _num(x)
+def _tex_num(x: float, digits: int = 4) -> str:
+    s = _num(x, digits)
     return "-" + _tex_number_text(s[1:]) if s.startswith("-") else _tex_number_text(s)
 
 

@@ -265,6 +265,19 @@ def test_w1_sums_over_j_and_folds_the_paths_through_a_dead_relu():
     assert "more path" not in every
 
 
+@pytest.mark.parametrize("seed", [SEED, 0])
+def test_format_with_a_precise_total_and_without_the_check(seed):
+    net, C, params = handout_net(seed=seed)
+    for name, w in params.items():
+        e = explain(C, w)
+        full = e.format().splitlines()
+        short = e.format(total_digits=12, check=False).splitlines()
+        assert short[:-1] == full[:-2] and full[-1].startswith(f"{name}.grad = ")  # only the total differs
+        assert short[-1].startswith(" " * len(f"∂C/∂{name}") + " = ")
+        assert float(short[-1].split(" = ")[1]) == pytest.approx(w.grad, rel=1e-11, abs=1e-15), name
+        assert float(full[-2].split(" = ")[1]) == pytest.approx(w.grad, rel=1e-3, abs=1e-15), name
+
+
 @pytest.mark.parametrize("width", [50, 64, 80])
 def test_format_folds_long_rows_between_factors_without_losing_any(width):
     net, C, params = handout_net()
@@ -286,13 +299,25 @@ def test_many_nonzero_paths_are_capped_with_a_pointer_to_all_paths():
     net = two_hidden_layers(hidden=12, seed=5)
     C = squared_error(net(1.0), 0.0)
     C.backward()
-    e = explain(C, "w1[0]", max_paths=2)
-    live = sum(t.product != 0 for t in e.paths)
-    assert live > 2
-    text = str(e)
-    assert len(re.findall(r"j = \d+:", text)) == 2
-    assert f"… and {live - 2} more paths with a nonzero product" in text and "all_paths=True" in text
-    assert e.matches
+    p = MLPParams.from_state_dict(net.state_dict())
+    f = mlp_forward(p, 1.0)
+    assert f.H1[0] > 0
+    live = [j for j in range(12) if f.H2[j] != 0]  # the handout's nonzero paths, in order of j
+    assert len(live) > 3
+    for shown in (2, len(live) - 1):
+        e = explain(C, "w1[0]", max_paths=shown)
+        text = " ".join(e.format().split())
+        assert [int(j) for j in re.findall(r"j = (\d+):", text)] == live[:shown]
+        rest = live[shown:]
+        together = math.fsum(2 * f.O * p.w3[j] * p.w2[j][0] * 1.0 for j in rest)
+        if len(rest) > 1:
+            tail = f"… and {len(rest)} more paths with a nonzero product, together {fmt(together)}: " \
+                   "explain(C, w, all_paths=True) lists them all"
+        else:
+            tail = f"… and 1 more path with a nonzero product, together {fmt(together)}: " \
+                   "explain(C, w, all_paths=True) lists it"
+        assert tail in text
+        assert e.matches
 
 
 def test_many_dead_relus_are_summarised_in_one_line():
@@ -329,8 +354,10 @@ def test_no_path_root_itself_and_bad_arguments():
     e = explain(c, b)
     assert e.n_paths == 0 and e.total == 0.0 and "c does not depend on b" in str(e)
     assert explain(c, c).total == 1.0
-    with pytest.raises(ValueError, match="no node labelled 'w9'.*a"):
+    with pytest.raises(ValueError, match="no node labelled 'w9' in the graph of c; its labelled leaves are: a$"):
         explain(c, "w9")
+    with pytest.raises(ValueError, match=r"^explain: no node labelled 'w1\[12\]' .*did you mean w1\[2\], w1\[1\]"):
+        explain(squared_error(two_hidden_layers(hidden=12)(1.0), 0.0), "w1[12]")
     with pytest.raises(TypeError, match="w must be a Value or its label"):
         explain(c, 2.0)
     with pytest.raises(TypeError, match="root must be a Value"):
