@@ -4,7 +4,8 @@ Nodes read left to right like the handout (input → z1 → H1 → z2 → H2 →
 show name, op, ``data`` and ``grad``; each edge carries its local derivative
 ∂child/∂parent as a symbol, a formula and the number the engine recorded.
 :func:`draw_grad` keeps only the paths from one parameter to the cost and adds the
-chain-rule product as a caption, whose total equals ``w.grad``.
+chain-rule product as a caption (the text of :func:`~micrograd_ws.explain.explain`),
+whose total equals ``w.grad``.
 
 The functions return a ``graphviz.Digraph``: Jupyter shows it inline, ``.render()``
 writes a file, and building one needs no ``dot`` program (rendering does).
@@ -24,19 +25,18 @@ from __future__ import annotations
 
 import functools
 import html
-import math
 import re
 import unicodedata
 from dataclasses import dataclass
 from difflib import get_close_matches
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Union
 from urllib.parse import quote as url_quote
 
 from .cli import finite_number, whole_number
 from .engine import Value, topological_order
-from .paths import Edge, count_paths, edges, name, paths, subgraph
+from .explain import Explanation, _explain, _find_label, _num
+from .paths import Edge, edges, name, subgraph
 
 if TYPE_CHECKING:  # graphviz is optional: imported where it is needed
     import graphviz
@@ -48,7 +48,7 @@ MAX_NODES = 500  #: larger pictures take dot minutes to lay out and nobody can r
 FORMATS = ("svg", "png", "pdf", "dot")
 INSTALL_DOT = ("Install Graphviz: Debian/Ubuntu `sudo apt-get install graphviz`, macOS `brew install "
                "graphviz`, Windows `winget install graphviz` (then open a new terminal so PATH is updated).")
-_MAX_LISTED = 2000  # paths enumerated for the caption's terms; more are summed without listing
+_CAPTION_WIDTH = 100  # caption rows longer than this fold between factors
 _NAME_WIDTH = 48  # longer names are shortened in pictures (the DOT stays valid at any length)
 
 # colours: the parameter w, other leaves (parameters, inputs), the cost, folded or zero parts
@@ -69,30 +69,6 @@ class DotNotFoundError(RuntimeError):
 
 
 # --- text: names and numbers as safe HTML-like label content ----------------------------
-
-def _num(x: float) -> str:
-    return f"{x + 0.0:.4g}"  # + 0.0 shows -0.0 as 0
-
-
-def _factor(x: float) -> str:
-    s = _num(x)
-    return f"({s})" if s.startswith("-") else s
-
-
-def _factor_text(formula: str) -> str:
-    """A formula as a factor of a product: ``1 − tanh²(a)`` → ``(1 − tanh²(a))``; ``2(O − O_des)`` stays."""
-    depth = 0
-    for ch in formula:
-        depth += (ch == "(") - (ch == ")")
-        if ch == " " and depth == 0:
-            return f"({formula})"
-    return formula
-
-
-def _exact(x: float) -> str:
-    """The caption's total, to 12 significant digits (``w.grad`` to 1e-12 relative)."""
-    return f"{x + 0.0:.12g}"
-
 
 def _visible(ch: str) -> str:
     """Control characters, surrogates and non-characters (invalid in XML) as Python escapes."""
@@ -133,9 +109,16 @@ def _edge_label(e: Edge) -> str:
     return _html(_text(e.symbol, 2 * _NAME_WIDTH), _text(value, 2 * _NAME_WIDTH), size=9)
 
 
+def _exact(x: float) -> str:
+    """A gradient to 12 significant digits (``w.grad`` to 1e-12 relative)."""
+    return _num(x, 12)
+
+
 def _caption_label(lines: list[str]) -> str:
-    rows = "<BR/>".join(_text(line.strip()) for line in lines)
-    return f'<<TABLE BORDER="0" CELLPADDING="6"><TR><TD ALIGN="LEFT" BALIGN="LEFT">{rows}</TD></TR></TABLE>>'
+    """The caption as in a terminal: monospace, so that its rows keep their alignment."""
+    rows = "<BR/>".join(map(_text, lines))
+    return (f'<<TABLE BORDER="0" CELLPADDING="6"><TR><TD ALIGN="LEFT" BALIGN="LEFT">'
+            f'<FONT FACE="monospace">{rows}</FONT></TD></TR></TABLE>>')
 
 
 # --- graphviz ---------------------------------------------------------------------------
@@ -262,24 +245,21 @@ def draw_graph(root: Value, *, max_nodes: int = MAX_NODES, rankdir: str = "LR") 
 
 @dataclass
 class _Paths:
-    """What the picture and caption need to know about the paths from w to C."""
+    """What the picture needs to know about the paths from w to C."""
 
     nodes: list[Value]
     edges: list[Edge]
     live: set  # nodes and edges on a path whose factors are all nonzero
-    total: float  # sum over paths of the product of local derivatives
-    n_paths: int
     n_live: int
 
 
 def _analyse(C: Value, w: Value) -> _Paths:
     nodes = subgraph(C, w)
     es = edges(C, w)  # grouped by child, children in topological order
-    # forward from w (path sums, counts of all-nonzero paths, reachability through nonzero edges)
-    total, count, reach = {w: 1.0}, {w: 1}, {w}
+    # forward from w (counts of all-nonzero paths, reachability through nonzero edges)
+    count, reach = {w: 1}, {w}
     for e in es:
         p, c = e.parent, e.child
-        total[c] = total.get(c, 0.0) + total[p] * e.local
         if e.local != 0.0 and p in reach:
             count[c] = count.get(c, 0) + count[p]
             reach.add(c)
@@ -290,147 +270,41 @@ def _analyse(C: Value, w: Value) -> _Paths:
             back.add(e.parent)
     live = {v for v in nodes if v in reach and v in back}
     live |= {e for e in es if e.local != 0.0 and e.parent in live and e.child in live}
-    return _Paths(nodes, es, live, total.get(C, 0.0) if nodes else 0.0,
-                  count_paths(C, w), count.get(C, 0) if C in live else 0)
+    return _Paths(nodes, es, live, count.get(C, 0) if C in live else 0)
 
 
-_INDEX = re.compile(r"\[(\d+)\]")
-_LETTERS = "jkmn"
+def _caption(e: Explanation) -> list[str]:
+    """∂C/∂w as :func:`~micrograd_ws.explain.explain` writes it, its total precise enough to equal ``w.grad``."""
+    return e.format(_CAPTION_WIDTH, total_digits=12, check=False).splitlines()
 
 
-def _unify(strings: list[str], letters: dict) -> str | None:
-    """One pattern for strings that differ only in bracketed indices: ``H2[0]``, ``H2[1]`` → ``H2[j]``.
-
-    ``letters`` maps the indices' values along the paths to a letter, shared between calls
-    so that the same running index gets the same letter everywhere.
-    """
-    parts = [_INDEX.split(s) for s in strings]
-    if any(p[0::2] != parts[0][0::2] for p in parts):
-        return None
-    out = []
-    for k, text in enumerate(parts[0]):
-        if k % 2 == 0:
-            out.append(text)
-            continue
-        column = tuple(p[k] for p in parts)
-        if len(set(column)) == 1:
-            out.append(f"[{text}]")
-        elif column in letters or len(letters) < len(_LETTERS):
-            out.append(f"[{letters.setdefault(column, _LETTERS[len(letters)])}]")
-        else:
-            return None
-    return "".join(out)
-
-
-@dataclass
-class _Pattern:
-    """Paths of one shape written once, with running indices: ``Σ_j ∂O/∂H2[j] · …``."""
-
-    symbols: str
-    formulas: str
-    letters: dict  # values of each running index along the paths -> its letter
-
-    def tag(self, which: list[int]) -> str:
-        """``[j = 0, 2]``: the values of the running indices on paths number ``which``."""
-        if not which:
-            return ""
-        if len(self.letters) == 1:
-            ((column, letter),) = self.letters.items()
-            return f"   [{letter} = {', '.join(column[n] for n in which)}]"
-        per_path = (", ".join(f"{letter} = {column[n]}" for column, letter in self.letters.items()) for n in which)
-        return f"   [{'; '.join(per_path)}]"
-
-
-def _sum_pattern(ps: list[tuple[Edge, ...]]) -> _Pattern | None:
-    """The paths as one pattern, or None if they differ in more than indices (or not at all)."""
-    if len({len(p) for p in ps}) != 1:
-        return None
-    letters: dict = {}
-    symbols, formulas = [], []
-    for f in range(len(ps[0])):
-        s = _unify([p[f].symbol for p in ps], letters)
-        if s is None:
-            return None
-        symbols.append(s)
-        # a formula that is a number on some paths and 0 on others (a ReLU) stays a symbol
-        formulas.append(_unify([_factor_text(p[f].formula) for p in ps], letters) or s)
-    return _Pattern(" · ".join(symbols), " · ".join(formulas), letters) if letters else None
-
-
-def _chain_rule(C: Value, w: Value, info: _Paths, max_terms: int) -> list[str]:
-    head = f"∂{name(C)}/∂{name(w)} ="
-    if not info.nodes:
-        return [f"{name(C)} does not depend on {name(w)}: no path leads from it to {name(C)}, so", f"{head} 0"]
-    if w is C:
-        return [f"{head} 1"]
-    listed = list(islice(paths(C, w), _MAX_LISTED))
-    pad = " " * (len(head) - 1)
-    if info.n_paths == 1:
-        (p,) = listed
-        return [f"{head} {' · '.join(e.symbol for e in p)}", f"{pad}= {' · '.join(_factor_text(e.formula) for e in p)}",
-                f"{pad}= {' · '.join(_factor(e.local) for e in p)}", f"{pad}= {_exact(info.total)}"]
-    pattern = _sum_pattern(listed) if len(listed) == info.n_paths else None
-    if pattern:
-        sigma = f"Σ_{''.join(sorted(pattern.letters.values(), key=_LETTERS.index))}"
-        lines = [f"{head} {sigma} {pattern.symbols}   (a sum over the {info.n_paths} paths)",
-                 f"{pad}= {sigma} {pattern.formulas}"]
-    else:
-        more = f" + … ({info.n_paths - max_terms} more paths)" if info.n_paths > max_terms else ""
-        lines = [f"{head} {' + '.join(' · '.join(e.symbol for e in p) for p in listed[:max_terms])}{more}",
-                 f"{pad}= {' + '.join(' · '.join(_factor_text(e.formula) for e in p) for p in listed[:max_terms])}{more}"]
-    terms, shown, zeros = [], 0.0, []
-    for n, p in enumerate(listed):
-        factors = [e.local for e in p]
-        if 0.0 in factors:
-            zeros.append(n)
-        elif len(terms) < max_terms:
-            terms.append(" · ".join(map(_factor, factors)) + (pattern.tag([n]) if pattern else ""))
-            shown += math.prod(factors)
-    if info.n_live > len(terms):
-        terms.append(f"{info.n_live - len(terms)} more paths, together {_num(info.total - shown)}")
-    n_zero = info.n_paths - info.n_live
-    if n_zero:
-        which = pattern.tag(zeros) if pattern and len(zeros) <= 12 else ""
-        terms.append(f"0 from {n_zero} path{'s' * (n_zero > 1)} with a zero factor{which}")
-    lines += [f"{pad}{'=' if k == 0 else '+'} {t}" for k, t in enumerate(terms)]
-    return lines + [f"{pad}= {_exact(info.total)}"]
-
-
-def _find(C: Value, w: Value | str) -> Value:
-    if not isinstance(w, str):
-        return _check_value(w, "draw_grad(C, w)")
-    matches = [v for v in topological_order(C) if v.label == w]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise ValueError(f"draw_grad: {len(matches)} nodes are labelled {w!r}; pass the Value itself")
-    labels = sorted({v.label for v in topological_order(C) if v.label})
-    close = get_close_matches(w, labels, n=3)
-    hint = f"did you mean {', '.join(close)}?" if close else f"labels in the graph: {', '.join(labels[:10])}"
-    raise ValueError(f"draw_grad: no node of {name(C)}'s graph is labelled {w!r}; {hint}")
+def _find(C: Value, w: Value | str, caller: str) -> Value:
+    return _find_label(C, w, caller) if isinstance(w, str) else _check_value(w, f"{caller}(C, w)")
 
 
 def grad_caption(C: Value, w: Value | str, *, max_terms: int = 4) -> str:
     """∂C/∂w as the handout writes it: symbols, formulas, numbers, value (one ``=`` per line).
 
-    Several paths are summed (``Σ_j`` over a running index where the handout has one);
-    paths with a zero factor (a ReLU that is off) add 0 and are counted together.
-    The final number equals ``w.grad`` after ``C.backward()``.
+    The text of :func:`~micrograd_ws.explain.explain`, its rows folded at 100 characters,
+    without the check line and with the total to 12 significant digits, so that it equals
+    ``w.grad`` after ``C.backward()``.  Several paths are summed (``Σ_j`` over a running
+    index where the handout has one, one row per path); paths with a zero factor (a ReLU
+    that is off) add 0 and are counted in one row; past ``max_terms`` nonzero paths, the
+    rest are added up in one row.
 
     >>> from micrograd_ws import squared_error, two_hidden_layers
     >>> net = two_hidden_layers(hidden=3, seed=2); C = squared_error(net(0.5), 1.0); C.backward()
     >>> print(grad_caption(C, 'w2[0][2]'))
     ∂C/∂w2[0][2] = ∂C/∂O · ∂O/∂H2[0] · ∂H2[0]/∂z2[0] · ∂z2[0]/∂w2[0][2]
                  = 2(O − O_des) · w3[0] · 1 · H1[2]
-                 = (-4.03) · (-0.06368) · 1 · 0.8074
+                 = -4.03 · (-0.06368) · 1 · 0.8074
                  = 0.207208961861
     >>> dict(net.named_parameters())['w2[0][2]'].grad
     0.20720896186099919
     """
     C = _check_value(C, "grad_caption(C, w)")
     _check_count(max_terms, "grad_caption: max_terms", 0)
-    w = _find(C, w)
-    return "\n".join(_chain_rule(C, w, _analyse(C, w), max_terms))
+    return "\n".join(_caption(_explain(C, _find(C, w, "grad_caption"), all_paths=False, max_paths=max_terms)))
 
 
 def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_terms: int = 4,
@@ -438,8 +312,8 @@ def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_te
     """The derivative graph of ∂C/∂w: the paths from ``w`` to ``C`` and the chain rule as caption.
 
     ``w`` is a Value of C's graph or its label (``'w2[3][7]'``).  Each edge shows its local
-    derivative; the caption (also ``.caption``, as text) multiplies them along each path
-    and sums the paths.  Paths with a zero factor (a ReLU that is off) are folded into one
+    derivative; the caption (also ``.caption``, as text: :func:`grad_caption`) multiplies
+    them along each path and sums the paths.  Paths with a zero factor (a ReLU that is off) are folded into one
     grey "n paths contribute 0" node unless ``show_zero_paths``; when every path is zero
     they are all shown, to show why.
 
@@ -447,11 +321,13 @@ def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_te
     >>> net = two_hidden_layers(hidden=3, seed=2); C = squared_error(net(0.5), 1.0); C.backward()
     >>> g = draw_grad(C, 'w1[0]')
     >>> print(g.caption)
-    ∂C/∂w1[0] = Σ_j ∂C/∂O · ∂O/∂H2[j] · ∂H2[j]/∂z2[j] · ∂z2[j]/∂H1[0] · ∂H1[0]/∂z1[0] · ∂z1[0]/∂w1[0]   (a sum over the 3 paths)
+    ∂C/∂w1[0] = Σ_j ∂C/∂O · ∂O/∂H2[j] · ∂H2[j]/∂z2[j] · ∂z2[j]/∂H1[0] · ∂H1[0]/∂z1[0] · ∂z1[0]/∂w1[0]
               = Σ_j 2(O − O_des) · w3[j] · ∂H2[j]/∂z2[j] · w2[j][0] · 1 · i
-              = (-4.03) · (-0.06368) · 1 · 0.196 · 1 · 0.5   [j = 0]
-              + (-4.03) · (-0.5359) · 1 · 0.2575 · 1 · 0.5   [j = 2]
-              + 0 from 1 path with a zero factor   [j = 1]
+                  j = 0:  -4.03 · (-0.06368) · 1 · 0.196 · 1 · 0.5 = 0.02515
+                  j = 2:  -4.03 · (-0.5359) · 1 · 0.2575 · 1 · 0.5 = 0.2781
+                  1 more path is 0, through the zero factor ∂H2[1]/∂z2[1] = 0 (the ReLU H2[1] is off:
+                      z2[1] = -0.06084 ≤ 0)
+              = 0.02515 + 0.2781
               = 0.303210499217
     >>> '1 path contributes 0' in g.source     # the folded zero path
     True
@@ -459,16 +335,16 @@ def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_te
     C = _check_value(C, "draw_grad(C, w)")
     _check_count(max_terms, "draw_grad: max_terms", 0)
     _check_count(max_nodes, "draw_grad: max_nodes", 1)
-    w = _find(C, w)
+    w = _find(C, w, "draw_grad")
     info = _analyse(C, w)
-    lines = _chain_rule(C, w, info, max_terms) + _no_backward_note(C)
     fold = info.n_live > 0 and not show_zero_paths  # when every path is zero, show why
     drawn = [v for v in info.nodes if v in info.live] if fold else info.nodes
     if len(drawn) > max_nodes:
         _refuse(len(drawn), f"the graph of ∂{name(C)}/∂{name(w)}", max_nodes,
                 "build a smaller net (e.g. two_hidden_layers(hidden=4))" +
                 (", fold the zero paths (show_zero_paths=False)" if show_zero_paths else ""))
-    g = _new_picture(lines, rankdir)
+    explanation = _explain(C, w, all_paths=False, max_paths=max_terms)
+    g = _new_picture(_caption(explanation) + _no_backward_note(C), rankdir)
     ids = _Ids()
     if not info.nodes:  # no path: the two nodes, unconnected
         drawn = [w, C]
@@ -489,13 +365,12 @@ def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_te
         else:
             folded.append(e)
     if folded:
-        _draw_fold(g, ids, info, folded)
+        _draw_fold(g, ids, info, folded, explanation.n_paths - info.n_live)
     return g
 
 
-def _draw_fold(g, ids: _Ids, info: _Paths, folded: list[Edge]) -> None:
-    """One grey node for the paths with a zero factor, linked where they leave and rejoin live ones."""
-    n_zero = info.n_paths - info.n_live
+def _draw_fold(g, ids: _Ids, info: _Paths, folded: list[Edge], n_zero: int) -> None:
+    """One grey node for the ``n_zero`` paths with a zero factor, linked where they leave and rejoin live ones."""
     zero = list(dict.fromkeys(e.symbol for e in folded if e.local == 0.0))
     rows = [f"<B>{n_zero} path{'s' * (n_zero > 1)} contribute{'s' * (n_zero == 1)} 0</B>",
             "each has a zero factor, e.g." if n_zero > 1 else "it has a zero factor:"]

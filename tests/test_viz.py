@@ -56,7 +56,8 @@ def ancestors(v):
 
 
 def total(caption):
-    return float(caption.split("=")[-1])
+    """The number the caption ends its chain rule with (its last row ``= number``)."""
+    return float(re.findall(r"= (\S+)$", caption, re.M)[-1])
 
 
 def handout_net(h, seed, i, O_des):
@@ -135,23 +136,33 @@ def test_single_path_caption_reads_like_the_handout():
 
 
 def test_several_paths_are_summed_and_zero_paths_counted():
+    kinds = set()
     for seed in range(6):
         net, O, C = handout_net(4, seed, 0.5, 1.0)
-        f = mlp_forward(MLPParams.from_state_dict(net.state_dict()), 0.5)
+        p = MLPParams.from_state_dict(net.state_dict())
+        f = mlp_forward(p, 0.5)
         dead = {j for j in range(4) if f.H2[j] == 0}
         caption = grad_caption(C, "w1[1]", max_terms=4)
-        lines = caption.splitlines()
-        assert "Σ_j" in lines[0] and "∂O/∂H2[j]" in lines[0] and "(a sum over the 4 paths)" in lines[0]
+        lines, text = caption.splitlines(), " ".join(caption.split())
+        assert lines[0] == ("∂C/∂w1[1] = Σ_j ∂C/∂O · ∂O/∂H2[j] · ∂H2[j]/∂z2[j] · ∂z2[j]/∂H1[1] · ∂H1[1]/∂z1[1] "
+                            "· ∂z1[1]/∂w1[1]")
         relu2 = "∂H2[j]/∂z2[j]" if dead else "1"  # a number only when it is the same on every path
         relu1 = "1" if f.H1[1] else "0"
         assert lines[1].split("= Σ_j ")[1] == f"2(O − O_des) · w3[j] · {relu2} · w2[j][1] · {relu1} · i"
-        terms = {int(j) for j in re.findall(r"\[j = (\d+)\]", caption)}
-        zero_line = [line for line in lines if "zero factor" in line]
-        zero_js = {int(j) for j in re.findall(r"\d+", zero_line[0].split("[j =")[1])} if zero_line else set()
+        terms = {int(j): float(x) for j, x in re.findall(r"^ +j = (\d+): .* = (\S+)$", caption, re.M)}
+        zero_js = {int(j) for j in re.findall(r"∂H2\[(\d)\]/∂z2\[\1\] = 0", text)}
         if f.H1[1] == 0:  # every path passes the dead H1[1]
-            assert zero_js == set(range(4)) and total(caption) == 0
+            kinds.add("all zero")
+            assert "all 4 paths are 0, through the zero factor ∂H1[1]/∂z1[1] = 0 (the ReLU H1[1] is off" in text
+            assert not terms and total(caption) == 0
         else:
-            assert zero_js == dead and terms == set(range(4)) - dead  # one term per live path
+            kinds.add("some zero" if dead else "none zero")
+            assert zero_js == dead and set(terms) == set(range(4)) - dead  # one term per live path
+            for j, x in terms.items():  # the handout's product along path j
+                assert x == pytest.approx(2 * (f.O - 1.0) * p.w3[j] * p.w2[j][1] * 0.5, rel=1e-3), (seed, j)
+            if dead:
+                assert f"{len(dead)} more path{' is' if len(dead) == 1 else 's are'} 0, through the zero" in text
+    assert kinds == {"all zero", "some zero", "none zero"}  # the seeds cover each case
 
 
 def test_many_paths_fold_and_caption_stays_short():
@@ -164,8 +175,15 @@ def test_many_paths_fold_and_caption_stays_short():
     names, edges, fold = parse(g)
     assert fold == f"{n_dead} paths contribute 0"
     assert len(names) == 3 + 2 * (30 - n_dead) + 2
-    assert f"{30 - n_dead - 3} more paths, together" in g.caption
-    assert f"0 from {n_dead} paths with a zero factor" in g.caption
+    text = " ".join(g.caption.split())
+    shown = [int(j) for j in re.findall(r"^ +j = (\d+):", g.caption, re.M)]
+    rest = re.search(rf"… and {30 - n_dead - 3} more paths with a nonzero product, together (\S+):", text)
+    assert len(shown) == 3 and rest, g.caption
+    p = MLPParams.from_state_dict(net.state_dict())
+    hidden = [j for j in range(30) if f.H2[j] != 0 and j not in shown]  # the handout's paths not listed
+    assert float(rest.group(1)) == pytest.approx(math.fsum(2 * (f.O - 1.0) * p.w3[j] * p.w2[j][k] * 0.5
+                                                           for j in hidden), rel=1e-3)
+    assert f"{n_dead} more paths are 0, through the zero factors" in text and "(ReLUs that are off)" in text
     assert total(g.caption) == pytest.approx(w.grad, rel=1e-9)
     assert len(draw_grad(C, w, show_zero_paths=True).body) > len(g.body)
 
@@ -188,13 +206,13 @@ def test_no_path_self_and_label_lookup():
     c = a * a
     c.label = "c"
     c.backward()
-    assert grad_caption(c, b) == "c does not depend on b: no path leads from it to c, so\n∂c/∂b = 0"
+    assert grad_caption(c, b).splitlines() == ["∂c/∂b = 0", "          c does not depend on b: no path leads from b up to c"]
     names, edges, _ = parse(draw_grad(c, b))
     assert sorted(names.values()) == ["b", "c"] and edges == []
-    assert grad_caption(c, c) == "∂c/∂c = 1"
+    assert grad_caption(c, c).splitlines() == ["∂c/∂c = 1", "          c is the root itself"]
     caption = grad_caption(c, "a")  # two paths: a is both factors
     assert total(caption) == a.grad == 4.0 and "∂c/∂a · ∂c/∂a" not in caption and " + " in caption
-    with pytest.raises(ValueError, match=r"no node .* labelled 'w9'"):
+    with pytest.raises(ValueError, match=r"^draw_grad: no node labelled 'w9' in the graph of c; its labelled leaves are: a$"):
         draw_grad(c, "w9")
     with pytest.raises(ValueError, match="did you mean a"):
         draw_grad(c, "aa")
@@ -423,7 +441,13 @@ def test_demo_writes_both_galleries(dot, tmp_path):
     done = subprocess.run([sys.executable, str(demo), "--hidden", "6", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "(a sum over the 6 paths)" in done.stdout
+    out = done.stdout
+    assert "∂C/∂w1[0] = Σ_j ∂C/∂O · ∂O/∂H2[j] · ∂H2[j]/∂z2[j] · ∂z2[j]/∂H1[0]" in out
+    listed = len(re.findall(r"^ +j = \d:", out, re.M))
+    zero = re.search(r"(\d) more paths? (?:is|are) 0", out)
+    assert listed + (int(zero.group(1)) if zero else 0) == 6  # the sum covers the 6 paths through z2[j]
+    checks = re.findall(r"^ +\S+ +[\d.]+s +[\d.]+s +(\S+)$", out, re.M)  # caption total − w.grad
+    assert len(checks) == 6 and all(abs(float(x)) < 1e-9 for x in checks)
     for folder, n in (("two_neuron", 2), ("handout_net", 6)):
         assert len(list((tmp_path / folder).glob("*.svg"))) == n
         gallery(tmp_path / folder / "index.html")
