@@ -92,15 +92,19 @@ def no_grad() -> Iterator[None]:
 
 def _to_float(x: object, where: str) -> float:
     """Check a user-supplied number: a finite real, not a bool, not a string."""
-    if type(x) is float or type(x) is int:
-        f = float(x)
+    if type(x) is float:
+        f = x
     elif isinstance(x, bool) or not isinstance(x, numbers.Real):
         hint = " (use the Value itself, or its .data)" if isinstance(x, Value) else ""
         raise TypeError(
             f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}{hint}"
         )
     else:
-        f = float(x)
+        try:
+            f = float(x)
+        except OverflowError:  # an int beyond float range
+            digits = len(str(abs(x)))
+            raise ValueError(f"{where}: an integer of {digits} digits is beyond the range of a float") from None
     if not _isfinite(f):
         raise ValueError(
             f"{where}: got {f}; micrograd_ws keeps every number finite. "
@@ -156,6 +160,14 @@ def _operand(x: Operand, op: str) -> Value:
     return Value(x)
 
 
+_MICROGRAD_STYLE = (
+    "Value(data, _children, _op) with an out._backward closure is micrograd's way to add an op; "
+    "micrograd_ws records each edge's local derivative instead. Define the op with "
+    "define_op(name, fn), where fn(x, ...) returns (value, (d value/d x, ...)); "
+    "see docs/testing.md. Value(data, label) takes a str label."
+)
+
+
 class Value:
     """A scalar that remembers how it was computed.
 
@@ -175,8 +187,10 @@ class Value:
     # read too (parents = weights + _shared + bias), so backward scans it once, not h times.
     __slots__ = ("data", "grad", "label", "op", "parents", "local_grads", "_shared", "_id")
 
-    def __init__(self, data: Number, label: str = "") -> None:
-        if not isinstance(label, str):
+    def __init__(self, data: Number, label: str = "", _op: None = None) -> None:
+        if not isinstance(label, str) or _op is not None:
+            if _op is not None or isinstance(label, (tuple, list, set)):  # micrograd's Value(data, _children, _op)
+                raise TypeError(_MICROGRAD_STYLE)
             raise TypeError(f"Value label must be a str, got {type(label).__name__} {label!r}")
         self.data = _to_float(data, "Value()")
         self.grad = 0.0
@@ -195,6 +209,14 @@ class Value:
     @property
     def _op(self) -> str:
         return self.op
+
+    @property
+    def _backward(self):
+        raise AttributeError(_MICROGRAD_STYLE)
+
+    @_backward.setter
+    def _backward(self, fn) -> None:
+        raise AttributeError(_MICROGRAD_STYLE)
 
     def item(self) -> float:
         """The plain float, as ``torch.Tensor.item()``."""
@@ -261,7 +283,7 @@ class Value:
         if a == 0.0 and 0 < n < 1:
             raise ZeroDivisionError(f"{_describe(self)} ** {n}: the derivative n·x**(n-1) is infinite at 0")
         try:
-            data, local = a**n, n * a ** (n - 1)
+            data, local = a**n, (n * a ** (n - 1) if n else 0.0)  # x**0 is constant: 0, even at 0
         except OverflowError:
             data = local = math.inf
         out = _node(data, (self,), (local,), f"**{_fmt(n)}")
@@ -361,7 +383,8 @@ def _check_local(out: Value) -> None:
 def _divide(a: Value, b: Value) -> Value:
     if b.data == 0.0:
         raise ZeroDivisionError(f"{_describe(a)} / {_describe(b)}: division by zero")
-    out = _node(a.data / b.data, (a, b), (1.0 / b.data, -a.data / (b.data * b.data)), "/")
+    q = a.data / b.data
+    out = _node(q, (a, b), (1.0 / b.data, -q / b.data), "/")  # -a/b² without b² underflowing
     _check_local(out)
     return out
 

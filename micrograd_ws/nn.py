@@ -16,6 +16,7 @@ MLP(1 → 3 → 3 → 1: w1 [3×1], b1 [3×1], w2 [3×3], b2 [3×1], w3 [1×3], 
 from __future__ import annotations
 
 import math
+import numbers
 import random
 from typing import Sequence, Union
 
@@ -134,6 +135,9 @@ class MLP(Module):
     def __init__(self, nin: int, nouts: Sequence[int], *, seed: int | None = None) -> None:
         if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
             raise ValueError(f"MLP(nin, nouts): nin must be a positive int, got {nin!r}")
+        if isinstance(nouts, (int, str)) or not hasattr(nouts, "__iter__"):
+            raise TypeError(f"MLP(nin, nouts): nouts is a list of layer widths, e.g. MLP(1, [100, 100, 1]); "
+                            f"got {type(nouts).__name__} {nouts!r}")
         nouts = list(nouts)
         if not nouts:
             raise ValueError("MLP(nin, nouts): nouts needs at least one layer width, e.g. [100, 100, 1]")
@@ -153,7 +157,7 @@ class MLP(Module):
         return [self.nin, *(layer.nout for layer in self.layers)]
 
     def __call__(self, x: Sequence[Input] | Input) -> list[Value] | Value:
-        if not isinstance(x, (list, tuple)):
+        if isinstance(x, (Value, numbers.Real)):  # one input; a list, tuple or array is several
             x = [x]
         xs = _as_values(x, self.nin, self._inputs)
         for layer in self.layers:
@@ -223,9 +227,9 @@ def _shape_ok(rows: object, nrows: int, ncols: int) -> bool:
 def _as_values(x: Sequence[Input], n: int, labels: Sequence[str] | None = None) -> list[Value]:
     """Inputs as Values (numbers become labelled leaves), checking the count."""
     if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
-        raise TypeError(f"expected a list of {n} inputs, got {type(x).__name__} {x!r}")
+        raise TypeError(f"expected a number or a list of {n} numbers, got {type(x).__name__} {x!r}")
     if len(x) != n:
-        raise ValueError(f"expected {n} inputs, got {len(x)}")
+        raise ValueError(f"expected {n} input{'s' if n != 1 else ''}, got {len(x)}")
     return [xi if isinstance(xi, Value) else Value(xi, labels[k] if labels else "") for k, xi in enumerate(x)]
 
 

@@ -18,6 +18,9 @@ class SGD:
     """
 
     def __init__(self, params: Iterable[Value], lr: float = 0.01) -> None:
+        if hasattr(params, "parameters") and not isinstance(params, (list, tuple)):
+            raise TypeError(f"SGD: pass the parameters, SGD({type(params).__name__.lower()}.parameters(), lr=...), "
+                            f"not the {type(params).__name__} itself")
         self.params = list(params)
         for i, p in enumerate(self.params):
             if not isinstance(p, Value):

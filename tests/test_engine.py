@@ -318,3 +318,26 @@ def test_a_failed_backward_leaves_every_leaf_gradient_as_it_was():
     assert (x.grad, k.grad) == (5.0, 0.0)
     y.backward()
     assert (x.grad, k.grad) == (5.0 + 100.0, 40.0)
+
+
+def test_edge_cases_of_power_and_division_near_zero_and_underflow():
+    x = Value(0.0)
+    y = x**0  # constant 1: derivative 0, even at 0 (as PyTorch)
+    y.backward()
+    assert (y.data, x.grad) == (1.0, 0.0)
+    a, b = Value(1e-200), Value(1e-170)  # b² underflows; -a/b² does not
+    q = a / b
+    q.backward()
+    assert (q.data, a.grad, b.grad) == pytest.approx((1e-30, 1e170, -1e140), rel=1e-12)
+    with pytest.raises(OverflowError, match="/: the local derivative overflows"):
+        Value(1.0) / Value(1e-170)
+    with pytest.raises(ValueError, match="integer of 401 digits"):
+        Value(10**400)
+
+
+def test_micrograd_style_op_definition_points_to_define_op():
+    a = Value(1.0)
+    with pytest.raises(TypeError, match="define_op"):
+        Value(2.0, (a,), "tanh")
+    with pytest.raises(AttributeError, match="define_op"):
+        a._backward = lambda: None

@@ -87,7 +87,7 @@ def test_bad_construction_and_inputs():
     with pytest.raises(ValueError, match="nout"):
         Layer(1, 0)
     net = two_hidden_layers(3)
-    with pytest.raises(ValueError, match="expected 1 inputs, got 2"):
+    with pytest.raises(ValueError, match="expected 1 input, got 2"):
         net([1.0, 2.0])
     with pytest.raises(TypeError, match="str"):
         net("1.0")
@@ -158,3 +158,15 @@ def test_default_init_trains_the_handout_net_stably_at_alpha_001():
         losses.append(C.data)
     assert all(math.isfinite(c) and c < 10 for c in losses)
     assert sum(losses[-50:]) < sum(losses[:50])
+
+
+def test_common_mistakes_get_clear_errors_and_arrays_work():
+    import numpy as np
+
+    with pytest.raises(TypeError, match=r"list of layer widths, e.g. MLP\(1, \[100, 100, 1\]\)"):
+        MLP(1, 3)
+    with pytest.raises(TypeError, match=r"model\.parameters\(\)|mlp\.parameters\(\)"):
+        SGD(two_neuron())
+    net = MLP(2, [3, 1], seed=0)
+    assert net(np.array([0.1, 0.2])).data == net([0.1, 0.2]).data
+    assert two_neuron()(np.float64(0.3)).data == two_neuron()(0.3).data
