@@ -43,8 +43,16 @@ demo: $(VENV)/.dev dot
 	$(BIN)/python -m micrograd_ws train --out out
 	$(BIN)/python demos/gradient_graphs.py --out out/gradient_graphs
 
-bench: $(VENV)/.dev
-	$(BIN)/python benchmarks/run.py
+# micrograd 0.1.0, the baseline, goes only into the benchmark's own environment.
+BENCH := .venv-bench
+$(BENCH)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(BENCH)
+	$(BENCH)/bin/python -m pip install -q "$(TORCH)"
+	$(BENCH)/bin/python -m pip install -q -e ".[bench,torch]"
+	touch $@
+
+bench: $(BENCH)/.installed
+	$(BENCH)/bin/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) $(BENCH) out .pytest_cache .hypothesis
