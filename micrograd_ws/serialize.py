@@ -25,7 +25,9 @@ written with ``repr``, which reads back as the identical float.
 Loading only parses JSON (it never executes anything) and checks every key, shape
 and number before building the net; saving writes a temporary file next to the
 target and renames it over the target, so an interrupted save leaves the previous
-file intact.
+file intact.  Saving to a symbolic link writes through it: the file the link points
+to is replaced (atomically, in its own directory) and the link stays.  Loading reads
+only regular files of at most :data:`MAX_BYTES` (256 MiB).
 
 >>> import os, tempfile
 >>> from micrograd_ws import two_hidden_layers
@@ -45,24 +47,28 @@ import json
 import math
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Union
 
 from .nn import MLP
 
-__all__ = ["FORMAT", "VERSION", "ModelFileError", "save", "load"]
+__all__ = ["FORMAT", "VERSION", "MAX_BYTES", "ModelFileError", "save", "load"]
 
 FORMAT = "micrograd_ws.MLP"
 VERSION = 1
 _ACTIVATION = "relu"
 _KEYS = ("format", "version", "sizes", "activation", "parameters")
 _MAX_INT_DIGITS = 400  # larger integers cannot be floats anyway; refuse before converting
+#: The largest model file :func:`load` reads: 256 MiB, room for about 12 million parameters.
+MAX_BYTES = 256 * 2**20
 
 PathLike = Union[str, os.PathLike]
 
 
 class ModelFileError(ValueError):
-    """A model file is malformed, truncated, from a newer version or does not match its architecture."""
+    """A model file is malformed, truncated, from a newer version or does not match its architecture
+    (or its path names no ordinary file: a pipe, a device, a file too large)."""
 
 
 def save(model: MLP, path: PathLike) -> None:
@@ -76,16 +82,15 @@ def save(model: MLP, path: PathLike) -> None:
 
 
 def load(path: PathLike) -> MLP:
-    """Read a model written by :func:`save`; raises :class:`ModelFileError` naming what is wrong."""
+    """Read a model written by :func:`save`; raises :class:`ModelFileError` naming what is wrong.
+
+    Only a regular file of at most :data:`MAX_BYTES` is read: a FIFO, a device such as
+    ``/dev/zero`` or an oversized file is refused before anything is read from it.
+    """
     p = Path(path)
     try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no model file at {str(p)!r}; save one with model.save(path)") from None
-    except IsADirectoryError:
-        raise IsADirectoryError(f"{str(p)!r} is a directory, not a model file") from None
-    try:
-        doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_int=_parse_int)
+        doc = json.loads(_read_model_file(p).decode("utf-8"), parse_constant=_reject_constant,
+                         parse_int=_parse_int)
     except UnicodeDecodeError:
         raise ModelFileError(f"{p}: not a JSON model file (the bytes are not UTF-8 text)") from None
     except json.JSONDecodeError as e:
@@ -102,6 +107,42 @@ def load(path: PathLike) -> MLP:
         raise ModelFileError(f"{p}: {e}") from None
 
 
+def _read_model_file(p: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_BYTES; anything else is refused unread."""
+    try:
+        _check_regular(p, os.stat(p))
+        # O_NONBLOCK: should the path become a FIFO after the stat, open() still returns at once
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no model file at {str(p)!r}; save one with model.save(path)") from None
+    with os.fdopen(fd, "rb") as f:
+        _check_regular(p, os.fstat(f.fileno()))
+        raw = f.read(MAX_BYTES + 1)  # the file may have grown since the stat
+    if len(raw) > MAX_BYTES:
+        _refuse_size(len(raw))
+    return raw
+
+
+def _check_regular(p: Path, st: os.stat_result) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(f"{str(p)!r} is a directory, not a model file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a special file")
+        raise ModelFileError(f"this is {kind}, not a regular file, so it was not read; a model file is "
+                             "an ordinary file written by model.save(path): pass its path")
+    if st.st_size > MAX_BYTES:
+        _refuse_size(st.st_size)
+
+
+def _refuse_size(size: int) -> None:
+    raise ModelFileError(
+        f"the file has {size:,} bytes, more than the {MAX_BYTES // 2**20} MiB a model file may have "
+        "(the handout's h = 100 net takes about 0.2 MB, h = 1000 about 22 MB), so it was not read. "
+        "Check that this is the model file you meant; a bigger one needs micrograd_ws.serialize.MAX_BYTES raised"
+    )
+
+
 def _dumps(model: MLP) -> str:
     lines = [f'  "{k}": {json.dumps(v)}' for k, v in
              [("format", FORMAT), ("version", VERSION), ("sizes", model.sizes), ("activation", _ACTIVATION)]]
@@ -116,13 +157,22 @@ def _dumps(model: MLP) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(given: Path, text: str) -> None:
+    # Through a symbolic link to its target: the link stays, the file it points to is replaced.
+    path = Path(os.path.realpath(given))
+    where = f"cannot save to {str(given)!r}" + (f" (a link to {str(path)!r})" if given.is_symlink() else "")
+    if path.is_symlink():
+        raise ModelFileError(f"cannot save to {str(given)!r}: it is a symbolic link that leads back to itself "
+                             "(a loop); remove it or give another file name")
     if path.is_dir():
-        raise IsADirectoryError(f"cannot save to {str(path)!r}: it is a directory; give a file name such as "
-                                f"{str(path / 'model.json')!r}")
+        raise IsADirectoryError(f"{where}: it is a directory; give a file name such as "
+                                f"{str(given / 'model.json')!r}")
+    if path.exists() and not path.is_file():
+        raise ModelFileError(f"{where}: it is not a regular file (a pipe, a device or a socket) and saving "
+                             "would replace it; give an ordinary file name such as 'model.json'")
     directory = path.parent
     if not directory.is_dir():
-        raise FileNotFoundError(f"cannot save to {str(path)!r}: the directory {str(directory)!r} does not exist")
+        raise FileNotFoundError(f"{where}: the directory {str(directory)!r} does not exist")
     tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666: the umask applies, as for open()
     try:

@@ -3,6 +3,8 @@ import json
 import os
 import pickle
 import struct
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -246,3 +248,129 @@ def test_save_replaces_the_old_file_and_keeps_normal_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# --- what load() reads, and saving through links ---------------------------------------------
+
+def _load_within(path, seconds=10):
+    """load(path) in a thread; a load that blocks (on a FIFO) is released by a writer, so the test fails."""
+    import threading
+
+    result = {}
+
+    def target():
+        try:
+            result["model"] = load(path)
+        except BaseException as e:  # noqa: BLE001 (the test inspects it)
+            result["error"] = e
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive():  # blocked opening the FIFO: a writer that closes at once lets it go
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        t.join(seconds)
+        pytest.fail(f"load({path}) blocked waiting for a writer")
+    return result.get("error")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "f.json"
+    os.mkfifo(fifo)
+    error = _load_within(fifo)
+    assert isinstance(error, ModelFileError)
+    assert "named pipe (FIFO)" in str(error) and "not a regular file" in str(error) and str(fifo) in str(error)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_path_that_becomes_a_fifo_after_the_check_is_still_refused(tmp_path, monkeypatch):
+    fifo, regular = tmp_path / "f.json", tmp_path / "m.json"
+    os.mkfifo(fifo)
+    two_neuron().save(regular)
+    real_stat = os.stat
+    # os.stat sees a regular file (as if the FIFO were swapped in between the check and the open)
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: real_stat(regular if str(p) == str(fifo) else p, *a, **k))
+    error = _load_within(fifo)
+    assert isinstance(error, ModelFileError) and "named pipe" in str(error)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_is_refused_unread():
+    # in a child process with 1 GB of memory: reading /dev/zero without a limit fails there, not here
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))\n"
+            "from micrograd_ws.serialize import ModelFileError, load\n"
+            "try:\n    load('/dev/zero')\nexcept ModelFileError as e:\n    print(e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("/dev/zero: this is a device, not a regular file, so it was not read")
+
+
+def test_a_file_larger_than_the_cap_is_refused_unread(tmp_path, monkeypatch):
+    from micrograd_ws import serialize
+
+    big = tmp_path / "big.json"
+    with open(big, "wb") as f:
+        f.truncate(serialize.MAX_BYTES + 1)  # sparse: no disk space used
+    with pytest.raises(ModelFileError) as e:
+        load(big)
+    assert f"{serialize.MAX_BYTES + 1:,} bytes" in str(e.value) and "256 MiB" in str(e.value)
+    assert "MAX_BYTES" in str(e.value)  # says how to read a bigger one
+
+
+def test_the_cap_can_be_raised_and_a_file_that_grows_past_it_while_read_is_refused(tmp_path, monkeypatch):
+    from micrograd_ws import serialize
+
+    path, _ = _valid(tmp_path)
+    size = path.stat().st_size
+    monkeypatch.setattr(serialize, "MAX_BYTES", size - 1)
+    with pytest.raises(ModelFileError, match=f"{size:,} bytes"):
+        load(path)
+    monkeypatch.setattr(serialize, "MAX_BYTES", size)
+    assert load(path).sizes == [1, 3, 3, 1]
+
+    def looks_small(stat):  # the file grows after it is checked: the checks see 10 bytes
+        return lambda *args, **kwargs: os.stat_result((*stat(*args, **kwargs)[:6], 10, *stat(*args, **kwargs)[7:]))
+
+    monkeypatch.setattr(os, "stat", looks_small(os.stat))
+    monkeypatch.setattr(os, "fstat", looks_small(os.fstat))
+    monkeypatch.setattr(serialize, "MAX_BYTES", size - 1)
+    with pytest.raises(ModelFileError, match=f"{size:,} bytes"):  # the bytes read are counted too
+        load(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_save_through_a_symlink_replaces_the_target_and_keeps_the_link(tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    target = store / "model.json"
+    two_neuron(seed=1).save(target)
+    link = tmp_path / "latest.json"
+    link.symlink_to(os.path.join("store", "model.json"))  # relative, into another directory
+    new = two_hidden_layers(hidden=2, seed=3)
+    new.save(link)
+    assert link.is_symlink() and os.readlink(link) == os.path.join("store", "model.json")
+    assert load(target).state_dict() == new.state_dict() == load(link).state_dict()
+    assert sorted(os.listdir(tmp_path)) == ["latest.json", "store"] and os.listdir(store) == ["model.json"]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_save_to_a_dangling_symlink_creates_its_target_and_a_loop_is_refused(tmp_path):
+    link = tmp_path / "link.json"
+    link.symlink_to("made.json")
+    two_neuron().save(link)
+    assert link.is_symlink() and load(tmp_path / "made.json").sizes == [1, 1]
+    loop = tmp_path / "loop.json"
+    loop.symlink_to("loop.json")
+    with pytest.raises(ModelFileError, match="leads back to itself"):
+        two_neuron().save(loop)
+    assert loop.is_symlink()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_save_refuses_to_replace_a_fifo(tmp_path):
+    fifo = tmp_path / "f.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelFileError, match="not a regular file"):
+        two_neuron().save(fifo)
+    assert os.listdir(tmp_path) == ["f.json"] and not fifo.is_file()
