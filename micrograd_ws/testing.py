@@ -589,6 +589,14 @@ def _away_from_kink(bias: float, sums: list[float], margin: float) -> float:
     return min(valid, key=lambda c: abs(c - bias)) if valid else bias
 
 
+def _dot(row: list[float], act: list[float]) -> float:
+    """w·a in plain floats: exact when finite, else ±inf or nan (huge weights overflow)."""
+    try:
+        return math.fsum(w * a for w, a in zip(row, act))
+    except (OverflowError, ValueError):  # fsum refuses inf - inf and an overflowing partial sum
+        return sum(w * a for w, a in zip(row, act))
+
+
 def _draw_mlp(draw, nin, nout, max_layers, max_width, max_batch, weights, inputs, margin) -> MLPCase:
     st = _hypothesis().strategies
 
@@ -607,7 +615,7 @@ def _draw_mlp(draw, nin, nout, max_layers, max_width, max_batch, weights, inputs
     for layer in model.layers:  # forward in plain floats, layer by layer, to place the biases
         rows = [floats(weights, layer.nin) for _ in range(layer.nout)]
         biases = floats(weights, layer.nout)
-        sums = [[math.fsum(w * a for w, a in zip(row, act)) for act in acts] for row in rows]
+        sums = [[_dot(row, act) for act in acts] for row in rows]
         if margin and not layer.output:
             biases = [_away_from_kink(b, s, margin) for b, s in zip(biases, sums)]
         acts = [[max(0.0, s[n] + b) for s, b in zip(sums, biases)] for n in range(batch)]

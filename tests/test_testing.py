@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from micrograd_ws import MLP, Value, define_op
 from micrograd_ws.testing import (OPS, Expression, GradcheckError, MLPCase, check_op, expressions,
@@ -302,3 +303,11 @@ def test_the_documented_user_test_catches_a_wrong_derivative_and_passes_when_fix
     wrong = _run_pytest(tmp_path, source.replace("(math.cos(x),)", "(-math.cos(x),)"))
     assert wrong.returncode == 1 and "1 failed" in wrong.stdout
     assert "GradcheckError: check_op(sin), alone: gradient check failed for sin" in wrong.stdout
+
+
+@settings(max_examples=30)
+@given(mlps(nin=1, nout=1, max_layers=3, max_width=3, weights=st.sampled_from([1e308, -1e308]),
+            inputs=st.sampled_from([3.0, -3.0])))
+def test_mlps_draw_nets_whose_sums_overflow(case):
+    # weights of ±1e308 make ±inf sums, and inf - inf, while biases are placed; the net is still drawn
+    assert {abs(p.data) for p in case.model.parameters() if p.label.startswith("w")} == {1e308}
