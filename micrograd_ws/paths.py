@@ -143,19 +143,37 @@ def edges(root: Value, w: Value) -> list[Edge]:
 
 
 def paths(root: Value, w: Value) -> Iterator[tuple[Edge, ...]]:
-    """Each path from ``root`` down to ``w`` as its edges, root first (lazily: there can be many)."""
+    """Each path from ``root`` down to ``w`` as its edges, root first (lazily: there can be many).
+
+    Depth first, parents in order; one path list is extended and shortened as the search
+    goes, so listing the paths costs time in proportion to their total length.
+
+    >>> a = Value(1.0, 'a'); b = a * a; b.label = 'b'
+    >>> [[(e.child.label, e.index) for e in p] for p in paths(b, a)]
+    [[('b', 0)], [('b', 1)]]
+    """
     keep = set(subgraph(root, w))
     if not keep:
         return
-    stack: list[tuple[Value, tuple[Edge, ...]]] = [(root, ())]
+    if root is w:
+        yield ()
+        return
+    path: list[Edge] = []  # the edges from root down to the node on top of the stack
+    stack = [(root, iter(range(len(root.parents))))]  # each node with its parents still to try
     while stack:
-        v, path = stack.pop()
-        if v is w:
-            yield path
-            continue
-        for i in reversed(range(len(v.parents))):
-            if v.parents[i] in keep:
-                stack.append((v.parents[i], path + (Edge(v, i),)))
+        v, untried = stack[-1]
+        for i in untried:
+            p = v.parents[i]
+            if p is w:
+                yield (*path, Edge(v, i))
+            elif p in keep:
+                path.append(Edge(v, i))
+                stack.append((p, iter(range(len(p.parents)))))
+                break
+        else:  # every parent tried: step back up
+            stack.pop()
+            if path:
+                path.pop()
 
 
 def count_paths(root: Value, w: Value) -> int:

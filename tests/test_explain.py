@@ -444,3 +444,38 @@ def test_jupyter_gets_the_formula_and_the_text():
     data, _ = DisplayFormatter().format(e)
     assert data["text/markdown"].startswith("$$\n\\begin{aligned}\n\\frac{\\partial C}{\\partial w_{3}[0]}")
     assert data["text/plain"] == str(e)
+
+
+# --- paths: order and depth -----------------------------------------------------------
+
+def _paths_by_recursion(v, w):
+    """The oracle: every path from v down to w, parents in order, depth first."""
+    if v is w:
+        return [[]]
+    return [[(v, i)] + rest for i, p in enumerate(v.parents) for rest in _paths_by_recursion(p, w)]
+
+
+@given(expressions(max_steps=8))
+def test_paths_lists_every_path_in_depth_first_parent_order(expr):
+    from micrograd_ws.paths import paths
+
+    xs, out = _graph(expr)
+    for x in xs:
+        got = [[(e.child, e.index) for e in p] for p in paths(out, x)]
+        assert got == _paths_by_recursion(out, x)
+        assert all(isinstance(p, tuple) for p in paths(out, x))
+
+
+def test_a_twenty_thousand_deep_chain_is_explained():
+    x = Value(0.5, label="x")
+    y = x
+    for _ in range(20_000):
+        y = y * 1.0
+    y = y * 3.0
+    y.label = "y"
+    y.backward()
+    e = explain(y, x)
+    [path] = e.paths
+    assert len(path.edges) == 20_001 and e.total == 3.0 == x.grad and e.matches
+    text = str(e)
+    assert text.startswith("∂y/∂x = ∂y/∂") and text.endswith("x.grad = 3 ✓ the same number y.backward() computed")
