@@ -2,8 +2,9 @@
 
 Page 1 (two neurons): forward, cost, each derivative, the reverse pass, the chain
 rule, the update with α = 0.01.  Page 2: one training step of the two-hidden-layer
-net with a small h.  In a terminal, Enter shows the next slide, ``b`` the previous
-one, ``q`` quits; with piped input (not a terminal) it prints every slide and ends.
+net with a small h.  In a terminal each key acts at once, without Enter: Enter (or
+space, →) shows the next slide, ``b`` (or ←) the previous one, ``q`` quits; with
+piped input (not a terminal) it prints every slide and ends.
 """
 from __future__ import annotations
 
@@ -71,17 +72,67 @@ def _show(slides: list[Slide], interactive: bool, style: _Style, columns: int = 
             continue
         last = k == len(slides) - 1
         hint = "Enter: finish" if last else "Enter: next"
-        try:
-            answer = input(f"\n{style.dim}[{hint} · b: back · q: quit]{style.reset} ").strip().lower()
-        except EOFError:  # Ctrl-D or the input closed: stop quietly
-            print()
+        answer = _answer(f"\n{style.dim}[{hint} · b: back · q: quit]{style.reset} ")
+        if answer == "end":  # Ctrl-D or the input closed: stop quietly
             return 0
-        if answer in ("q", "quit", "exit"):
+        if answer == "quit":
             print("Bye! Run it again any time: python -m micrograd_ws walkthrough")
             return 0
-        k = max(0, k - 1) if answer in ("b", "back") else k + 1
+        k = max(0, k - 1) if answer == "back" else k + 1
     print("\nThat was the handout, one step end to end.\nNext, do it yourself in the REPL: docs/tutorial.md")
     return 0
+
+
+#: what a key does at the prompt; other keys are ignored
+_KEYS = {"\r": "next", "\n": "next", " ": "next", "\x1b[C": "next",  # → as well
+         "b": "back", "\x1b[D": "back",  # ← as well
+         "q": "quit", "\x04": "end"}  # Ctrl-D, as at the end of input
+
+
+def _answer(prompt: str) -> str:
+    """Show ``prompt``, then read 'next', 'back', 'quit' or 'end' (input closed): one keypress, no
+    Enter needed, when stdin is a terminal with termios (POSIX); else a line ended with Enter."""
+    try:
+        import termios
+        import tty
+    except ImportError:  # Windows
+        return _answer_line(prompt)
+    try:
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (termios.error, AttributeError, ValueError, OSError):  # not a real terminal after all
+        return _answer_line(prompt)
+    try:
+        tty.setcbreak(fd)  # keys arrive one by one, unechoed; Ctrl-C still interrupts
+        print(prompt, end="", flush=True)  # only now: a key pressed before counts as a key, not a line
+        while True:
+            key = _read_key(fd)
+            action = _KEYS.get(key.lower() if len(key) == 1 else key) if key else "end"
+            if action:
+                print()  # end the prompt's line (cbreak mode does not echo the key)
+                return action
+    finally:  # also on Ctrl-C: the terminal gets its settings back
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _read_key(fd: int) -> str:
+    """One keypress; an arrow key is one escape sequence of three bytes, read whole."""
+    import select
+
+    key = os.read(fd, 1)
+    if key == b"\x1b":  # a lone Esc, or the start of a sequence that follows at once
+        while len(key) < 3 and select.select([fd], [], [], 0.05)[0]:
+            key += os.read(fd, 1)
+    return key.decode("utf-8", errors="replace")
+
+
+def _answer_line(prompt: str) -> str:
+    try:
+        line = input(prompt).strip().lower()
+    except EOFError:
+        print()
+        return "end"
+    return "quit" if line in ("q", "quit", "exit") else "back" if line in ("b", "back") else "next"
 
 
 def _repl(*lines: str) -> str:
@@ -219,11 +270,20 @@ gradients as products along the paths from C down to each parameter:
 {explain(C, params[_name('b2', j_on, hidden)]).format(width)}
 """
     w1, b1 = params[_name("w1", k_on, hidden)], params[_name("b1", k_on, hidden)]
-    yield f"h = {hidden} · " + "② The first layer: ∂C/∂w1, ∂C/∂b1 sum over every j", f"""
+    if hidden == 1:  # one z2, so one path from w1 up to C: a product, no sum
+        title, same = "② The first layer: ∂C/∂w1, ∂C/∂b1", "the same product"
+        more = ("With h = 1 there is one path from w1 up to C, so no sum over j (with h neurons\n"
+                "there is one path per j: try --hidden 2).  Try it yourself: explain(C, 'b1').")
+    else:
+        title, same = "② The first layer: ∂C/∂w1, ∂C/∂b1 sum over every j", "the same sum"
+        other = _name("w1", (k_on + 1) % hidden, hidden)
+        more = (f"Try any other yourself: explain(C, '{b1.label}'), or\n"
+                f"explain(C, '{other}', all_paths=True), which lists the paths that are 0 too.")
+    yield f"h = {hidden} · {title}", f"""
 {explain(C, w1).format(width)}
 
-∂C/∂{b1.label} is the same sum with ∂z1/∂b1 = 1 in place of i: {_num(b1.grad)}.
-Try any other yourself: explain(C, '{b1.label}'), explain(C, 'w2[0][1]', all_paths=True).
+∂C/∂{b1.label} is {same} with ∂z1/∂b1 = 1 in place of i: {_num(b1.grad)}.
+{more}
 """
     before = {name: (p.data, p.grad) for name, p in params.items()}
     SGD(net.parameters(), lr=ALPHA).step()
@@ -232,7 +292,7 @@ Try any other yourself: explain(C, '{b1.label}'), explain(C, 'w2[0][1]', all_pat
     rows = "\n".join(f"    {name:<9} = {_num(before[name][0])} − {_product([ALPHA, before[name][1]])} = "
                      f"{_num(params[name].data)}" for name in shown)
     yield f"h = {hidden} · " + "③ Update weights & biases", f"""
-Every one of the {len(params)} parameters takes the same step, w = w − α ∂C/∂w, α = {ALPHA}:
+All {len(params)} parameters take the same step, w = w − α ∂C/∂w, with α = {ALPHA}:
 
 {rows}
     …

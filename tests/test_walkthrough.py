@@ -78,11 +78,59 @@ def test_b_goes_back_one_slide():
     child.sendline("")
     child.expect(f"2/{SLIDES}")
     child.expect(PROMPT)
-    child.sendline("b")
-    child.expect(rf"(\d+)/{SLIDES}")
+    child.send("b")  # a single key, no Enter
+    child.expect(rf"(\d+)/{SLIDES}", timeout=5)
     assert child.match.group(1) == "1"
     child.expect(PROMPT)
-    child.sendline("q")
+    child.send("x")  # not a command: ignored, the slide stays
+    child.send("q")
+    child.expect("Bye", timeout=5)
+    assert f"/{SLIDES}" not in child.before
+    assert finished(child) == 0
+
+
+def test_q_quits_at_once_without_enter():
+    child = spawn()
+    child.expect(PROMPT)
+    child.send("q")
+    child.expect("Bye", timeout=5)  # input() would still be waiting for Enter
+    assert finished(child) == 0
+
+
+def test_space_and_arrow_keys_move_too():
+    child = spawn()
+    child.expect(PROMPT)
+    for key, slide in ((" ", 2), ("\x1b[C", 3), ("\x1b[D", 2), ("\n", 3), ("\r", 4)):
+        child.send(key)
+        child.expect(rf"(\d+)/{SLIDES}\r\n", timeout=5)
+        assert child.match.group(1) == str(slide), repr(key)
+        child.expect(PROMPT)
+    child.send("q")
+    assert finished(child) == 0
+
+
+TERMINAL_AFTER = """
+import sys, termios
+from micrograd_ws.walkthrough import _answer
+try:
+    print("answer", _answer("ready> "), flush=True)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+lflag = termios.tcgetattr(0)[3]
+print("canonical" if lflag & termios.ICANON else "cbreak", "echo" if lflag & termios.ECHO else "noecho")
+"""
+
+
+@pytest.mark.parametrize("press, outcome", [("q", "answer quit"), (None, "interrupted")])
+def test_the_terminal_settings_come_back_after_a_key_and_after_ctrl_c(press, outcome):
+    child = pexpect.spawn(sys.executable, ["-c", TERMINAL_AFTER], encoding="utf-8", timeout=30)
+    child.expect("ready> ")  # shown once the keys are read one by one
+    if press:
+        child.send(press)
+    else:
+        child.sendintr()
+    child.expect(outcome)
+    child.expect("canonical echo")
     assert finished(child) == 0
 
 
@@ -163,3 +211,34 @@ def test_a_reader_that_leaves_early_is_not_an_error(monkeypatch):
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     assert run(Namespace(hidden=3, seed=2, no_pause=False)) == 0
+
+
+@pytest.mark.parametrize("hidden", [1, 2, 3, 12])
+@pytest.mark.parametrize("seed", [2, 7])
+def test_the_first_layer_slide_is_right_for_any_width(hidden, seed):
+    from micrograd_ws.walkthrough import two_hidden_layer_slides
+
+    slides = dict(two_hidden_layer_slides(hidden, seed))
+    [(title, body)] = [(t, b) for t, b in slides.items() if "The first layer" in t]
+    names = dict(two_hidden_layers(hidden=hidden, seed=seed).named_parameters())
+    suggested = re.findall(r"explain\(C, '([^']+)'", body)
+    assert suggested and all(name in names for name in suggested), (suggested, sorted(names))
+    if hidden == 1:  # one z2, so one path: a product, no sum over j
+        assert "sum" not in title and "Σ" not in body and "the same product" in body
+        assert "∂C/∂w1 = ∂C/∂O · ∂O/∂H2 · ∂H2/∂z2 · ∂z2/∂H1 · ∂H1/∂z1 · ∂z1/∂w1" in body
+    else:
+        assert "sum over every j" in title and "the same sum" in body
+        assert "Σ_j" in body or f"all {hidden} paths are 0" in body
+    every = "\n".join(slides.values())
+    assert all(name in names for name in re.findall(r"explain\(C, '([^']+)'", every))
+    assert max(len(line) for line in every.splitlines() if not line.startswith("MLP(")) <= 78  # 80 indented
+
+
+def test_without_a_real_terminal_answers_are_lines(monkeypatch, capsys):
+    from micrograd_ws.walkthrough import _show, _Style
+
+    slides = [(f"slide {k}", f"body {k}") for k in range(1, 4)]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\nb\n\n\nquit\n"))  # no fileno(): line by line
+    assert _show(slides, True, _Style(False)) == 0
+    shown = re.findall(r"── (slide \d)", capsys.readouterr().out)
+    assert shown == ["slide 1", "slide 2", "slide 1", "slide 2", "slide 3"]
