@@ -30,16 +30,24 @@ __all__ = ["Edge", "name", "subgraph", "edges", "paths", "count_paths", "path_pr
 def name(v: Value, depth: int = 2) -> str:
     """A node's name: its label, a constant's number, or a short expression of its parents.
 
+    Parts deeper than ``depth`` read ``…``, an operation with many inputs by its op
+    (label a node to give it a name of your own).
+
     >>> a = Value(2.0, 'a')
     >>> name(a), name(Value(3.0)), name(a * 3), name((a * 3).tanh())
     ('a', '3', 'a·3', 'tanh(a·3)')
+    >>> from micrograd_ws import mean
+    >>> name(a * 3 * 3 * 3), name(mean([a, a, a]) * 2)
+    ('…·3·3', 'mean(…)·2')
     """
     if v.label:
         return v.label
     if not v.parents:
         return f"{v.data:g}"
-    if depth == 0 or len(v.parents) > 2:
-        return f"v{v._id}"
+    if depth == 0:
+        return "…"
+    if len(v.parents) > 2:
+        return f"{v.op}(…)" if v.op.isidentifier() else v.op
     args = [name(p, depth - 1) for p in v.parents]
     if v.op in ("+", "-", "*", "/") and len(args) == 2:
         a, b = (_wrap(x) if v.op != "+" else x for x in args)
@@ -84,7 +92,8 @@ class Edge:
 
 def _formula(c: Value, i: int) -> str:
     op, ps = c.op, c.parents
-    x = _wrap(name(ps[i]))
+    arg = name(ps[i])  # inside f(…) as it is; as a factor or a base in parentheses if it has spaces
+    x = _wrap(arg)
     if op == "+":
         return "1"
     if op == "-":
@@ -113,11 +122,11 @@ def _formula(c: Value, i: int) -> str:
     if op == "**":
         a, b = _wrap(name(ps[0])), _wrap(name(ps[1]))
         return f"{b}·{a}^({b} − 1)" if i == 0 else f"{a}^{b}·ln {a}"
-    simple = {"exp": f"exp({x})", "log": f"1/{x}", "tanh": f"1 − tanh²({x})",
-              "sigmoid": f"σ({x})(1 − σ({x}))", "mean": f"1/{len(ps)}"}
+    simple = {"exp": f"exp({arg})", "log": f"1/{x}", "tanh": f"1 − tanh²({arg})",
+              "sigmoid": f"σ({arg})(1 − σ({arg}))", "mean": f"1/{len(ps)}"}
     if op in simple:
         return simple[op]
-    return f"∂{op}/∂arg{i + 1}" if len(ps) > 1 else f"{op}′({x})"
+    return f"∂{op}/∂arg{i + 1}" if len(ps) > 1 else f"{op}′({arg})"
 
 
 def subgraph(root: Value, w: Value) -> list[Value]:

@@ -35,7 +35,7 @@ from urllib.parse import quote as url_quote
 
 from .cli import finite_number, whole_number
 from .engine import Value, topological_order
-from .explain import Explanation, _explain, _find_label, _num
+from .explain import Explanation, _explain, _find_label, _num, _partial
 from .paths import Edge, edges, name, subgraph
 
 if TYPE_CHECKING:  # graphviz is optional: imported where it is needed
@@ -54,7 +54,7 @@ _NAME_WIDTH = 48  # longer names are shortened in pictures (the DOT stays valid 
 # colours: the parameter w, other leaves (parameters, inputs), the cost, folded or zero parts
 _W_FILL, _LEAF_FILL, _C_FILL, _GREY, _ZERO = "#fde3c4", "#fdf3e3", "#d3e4f5", "#8c8c8c", "#c0392b"
 
-Params = Union[Mapping[str, Value], Iterable["tuple[str, Value]"], Iterable[Value]]
+Params = Union[Mapping[str, Value], Iterable["tuple[str, Value]"], Iterable[Union[Value, str]]]
 
 
 class DotNotFoundError(RuntimeError):
@@ -340,7 +340,7 @@ def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_te
     fold = info.n_live > 0 and not show_zero_paths  # when every path is zero, show why
     drawn = [v for v in info.nodes if v in info.live] if fold else info.nodes
     if len(drawn) > max_nodes:
-        _refuse(len(drawn), f"the graph of ∂{name(C)}/∂{name(w)}", max_nodes,
+        _refuse(len(drawn), f"the graph of {_partial(name(C), name(w))}", max_nodes,
                 "build a smaller net (e.g. two_hidden_layers(hidden=4))" +
                 (", fold the zero paths (show_zero_paths=False)" if show_zero_paths else ""))
     explanation = _explain(C, w, all_paths=False, max_paths=max_terms)
@@ -390,19 +390,23 @@ def _draw_fold(g, ids: _Ids, info: _Paths, folded: list[Edge], n_zero: int) -> N
 
 # --- every ∂C/∂w: files and a gallery ------------------------------------------------------
 
-def _named(params: Params) -> list[tuple[str, Value]]:
+def _named(root: Value, params: Params) -> list[tuple[str, Value]]:
     if hasattr(params, "named_parameters"):
         params = params.named_parameters()
+    if isinstance(params, str):  # one label
+        params = [params]
     items = list(params.items() if isinstance(params, Mapping) else params)
     out = []
     for k, item in enumerate(items):
         if isinstance(item, Value):
             out.append((name(item), item))
+        elif isinstance(item, str):  # a label, as draw_grad takes it
+            out.append((item, _find_label(root, item, "render_grads")))
         elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Value):
             out.append((str(item[0]), item[1]))
         else:
             raise TypeError(f"render_grads: parameter {k} is {item!r}; pass net.named_parameters(), "
-                            "a dict of name -> Value, or a list of Values")
+                            "a dict of name -> Value, a list of Values or of labels such as ['b3', 'w1[0]']")
     if not out:
         raise ValueError("render_grads: no parameters given; pass net.named_parameters()")
     return out
@@ -423,7 +427,8 @@ def render_grads(root: Value, params: Params, outdir: str | Path, format: str = 
                  show_zero_paths: bool = False, max_terms: int = 4, title: str = "") -> Path:
     """Write the picture of ∂root/∂w for every parameter, and an ``index.html`` gallery; returns its path.
 
-    ``params``: ``net.named_parameters()``, a dict name → Value, a list of Values, or the net.
+    ``params``: ``net.named_parameters()``, a dict name → Value, a list of Values or of their
+    labels (``['b3', 'w1[0]']``, looked up in root's graph as :func:`draw_grad` does), or the net.
     Each parameter gets ``NAME.dot`` (the DOT source) and, unless ``format='dot'``,
     ``NAME.svg`` / ``.png`` / ``.pdf`` rendered by Graphviz's ``dot``.  Without ``dot`` all
     sources and the gallery are still written, then :class:`DotNotFoundError` is raised.
@@ -432,7 +437,7 @@ def render_grads(root: Value, params: Params, outdir: str | Path, format: str = 
     root = _check_value(root, "render_grads(root)")
     if format not in FORMATS:
         raise ValueError(f"render_grads: format must be one of {', '.join(FORMATS)}, got {format!r}")
-    named = _named(params)
+    named = _named(root, params)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     entries, taken, missing_dot = [], set(), False
@@ -450,27 +455,44 @@ def render_grads(root: Value, params: Params, outdir: str | Path, format: str = 
                 missing_dot = True
         entries.append((label, w, g.caption, slug, source.name, picture.name))
     index = out / "index.html"
-    index.write_text(_gallery(root, entries, "dot" if missing_dot else format, title), encoding="utf-8")
+    index.write_text(_gallery(root, entries, "dot" if missing_dot else format, title, missing_dot),
+                     encoding="utf-8")
     if missing_dot:
         raise DotNotFoundError(out / "*.dot")
     return index
 
 
-def _gallery(root: Value, entries: list, format: str, title: str) -> str:
-    """index.html: one card per parameter with its name, gradient, caption and picture."""
+def _gallery(root: Value, entries: list, format: str, title: str, missing_dot: bool = False) -> str:
+    """index.html: one card per parameter with its name, gradient, caption and picture.
+
+    With ``format='dot'`` (chosen, or because ``dot`` is missing) each card links its DOT
+    source, and the page says how to render them.
+    """
     e = html.escape
     cards = []
     for label, w, caption, slug, source, picture in entries:
         href = url_quote(picture)
         if format in ("svg", "png"):
-            shown = f'<a href="{href}"><img src="{href}" alt="{e(f"graph of ∂{name(root)}/∂{label}")}"/></a>'
+            shown = f'<a href="{href}"><img src="{href}" alt="{e(f"graph of ∂{name(root)}/∂{label}")}"/></a>\n'
+        elif format == "pdf":
+            shown = f'<p><a href="{href}">{e(picture)}</a></p>\n'
         else:
-            shown = f'<a href="{href}">{e(picture)}</a>'
+            shown = ""  # the DOT source below is the picture
         cards.append(
             f'<section id="{slug}">\n<h2>{e(label)} <span class="grad">∂{e(name(root))}/∂{e(label)} = '
-            f'{e(_exact(w.grad))}</span></h2>\n<pre>{e(caption)}</pre>\n{shown}\n'
+            f'{e(_exact(w.grad))}</span></h2>\n<pre>{e(caption)}</pre>\n{shown}'
             f'<p class="src">DOT source: <a href="{url_quote(source)}">{e(source)}</a></p>\n</section>'
         )
+    if missing_dot:
+        notice = ("<p class=\"notice\">Graphviz's <code>dot</code> program was not found, so the pictures were "
+                  "not rendered: each parameter links its DOT source (<code>.dot</code>) instead. "
+                  f"{_code(e(INSTALL_DOT))} Then render them in this folder with <code>dot -Tsvg -O *.dot</code>, "
+                  "or run this again.</p>\n")
+    elif format == "dot":
+        notice = ("<p class=\"notice\">The pictures are DOT sources (<code>.dot</code>): render them in this "
+                  "folder with Graphviz, <code>dot -Tsvg -O *.dot</code>.</p>\n")
+    else:
+        notice = ""
     rows = "\n".join(
         f'<tr><td><a href="#{slug}">{e(label)}</a></td><td>{e(_exact(w.grad))}</td></tr>'
         for label, w, _, slug, *_ in entries
@@ -488,11 +510,12 @@ pre {{ background: #f6f6f6; padding: 0.8em; overflow-x: auto; }}
 img {{ max-width: 100%; height: auto; }}
 .grad {{ font-weight: normal; color: #555; margin-left: 1em; }}
 table {{ border-collapse: collapse; }} td {{ padding: 0.1em 1em 0.1em 0; }}
+.notice {{ background: #fff4e0; border-left: 4px solid #e8a33d; padding: 0.6em 0.8em; }}
 </style>
 </head>
 <body>
 <h1>{heading}</h1>
-<p>{e(title)}</p>
+{notice}<p>{e(title)}</p>
 <p>{e(name(root))} = {e(_exact(root.data))}. Each picture keeps the paths from one parameter to
 {e(name(root))}; every edge carries its local derivative, and the caption multiplies them
 along each path and adds the paths: the chain rule. Its total is the gradient the engine's
@@ -505,6 +528,11 @@ along each path and adds the paths: the chain rule. Its total is the gradient th
 </body>
 </html>
 """
+
+
+def _code(text: str) -> str:
+    """`command` spans (as in the error messages) as HTML <code>."""
+    return re.sub(r"`([^`]*)`", r"<code>\1</code>", text)
 
 
 # --- the `graphs` command ------------------------------------------------------------------
@@ -569,5 +597,7 @@ def run(args) -> int:
         return fail(str(e), 1)
     except OSError as e:
         return fail(f"cannot write to {args.out}: {e.strerror or e}", 1)
-    print(f"wrote {len(params)} {args.format.upper()} pictures of ∂C/∂w to {args.out}; open {index}")
+    n = len(params)
+    what = "DOT source" if args.format == "dot" else f"{args.format.upper()} picture"
+    print(f"wrote {n} {what}{'s' * (n != 1)} of ∂C/∂w to {args.out}; open {index}")
     return 0

@@ -345,6 +345,21 @@ def test_missing_dot_explains_how_to_install_and_keeps_the_source(no_dot, tmp_pa
     assert 'href="w2_1_0.dot"' in (out / "index.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("format", ["svg", "png", "pdf"])
+def test_without_dot_the_gallery_links_the_sources_and_says_why(no_dot, tmp_path, format):
+    net, O, C = handout_net(2, 0, 0.5, 1.0)
+    with pytest.raises(DotNotFoundError):
+        render_grads(C, net, tmp_path, format=format)
+    root, links = gallery(tmp_path / "index.html")
+    files = [link for link in links if not link.startswith("#")]
+    assert files and all((tmp_path / link).is_file() and link.endswith(".dot") for link in files), files
+    assert not list(tmp_path.glob(f"*.{format}"))
+    text = " ".join("".join(root.itertext()).split())
+    assert "dot program was not found, so the pictures were not rendered" in text
+    assert "DOT source (.dot) instead" in text and "dot -Tsvg -O *.dot" in text
+    assert all(cmd in text for cmd in INSTALL)
+
+
 def test_cli_without_dot_fails_clearly_and_writes_sources(no_dot, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["graphs", "--model", "two-neuron", "--out", str(out)]) == 1
@@ -422,6 +437,54 @@ def test_gallery_escapes_any_parameter_name(tmp_path):
     assert "<script>" not in index.read_text(encoding="utf-8")
     assert sorted(p.name for p in tmp_path.glob("*.dot")) == ["script.dot", "w_1-2.dot", "w_1.dot"]
     assert math.isclose(a.grad, 2 * (a.data * b.data) * b.data)
+
+
+def test_render_grads_takes_labels_as_draw_grad_does(tmp_path):
+    net, O, C = handout_net(3, 2, 0.5, 1.0)
+    index = render_grads(C, ["b3", "w1[0]"], tmp_path, format="dot")
+    assert sorted(p.name for p in tmp_path.glob("*.dot")) == ["b3.dot", "w1_0.dot"]
+    text = "".join(gallery(index)[0].itertext())
+    for label in ("b3", "w1[0]"):
+        assert draw_grad(C, label).caption in text
+    mixed = dict(net.named_parameters())
+    render_grads(C, "w2[0][1]", tmp_path / "one", format="dot")  # one label
+    render_grads(C, [mixed["b3"], "b2[1]", ("the w3[0]", mixed["w3[0]"])], tmp_path / "mixed", format="dot")
+    assert [p.name for p in (tmp_path / "one").glob("*.dot")] == ["w2_0_1.dot"]
+    assert sorted(p.name for p in (tmp_path / "mixed").glob("*.dot")) == ["b2_1.dot", "b3.dot", "the_w3_0.dot"]
+    with pytest.raises(ValueError, match=r"render_grads: no node labelled 'w9\[0\]'.*did you mean"):
+        render_grads(C, ["b3", "w9[0]"], tmp_path / "bad", format="dot")
+    assert not (tmp_path / "bad").exists()  # checked before anything is written
+    with pytest.raises(TypeError, match="a list of Values or of labels"):
+        render_grads(C, [3.0], tmp_path / "bad", format="dot")
+
+
+@pytest.mark.parametrize("argv, said", [(["--only", "b3"], "wrote 1 DOT source of ∂C/∂w"),
+                                        (["--only", "b3,w1[0]"], "wrote 2 DOT sources of ∂C/∂w")])
+def test_cli_counts_what_it_wrote_in_good_english(tmp_path, capsys, argv, said):
+    assert main(["graphs", "--format", "dot", "--out", str(tmp_path), *argv]) == 0
+    assert said in capsys.readouterr().out
+
+
+def test_cli_says_one_picture_not_pictures(dot, tmp_path, capsys):
+    assert main(["graphs", "--only", "b3", "--out", str(tmp_path)]) == 0
+    assert "wrote 1 SVG picture of ∂C/∂w" in capsys.readouterr().out
+
+
+def test_an_unlabelled_root_is_named_without_internal_ids():
+    x = Value(0.5, label="x")
+    y = x
+    for _ in range(600):
+        y = y * 1.0
+    y = (y + 2.0).tanh()
+    y.backward()
+    with pytest.raises(ValueError) as err:
+        draw_grad(y, x)
+    caption = grad_caption(y, x)
+    for text in (str(err.value), caption):
+        assert not re.search(r"\bv\d+", text), text
+    assert "the graph of ∂(tanh(… + 2))/∂x has 603 nodes" in str(err.value)
+    assert caption.startswith("∂(tanh(… + 2))/∂x = ∂(tanh(… + 2))/∂(…·1 + 2) · ")
+    assert "= (1 − tanh²(…·1 + 2)) · 1 · 1 · " in caption  # the tanh's argument in one pair of parentheses
 
 
 def test_missing_graphviz_package_says_what_to_install(monkeypatch, tmp_path, capsys):
