@@ -1,6 +1,6 @@
 """The handout's "2 Hidden Layers" net trained with its schedule, and the figure.
 
-Run from the repository:  python demos/two_hidden_layers.py [--hidden H] [--iters N N ...] [--out DIR]
+Run from the repository:  python demos/two_hidden_layers.py [--hidden H] [--iters N,N,...] [--out DIR]
 
 The 1 → h → h → 1 ReLU net (h = 100) learns y = sin(πx) with α = 0.01, one sample per
 iteration; the fit is recorded after 100, 500, 1000 and 5000 iterations.  The figure
@@ -14,20 +14,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a clon
 
 import micrograd_ws  # noqa: E402
 from micrograd_ws import two_hidden_layers  # noqa: E402
+from micrograd_ws.cli import whole_number  # noqa: E402
 from micrograd_ws.data import make_dataset  # noqa: E402
 from micrograd_ws.handout import ALPHA, HIDDEN, TRAINING_ITERS  # noqa: E402
-from micrograd_ws.train import plot, summary, train  # noqa: E402
+from micrograd_ws.train import _iters, plot, summary, train  # noqa: E402
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hidden", type=int, default=HIDDEN, help=f"neurons per hidden layer (default {HIDDEN})")
-    parser.add_argument("--iters", type=int, nargs="+", default=list(TRAINING_ITERS),
-                        help="the schedule (default: 100 500 1000 5000)")
+    parser.add_argument("--hidden", type=whole_number(1), default=HIDDEN, metavar="H",
+                        help=f"neurons per hidden layer (default {HIDDEN})")
+    # each word read as `micrograd-ws train --iters` reads its value, so 100,500 and 100 500 both work
+    parser.add_argument("--iters", type=_iters, nargs="+", default=[list(TRAINING_ITERS)], metavar="N",
+                        help="the schedule: counts separated by commas as for micrograd-ws train, or by spaces "
+                             f"(default: {','.join(map(str, TRAINING_ITERS))})")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output directory (default: out)")
     args = parser.parse_args(argv)
-    if args.hidden < 1 or min(args.iters) < 1:
-        parser.error("--hidden and --iters take positive numbers, e.g. --hidden 100 --iters 100 500 1000 5000")
+    args.iters = sorted({n for part in args.iters for n in part})
 
     net = two_hidden_layers(hidden=args.hidden, seed=0)
     data = make_dataset("sin")

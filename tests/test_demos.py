@@ -37,6 +37,22 @@ def test_two_hidden_layers_writes_the_figure_and_the_model(tmp_path):
     assert load(tmp_path / "figs" / "two_hidden_layers.json").sizes == [1, 4, 4, 1]
 
 
+def _schedule(out):
+    """The iteration counts of the summary table's rows."""
+    rows = out.split("seconds\n", 1)[1].split("figure:")[0]
+    return [int(line.split()[0]) for line in rows.splitlines()]
+
+
+def test_two_hidden_layers_reads_the_schedule_as_train_does(tmp_path):
+    out = _run("two_hidden_layers.py", "--hidden", "2", "--iters", "20,5", "--out", "o", cwd=tmp_path)
+    assert _schedule(out) == [0, 5, 20]  # before training, then each count
+    mixed = _run("two_hidden_layers.py", "--hidden", "2", "--iters", "5,20", "10", "--out", "o", cwd=tmp_path)
+    assert _schedule(mixed) == [0, 5, 10, 20]
+    done = subprocess.run([sys.executable, str(DEMOS / "two_hidden_layers.py"), "--iters", "5,,x"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 2 and "separated by commas, such as 100,500,1000,5000; got '5,,x'" in done.stderr
+
+
 def _kernel_spec(tmp_path):
     """A kernel spec running THIS interpreter, so the notebook uses the venv under test."""
     spec = tmp_path / "kernels" / "micrograd-ws-test"
