@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence, Union
 
@@ -146,7 +147,11 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Input], eps: float = 1e-
     ∂H/∂z = 0 at z = 0.
 
     Returns True, or raises :class:`GradcheckError` naming the input, both numbers and
-    the relative error.
+    the relative error; when the step looks to blame rather than the derivative (f steep
+    within ``eps``, or ``eps`` lost to rounding next to a huge input) it says so and
+    suggests a step.  Raises ``OverflowError`` / ``ValueError`` naming the point when f
+    overflows or is undefined at or within ``eps`` of it, and refuses no inputs or a
+    number of inputs f cannot take before calling f.
 
     >>> gradcheck(lambda x: x * x, [3.0])
     True
@@ -168,12 +173,22 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Input], eps: float = 1e-
             raise ValueError(f"gradcheck({name}={tol!r}): {name} must be {example}")
     names = _input_names(f, inputs)
     leaves = [_leaf(x, name) for x, name in zip(inputs, names)]
+    _check_arity(f, leaves)
+    few = len(leaves) <= 6  # name the whole point, else only the failing inputs
+    at = ", ".join(f"{n} = {leaf.data!r}" for n, leaf in zip(names, leaves)) if few else f"{len(leaves)} inputs"
     saved = [leaf.grad for leaf in leaves]
     try:
         for leaf in leaves:
             leaf.grad = 0.0
-        out = _output(f, f(*leaves))
-        out.backward()
+        try:
+            out = _output(f, f(*leaves))
+        except (ArithmeticError, ValueError) as e:
+            raise _cannot_evaluate(f, e, f"at {at}") from e
+        try:
+            out.backward()
+        except OverflowError as e:
+            raise OverflowError(f"gradcheck: the gradient of {_fname(f)} overflows a float at {at} "
+                                f"({_what(e)}): check it at smaller inputs") from e
         analytic = [leaf.grad for leaf in leaves]
     finally:
         for leaf, g in zip(leaves, saved):
@@ -181,41 +196,150 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Input], eps: float = 1e-
     # Perturb the inputs as given (a float input stays a float: each call gets fresh leaves).
     points = [x if isinstance(x, Value) else leaf.data for x, leaf in zip(inputs, leaves)]
 
-    failures, kinks = [], []
+    failures, notes, steps = [], [], {"coarse": [], "tiny": []}  # steps: the ones to suggest
     for i, (name, backward) in enumerate(zip(names, analytic)):
         try:
             numeric = finite_difference(f, points, i, eps)
         except (ArithmeticError, ValueError) as e:
-            raise ValueError(
-                f"gradcheck: {_fname(f)} fails within eps={eps} of {name} = {leaves[i].data!r} ({e}). "
-                "Finite differences need f defined around each input: move the input further "
-                "inside the domain (or use a smaller eps)."
-            ) from e
+            raise _cannot_evaluate(f, e, f"within eps={eps} of {name} = {leaves[i].data!r}") from e
         if _close(backward, numeric, atol, rtol):
             continue
-        # Look closer, 100 times: a kink (ReLU at 0) near the input bends the difference quotient.
-        fine = eps / 100
-        if _close(backward, finite_difference(f, points, i, fine), atol, rtol):
-            continue  # the kink was within eps of the input, not at it
-        left, right = _one_sided(f, points, i, fine, out.data)
-        if left is not None and right is not None and not _close(left, right, atol, rtol):
-            slack = atol + rtol * max(abs(left), abs(right))
-            if min(left, right) - slack <= backward <= max(left, right) + slack:
-                continue  # a kink at the input, and backward picked a slope between the two sides
-            kinks.append(f"{name}: f has a kink here, left slope {left!r}, right slope {right!r}")
+        verdict = _look_closer(f, points, i, name, out.data, eps, backward, numeric, atol, rtol)
+        if verdict is None:
+            continue
+        note, kind, step = verdict
+        if note:
+            notes.append(f"{name}: {note}")
+        if kind:
+            steps[kind].append(step)
         rel = abs(backward - numeric) / abs(numeric) if numeric else math.inf
         failures.append(Mismatch(name, leaves[i].data, backward, numeric, rel))
     if failures:
-        few = len(leaves) <= 6  # name the whole point, else only the failing inputs
-        at = ", ".join(f"{n} = {leaf.data!r}" for n, leaf in zip(names, leaves)) if few else f"{len(leaves)} inputs"
         lines = [f"gradient check failed for {_fname(f)} at {at}:"]
         lines += [f"  ∂/∂{m.input}{'' if few else f' (at {m.input} = {m.value!r})'}: backward gives "
                   f"{m.backward!r}, finite differences give {m.numeric!r} (relative error {m.relative_error:.3g})"
                   for m in failures]
-        lines += [f"  ({k})" for k in kinks]
-        lines.append("A wrong local derivative in an op's forward pass is the usual cause.")
+        lines += [f"  ({note})" for note in notes]
+        coarse, tiny = steps["coarse"], steps["tiny"]
+        if coarse:
+            lines.append(f"The finite-difference step eps={eps} may be too coarse: f changes steeply within eps "
+                         f"of the input{'s' if len(coarse) > 1 else ''}. Try a smaller one, e.g. "
+                         f"gradcheck(f, inputs, eps={min(coarse):g}).")
+        if tiny:
+            lines.append(f"The finite-difference step eps={eps} is too small for inputs this large: try one "
+                         f"in proportion, e.g. gradcheck(f, inputs, eps={max(tiny):g}).")
+        if len(coarse) + len(tiny) < len(failures):
+            lines.append("A wrong local derivative in an op's forward pass is the usual cause.")
         raise GradcheckError("\n".join(lines), failures)
     return True
+
+
+def _look_closer(f: Callable, points: Sequence[Input], i: int, name: str, f0: float, eps: float,
+                 backward: float, numeric: float, atol: float, rtol: float) -> tuple[str, str, float] | None:
+    """After a mismatch at input ``i``: None if it passes on a closer look (a kink), else
+    (note, kind, step): what the finite differences show, and whether the step is to blame
+    (kind 'coarse' or 'tiny', with a step to suggest) or not (kind '')."""
+    x = _data(points[i])
+    # Look closer, 100 times: a kink (ReLU at 0) near the input bends the difference quotient.
+    fine = eps / 100
+    numeric_fine = finite_difference(f, points, i, fine)
+    if _close(backward, numeric_fine, atol, rtol):
+        return None  # the kink was within eps of the input, not at it
+    left, right = _one_sided(f, points, i, fine, f0)
+    if left is not None and right is not None and not _close(left, right, atol, rtol):
+        slack = atol + rtol * max(abs(left), abs(right))
+        if min(left, right) - slack <= backward <= max(left, right) + slack:
+            return None  # a kink at the input, and backward picked a slope between the two sides
+        return f"f has a kink here, left slope {left!r}, right slope {right!r}", "", 0.0
+    proportional = 1e-6 * abs(x)
+    if eps < 1e-9 * abs(x) and _agrees_at(f, points, i, proportional, backward, atol, rtol):
+        # the step is lost to rounding next to so large an input; a step in proportion agrees
+        return (f"eps={eps:g} is tiny next to {name} = {x!r}, so rounding swamps the finite difference; "
+                f"eps={proportional:g} agrees with backward", "tiny", proportional)
+    if fine >= _smallest_step(x) and not _close(numeric_fine, numeric, atol, rtol) and \
+            abs(numeric_fine - backward) < abs(numeric - backward):
+        # a smaller step moves the estimate towards backward: f is steep for this step
+        note, step = _finer_steps(f, points, i, eps, numeric, backward, atol, rtol)
+        return note, "coarse", step
+    return "", "", 0.0
+
+
+def _check_arity(f: Callable, leaves: Sequence[Value]) -> None:
+    """A clear error when f cannot take one argument per input."""
+    if not leaves:
+        raise ValueError("gradcheck(f, inputs): no inputs; give one number (or Value) per argument of f, "
+                         "e.g. gradcheck(f, [0.5, -1.0]) for f(a, b)")
+    try:
+        signature = inspect.signature(f)
+    except (TypeError, ValueError):  # some builtins have none: calling f will tell
+        return
+    try:
+        signature.bind(*leaves)
+    except TypeError:
+        params = [p.name for p in signature.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        n = len(leaves)
+        raise TypeError(f"gradcheck: {_fname(f)} takes {len(params)} argument{'s' * (len(params) != 1)} "
+                        f"({', '.join(params)}) but {n} input{' was' if n == 1 else 's were'} given; "
+                        "give one input per argument") from None
+
+
+def _what(e: Exception) -> str:
+    """An engine error's first clause, which names the operation and its operands (not its advice)."""
+    text = re.split(r"[.;] ", str(e), maxsplit=1)[0]
+    return text.replace(": the result overflows a float", "").replace(": got ", " is ")
+
+
+def _cannot_evaluate(f: Callable, e: Exception, where: str) -> Exception:
+    """Why f has no value ``where``: its result overflows, is not a number, or is undefined.
+
+    The error's ``reason`` is its first sentence without the advice (check_op words its own).
+    """
+    non_finite = re.search(r": got (-?inf|nan);", str(e))  # an op's function returned inf or nan
+    if isinstance(e, OverflowError) or (non_finite and non_finite.group(1) != "nan"):
+        what = "a local derivative of" if "derivative" in str(e) else "the result of"
+        kind, reason = OverflowError, f"{what} {_fname(f)} overflows a float {where} ({_what(e)})"
+        advice = "Finite differences need f finite at and around each input: check it at smaller inputs."
+    elif non_finite:
+        kind, reason = ValueError, f"the result of {_fname(f)} is not a number {where} ({_what(e)})"
+        advice = "Check the op's function there, or check f at other inputs."
+    else:
+        kind, reason = type(e), f"{_fname(f)} is not defined {where} ({e})"
+        advice = ("Finite differences need f defined at and around each input: move the input further "
+                  "inside the domain (or use a smaller eps).")
+    try:
+        error = kind(f"gradcheck: {reason}. {advice}")
+    except TypeError:  # an exception class that takes other arguments
+        error = ValueError(f"gradcheck: {reason}. {advice}")
+    error.reason = reason
+    return error
+
+
+def _smallest_step(x: float) -> float:
+    """Below this step, rounding x ± step (or f's value) swamps a finite difference at x."""
+    return max(1e-13, 1e4 * math.ulp(x))
+
+
+def _agrees_at(f: Callable, points: Sequence[Input], i: int, step: float, backward: float, atol: float,
+               rtol: float) -> bool:
+    try:
+        return _close(backward, finite_difference(f, points, i, step), atol, rtol)
+    except (ArithmeticError, ValueError):  # f is not defined that far away
+        return False
+
+
+def _finer_steps(f: Callable, points: Sequence[Input], i: int, eps: float, numeric: float, backward: float,
+                 atol: float, rtol: float) -> tuple[str, float]:
+    """How the estimate moves with smaller steps, and a step to suggest: the first that agrees, else the smallest."""
+    x = _data(points[i])
+    seen = [f"eps={eps:g} gives {numeric:.10g}"]
+    step = eps
+    while step / 100 >= _smallest_step(x):
+        step /= 100
+        estimate = finite_difference(f, points, i, step)
+        seen.append(f"eps={step:g} gives {estimate:.10g}")
+        if _close(backward, estimate, atol, rtol):
+            return f"finite differences change with the step: {', '.join(seen)}, which agrees with backward", step
+    return f"finite differences change with the step: {', '.join(seen)}", step
 
 
 # --- hypothesis strategies ------------------------------------------------------------
@@ -507,7 +631,10 @@ def check_op(op: Callable[..., Value], *, arity: int | None = None, domain: Call
             if hasattr(e, "__notes__"):  # hypothesis's long description of the strategy
                 del e.__notes__
             args = ", ".join("xyzuvw"[k] if k < 6 else f"x{k}" for k in range(n))
-            message = (f"check_op({name}), {where}: {e}. If {name} is not defined there, pass "
+            reason = getattr(e, "reason", None)  # gradcheck's, naming the point
+            message = (f"check_op({name}), {where}: {reason}. If that is right, pass domain=lambda {args}: ..., "
+                       f"True where {name} is defined" if reason else
+                       f"check_op({name}), {where}: {e}. If {name} is not defined there, pass "
                        f"domain=lambda {args}: ..., True where it is defined")
             try:
                 again = type(e)(message)

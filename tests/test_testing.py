@@ -83,8 +83,93 @@ def test_value_inputs_are_nudged_in_place_and_restored():
 
 
 def test_domain_edge_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"fails within eps=1e-06 of x = 1e-07 \(log\(-9e-07\).*inside the domain"):
+    with pytest.raises(ValueError, match=r"f is not defined within eps=1e-06 of x = 1e-07 \(log\(-9e-07\).*inside the domain"):
         gradcheck(lambda x: x.log(), [1e-7])
+
+
+def _suggested_eps(message):
+    return float(re.search(r"gradcheck\(f, inputs, eps=([^)]+)\)", message).group(1))
+
+
+def test_a_steep_function_blames_the_step_and_the_suggested_step_passes():
+    steep = lambda x: (x * 1e8).tanh()  # noqa: E731  (backward is right: 1e8 at 0)
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(steep, [0.0])
+    message = str(info.value)
+    assert "relative error 99" in message and "eps=1e-08 gives 76159415.6" in message
+    assert "may be too coarse: f changes steeply within eps" in message and "which agrees with backward" in message
+    assert "wrong local derivative" not in message
+    assert gradcheck(steep, [0.0], eps=_suggested_eps(message))
+    with pytest.raises(GradcheckError, match="may be too coarse"):  # steeper than any step can follow
+        gradcheck(lambda x: (x * 1e14).tanh(), [0.0])
+
+
+def test_a_wrong_derivative_is_not_blamed_on_the_step():
+    for x in (1.5, -0.3, 1e4, 1e10):
+        with pytest.raises(GradcheckError) as info:
+            gradcheck(square_bad, [x])
+        assert "wrong local derivative" in str(info.value) and "eps" not in str(info.value).split("\n", 1)[1], x
+    with pytest.raises(GradcheckError) as info:  # one input steep, the other wrong: both said
+        gradcheck(lambda a, b: (a * 1e8).tanh() + square_bad(b), [0.0, 1.5])
+    message = str(info.value)
+    assert "may be too coarse: f changes steeply within eps of the input." in message
+    assert "wrong local derivative" in message and [m.input for m in info.value.failures] == ["a", "b"]
+
+
+def test_a_step_lost_to_rounding_at_a_huge_input_is_said_and_a_proportional_one_passes():
+    f = lambda x: (x * 1e-300) * 1e300  # noqa: E731  (the identity, computed the long way)
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(f, [1e10])
+    message = str(info.value)
+    assert "eps=1e-06 is tiny next to x = 10000000000.0" in message and "too small for inputs this large" in message
+    assert "wrong local derivative" not in message
+    assert gradcheck(f, [1e10], eps=_suggested_eps(message))
+
+
+sq_tt = define_op("sq_tt", lambda x: (x * x, (2 * x,)))
+nan_tt = define_op("nan_tt", lambda x: (math.nan if x > 0 else x, (1.0,)))
+
+
+@pytest.mark.parametrize("f, x, error, words", [
+    (sq_tt, 1e200, OverflowError, "the result of sq_tt overflows a float at x0 = 1e+200 (sq_tt(x0=1e+200) value is inf)"),
+    (lambda x: x * x, 1e200, OverflowError, "the result of f overflows a float at x = 1e+200 (*(x=1e+200, x=1e+200) = inf)"),
+    (lambda x: x.exp(), 709.7827128933, OverflowError,
+     "the result of f overflows a float within eps=1e-06 of x = 709.7827128933 (exp("),
+    (nan_tt, 1.0, ValueError, "the result of nan_tt is not a number at x0 = 1.0 (nan_tt(x0=1.0) value is nan)"),
+    (nan_tt, -1e-7, ValueError, "the result of nan_tt is not a number within eps=1e-06 of x0 = -1e-07"),
+    (lambda x: x.log(), -1.0, ValueError, "f is not defined at x = -1.0 (log(x=-1.0): log needs a positive number)"),
+])
+def test_a_function_without_a_finite_value_is_named_with_the_point(f, x, error, words):
+    with pytest.raises(error) as info:
+        gradcheck(f, [x])
+    message = str(info.value)
+    assert message.startswith("gradcheck: ") and words in message
+    assert "Check the data for missing" not in message and "training diverged" not in message
+
+
+def test_check_op_names_the_point_where_an_op_overflows():
+    with pytest.raises(OverflowError, match=r"check_op\(sq_tt\), alone: the result of sq_tt overflows a float at "
+                                            r"x0 = .*If that is right, pass domain=lambda x: \.\.\."):
+        check_op(sq_tt, inputs=values(1e200, 1e300))
+
+
+def test_no_inputs_or_the_wrong_number_is_refused_before_f_runs():
+    calls = []
+
+    def f(x, y):
+        calls.append((x, y))
+        return x * y
+
+    with pytest.raises(ValueError, match=r"no inputs; give one number \(or Value\) per argument of f"):
+        gradcheck(lambda x: x * x, [])
+    with pytest.raises(TypeError, match=r"gradcheck: f takes 2 arguments \(x, y\) but 1 input was given"):
+        gradcheck(f, [1.0])
+    with pytest.raises(TypeError, match=r"takes 2 arguments \(x, y\) but 3 inputs were given"):
+        gradcheck(f, [1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match=r"f takes 1 argument \(x\) but 2 inputs were given"):
+        gradcheck(lambda x: x, [1.0, 2.0])
+    assert calls == []
+    assert gradcheck(lambda *xs: xs[0] * xs[-1], [1.0, 2.0, 3.0])  # *args takes any number
 
 
 @pytest.mark.parametrize("call, error, match", [
