@@ -17,7 +17,7 @@ from micrograd_ws import two_hidden_layers  # noqa: E402
 from micrograd_ws.cli import whole_number  # noqa: E402
 from micrograd_ws.data import make_dataset  # noqa: E402
 from micrograd_ws.handout import ALPHA, HIDDEN, TRAINING_ITERS  # noqa: E402
-from micrograd_ws.train import _iters, plot, summary, train  # noqa: E402
+from micrograd_ws.train import iteration_counts, plot, summary, train  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -25,7 +25,7 @@ def main(argv=None) -> None:
     parser.add_argument("--hidden", type=whole_number(1), default=HIDDEN, metavar="H",
                         help=f"neurons per hidden layer (default {HIDDEN})")
     # each word read as `micrograd-ws train --iters` reads its value, so 100,500 and 100 500 both work
-    parser.add_argument("--iters", type=_iters, nargs="+", default=[list(TRAINING_ITERS)], metavar="N",
+    parser.add_argument("--iters", type=iteration_counts, nargs="+", default=[list(TRAINING_ITERS)], metavar="N",
                         help="the schedule: counts separated by commas as for micrograd-ws train, or by spaces "
                              f"(default: {','.join(map(str, TRAINING_ITERS))})")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output directory (default: out)")

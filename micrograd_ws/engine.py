@@ -511,8 +511,8 @@ def define_op(name: str, fn: Callable | None = None):
             raise TypeError(f"{where}: the op function must return (value, (derivative, ...)), got {result!r}") from None
         if len(derivs) != len(vals):
             raise TypeError(f"{where}: {len(vals)} inputs but {len(derivs)} derivatives returned")
-        out = _node(_to_float(data, f"{where} value"), vals,
-                    tuple(_to_float(d, f"{where} derivative") for d in derivs), name)
+        value = _op_result(data, f"{where} value")
+        out = _node(value, vals, tuple(_op_result(d, f"{where} derivative") for d in derivs), name)
         return out
 
     op.__name__ = op.__qualname__ = name
@@ -520,6 +520,13 @@ def define_op(name: str, fn: Callable | None = None):
     _user_ops[name] = op
     setattr(Value, name, op)
     return op
+
+
+def _op_result(x: object, where: str) -> float:
+    """A number returned by a user op's function: a finite float, or an error naming the op."""
+    if isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isinf(x):
+        raise OverflowError(f"{where} = {x}: the result overflows a float")
+    return _to_float(x, where)
 
 
 # --- graph traversal ---------------------------------------------------------------

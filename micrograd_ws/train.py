@@ -45,7 +45,7 @@ from .optim import SGD
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["Snapshot", "History", "TrainingDiverged", "train", "summary", "plot", "add_arguments", "run"]
+__all__ = ["Snapshot", "History", "TrainingDiverged", "train", "summary", "plot", "iteration_counts", "add_arguments", "run"]
 
 _GROWTH_LIMIT = 1e6  # a cost this many times the data's scale means the steps are blowing up
 _GRID = 200  # points at which the fit is drawn
@@ -265,7 +265,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: mlp)")
     parser.add_argument("--hidden", type=whole_number(1), metavar="H",
                         help=f"neurons per hidden layer of the mlp (default: {HIDDEN}, the handout's h)")
-    parser.add_argument("--iters", type=_iters, default=list(TRAINING_ITERS), metavar="N,N,...",
+    parser.add_argument("--iters", type=iteration_counts, default=list(TRAINING_ITERS), metavar="N,N,...",
                         help="the schedule: one run, the fit is recorded after each count "
                              f"(default: {','.join(map(str, TRAINING_ITERS))})")
     parser.add_argument("--lr", type=positive_number, default=ALPHA, help=f"the learning rate α (default: {ALPHA})")
@@ -338,7 +338,8 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
-def _iters(text: str) -> list[int]:
+def iteration_counts(text: str) -> list[int]:
+    """The ``--iters`` argument type: ``100,500,1000,5000`` as a sorted schedule."""
     try:
         return _schedule(whole_number(1)(part.strip()) for part in text.split(","))
     except argparse.ArgumentTypeError:
