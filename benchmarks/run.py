@@ -158,13 +158,9 @@ class Torch:
 
     def __init__(self, state: dict) -> None:
         torch.set_num_threads(1)
-        h = len(state["b1"])
-        lin = [torch.nn.Linear(1, h), torch.nn.Linear(h, h), torch.nn.Linear(h, 1)]
-        with torch.no_grad():
-            for l, m in zip((1, 2, 3), lin):
-                m.weight.copy_(torch.tensor(state[f"w{l}"], dtype=torch.float64))
-                m.bias.copy_(torch.tensor(state[f"b{l}"], dtype=torch.float64))
-        self.net = torch.nn.Sequential(lin[0], torch.nn.ReLU(), lin[1], torch.nn.ReLU(), lin[2]).double()
+        net = mw.MLP(1, [len(state["b1"]), len(state["b2"]), 1])
+        net.load_state_dict(state)
+        self.net = net.to_torch()  # float64 throughout, the same weights bit for bit
         self.opt = torch.optim.SGD(self.net.parameters(), lr=ALPHA)
 
     def step(self, x: float, y: float) -> float:

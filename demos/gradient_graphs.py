@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from micrograd_ws import draw_grad, render_grads, squared_error, two_hidden_layers, two_neuron  # noqa: E402
+from micrograd_ws.cli import whole_number  # noqa: E402
 from micrograd_ws.viz import FORMATS, DotNotFoundError  # noqa: E402
 
 KINDS = ("w1[0]", "b1[0]", "w2[0][0]", "b2[0]", "w3[0]", "b3")
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="out/gradient_graphs", help="output folder (default: %(default)s)")
     parser.add_argument("--format", choices=FORMATS, default="svg", help="picture format (default: %(default)s)")
-    parser.add_argument("--hidden", type=int, default=100, help="hidden neurons per layer (default: %(default)s)")
+    parser.add_argument("--hidden", type=whole_number(1), default=100, help="hidden neurons per layer (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
         two_neuron_gallery(Path(args.out) / "two_neuron", args.format)

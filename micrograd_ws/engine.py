@@ -79,10 +79,10 @@ def no_grad() -> Iterator[None]:
     """
     global _threads_in_no_grad
     previous = _mode.enabled
-    _mode.enabled = False
     with _no_grad_lock:
         _threads_in_no_grad += 1
-    try:
+    try:  # everything after the count is undone in finally, even on an interrupt
+        _mode.enabled = False
         yield
     finally:
         _mode.enabled = previous
@@ -94,7 +94,7 @@ def _to_float(x: object, where: str) -> float:
     """Check a user-supplied number: a finite real, not a bool, not a string."""
     if type(x) is float:
         f = x
-    elif isinstance(x, bool) or not isinstance(x, numbers.Real):
+    elif type(x) is not int and (isinstance(x, bool) or not isinstance(x, numbers.Real)):
         hint = " (use the Value itself, or its .data)" if isinstance(x, Value) else ""
         raise TypeError(
             f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}{hint}"
@@ -103,8 +103,8 @@ def _to_float(x: object, where: str) -> float:
         try:
             f = float(x)
         except OverflowError:  # an int beyond float range
-            digits = len(str(abs(x)))
-            raise ValueError(f"{where}: an integer of {digits} digits is beyond the range of a float") from None
+            digits = int(abs(x).bit_length() * math.log10(2)) + 1  # str() of a huge int is refused
+            raise ValueError(f"{where}: an integer of about {digits} digits is beyond the range of a float") from None
     if not _isfinite(f):
         raise ValueError(
             f"{where}: got {f}; micrograd_ws keeps every number finite. "

@@ -39,7 +39,7 @@ from difflib import get_close_matches
 from functools import cached_property
 from typing import Iterator, Sequence, Union
 
-from .engine import Value, _finish_backward, _prepare_backward, _to_float, topological_order
+from .engine import Value, _abort_backward, _finish_backward, _prepare_backward, _to_float, topological_order
 from .paths import Edge, _wrap, count_paths, name, path_product, paths, subgraph
 
 __all__ = ["backward_steps", "BackwardStep", "Contribution", "explain", "Explanation", "PathTerm"]
@@ -181,6 +181,11 @@ def _steps(root: Value, gradient: float) -> Iterator[BackwardStep]:
                 finished = True
             contributions = tuple(Contribution(Edge(v, k), a, so_far) for k, (a, so_far) in enumerate(added))
             yield BackwardStep(root, v, g, contributions, index, last + 1)
+    except BaseException:  # a failed pass (e.g. overflow): every leaf's grad as before, as backward() does
+        if not finished and not isinstance(sys.exc_info()[1], GeneratorExit):
+            _abort_backward(nodes, saved)
+            finished = True
+        raise
     finally:
         if not finished:
             _finish_backward(saved)

@@ -588,7 +588,8 @@ def check_op(op: Callable[..., Value], *, arity: int | None = None, domain: Call
     inside = domain or _anywhere
     cfg = hypothesis.settings(
         deadline=None, report_multiple_bugs=False, database=None,  # one op's failures are no seed for another's
-        suppress_health_check=[hypothesis.HealthCheck.filter_too_much],  # a narrow domain is fine if satisfiable
+        suppress_health_check=[*hypothesis.settings().suppress_health_check,
+                               hypothesis.HealthCheck.filter_too_much],  # a narrow domain is fine if satisfiable
         max_examples=_check_int(max_examples, "check_op(max_examples)", 1)
         if max_examples is not None else hypothesis.settings().max_examples)
 

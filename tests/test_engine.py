@@ -331,7 +331,7 @@ def test_edge_cases_of_power_and_division_near_zero_and_underflow():
     assert (q.data, a.grad, b.grad) == pytest.approx((1e-30, 1e170, -1e140), rel=1e-12)
     with pytest.raises(OverflowError, match="/: the local derivative overflows"):
         Value(1.0) / Value(1e-170)
-    with pytest.raises(ValueError, match="integer of 401 digits"):
+    with pytest.raises(ValueError, match="integer of about 401 digits"):
         Value(10**400)
 
 

@@ -479,3 +479,15 @@ def test_a_twenty_thousand_deep_chain_is_explained():
     assert len(path.edges) == 20_001 and e.total == 3.0 == x.grad and e.matches
     text = str(e)
     assert text.startswith("∂y/∂x = ∂y/∂") and text.endswith("x.grad = 3 ✓ the same number y.backward() computed")
+
+
+def test_a_failed_stepped_pass_leaves_every_leaf_gradient_as_it_was():
+    from micrograd_ws import Value
+
+    x, q = Value(5.0, "x"), Value(1.0, "q")
+    x.grad = 5.0
+    r = x + (q * 1e-300) * 1e300
+    with pytest.raises(OverflowError, match="overflowed"):
+        for _ in r.backward_steps(1e300):  # ∂r/∂(q·1e-300) = 1e600 overflows half-way
+            pass
+    assert (x.grad, q.grad) == (5.0, 0.0)

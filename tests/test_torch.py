@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TOL = 1e-9
 
 # The torch fixture returns the module itself, so sharing it across examples is safe.
-fixture_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+fixture_ok = settings(suppress_health_check=[*settings().suppress_health_check, HealthCheck.function_scoped_fixture])
 
 
 def close(ours: float, theirs: float) -> bool:

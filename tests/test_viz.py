@@ -295,7 +295,8 @@ NASTY = ['"', "<>", "\\", "\\\\\"", "a\nb", "{x}", "[];", "</B>", "&amp;", "\x00
          "\ud800", "\ufffe", "-- ->", "x" * 500, "<<TABLE>>", "'", "\\N \\G \\l"]
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])  # dot: a path, no state
+@settings(max_examples=40, suppress_health_check=[*settings().suppress_health_check,
+                                                   HealthCheck.function_scoped_fixture])  # dot: a path, no state
 @given(st.lists(st.text(max_size=40), min_size=1, max_size=4))
 @example(NASTY[:10])
 @example(NASTY[10:])
