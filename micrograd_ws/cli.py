@@ -55,10 +55,10 @@ def finite_number(text: str) -> float:
 def positive_number(text: str) -> float:
     """An argparse type: a finite float above 0 (a learning rate)."""
     try:
-        x = float(text)
-    except ValueError:
-        x = math.nan
-    if not (math.isfinite(x) and x > 0):
+        x = finite_number(text)
+    except argparse.ArgumentTypeError:
+        x = 0.0
+    if x <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number such as 0.01, got {text!r}")
     return x
 

@@ -40,7 +40,7 @@ from functools import cached_property
 from typing import Iterator, Sequence, Union
 
 from .engine import Value, _abort_backward, _finish_backward, _prepare_backward, _to_float, topological_order
-from .paths import Edge, _wrap, count_paths, name, path_product, paths, subgraph
+from .paths import Edge, _wrap, count_paths, name, partial, path_product, paths, subgraph
 
 __all__ = ["backward_steps", "BackwardStep", "Contribution", "explain", "Explanation", "PathTerm"]
 
@@ -54,10 +54,6 @@ def _num(x: float, digits: int = 4) -> str:
 def _product(xs: Sequence[float]) -> str:
     """``a · b · (-c)``: negative factors after the first in parentheses."""
     return " · ".join(_num(x) if k == 0 or x >= 0 else f"({_num(x)})" for k, x in enumerate(xs))
-
-
-def _partial(top: str, bottom: str) -> str:
-    return f"∂{_wrap(top)}/∂{_wrap(bottom)}"
 
 
 # --- the reverse pass, one node at a time ---------------------------------------------
@@ -111,12 +107,12 @@ class BackwardStep:
             parents = [name(c.parent) for c in self.contributions]
             shown = ", ".join(parents[:limit] if limit else parents)
             more = ", …" if limit and len(parents) > limit else ""
-            return f"{_partial(top, name(self.node))} = 0: nothing to pass on to {shown}{more} (skipped)"
+            return f"{partial(top, name(self.node))} = 0: nothing to pass on to {shown}{more} (skipped)"
         cs = self.contributions if limit is None else self.contributions[:limit]
-        rows = [(_partial(top, name(c.parent)), c.edge.symbol, c) for c in cs]
+        rows = [(partial(top, name(c.parent)), c.edge.symbol, c) for c in cs]
         w_lhs = max(len(r[0]) for r in rows)
         w_sym = max(len(r[1]) for r in rows)
-        incoming = _partial(top, name(self.node))
+        incoming = partial(top, name(self.node))
         lines = [
             f"{lhs:<{w_lhs}} += {incoming} · {sym:<{w_sym}} = {_product([self.grad, c.local])} = {_num(c.added)}"
             + (f"  (so far {_num(c.so_far)})" if c.so_far != c.added else "")
@@ -124,8 +120,8 @@ class BackwardStep:
         ]
         hidden = len(self.contributions) - len(cs)
         if hidden:
-            lines.append(f"… and {hidden} more parents, each {_partial(top, 'p')} += {incoming} · "
-                         f"{_partial(name(self.node), 'p')} "
+            lines.append(f"… and {hidden} more parents, each {partial(top, 'p')} += {incoming} · "
+                         f"{partial(name(self.node), 'p')} "
                          "(step.describe(limit=None) lists them all)")
         return "\n".join(lines)
 
@@ -356,7 +352,7 @@ class Explanation:
 
     @property
     def symbol(self) -> str:
-        return _partial(name(self.root), name(self.w))
+        return partial(name(self.root), name(self.w))
 
     @property
     def matches(self) -> bool:
@@ -569,7 +565,7 @@ def _has_top_level_sum(formula: str) -> bool:
 
 
 class _Plain:
-    dot, partial, formula, num = "·", staticmethod(_partial), staticmethod(str), staticmethod(_num)
+    dot, partial, formula, num = "·", staticmethod(partial), staticmethod(str), staticmethod(_num)
 
 
 def _factors(factors, style) -> str:

@@ -59,6 +59,11 @@ def name(v: Value, depth: int = 2) -> str:
     return f"{v.op}({', '.join(args)})"
 
 
+def partial(top: str, bottom: str) -> str:
+    """``∂top/∂bottom``, bracketing expression names: ``partial('C', 'a·b + c')`` is ``∂C/∂(a·b + c)``."""
+    return f"∂{_wrap(top)}/∂{_wrap(bottom)}"
+
+
 def _wrap(s: str) -> str:
     return f"({s})" if " " in s else s
 
@@ -82,7 +87,7 @@ class Edge:
     @property
     def symbol(self) -> str:
         """``∂child/∂parent`` in the handout's names, e.g. ``∂z2[3]/∂w2[3][7]``."""
-        return f"∂{_wrap(name(self.child))}/∂{_wrap(name(self.parent))}"
+        return partial(name(self.child), name(self.parent))
 
     @property
     def formula(self) -> str:

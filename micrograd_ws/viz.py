@@ -35,8 +35,8 @@ from urllib.parse import quote as url_quote
 
 from .cli import finite_number, whole_number
 from .engine import Value, topological_order
-from .explain import Explanation, _explain, _find_label, _num, _partial
-from .paths import Edge, edges, name, subgraph
+from .explain import Explanation, _explain, _find_label, _num
+from .paths import Edge, edges, name, partial, subgraph
 
 if TYPE_CHECKING:  # graphviz is optional: imported where it is needed
     import graphviz
@@ -340,7 +340,7 @@ def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_te
     fold = info.n_live > 0 and not show_zero_paths  # when every path is zero, show why
     drawn = [v for v in info.nodes if v in info.live] if fold else info.nodes
     if len(drawn) > max_nodes:
-        _refuse(len(drawn), f"the graph of {_partial(name(C), name(w))}", max_nodes,
+        _refuse(len(drawn), f"the graph of {partial(name(C), name(w))}", max_nodes,
                 "build a smaller net (e.g. two_hidden_layers(hidden=4))" +
                 (", fold the zero paths (show_zero_paths=False)" if show_zero_paths else ""))
     explanation = _explain(C, w, all_paths=False, max_paths=max_terms)
