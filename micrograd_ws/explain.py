@@ -40,7 +40,7 @@ from functools import cached_property
 from typing import Iterator, Sequence, Union
 
 from .engine import Value, _abort_backward, _finish_backward, _prepare_backward, _to_float, topological_order
-from .paths import Edge, _wrap, count_paths, name, partial, path_product, paths, subgraph
+from .paths import Analysis, Edge, _wrap, name, partial, path_product
 
 __all__ = ["backward_steps", "BackwardStep", "Contribution", "explain", "Explanation", "PathTerm"]
 
@@ -244,15 +244,17 @@ def explain(root: Value, w: Union[Value, str], *, all_paths: bool = False, max_p
     return _explain(root, w, all_paths, max_paths)
 
 
-def _explain(root: Value, w: Value, all_paths: bool, max_paths: int) -> Explanation:
-    """explain() without the argument checks (the captions of :mod:`micrograd_ws.viz` use it)."""
-    n = count_paths(root, w)
-    if n <= MAX_ENUMERATED:
-        terms = tuple(PathTerm(p) for p in paths(root, w))
+def _explain(root: Value, w: Value, all_paths: bool, max_paths: int,
+             analysis: Analysis | None = None) -> Explanation:
+    """explain() without the argument checks, reading the analysis of (root, w) when given
+    (:mod:`micrograd_ws.viz` and :mod:`micrograd_ws.explorer` pass the one they draw from)."""
+    a = analysis if analysis is not None else Analysis(root, w)
+    if a.n_paths <= MAX_ENUMERATED:
+        terms = tuple(PathTerm(p) for p in a.paths())
         total = math.fsum(t.product for t in terms)
-    else:  # too many to list: sum node by node, as backward does
-        terms, total = (), _sum_over_paths(root, w)
-    return Explanation(root, w, terms, n, total, w.grad, all_paths, max_paths)
+    else:  # too many to list: the sum node by node, as backward does
+        terms, total = (), a.sums.get(root, 0.0)
+    return Explanation(root, w, terms, a.n_paths, total, w.grad, all_paths, max_paths)
 
 
 def _find_label(root: Value, label: str, caller: str) -> Value:
@@ -270,15 +272,6 @@ def _find_label(root: Value, label: str, caller: str) -> Value:
         leaves = [v.label for v in order if v.label and not v.parents]
         hint = "its labelled leaves are: " + (", ".join(leaves[:12]) + (", …" if len(leaves) > 12 else "") or "none")
     raise ValueError(f"{caller}: no node labelled {label!r} in the graph of {name(root)}; {hint}")
-
-
-def _sum_over_paths(root: Value, w: Value) -> float:
-    """Σ over paths of the products, accumulated along the subgraph in topological order."""
-    nodes = subgraph(root, w)
-    d = {w: 1.0}
-    for v in nodes[1:]:
-        d[v] = math.fsum(d[p] * local for p, local in zip(v.parents, v.local_grads) if p in d)
-    return d[root] if nodes else 0.0
 
 
 _INDEX = re.compile(r"\[(\d+)\]")

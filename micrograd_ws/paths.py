@@ -3,9 +3,10 @@
 Each edge of the graph carries the local derivative ∂child/∂parent that the engine
 recorded in the forward pass.  ∂C/∂w is the sum, over every path from ``w`` up to
 ``C``, of the product of the local derivatives along it; this module finds those
-edges and paths and names them the way the handout writes them.  The pictures
-(:mod:`micrograd_ws.viz`) and the explanations (:mod:`micrograd_ws.explain`) both
-stand on it.
+edges and paths and names them the way the handout writes them.  One
+:class:`Analysis` of (C, w) holds all of it, computed once; the explanations
+(:mod:`micrograd_ws.explain`), the pictures (:mod:`micrograd_ws.viz`) and the
+explorer page (:mod:`micrograd_ws.explorer`) read it.
 
 >>> from micrograd_ws import Value, squared_error
 >>> w, i, b = Value(0.5, 'w1'), Value(2.0, 'i'), Value(0.1, 'b1')
@@ -19,12 +20,13 @@ stand on it.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterator
 
 from .engine import Value, topological_order
 
-__all__ = ["Edge", "name", "subgraph", "edges", "paths", "count_paths", "path_product"]
+__all__ = ["Edge", "Graph", "Analysis", "name", "subgraph", "edges", "paths", "count_paths", "path_product"]
 
 
 def name(v: Value, depth: int = 2) -> str:
@@ -134,26 +136,110 @@ def _formula(c: Value, i: int) -> str:
     return f"∂{op}/∂arg{i + 1}" if len(ps) > 1 else f"{op}′({arg})"
 
 
+class Graph:
+    """The graph of ``root`` read once: its nodes in topological order and each node's children.
+
+    Analyses of many parameters of one cost (the explorer, a gallery) share it, so each
+    one walks only its own subgraph, not the whole net again.
+    """
+
+    def __init__(self, root: Value) -> None:
+        self.root = root
+        self.order = topological_order(root)
+        self.position = {v: k for k, v in enumerate(self.order)}
+        self.children: dict[Value, list[Value]] = {}
+        for c in self.order:
+            for p in dict.fromkeys(c.parents):  # a node used twice (a * a) is one child
+                self.children.setdefault(p, []).append(c)
+
+
+class Analysis:
+    """The chain rule for one (root, w), computed once; explain, draw_grad and explore all read it.
+
+    ``nodes``: the subgraph from ``w`` to ``root`` in topological order (empty when root
+    does not depend on w); ``edges``: its edges, grouped by child; ``counts[v]``: how many
+    paths lead from w to v; ``sums[v]``: ∂v/∂w, the sum over those paths of the products,
+    accumulated node by node as backward does; ``live``: the nodes and edges on a path whose
+    factors are all nonzero (the rest lie behind a ReLU that is off); ``n_live``: how many
+    such paths reach root.
+
+    >>> a = Value(2.0, 'a'); b = a * a; b.label = 'b'; c = b.relu() + a; c.label = 'c'
+    >>> x = Analysis(c, a)
+    >>> [v.label or v.op for v in x.nodes], x.n_paths, x.n_live, x.sums[c]
+    (['a', 'b', 'relu', 'c'], 3, 3, 5.0)
+    """
+
+    def __init__(self, root: Value, w: Value, graph: Graph | None = None) -> None:
+        g = graph if graph is not None and graph.root is root else Graph(root)
+        self.root, self.w, self.graph = root, w, g
+        found = {w} if w in g.position else set()
+        stack = list(found)
+        while stack:  # w's descendants: in root's graph, each one lies on a path to root
+            for c in g.children.get(stack.pop(), ()):
+                if c not in found:
+                    found.add(c)
+                    stack.append(c)
+        self.nodes: list[Value] = sorted(found, key=g.position.__getitem__) if root in found else []
+        keep = self._keep = set(self.nodes)
+        self.edges: list[Edge] = []
+        self.counts: dict[Value, int] = {w: 1} if self.nodes else {}
+        self.sums: dict[Value, float] = {w: 1.0} if self.nodes else {}
+        live_count, reach = {w: 1}, {w}
+        for c in self.nodes[1:]:  # forward from w: each parent is complete before its children
+            mine = [Edge(c, i) for i, p in enumerate(c.parents) if p in keep]
+            self.edges += mine
+            self.counts[c] = sum(self.counts[e.parent] for e in mine)
+            self.sums[c] = math.fsum(self.sums[e.parent] * e.local for e in mine)
+            alive = [e.parent for e in mine if e.local != 0.0 and e.parent in reach]
+            if alive:
+                live_count[c] = sum(live_count[p] for p in alive)
+                reach.add(c)
+        back = {root} if self.nodes else set()
+        for e in reversed(self.edges):  # backward from root through nonzero edges
+            if e.local != 0.0 and e.child in back:
+                back.add(e.parent)
+        live = {v for v in self.nodes if v in reach and v in back}
+        self.live = live | {e for e in self.edges if e.local != 0.0 and e.parent in live and e.child in live}
+        self.n_paths = self.counts.get(root, 0)
+        self.n_live = live_count.get(root, 0) if root in live else 0
+
+    def paths(self) -> Iterator[tuple[Edge, ...]]:
+        """Each path from root down to w as its edges, root first (see :func:`paths`)."""
+        root, w, keep = self.root, self.w, self._keep
+        if not keep:
+            return
+        if root is w:
+            yield ()
+            return
+        path: list[Edge] = []  # the edges from root down to the node on top of the stack
+        stack = [(root, iter(range(len(root.parents))))]  # each node with its parents still to try
+        while stack:
+            v, untried = stack[-1]
+            for i in untried:
+                p = v.parents[i]
+                if p is w:
+                    yield (*path, Edge(v, i))
+                elif p in keep:
+                    path.append(Edge(v, i))
+                    stack.append((p, iter(range(len(p.parents)))))
+                    break
+            else:  # every parent tried: step back up
+                stack.pop()
+                if path:
+                    path.pop()
+
+
 def subgraph(root: Value, w: Value) -> list[Value]:
     """The nodes on some path from ``w`` to ``root``, in topological order (``w`` first).
 
     Empty when ``root`` does not depend on ``w`` (then ∂root/∂w = 0).
     """
-    order = topological_order(root)
-    on_path = {w}
-    nodes = []
-    for v in order:  # parents come first, so one forward sweep finds w's descendants
-        if v is w or any(p in on_path for p in v.parents):
-            on_path.add(v)
-            nodes.append(v)
-    return nodes if root in on_path else []
+    return Analysis(root, w).nodes
 
 
 def edges(root: Value, w: Value) -> list[Edge]:
     """Every edge on a path from ``w`` to ``root``."""
-    nodes = subgraph(root, w)
-    keep = set(nodes)
-    return [Edge(c, i) for c in nodes for i, p in enumerate(c.parents) if p in keep]
+    return Analysis(root, w).edges
 
 
 def paths(root: Value, w: Value) -> Iterator[tuple[Edge, ...]]:
@@ -166,37 +252,12 @@ def paths(root: Value, w: Value) -> Iterator[tuple[Edge, ...]]:
     >>> [[(e.child.label, e.index) for e in p] for p in paths(b, a)]
     [[('b', 0)], [('b', 1)]]
     """
-    keep = set(subgraph(root, w))
-    if not keep:
-        return
-    if root is w:
-        yield ()
-        return
-    path: list[Edge] = []  # the edges from root down to the node on top of the stack
-    stack = [(root, iter(range(len(root.parents))))]  # each node with its parents still to try
-    while stack:
-        v, untried = stack[-1]
-        for i in untried:
-            p = v.parents[i]
-            if p is w:
-                yield (*path, Edge(v, i))
-            elif p in keep:
-                path.append(Edge(v, i))
-                stack.append((p, iter(range(len(p.parents)))))
-                break
-        else:  # every parent tried: step back up
-            stack.pop()
-            if path:
-                path.pop()
+    return Analysis(root, w).paths()
 
 
 def count_paths(root: Value, w: Value) -> int:
     """How many paths lead from ``w`` to ``root`` (without listing them)."""
-    nodes = subgraph(root, w)
-    count = {w: 1}
-    for v in nodes[1:]:
-        count[v] = sum(count.get(p, 0) for p in v.parents)
-    return count.get(root, 0) if nodes else 0
+    return Analysis(root, w).n_paths
 
 
 def path_product(path: tuple[Edge, ...]) -> float:

@@ -27,7 +27,6 @@ import functools
 import html
 import re
 import unicodedata
-from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Union
@@ -36,7 +35,7 @@ from urllib.parse import quote as url_quote
 from .cli import finite_number, whole_number
 from .engine import Value, topological_order
 from .explain import Explanation, _explain, _find_label, _num
-from .paths import Edge, edges, name, partial, subgraph
+from .paths import Analysis, Edge, name, partial
 
 if TYPE_CHECKING:  # graphviz is optional: imported where it is needed
     import graphviz
@@ -234,44 +233,15 @@ def draw_graph(root: Value, *, max_nodes: int = MAX_NODES, rankdir: str = "LR") 
     g = _new_picture([f"{name(root)} = {_num(root.data)}: {len(nodes)} nodes, {len(graph_edges)} edges; "
                       "each edge reads ∂child/∂parent = formula = number", *_no_backward_note(root)], rankdir)
     ids = _Ids()
-    for v in nodes:
-        g.node(ids[v], _node_label(v), fillcolor=_C_FILL if v is root else _LEAF_FILL if not v.parents else "white")
+    for v in nodes:  # the SVG keeps id and class: the explorer finds node n3 and edge n3-n7.1 by them
+        g.node(ids[v], _node_label(v), fillcolor=_C_FILL if v is root else _LEAF_FILL if not v.parents else "white",
+               id=ids[v], **{"class": "leaf" if not v.parents else "op"})
     for e in graph_edges:
-        g.edge(ids[e.parent], ids[e.child], _edge_label(e))
+        g.edge(ids[e.parent], ids[e.child], _edge_label(e), id=f"{ids[e.parent]}-{ids[e.child]}.{e.index}")
     return g
 
 
 # --- one gradient: the chain rule ----------------------------------------------------------
-
-@dataclass
-class _Paths:
-    """What the picture needs to know about the paths from w to C."""
-
-    nodes: list[Value]
-    edges: list[Edge]
-    live: set  # nodes and edges on a path whose factors are all nonzero
-    n_live: int
-
-
-def _analyse(C: Value, w: Value) -> _Paths:
-    nodes = subgraph(C, w)
-    es = edges(C, w)  # grouped by child, children in topological order
-    # forward from w (counts of all-nonzero paths, reachability through nonzero edges)
-    count, reach = {w: 1}, {w}
-    for e in es:
-        p, c = e.parent, e.child
-        if e.local != 0.0 and p in reach:
-            count[c] = count.get(c, 0) + count[p]
-            reach.add(c)
-    # backward from C through nonzero edges: on a live path iff reachable from both ends
-    back = {C} if nodes else set()
-    for e in reversed(es):
-        if e.local != 0.0 and e.child in back:
-            back.add(e.parent)
-    live = {v for v in nodes if v in reach and v in back}
-    live |= {e for e in es if e.local != 0.0 and e.parent in live and e.child in live}
-    return _Paths(nodes, es, live, count.get(C, 0) if C in live else 0)
-
 
 def _caption(e: Explanation) -> list[str]:
     """∂C/∂w as :func:`~micrograd_ws.explain.explain` writes it, its total precise enough to equal ``w.grad``."""
@@ -336,14 +306,14 @@ def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_te
     _check_count(max_terms, "draw_grad: max_terms", 0)
     _check_count(max_nodes, "draw_grad: max_nodes", 1)
     w = _find(C, w, "draw_grad")
-    info = _analyse(C, w)
+    info = Analysis(C, w)
     fold = info.n_live > 0 and not show_zero_paths  # when every path is zero, show why
     drawn = [v for v in info.nodes if v in info.live] if fold else info.nodes
     if len(drawn) > max_nodes:
         _refuse(len(drawn), f"the graph of {partial(name(C), name(w))}", max_nodes,
                 "build a smaller net (e.g. two_hidden_layers(hidden=4))" +
                 (", fold the zero paths (show_zero_paths=False)" if show_zero_paths else ""))
-    explanation = _explain(C, w, all_paths=False, max_paths=max_terms)
+    explanation = _explain(C, w, all_paths=False, max_paths=max_terms, analysis=info)
     g = _new_picture(_caption(explanation) + _no_backward_note(C), rankdir)
     ids = _Ids()
     if not info.nodes:  # no path: the two nodes, unconnected
@@ -369,7 +339,7 @@ def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_te
     return g
 
 
-def _draw_fold(g, ids: _Ids, info: _Paths, folded: list[Edge], n_zero: int) -> None:
+def _draw_fold(g, ids: _Ids, info: Analysis, folded: list[Edge], n_zero: int) -> None:
     """One grey node for the ``n_zero`` paths with a zero factor, linked where they leave and rejoin live ones."""
     zero = list(dict.fromkeys(e.symbol for e in folded if e.local == 0.0))
     rows = [f"<B>{n_zero} path{'s' * (n_zero > 1)} contribute{'s' * (n_zero == 1)} 0</B>",
