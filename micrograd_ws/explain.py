@@ -29,6 +29,8 @@ w1.grad = 0.4 ✓ the same number C.backward() computed
 """
 from __future__ import annotations
 
+import functools
+import html
 import math
 import re
 import shutil
@@ -342,6 +344,7 @@ class Explanation:
         self.root, self.w, self.paths, self.n_paths = root, w, terms, n_paths
         self.total, self.grad = total, grad
         self.all_paths, self.max_paths = all_paths, max_paths
+        self._layouts: dict[int, list] = {}
 
     @property
     def symbol(self) -> str:
@@ -355,6 +358,12 @@ class Explanation:
 
     # --- layout shared by the terminal and Jupyter renderings ---------------------------
     def _layout(self, total_digits: int = 4):
+        """The rows of :meth:`_rows`, worked out once for the text, the formula and the page."""
+        if total_digits not in self._layouts:
+            self._layouts[total_digits] = self._rows(total_digits)
+        return self._layouts[total_digits]
+
+    def _rows(self, total_digits: int):
         """Rows (label, factors, product): label None for "= factors", or ("sigma", letters),
         ("text", words), ("path", label) or ("note", sentence).  The last "= factors" row
         is the total, to ``total_digits`` significant digits."""
@@ -488,6 +497,37 @@ class Explanation:
                           _md_escape(self._status())])
 
 
+    def mathml(self, total_digits: int = 12) -> str:
+        """The derivation as one MathML ``<math>`` block (the rows of :meth:`format`), for pages.
+
+        ``total_digits`` significant digits for the total (12: it reads as ``w.grad``).
+
+        >>> from micrograd_ws import Value
+        >>> a = Value(2.0, 'a'); b = a * 3; b.label = 'b'; b.backward()
+        >>> explain(b, a).mathml().count('<mtr>'), '<mn>3</mn>' in explain(b, a).mathml()
+        (4, True)
+        """
+        rows = []
+        for k, (label, factors, product) in enumerate(self._layout(total_digits)):
+            text = _factors(factors, _MathML)
+            kind = label[0] if label else None
+            if kind is None:
+                right = f"<mo>=</mo>{text}"
+            elif kind == "sigma":
+                right = f"<mo>=</mo><munder><mo>∑</mo><mrow>{_mml(','.join(label[1]))}</mrow></munder>{text}"
+            elif kind == "text":
+                right = f"<mo>=</mo><mtext>{_xml(label[1])}</mtext>"
+            elif kind == "path":
+                lab = f"<mtext>{_xml(label[1])}</mtext>" if label[1].startswith("path") else _mml(label[1])
+                right = f'<mspace width="2em"></mspace>{lab}<mo>:</mo><mspace width="0.6em"></mspace>{text}' \
+                        f"<mo>=</mo>{_mml_num(product)}"
+            else:
+                right = f'<mspace width="2em"></mspace><mtext>{_xml(label[1])}</mtext>'
+            left = _mml_partial(name(self.root), name(self.w)) if k == 0 else ""
+            rows.append(f"<mtr><mtd>{left}</mtd><mtd>{right}</mtd></mtr>")
+        return f'<math display="block"><mtable columnalign="right left">{"".join(rows)}</mtable></math>'
+
+
 def _terminal_width() -> int | None:
     """The terminal's width when output goes to one (as pandas does), else None: no folding."""
     try:
@@ -559,6 +599,7 @@ def _has_top_level_sum(formula: str) -> bool:
 
 class _Plain:
     dot, partial, formula, num = "·", staticmethod(partial), staticmethod(str), staticmethod(_num)
+    eq, sign, wrap = "=", staticmethod(str), staticmethod("({})".format)
 
 
 def _factors(factors, style) -> str:
@@ -568,19 +609,19 @@ def _factors(factors, style) -> str:
     for f in factors:
         kind = f[0]
         if kind == "eq":
-            out.append("=")
+            out.append(style.eq)
             continue
         if kind == "sym":
             s = style.partial(f[1], f[2])
         elif kind == "formula":
             s = style.formula(f"({f[1]})" if len(factors) > 1 and _has_top_level_sum(f[1]) else f[1])
         elif kind == "sum":
-            s = " ".join(style.num(x) if k == 0 else f"{'-' if x < 0 else '+'} {style.num(abs(x))}"
+            s = " ".join(style.num(x) if k == 0 else f"{style.sign('-' if x < 0 else '+')} {style.num(abs(x))}"
                          for k, x in enumerate(f[1]))
         else:
             x = f[1]  # ("num", x) or ("num", x, significant digits)
-            s = style.num(*f[1:]) if not out or out[-1] == "=" or x >= 0 else f"({style.num(*f[1:])})"
-        if out and out[-1] != "=":
+            s = style.num(*f[1:]) if not out or out[-1] == style.eq or x >= 0 else style.wrap(style.num(*f[1:]))
+        if out and out[-1] != style.eq:
             out.append(style.dot)
         out.append(s)
     return " ".join(out)
@@ -677,7 +718,7 @@ def _tex_text(s: str) -> str:
     return "".join(_TEX_CHARS.get(c, c) if c in "#$%&_{}~\\" else c for c in s)
 
 
-class _TeX:
+class _TeX(_Plain):
     dot, partial, formula, num = r"\cdot", staticmethod(_tex_partial), staticmethod(_tex), staticmethod(_tex_num)
 
 
@@ -686,3 +727,91 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~&])")
 
 def _md_escape(s: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", s)
+
+
+# --- MathML, for the explorer page (browsers typeset it natively) ------------------------
+
+@functools.lru_cache(maxsize=1 << 16)  # names and formulas repeat across the parameters of a page
+def _xml(s: str) -> str:
+    """Text for HTML/MathML: escaped, control characters as Python escapes (never markup)."""
+    return html.escape("".join(c if c.isprintable() or c == " " else ascii(c)[1:-1] for c in s), quote=True)
+
+
+_MML_WORDS = {"tanh", "exp", "log", "ln", "max", "relu"}
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _mml(s: str) -> str:
+    """Any name or handout formula as MathML: ``w2[3][7]`` → w with subscript 2, then [3][7]."""
+    return "".join(_mml_tokens(list(_TOKEN.finditer(s))))
+
+
+def _mml_tokens(tokens) -> list[str]:
+    out: list[str] = []
+    k = 0
+    while k < len(tokens):
+        m = tokens[k]
+        k += 1
+        c = m.group()
+        if c in ("^", "²"):  # the exponent: a (group), a signed atom or one atom; ² is ^2
+            if c == "²":
+                exponent = "<mn>2</mn>"
+            else:
+                end = k
+                if end < len(tokens) and tokens[end].group() == "(":
+                    depth = 0
+                    for end in range(k, len(tokens)):
+                        depth += {"(": 1, ")": -1}.get(tokens[end].group(), 0)
+                        if depth == 0:
+                            break
+                    inner, k = tokens[k + 1:end], end + 1
+                else:
+                    if end < len(tokens) and tokens[end].group() in "-−":
+                        end += 1
+                    inner, k = tokens[k:end + 1], end + 1
+                exponent = "".join(_mml_tokens(inner))
+            base = out.pop() if out else "<mrow></mrow>"
+            out.append(f"<msup>{base}<mrow>{exponent}</mrow></msup>")
+        elif m.lastgroup == "num":
+            out.append(_mml_number(c))
+        elif m.lastgroup == "word":
+            out.append(_mml_word(c))
+        else:
+            out.append(f"<mi>{_xml(c)}</mi>" if c.isalpha() else f"<mo>{_xml(c)}</mo>")
+    return out
+
+
+def _mml_word(word: str) -> str:
+    """``w2`` → w₂, ``O_des`` → O with subscript des; words such as ``tanh`` upright."""
+    if word in _MML_WORDS:
+        return f"<mi>{word}</mi>"
+    base, _, sub = word.partition("_")
+    if sub and "_" not in sub:
+        return f"<msub>{_mml_word(base)}<mi>{_xml(sub)}</mi></msub>"
+    m = re.fullmatch(r"([A-Za-z]+)(\d+)", word)
+    if m:
+        return f"<msub><mi>{m.group(1)}</mi><mn>{m.group(2)}</mn></msub>"
+    return f"<mi>{_xml(word)}</mi>"
+
+
+def _mml_number(s: str) -> str:
+    mantissa, _, exponent = s.partition("e")
+    if not exponent:
+        return f"<mn>{mantissa}</mn>"
+    return f"<mrow><mn>{mantissa}</mn><mo>×</mo><msup><mn>10</mn><mn>{int(exponent)}</mn></msup></mrow>"
+
+
+def _mml_num(x: float, digits: int = 4) -> str:
+    s = _num(x, digits)
+    return f"<mrow><mo>-</mo>{_mml_number(s[1:])}</mrow>" if s.startswith("-") else _mml_number(s)
+
+
+def _mml_partial(top: str, bottom: str) -> str:
+    return (f"<mfrac><mrow><mo>∂</mo>{_mml(_wrap(top))}</mrow>"
+            f"<mrow><mo>∂</mo>{_mml(_wrap(bottom))}</mrow></mfrac>")
+
+
+class _MathML(_Plain):
+    dot, partial, formula, num, eq = "<mo>·</mo>", staticmethod(_mml_partial), staticmethod(_mml), \
+        staticmethod(_mml_num), "<mo>=</mo>"
+    sign, wrap = staticmethod("<mo>{}</mo>".format), staticmethod("<mrow><mo>(</mo>{}<mo>)</mo></mrow>".format)

@@ -26,7 +26,7 @@ from typing import Iterator
 
 from .engine import Value, topological_order
 
-__all__ = ["Edge", "Graph", "Analysis", "name", "subgraph", "edges", "paths", "count_paths", "path_product"]
+__all__ = ["Edge", "Graph", "Analysis", "name", "expression", "subgraph", "edges", "paths", "count_paths", "path_product"]
 
 
 def name(v: Value, depth: int = 2) -> str:
@@ -44,6 +44,16 @@ def name(v: Value, depth: int = 2) -> str:
     """
     if v.label:
         return v.label
+    return expression(v, depth)
+
+
+def expression(v: Value, depth: int = 2) -> str:
+    """What computed ``v``, from its parents' names, whatever its label: ``expression(z)`` is ``a·3``.
+
+    >>> a = Value(2.0, 'a'); z = a * 3; z.label = 'z'
+    >>> expression(z), expression(a)
+    ('a·3', '2')
+    """
     if not v.parents:
         return f"{v.data:g}"
     if depth == 0:
@@ -148,7 +158,10 @@ class Graph:
         self.order = topological_order(root)
         self.position = {v: k for k, v in enumerate(self.order)}
         self.children: dict[Value, list[Value]] = {}
+        self.uses: dict[Value, list[tuple[Value, int]]] = {}  # p -> each (child, k) with child.parents[k] is p
         for c in self.order:
+            for k, p in enumerate(c.parents):
+                self.uses.setdefault(p, []).append((c, k))
             for p in dict.fromkeys(c.parents):  # a node used twice (a * a) is one child
                 self.children.setdefault(p, []).append(c)
 
@@ -180,14 +193,19 @@ class Analysis:
                     found.add(c)
                     stack.append(c)
         self.nodes: list[Value] = sorted(found, key=g.position.__getitem__) if root in found else []
-        keep = self._keep = set(self.nodes)
-        self.edges: list[Edge] = []
+        keep = set(self.nodes)
+        pos = g.position
+        # the edges grouped by child, children in topological order, each child's in parent order
+        self.edges = sorted((Edge(c, k) for p in self.nodes for c, k in g.uses.get(p, ()) if c in keep),
+                            key=lambda e: (pos[e.child], e.index))
+        self._into: dict[Value, list[Edge]] = {}
+        for e in self.edges:
+            self._into.setdefault(e.child, []).append(e)
         self.counts: dict[Value, int] = {w: 1} if self.nodes else {}
         self.sums: dict[Value, float] = {w: 1.0} if self.nodes else {}
         live_count, reach = {w: 1}, {w}
         for c in self.nodes[1:]:  # forward from w: each parent is complete before its children
-            mine = [Edge(c, i) for i, p in enumerate(c.parents) if p in keep]
-            self.edges += mine
+            mine = self._into[c]
             self.counts[c] = sum(self.counts[e.parent] for e in mine)
             self.sums[c] = math.fsum(self.sums[e.parent] * e.local for e in mine)
             alive = [e.parent for e in mine if e.local != 0.0 and e.parent in reach]
@@ -205,25 +223,23 @@ class Analysis:
 
     def paths(self) -> Iterator[tuple[Edge, ...]]:
         """Each path from root down to w as its edges, root first (see :func:`paths`)."""
-        root, w, keep = self.root, self.w, self._keep
-        if not keep:
+        root, w, into = self.root, self.w, self._into
+        if not self.nodes:
             return
         if root is w:
             yield ()
             return
         path: list[Edge] = []  # the edges from root down to the node on top of the stack
-        stack = [(root, iter(range(len(root.parents))))]  # each node with its parents still to try
+        stack = [iter(into[root])]  # each node's edges still to try
         while stack:
-            v, untried = stack[-1]
-            for i in untried:
-                p = v.parents[i]
-                if p is w:
-                    yield (*path, Edge(v, i))
-                elif p in keep:
-                    path.append(Edge(v, i))
-                    stack.append((p, iter(range(len(p.parents)))))
+            for e in stack[-1]:
+                if e.parent is w:
+                    yield (*path, e)
+                else:
+                    path.append(e)
+                    stack.append(iter(into[e.parent]))
                     break
-            else:  # every parent tried: step back up
+            else:  # every edge tried: step back up
                 stack.pop()
                 if path:
                     path.pop()

@@ -142,6 +142,7 @@ def _picture_class():
         """A ``graphviz.Digraph`` (Jupyter displays it) with the chain-rule ``caption`` as text."""
 
         caption = ""
+        ids: dict = {}  # Value -> its DOT node name (and SVG element id)
 
         def render(self, *args, **kwargs):
             try:  # graphviz saves the source before it runs dot
@@ -174,11 +175,19 @@ def _new_picture(caption_lines: list[str], rankdir: str):
 
 
 class _Ids(dict):
-    """Short DOT node names n0, n1, ... (labels carry the text, so ids never need escaping)."""
+    """Short DOT node names n0, n1, ... (labels carry the text, so ids never need escaping).
+
+    A picture keeps them as ``.ids`` (Value -> name); its SVG uses them as element ids,
+    ``n3`` for a node and ``n3-n7.1`` for the edge from n3 into parent slot 1 of n7.
+    """
 
     def __missing__(self, v: Value) -> str:
         self[v] = f"n{len(self)}"
         return self[v]
+
+
+def _edge_id(ids: _Ids, e: Edge) -> str:
+    return f"{ids[e.parent]}-{ids[e.child]}.{e.index}"
 
 
 def _check_value(x: object, what: str) -> Value:
@@ -237,7 +246,8 @@ def draw_graph(root: Value, *, max_nodes: int = MAX_NODES, rankdir: str = "LR") 
         g.node(ids[v], _node_label(v), fillcolor=_C_FILL if v is root else _LEAF_FILL if not v.parents else "white",
                id=ids[v], **{"class": "leaf" if not v.parents else "op"})
     for e in graph_edges:
-        g.edge(ids[e.parent], ids[e.child], _edge_label(e), id=f"{ids[e.parent]}-{ids[e.child]}.{e.index}")
+        g.edge(ids[e.parent], ids[e.child], _edge_label(e), id=_edge_id(ids, e))
+    g.ids = ids
     return g
 
 
@@ -321,21 +331,22 @@ def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_te
     for v in drawn:
         fill = _W_FILL if v is w else _C_FILL if v is C else "white"
         grey = {"color": _GREY, "fontcolor": _GREY} if info.n_live and v not in info.live else {}
-        g.node(ids[v], _node_label(v), fillcolor=fill, **grey)
+        g.node(ids[v], _node_label(v), fillcolor=fill, id=ids[v], **grey)
     folded = []
     for e in info.edges:
         if e in info.live:
-            g.edge(ids[e.parent], ids[e.child], _edge_label(e))
+            g.edge(ids[e.parent], ids[e.child], _edge_label(e), id=_edge_id(ids, e))
         elif not fold:
             if e.local == 0.0:
                 style = {"color": _ZERO, "fontcolor": _ZERO, "style": "dashed"}
             else:
                 style = {"color": _GREY, "fontcolor": _GREY} if info.n_live else {}
-            g.edge(ids[e.parent], ids[e.child], _edge_label(e), **style)
+            g.edge(ids[e.parent], ids[e.child], _edge_label(e), id=_edge_id(ids, e), **style)
         else:
             folded.append(e)
     if folded:
         _draw_fold(g, ids, info, folded, explanation.n_paths - info.n_live)
+    g.ids = ids
     return g
 
 

@@ -1,0 +1,412 @@
+"""The explorer: watch backprop happen, in one self-contained HTML page or inline in Jupyter.
+
+``explore(C)`` records the forward pass (engine order) and the reverse pass (exactly the
+steps of :meth:`Value.backward_steps`), lays the graph out with Graphviz, and writes names,
+formulas, numbers and the chain-rule products (MathML, from :func:`~micrograd_ws.explain.explain`)
+into the page as data.  The page's script only shows them: it never formats a number or
+derives a formula.  Two views: the graph (``dot``'s layout, for graphs up to a few hundred
+nodes) and the network (any MLP: neurons in layers, weights as lines).
+
+>>> from micrograd_ws import squared_error, two_neuron
+>>> net = two_neuron(seed=0); C = squared_error(net(2.0), 1.0); C.backward()
+>>> page = explore(C)
+>>> page.steps                       # 2 forward (O, C), 2 backward (C, O)
+4
+>>> page.html.startswith('<!DOCTYPE html>') and 'http' not in page.html.split('<body')[0]
+True
+"""
+from __future__ import annotations
+
+import base64
+import gzip
+import html
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Union
+
+from ..engine import Value
+from ..explain import _explain, _find_label, _num, _xml, backward_steps
+from ..paths import Analysis, Graph, expression, name, partial
+
+__all__ = ["explore", "Explorer", "ExploreError", "MAX_GRAPH_NODES", "add_arguments", "run"]
+
+#: the graph view draws at most this many nodes (dot's layout and the browser stay quick)
+MAX_GRAPH_NODES = 500
+_EDGES_SHOWN = 8  # the inspector lists this many edges of a node, then says how many more
+
+
+class ExploreError(ValueError):
+    """The graph cannot be explored as asked; the message names the fix."""
+
+
+def _exact(x: float) -> str:
+    return _num(x, 12)
+
+
+# --- recording the two passes ------------------------------------------------------------
+
+def _record(C: Value, graph: Graph) -> tuple[list[dict], list[float], bool]:
+    """Run ``backward_steps()`` once, recording each step; leave every grad as it was.
+
+    Returns the steps, each node's gradient in this pass (by topological position), and
+    whether explore ran the first backward (then the grads it filled are kept, as
+    ``C.backward()`` would leave them).
+    """
+    order, pos = graph.order, graph.position
+    fresh = C.grad == 0.0 and not any(v.grad for v in order)
+    before = [v.grad for v in order]
+    grads = [0.0] * len(order)
+    steps = []
+    for step in backward_steps(C):
+        k = pos[step.node]
+        grads[k] = step.grad
+        so_far = [c.so_far for c in step.contributions]
+        for v, g in zip(step.node.parents, so_far):
+            grads[pos[v]] = g
+        steps.append({"node": k, "grad": step.grad, "gradText": _num(step.grad), "text": step.describe(),
+                      "soFar": so_far, "soFarText": [_num(g) for g in so_far]})
+    if not fresh:  # explore looks, it does not touch: the grads as the user left them
+        for v, g in zip(order, before):
+            v.grad = g
+    return steps, grads, fresh
+
+
+def _forward_text(v: Value) -> str:
+    """``z1[3] = w1[3]·i + b1[3] = 0.52``: the node, what computed it, its value."""
+    ps = v.parents
+    if v.op == "w·x+b":
+        n = (len(ps) - 1) // 2
+        terms = [f"{name(ps[k])}·{name(ps[n + k])}" for k in range(n)]
+        shown = terms if n <= 3 else [terms[0], terms[1], "…", terms[-1]]
+        expr = " + ".join([*shown, name(ps[-1])])
+    elif v.op == "(O-O_des)²":
+        expr = f"({name(ps[0])} − {name(ps[1]) if len(ps) == 2 else 'O_des'})²"
+    elif v.op == "relu":
+        expr = f"max(0, {name(ps[0])})"
+    else:
+        expr = expression(v)
+    return f"{name(v)} = {expr} = {_num(v.data)}" if v.label else f"{expr} = {_num(v.data)}"
+
+
+# --- the network view: an MLP's layers, found in the graph -------------------------------
+
+def _network(graph: Graph) -> dict | None:
+    """Columns of neurons (i, H1, H2, O, C) and the weights between them, or None if not an MLP.
+
+    A layer is the weighted sums (``w·x+b`` nodes) that read the same inputs; each
+    layer's inputs must be the previous layer's outputs (its ReLUs, or the sums).
+    """
+    pos = graph.position
+    layers: dict[tuple, list[Value]] = {}
+    for v in graph.order:
+        if v.op == "w·x+b":
+            n = (len(v.parents) - 1) // 2
+            layers.setdefault(tuple(map(id, v.parents[n:2 * n])), []).append(v)
+    if not layers:
+        return None
+    groups = sorted(layers.values(), key=lambda zs: pos[zs[0]])
+    n_in = (len(groups[0][0].parents) - 1) // 2
+    inputs = list(groups[0][0].parents[n_in:2 * n_in])
+    columns = [{"title": _prefix(inputs[0]) or "input", "neurons": [{"node": pos[x], "z": -1} for x in inputs]}]
+    links = []
+    previous = inputs
+    for zs in groups:
+        n = (len(zs[0].parents) - 1) // 2
+        if list(zs[0].parents[n:2 * n]) != previous:
+            return None  # not a chain of layers
+        outs = []
+        for z in zs:
+            relus = [c for c in graph.children.get(z, ()) if c.op == "relu"]
+            outs.append(relus[0] if len(relus) == 1 else z)
+        columns.append({"title": _prefix(outs[0]) or f"layer {len(columns)}",
+                        "neurons": [{"node": pos[h], "z": pos[z], "bias": pos[z.parents[-1]]}
+                                    for h, z in zip(outs, zs)]})
+        links.append({"nin": n, "w": [pos[z.parents[k]] for z in zs for k in range(n)]})
+        previous = outs
+    root = graph.root
+    if root not in previous:
+        columns.append({"title": _prefix(root) or name(root), "neurons": [{"node": pos[root], "z": -1}]})
+    return {"columns": columns, "links": links}
+
+
+def _prefix(v: Value) -> str:
+    """``H1[3]`` → ``H1``: a column's title from its neurons' handout names."""
+    return re.sub(r"\[.*", "", v.label)
+
+
+# --- the graph view: dot's layout as SVG -------------------------------------------------
+
+def _graph_view(C: Value, graph: Graph, w: Value | None) -> dict:
+    """The SVG of the whole graph (or of ∂C/∂w's paths when ``w`` is given), or why not."""
+    from .. import viz  # imports graphviz lazily
+
+    pos = graph.position
+    n = len(graph.order)
+    if w is None and n > MAX_GRAPH_NODES:
+        return {"message": (f"The graph of {name(C)} has {n:,} nodes, too many for the graph view (at most "
+                            f"{MAX_GRAPH_NODES}). Use the network view, or draw the paths of one parameter "
+                            "(explore(C, param='w2[3][7]'), or --param NAME on the command line), "
+                            "or build a smaller net (e.g. --hidden 4).")}
+    try:
+        if w is None:
+            g = viz.draw_graph(C, max_nodes=MAX_GRAPH_NODES)
+        else:
+            g = viz.draw_grad(C, w, max_nodes=MAX_GRAPH_NODES)
+        svg = g.pipe(format="svg", encoding="utf-8")
+    except ImportError as e:
+        return {"message": f"The graph view needs Graphviz. {e}"}
+    except viz.DotNotFoundError:
+        return {"message": "The graph view needs Graphviz's dot program to lay the graph out. " + viz.INSTALL_DOT
+                + " The network view works without it."}
+    except ValueError as e:  # too large even as one parameter's paths
+        return {"message": f"{e} The network view shows the whole net."}
+    ids = {dot_id: pos[v] for v, dot_id in g.ids.items()}
+
+    def mark(m: re.Match) -> str:
+        k = ids.get(m.group(1))
+        if k is None:
+            return m.group(0)
+        return f'{m.group(0)} data-k="{k}" data-name="{_xml(name(graph.order[k]))}"'
+
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r'<g id="(n\d+)" class="node[^"]*"', mark, svg)
+    return {"svg": svg, "ids": {str(k): dot_id for dot_id, k in ids.items()},
+            "scope": "all" if w is None else f"the paths from {name(w)} to {name(C)}"}
+
+
+# --- the inspector: what a click on a node shows ------------------------------------------
+
+def _inspector(C: Value, v: Value, graph: Graph, grad: float) -> tuple[str, str, dict | None]:
+    """The inspector's HTML and text for ``v``, and for a leaf the nodes on its paths to C."""
+    e = _xml
+    head = [f"data {_num(v.data)}", f"grad {_exact(grad)}", f"op {v.op}" if v.op else "a leaf"]
+    rows_html = [f'<h2 class="name">{e(name(v))}</h2>', f'<p class="meta">{" · ".join(map(e, head))}</p>']
+    rows_text = [name(v), " · ".join(head)]
+    if v.parents:
+        lines = [f"{partial(name(v), name(p))} = {_local_text(v, k)}" for k, p in enumerate(v.parents)]
+        title = "local derivatives of its edges"
+    else:
+        lines = [f"{partial(name(c), name(v))} = {_local_text(c, k)}"
+                 for c in graph.children.get(v, ()) for k, p in enumerate(c.parents) if p is v]
+        title = "local derivative of its edge" + ("s" * (len(lines) != 1)) + " to its children"
+    shown = lines[:_EDGES_SHOWN] + ([f"… and {len(lines) - _EDGES_SHOWN} more"] if len(lines) > _EDGES_SHOWN else [])
+    if shown:
+        rows_html.append(f'<p class="edges-title">{e(title)}</p><ul class="edges">'
+                         + "".join(f"<li>{e(s)}</li>" for s in shown) + "</ul>")
+        rows_text += [title + ":", *shown]
+    paths = None
+    if not v.parents:
+        a = Analysis(C, v, graph)
+        x = _explain(C, v, all_paths=False, max_paths=10, analysis=a)
+        status = x._status()
+        rows_html.append(f'<div class="math">{x.mathml()}</div>'
+                         f'<p class="total">total <span class="num">{e(_exact(x.total))}</span> · '
+                         f'{e(name(v))}.grad <span class="num">{e(_exact(v.grad))}</span></p>'
+                         f'<p class="status">{e(status)}</p>')
+        rows_text.append(x.format(total_digits=12))
+        pos = graph.position
+        paths = {"nodes": [pos[u] for u in a.nodes], "live": [pos[u] for u in a.nodes if u in a.live],
+                 "n": a.n_paths, "nLive": a.n_live}
+    return "".join(rows_html), "\n".join(rows_text), paths
+
+
+def _local_text(c: Value, k: int) -> str:
+    from ..paths import Edge
+
+    edge = Edge(c, k)
+    number = _num(edge.local)
+    return f"{edge.formula} = {number}" if edge.formula != number else number
+
+
+# --- the page --------------------------------------------------------------------------------
+
+def _static(filename: str) -> str:
+    return resources.files(__package__).joinpath(filename).read_text(encoding="utf-8")
+
+
+def _script_safe(text: str) -> str:
+    """Text that cannot end the <script> element it sits in."""
+    return text.replace("</", "<\\/")
+
+
+class Explorer:
+    """The explorer page of one cost: ``.save(path)``, ``.html``; Jupyter shows it inline.
+
+    ``steps`` counts the forward steps (one per computed node, engine order) and the
+    backward steps (one per :meth:`~micrograd_ws.engine.Value.backward_steps` step).
+    Where scripts cannot run (an untrusted notebook, GitHub), a static picture and
+    ``text`` show instead.
+    """
+
+    def __init__(self, data: dict, text: str, svg: str | None) -> None:
+        self.data, self.text, self._svg = data, text, svg
+        self.steps = len(data["forward"]) + len(data["backward"])
+        self.names = data["names"]
+        self._html: str | None = None
+
+    @property
+    def html(self) -> str:
+        """The whole page: one HTML file with its data, styles and script inlined."""
+        if self._html is None:
+            payload = gzip.compress(json.dumps(self.data, ensure_ascii=False, separators=(",", ":"),
+                                               allow_nan=False).encode("utf-8"), 9, mtime=0)
+            title = html.escape(self.data["title"])
+            self._html = (_static("page.html")
+                          .replace("{{title}}", title)
+                          .replace("{{style}}", _static("explorer.css"))
+                          .replace("{{data}}", base64.b64encode(payload).decode("ascii"))
+                          .replace("{{script}}", _script_safe(_static("explorer.js"))))
+        return self._html
+
+    def save(self, path: Union[str, Path]) -> Path:
+        """Write the page (atomically: never a half-written file); returns its path."""
+        from ..serialize import _write_atomically
+
+        p = Path(path)
+        _write_atomically(p, self.html)
+        return p
+
+    def _repr_html_(self) -> str:
+        """The page in an iframe; the static picture and text stay when scripts cannot run."""
+        page = html.escape(self.html, quote=True)
+        static = self._static_html()
+        # the onload handler (stripped with scripts in untrusted output) hides the static copy
+        return (f'<div class="mgws-explorer">{static}'
+                f'<iframe srcdoc="{page}" style="width:100%;height:760px;border:1px solid #ccc" '
+                f'onload="this.previousElementSibling.style.display=\'none\'" '
+                f'title="micrograd_ws explorer"></iframe></div>')
+
+    def _static_html(self) -> str:
+        picture = f'<div style="overflow:auto;max-height:480px">{self._svg}</div>' if self._svg else ""
+        return f'<div class="mgws-static">{picture}<pre>{html.escape(self.text)}</pre></div>'
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        bundle = {"text/html": self._repr_html_(), "text/plain": self.text}
+        if self._svg:
+            bundle["image/svg+xml"] = self._svg
+        return bundle
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "") -> Explorer:
+    """The explorer page of ``C``: watch the forward and backward pass, step by step.
+
+    ``param`` (a Value or its label, e.g. ``'w2[3][7]'``) is selected in the inspector
+    and, for graphs too large for the graph view, drawn there as the paths from it to C.
+    If ``C.backward()`` has not been called, explore runs it (and the page says so);
+    otherwise every ``grad`` is left as it was.
+    """
+    if not isinstance(C, Value):
+        hint = " (call the net first: O = net(x); C = squared_error(O, y))" if hasattr(C, "parameters") else ""
+        raise TypeError(f"explore(C): C must be a Value, the cost to explore; got {type(C).__name__}{hint}")
+    if not C.parents:
+        raise ExploreError(f"explore(C): {name(C)} = {_num(C.data)} is a leaf, with no graph to explore; pass the "
+                           "cost computed from it, e.g. C = squared_error(net(x), y)")
+    if isinstance(param, str):
+        param = _find_label(C, param, "explore")
+    elif param is not None and not isinstance(param, Value):
+        raise TypeError(f"explore(C, param): param must be a Value or its label, got {type(param).__name__}")
+    graph = Graph(C)
+    if param is not None and param not in graph.position:
+        raise ExploreError(f"explore(C, param): {name(param)} is not in the graph of {name(C)}")
+    order, pos = graph.order, graph.position
+    steps, grads, fresh = _record(C, graph)
+    forward = [k for k, v in enumerate(order) if v.parents]
+    inspect, paths = {}, {}
+    for k, v in enumerate(order):
+        page_html, text, p = _inspector(C, v, graph, grads[k])
+        inspect[k] = {"html": page_html, "text": text}
+        if p is not None:
+            paths[k] = p
+    view = _graph_view(C, graph, param)
+    network = _network(graph)
+    head = title or f"{name(C)} = {_exact(C.data)}: {len(order):,} nodes, {len(forward)} forward and " \
+                    f"{len(steps)} backward steps"
+    note = f"{name(C)}.backward() had not been called: explore ran it." if fresh else ""
+    data = {
+        "title": head, "note": note, "root": pos[C],
+        "names": [name(v) for v in order], "ops": [v.op for v in order],
+        "data": [v.data for v in order], "dataText": [_num(v.data) for v in order],
+        "grads": grads, "gradText": [_num(g) for g in grads],
+        "parents": [[pos[p] for p in v.parents] for v in order],
+        "forward": forward, "forwardText": [_forward_text(order[k]) for k in forward],
+        "backward": steps,
+        "inspect": inspect, "paths": paths,
+        "graph": view, "network": network,
+        "select": pos[param] if param is not None else None,
+    }
+    return Explorer(data, _summary(C, order, steps, grads, param, graph, note), view.get("svg"))
+
+
+def _summary(C: Value, order: list, steps: list, grads: list, param, graph: Graph, note: str) -> str:
+    """The text shown where the page cannot run: the passes in brief and one explanation."""
+    lines = [f"micrograd_ws explorer: {name(C)} = {_exact(C.data)}, {len(order):,} nodes, "
+             f"{len(steps)} backward steps (open the page: .save('explorer.html'))"]
+    if note:
+        lines.append(note)
+    leaves = [(v, g) for v, g in zip(order, grads) if not v.parents]
+    lines += [f"  ∂{name(C)}/∂{name(v)} = {_exact(g)}" for v, g in leaves[:12]]
+    if len(leaves) > 12:
+        lines.append(f"  … and {len(leaves) - 12} more")
+    if param is not None:
+        lines += ["", _explain(C, param, False, 10, Analysis(C, param, graph)).format(total_digits=12)]
+    return "\n".join(lines)
+
+
+# --- the `explore` command ---------------------------------------------------------------
+
+def add_arguments(parser) -> None:
+    """Options of ``micrograd-ws explore``."""
+    from ..cli import finite_number, whole_number
+
+    parser.add_argument("--model", choices=("two-neuron", "mlp"), default="mlp",
+                        help="the handout's two-neuron model or its 1 → h → h → 1 net (default: mlp)")
+    parser.add_argument("--hidden", type=whole_number(1), default=None, metavar="H",
+                        help="hidden neurons per layer for --model mlp (default: 100, the handout's h)")
+    parser.add_argument("--x", type=finite_number, default=2.0, help="the input i (default: 2.0)")
+    parser.add_argument("--y", type=finite_number, default=1.0, help="the desired output O_des (default: 1.0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
+    parser.add_argument("--param", metavar="NAME", default=None,
+                        help="a parameter to inspect first and to draw in the graph view, e.g. 'w2[3][7]'")
+    parser.add_argument("--out", default="explorer.html", metavar="FILE.html",
+                        help="the page to write (default: explorer.html)")
+    parser.add_argument("--open", action="store_true", help="open the page in the default browser")
+
+
+def run(args) -> int:
+    """Build the model, run both passes, write the explorer page and print its path."""
+    import sys
+    import webbrowser
+
+    from ..engine import squared_error
+    from ..nn import two_hidden_layers, two_neuron
+
+    def fail(msg: str, code: int = 2) -> int:
+        print(f"micrograd-ws explore: error: {msg}", file=sys.stderr)
+        return code
+
+    if args.model == "two-neuron":
+        if args.hidden is not None:
+            return fail("--hidden applies to --model mlp only (the two-neuron model has no hidden layer)")
+        net = two_neuron(seed=args.seed)
+    else:
+        net = two_hidden_layers(hidden=args.hidden or 100, seed=args.seed)
+    C = squared_error(net(args.x), args.y)
+    C.backward()
+    title = f"{net!r} (seed {args.seed}): i = {args.x:g}, O_des = {args.y:g}, C = {C.data:.6g}"
+    try:
+        page = explore(C, args.param, title=title)
+    except ValueError as e:
+        return fail(str(e).replace("explore: ", "--param: ", 1))
+    try:
+        path = page.save(args.out)
+    except OSError as e:
+        return fail(f"cannot write {args.out}: {e.strerror or e}", 1)
+    print(path.resolve())
+    if args.open:
+        webbrowser.open(path.resolve().as_uri())
+    return 0
