@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # torch is a test oracle only; 2.13.0 is the CPU build (pip takes it from local wheels here).
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test bench dot venv clean
+.PHONY: demo test bench dot chromium venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +36,29 @@ dot:
 		echo "  Windows: winget install graphviz (or choco install graphviz)"; \
 	fi
 
-test: $(VENV)/.dev dot
+# Debian's Chromium runs the explorer's browser tests (Playwright drives it; no browser download).
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Chromium (apt-get install chromium)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		echo "installing Chromium (sudo apt-get install chromium)"; \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Chromium is missing and cannot be installed from here; the explorer's browser tests need it:"; \
+		echo "  Debian/Ubuntu: sudo apt-get install chromium"; \
+	fi
+
+test: $(VENV)/.dev dot chromium
 	$(BIN)/python -m pytest
 
 demo: $(VENV)/.dev dot
 	$(BIN)/python -m micrograd_ws train --out out
 	$(BIN)/python demos/gradient_graphs.py --out out/gradient_graphs
+	@$(BIN)/python -m micrograd_ws explore --hidden 100 --param 'w2[3][7]' --out out/explorer.html >/dev/null
+	@echo "The explorer of the handout net (h = 100): open out/explorer.html in a browser"
+	@echo "  (or: $(BIN)/python -m micrograd_ws explore --hidden 100 --out out/explorer.html --open)"
 
 # micrograd 0.1.0, the baseline, goes only into the benchmark's own environment.
 BENCH := .venv-bench

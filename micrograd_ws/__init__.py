@@ -11,6 +11,7 @@ from .optim import SGD
 from .serialize import load
 from .explain import explain
 from .viz import draw_graph, draw_grad, render_grads
+from .explorer import explore
 
 __version__ = "0.1.0"
 
@@ -18,5 +19,5 @@ __all__ = [
     "Value", "define_op", "is_grad_enabled", "mean", "no_grad", "squared_error",
     "topological_order", "weighted_sum", "MLP", "Layer", "Module", "Neuron",
     "two_hidden_layers", "two_neuron", "SGD", "load", "explain", "draw_graph", "draw_grad",
-    "render_grads",
+    "render_grads", "explore",
 ]

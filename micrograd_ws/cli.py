@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "explore": ("micrograd_ws.explorer", "write the explorer page: watch the forward and backward pass step by step"),
     "train": ("micrograd_ws.train", "train the handout's nets on a 1-D target, plot the fit, save the model"),
     "graphs": ("micrograd_ws.viz", "render the derivative graph of every ∂C/∂w with Graphviz"),
     "walkthrough": ("micrograd_ws.walkthrough", "a paced tour of the handout: forward, cost, gradients, update"),

@@ -40,3 +40,22 @@ def dot():
     if path is None:
         _missing("Graphviz's dot program is not on PATH")
     return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium from the system package (Debian's ``chromium``), driven by Playwright.
+
+    Never a downloaded browser: ``make test`` installs the package (see the Makefile).
+    """
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        _missing("Chromium is not installed (Debian/Ubuntu: sudo apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the playwright Python package is not installed (pip install playwright)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield b
+        b.close()

@@ -139,7 +139,7 @@ def _prefix(v: Value) -> str:
 # --- the graph view: dot's layout as SVG -------------------------------------------------
 
 def _graph_view(C: Value, graph: Graph, w: Value | None) -> dict:
-    """The SVG of the whole graph (or of ∂C/∂w's paths when ``w`` is given), or why not."""
+    """The SVG of the whole graph, or, when it is too large, of the paths from ``w`` to C; or why not."""
     from .. import viz  # imports graphviz lazily
 
     pos = graph.position
@@ -149,8 +149,9 @@ def _graph_view(C: Value, graph: Graph, w: Value | None) -> dict:
                             f"{MAX_GRAPH_NODES}). Use the network view, or draw the paths of one parameter "
                             "(explore(C, param='w2[3][7]'), or --param NAME on the command line), "
                             "or build a smaller net (e.g. --hidden 4).")}
+    whole = n <= MAX_GRAPH_NODES
     try:
-        if w is None:
+        if whole:
             g = viz.draw_graph(C, max_nodes=MAX_GRAPH_NODES)
         else:
             g = viz.draw_grad(C, w, max_nodes=MAX_GRAPH_NODES)
@@ -173,7 +174,7 @@ def _graph_view(C: Value, graph: Graph, w: Value | None) -> dict:
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r'<g id="(n\d+)" class="node[^"]*"', mark, svg)
     return {"svg": svg, "ids": {str(k): dot_id for dot_id, k in ids.items()},
-            "scope": "all" if w is None else f"the paths from {name(w)} to {name(C)}"}
+            "scope": "all" if whole else f"the paths from {name(w)} to {name(C)}"}
 
 
 # --- the inspector: what a click on a node shows ------------------------------------------
@@ -226,6 +227,16 @@ def _static(filename: str) -> str:
     return resources.files(__package__).joinpath(filename).read_text(encoding="utf-8")
 
 
+#: read by the page after its first paint: the inspector's texts and each leaf's paths (the bulk)
+_LATER = ("inspect", "paths")
+
+
+def _packed(data: dict) -> str:
+    """JSON, gzipped (the page unpacks it with the browser's DecompressionStream), as base64."""
+    raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    return base64.b64encode(gzip.compress(raw, 6, mtime=0)).decode("ascii")
+
+
 def _script_safe(text: str) -> str:
     """Text that cannot end the <script> element it sits in."""
     return text.replace("</", "<\\/")
@@ -250,13 +261,14 @@ class Explorer:
     def html(self) -> str:
         """The whole page: one HTML file with its data, styles and script inlined."""
         if self._html is None:
-            payload = gzip.compress(json.dumps(self.data, ensure_ascii=False, separators=(",", ":"),
-                                               allow_nan=False).encode("utf-8"), 9, mtime=0)
+            core = {k: v for k, v in self.data.items() if k not in _LATER}
+            later = {k: self.data[k] for k in _LATER}
             title = html.escape(self.data["title"])
             self._html = (_static("page.html")
                           .replace("{{title}}", title)
                           .replace("{{style}}", _static("explorer.css"))
-                          .replace("{{data}}", base64.b64encode(payload).decode("ascii"))
+                          .replace("{{data}}", _packed(core))
+                          .replace("{{inspect}}", _packed(later))
                           .replace("{{script}}", _script_safe(_static("explorer.js"))))
         return self._html
 

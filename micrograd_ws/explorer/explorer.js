@@ -4,7 +4,7 @@
 (async function () {
   const $ = (id) => document.getElementById(id);
   let D;
-  try {
+  try {  // the steps first (the page is interactive then); the inspector's texts after that
     D = await decode($("explorer-data").textContent.trim());
   } catch (err) {
     $("current").textContent = "This browser cannot open the page's data (it needs DecompressionStream: " +
@@ -168,6 +168,8 @@
       });
     });
     net.lines = [];
+    // many lines on top of each other: each one fainter, so the wall stays readable
+    net.alpha = Math.max(0.3, Math.min(0.8, 12 / Math.sqrt(Math.max(...D.network.links.map((l) => l.w.length)))));
     D.network.links.forEach((link, li) => {
       const from = cols[li].neurons, to = cols[li + 1].neurons;
       let maxAbs = 0;
@@ -194,7 +196,7 @@
     for (const l of net.lines) {
       const reached = l.w < 0 ? S.known[l.to.node] : (S.k > F ? S.hasGrad[l.w] : S.known[l.to.z] || S.known[l.to.node]);
       const now = l.to.z === zNow && zNow >= 0;
-      let alpha = reached ? 0.75 : 0.12;
+      let alpha = (reached ? net.alpha : 0.1) * (l.dead ? 0.45 : 1);
       let onPath = true;
       if (pm) {
         onPath = l.w === S.selected || (pm.all.has(l.from.node) && (pm.all.has(l.to.z) || pm.all.has(l.to.node)));
@@ -240,7 +242,7 @@
   }
   function hideTip() { $("tooltip").style.display = "none"; }
   function pathInfo() {
-    const p = $("paths").checked && S.selected >= 0 ? D.paths[S.selected] : null;
+    const p = $("paths").checked && S.selected >= 0 && D.paths ? D.paths[S.selected] : null;
     if (!p) return null;
     if (!p.sets) {
       const ids = (ks) => new Set(graph.ids ? ks.map((k) => graph.ids[k]).filter(Boolean) : []);
@@ -252,6 +254,7 @@
     const k = byName.get(name);
     if (k === undefined) { $("inspector").textContent = "No node named " + name + "."; return null; }
     S.selected = k;
+    if (!D.inspect) { $("inspector").textContent = "Loading the chain rule of " + name + "…"; render(); return null; }
     const box = $("inspector"), info = D.inspect[k];
     box.innerHTML = info.html;
     const now = document.createElement("p");
@@ -331,12 +334,20 @@
   const fromHash = () => { const m = /^#(\d+)$/.exec(location.hash); return m ? +m[1] : 0; };
   window.addEventListener("hashchange", () => goto(fromHash()));
   compute(fromHash());
-  if (D.select !== null) select(D.names[D.select]); else render();
+  render();
   api.readyAt = performance.now();  // for the load-time budget
+  api.loaded = decode($("explorer-inspect").textContent.trim()).then((more) => {
+    Object.assign(D, more);
+    api.loadedAt = performance.now();
+    if (S.selected >= 0) select(D.names[S.selected]);
+    else if (D.select !== null) select(D.names[D.select]);
+    return api;
+  });
   window.explorer = api;
 
   async function decode(b64) {
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const bin = atob(b64), bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
     const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
     return JSON.parse(await new Response(stream).text());
   }

@@ -1,0 +1,219 @@
+"""The explorer page in a real browser: headless Chromium (Debian's package) driven by Playwright.
+
+Every request but the page's own file is blocked and counted; any console error or page
+error fails the test.  In CI these tests run (the ``browser`` fixture fails, not skips,
+when Chromium or Playwright is missing).
+"""
+import math
+import re
+
+import pytest
+
+from micrograd_ws import Value, explore, squared_error, two_hidden_layers, two_neuron
+from micrograd_ws.cli import main
+
+
+class Page:
+    """A loaded explorer page, with the errors and the outside requests it caused."""
+
+    def __init__(self, browser, path, hash="", **context):
+        self.errors, self.blocked = [], []
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900}, **context)
+        self.page = p = self.context.new_page()
+        p.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        p.on("pageerror", lambda e: self.errors.append(str(e)))
+        p.route("**/*", self._route)
+        p.goto(path.resolve().as_uri() + hash)
+
+    def _route(self, route):
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort()
+
+    def ready(self):
+        self.page.wait_for_function("window.explorer !== undefined")
+        self.page.evaluate("explorer.loaded.then(() => true)")
+        return self
+
+    def js(self, expression, arg=None):
+        return self.page.evaluate(expression, arg)
+
+    def clean(self):
+        assert self.errors == [] and self.blocked == []
+        self.context.close()
+
+
+def _write(tmp_path, argv):
+    out = tmp_path / "page.html"
+    assert main(["explore", *argv, "--out", str(out)]) == 0
+    return out
+
+
+def _grads(net, x, y):
+    C = squared_error(net(x), y)
+    C.backward()
+    return {n: p.grad for n, p in net.named_parameters()}, C
+
+
+def _shown_number(text):
+    return float(text.split()[-1])
+
+
+def test_two_neuron_page_steps_to_the_engines_gradients(browser, dot, tmp_path):
+    path = _write(tmp_path, ["--model", "two-neuron", "--x", "2", "--y", "1"])
+    engine, C = _grads(two_neuron(seed=0), 2.0, 1.0)
+    page = Page(browser, path).ready()
+    steps = page.js("explorer.steps")
+    assert steps == 4
+    assert page.js("explorer.current().grads") == {}  # nothing before the backward pass
+    page.js(f"explorer.goto({steps})")
+    shown = page.js("explorer.current().grads")
+    assert {n: shown[n] for n in engine} == engine
+    assert shown["C"] == 1.0
+    for name, g in engine.items():  # what the graph view prints, to its 4 digits
+        text = page.page.locator(f'#graph-box g.node[data-name="{name}"] text').all_text_contents()
+        assert float(next(t for t in text if t.startswith("grad ")).split()[1]) == float(f"{g:.4g}")
+    text = page.js("explorer.select('w1')")
+    assert "∂C/∂w1 = ∂C/∂O · ∂O/∂w1" in text
+    assert math.isclose(_total(text), engine["w1"], rel_tol=1e-11)
+    assert page.page.locator("#inspector math").count() == 1
+    page.clean()
+
+
+def _total(text):
+    """The last '= number' row of the explanation: its total, to 12 digits."""
+    return float([line for line in text.splitlines() if line.strip().startswith("= ")][-1].split("=")[-1])
+
+
+@pytest.fixture(scope="module")
+def handout_page(tmp_path_factory):
+    """The h = 100 handout net's page, as the Must-show command writes it."""
+    out = tmp_path_factory.mktemp("h100") / "page.html"
+    assert main(["explore", "--model", "mlp", "--hidden", "100", "--x", "2", "--y", "1", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_handout_net_page_gradients_and_the_chain_rule_of_w2_3_7(browser, handout_page, tmp_path):
+    assert handout_page.stat().st_size < 3_000_000  # the size budget
+    net = two_hidden_layers(hidden=100, seed=0)
+    engine, C = _grads(net, 2.0, 1.0)
+    page = Page(browser, handout_page).ready()
+    assert page.js("explorer.view") == "network"  # 10,804 nodes: the graph view says why not
+    assert "network view" in page.page.locator("#graph-message").text_content()
+    assert page.js("explorer.steps") == 804
+    page.js("explorer.goto(402 + 1)")  # C's step: ∂C/∂O arrives
+    assert page.js("explorer.current()")["node"] == "C"
+    page.js("explorer.goto(explorer.steps)")
+    shown = page.js("explorer.current().grads")
+    assert {n: shown[n] for n in engine} == engine
+    text = page.js("explorer.select('w2[3][7]')")
+    assert "∂C/∂w2[3][7] = ∂C/∂O · ∂O/∂H2[3] · ∂H2[3]/∂z2[3] · ∂z2[3]/∂w2[3][7]" in text
+    assert math.isclose(_total(text), engine["w2[3][7]"], rel_tol=1e-11, abs_tol=1e-300)
+    text = page.js("explorer.select('w1[0]')")  # 100 paths, the dead ones folded
+    assert "Σ_j" in text and math.isclose(_total(text), engine["w1[0]"], rel_tol=1e-11)
+    page.page.screenshot(path=str(tmp_path / "network.png"))
+    assert (tmp_path / "network.png").read_bytes()[:4] == b"\x89PNG"
+    page.clean()
+
+
+def test_keyboard_and_url_hash_navigation(browser, dot, tmp_path):
+    path = _write(tmp_path, ["--hidden", "2"])
+    page = Page(browser, path, hash="#5").ready()
+    n = page.js("explorer.steps")
+    assert page.js("explorer.current().step") == 5
+    keys = page.page.keyboard
+    keys.press("ArrowRight")
+    assert page.js("explorer.current().step") == 6 and page.js("location.hash") == "#6"
+    keys.press("ArrowLeft")
+    keys.press("ArrowLeft")
+    assert page.js("explorer.current().step") == 4
+    keys.press("End")
+    assert page.js("explorer.current().step") == n and page.js("location.hash") == f"#{n}"
+    keys.press("Home")
+    assert page.js("explorer.current()")["phase"] == "start"
+    page.js("location.hash = '#12'")
+    page.page.wait_for_function("explorer.current().step === 12")
+    keys.press(" ")  # play
+    page.page.wait_for_function("explorer.current().step > 12")
+    keys.press(" ")  # pause
+    stopped = page.js("explorer.current().step")
+    page.page.wait_for_timeout(800)
+    assert page.js("explorer.current().step") == stopped
+    assert page.js("explorer.goto(10 ** 6)") == n and page.js("explorer.back()") == n - 1
+    page.clean()
+
+
+def test_network_view_hover_click_and_paths(browser, dot, tmp_path):
+    path = _write(tmp_path, ["--hidden", "4"])
+    page = Page(browser, path).ready()
+    page.js("explorer.showView('network')")
+    page.js("explorer.goto(explorer.steps)")
+    circle = page.page.locator('#neurons circle[data-name="H1[0]"]')
+    circle.hover()
+    tip = page.page.locator("#tooltip").text_content()
+    assert tip.startswith("H1[0]\ndata ") and "grad " in tip
+    circle.click()
+    assert page.page.locator("#inspector h2").text_content() == "H1[0]"
+    text = page.js("explorer.select('w1[0]')")
+    page.js("explorer.showView('graph')")
+    page.page.locator("#paths").check()
+    lit = page.js("[...document.querySelectorAll('#graph-box g.node.on-path')].map(e => e.dataset.name)")
+    net = two_hidden_layers(hidden=4, seed=0)
+    _, C = _grads(net, 2.0, 1.0)
+    from micrograd_ws.paths import Analysis, name
+    a = Analysis(C, dict(net.named_parameters())["w1[0]"])
+    assert sorted(lit) == sorted(name(v) for v in a.nodes if v in a.live)
+    assert "w1[0]" in text
+    page.page.screenshot(path=str(tmp_path / "paths.png"))
+    page.clean()
+
+
+def test_labels_with_markup_stay_text(browser, dot, tmp_path):
+    evil = '<img src=x onerror="window.pwned=1">'
+    a, b = Value(1.5, evil), Value(-2.0, '</script><script>window.pwned=2</script>')
+    c = Value(0.5, '"∂é漢\'')
+    y = a * b + c
+    y.label = "y"
+    y.backward()
+    path = tmp_path / "evil.html"
+    explore(y, evil).save(path)
+    page = Page(browser, path).ready()
+    assert page.js("window.pwned") is None
+    names = page.js("[...document.querySelectorAll('#graph-box [data-name]')].map(e => e.dataset.name)")
+    assert set(names) >= {evil, '</script><script>window.pwned=2</script>', '"∂é漢\''}
+    assert evil in page.js(f"explorer.select({evil!r})")
+    assert page.page.locator("#inspector h2").text_content() == evil
+    page.clean()
+
+
+def test_jupyter_output_runs_and_falls_back_without_scripts(browser, dot, tmp_path):
+    C = squared_error(two_neuron(seed=0)(2.0), 1.0)
+    C.backward()
+    cell = explore(C, "w1")._repr_html_()
+    path = tmp_path / "cell.html"
+    path.write_text(f"<!DOCTYPE html><html><body>{cell}</body></html>", encoding="utf-8")
+    page = Page(browser, path)
+    page.page.wait_for_function("document.querySelector('.mgws-static').style.display === 'none'")
+    frame = page.page.frames[1]
+    frame.wait_for_function("window.explorer !== undefined")
+    assert frame.evaluate("explorer.steps") == 4
+    page.clean()
+    still = Page(browser, path, java_script_enabled=False)  # an untrusted notebook, GitHub
+    assert still.page.locator(".mgws-static").is_visible()
+    assert "∂C/∂w1" in still.page.locator(".mgws-static pre").text_content()
+    assert still.page.locator(".mgws-static svg").count() == 1
+    still.clean()
+
+
+def test_graph_view_without_dot_says_how_to_install_and_network_works(browser, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    path = _write(tmp_path, ["--hidden", "2"])
+    page = Page(browser, path).ready()
+    assert page.js("explorer.view") == "network"
+    assert "Install Graphviz" in page.page.locator("#graph-message").text_content()
+    page.js("explorer.goto(explorer.steps)")
+    assert page.page.locator("#neurons circle").count() == 1 + 2 + 2 + 1 + 1
+    page.clean()
