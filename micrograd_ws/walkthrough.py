@@ -301,6 +301,9 @@ All {len(params)} parameters take the same step, w = w − α ∂C/∂w, with α
 
 Forward again: C = {_num(new_C)} (it was {_num(C.data)}).  The handout repeats this
 step 100, 500, 1000 and 5000 times: python -m micrograd_ws train
+
+Watch the backward pass move through the h = 100 net in a browser:
+python -m micrograd_ws explore --hidden 100 --out explorer.html --open
 """
 
 

@@ -88,7 +88,9 @@ def test_the_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     assert worst < 1e-12
     assert load(work / "out" / "handout_net.json").sizes == [1, 6, 6, 1]
     # the gradient pictures and explanations display inline, and stepping matches backward()
-    assert sum("image/svg+xml" in o.get("data", {}) for o in outputs) == 2
+    explorer = [o for o in outputs if "<iframe srcdoc=" in o.get("data", {}).get("text/html", "")]
+    assert len(explorer) == 1 and "∂C/∂w2[3][1] = " in explorer[0]["data"]["text/plain"]  # the explorer
+    assert sum("image/svg+xml" in o.get("data", {}) for o in outputs if o not in explorer) == 2
     shown = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
     assert len(shown) == 2 and any("w2" in m for m in shown) and any("w1" in m for m in shown)
     assert "same gradients as C.backward(): True" in text and "∂C/∂O += ∂C/∂C · ∂C/∂O = 1 · " in text
