@@ -136,6 +136,51 @@ def _prefix(v: Value) -> str:
     return re.sub(r"\[.*", "", v.label)
 
 
+def _network_svg(network: dict, order: list[Value], dead: set, width: int = 900, height: int = 460) -> str:
+    """A still picture of the network view, for where the page's script cannot run.
+
+    Layers of more than 2,000 weights are summarised in words (the page draws them all).
+    """
+    cols = network["columns"]
+    top, bottom = 30, 12
+    pos = []
+    for ci, c in enumerate(cols):
+        x = 40 + ci * (width - 80) / max(1, len(cols) - 1)
+        n = len(c["neurons"])
+        gap = min((height - top - bottom) / n, 40)
+        y0 = top + (height - top - bottom - gap * (n - 1)) / 2
+        pos.append([(x, y0 + j * gap if n > 1 else (top + height - bottom) / 2) for j in range(n)])
+    r = max(2.0, min(9.0, (height - top - bottom) / max(len(c["neurons"]) for c in cols) / 2.6))
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif">']
+    for li, link in enumerate(network["links"]):
+        nin, ws = link["nin"], link["w"]
+        if len(ws) > 2000:
+            (x0, _), (x1, _) = pos[li][0], pos[li + 1][0]
+            out.append(f'<text x="{(x0 + x1) / 2:.0f}" y="{height / 2:.0f}" text-anchor="middle" font-size="13">'
+                       f'{len(ws):,} weights</text>')
+            continue
+        biggest = max(abs(order[w].data) for w in ws) or 1.0
+        for idx, w in enumerate(ws):
+            j, i = divmod(idx, nin)
+            (xa, ya), (xb, yb) = pos[li][i], pos[li + 1][j]
+            off = cols[li]["neurons"][i]["node"] in dead or cols[li + 1]["neurons"][j]["node"] in dead
+            colour = "#9a9a9a" if off else "#0072B2" if order[w].data >= 0 else "#E69F00"
+            dash = ' stroke-dasharray="4 3"' if off else ""
+            out.append(f'<line x1="{xa:.1f}" y1="{ya:.1f}" x2="{xb:.1f}" y2="{yb:.1f}" stroke="{colour}" '
+                       f'stroke-width="{0.4 + 3 * abs(order[w].data) / biggest:.2f}"{dash}/>')
+    for ci, c in enumerate(cols):
+        out.append(f'<text x="{pos[ci][0][0]:.0f}" y="18" text-anchor="middle" font-size="15">{_xml(c["title"])}</text>')
+        for (x, y), nr in zip(pos[ci], c["neurons"]):
+            v = order[nr["node"]]
+            style = 'fill="#ddd" stroke="#8c8c8c" stroke-dasharray="3 2"' if nr["node"] in dead else \
+                'fill="#56B4E9" stroke="#1a1a1a"'
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" {style}><title>{_xml(name(v))}: data '
+                       f'{_num(v.data)}, grad {_num(v.grad)}</title></circle>')
+    out.append("</svg>")
+    return "".join(out)
+
+
 # --- the graph view: dot's layout as SVG -------------------------------------------------
 
 def _graph_view(C: Value, graph: Graph, w: Value | None) -> dict:
@@ -345,13 +390,15 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
         "data": [v.data for v in order], "dataText": [_num(v.data) for v in order],
         "grads": grads, "gradText": [_num(g) for g in grads],
         "parents": [[pos[p] for p in v.parents] for v in order],
+        "dead": [k for k, v in enumerate(order) if v.op == "relu" and v.local_grads[0] == 0.0],
         "forward": forward, "forwardText": [_forward_text(order[k]) for k in forward],
         "backward": steps,
         "inspect": inspect, "paths": paths,
         "graph": view, "network": network,
         "select": pos[param] if param is not None else None,
     }
-    return Explorer(data, _summary(C, order, steps, grads, param, graph, note), view.get("svg"))
+    still = view.get("svg") or (_network_svg(network, order, set(data["dead"])) if network else None)
+    return Explorer(data, _summary(C, order, steps, grads, param, graph, note), still)
 
 
 def _summary(C: Value, order: list, steps: list, grads: list, param, graph: Graph, note: str) -> str:

@@ -15,7 +15,8 @@
   const byName = new Map();
   D.names.forEach((n, k) => { if (!byName.has(n)) byName.set(n, k); });
   const isLeaf = D.parents.map((ps) => ps.length === 0);
-  const dead = D.ops.map((op, k) => op === "relu" && D.data[k] === 0);
+  const dead = new Uint8Array(N);  // ReLUs that are off (∂H/∂z = 0), as Python found them
+  for (const k of D.dead) dead[k] = 1;
 
   // --- the state at step k: which values and gradients are known -------------------------
   const S = { k: 0, known: new Uint8Array(N), grad: new Float64Array(N), hasGrad: new Uint8Array(N),
@@ -321,6 +322,8 @@
   $("scrub").addEventListener("input", (e) => goto(e.target.value));
   $("home").onclick = () => goto(0); $("end").onclick = () => goto(STEPS);
   $("back").onclick = api.back; $("step").onclick = api.step; $("play").onclick = play;
+  // a clicked button keeps no focus, so that space and the arrows stay the page's keys
+  for (const b of document.querySelectorAll("#bar button")) b.addEventListener("click", () => b.blur());
   $("speed").onchange = () => { if (S.playing) { pause(); play(); } };
   $("paths").onchange = render;
   const hasGraph = initGraph(), hasNet = initNetwork();
