@@ -102,10 +102,14 @@ def _node_label(v: Value) -> str:
     return _html(*rows)
 
 
-def _edge_label(e: Edge) -> str:
+def edge_value(e: Edge) -> str:
+    """What an edge's local derivative is: ``H1[7] = 0.52``, or just the number when they are the same."""
     number = _num(e.local)
-    value = f"= {e.formula} = {number}" if e.formula != number else f"= {number}"
-    return _html(_text(e.symbol, 2 * _NAME_WIDTH), _text(value, 2 * _NAME_WIDTH), size=9)
+    return f"{e.formula} = {number}" if e.formula != number else number
+
+
+def _edge_label(e: Edge) -> str:
+    return _html(_text(e.symbol, 2 * _NAME_WIDTH), _text(f"= {edge_value(e)}", 2 * _NAME_WIDTH), size=9)
 
 
 def _exact(x: float) -> str:

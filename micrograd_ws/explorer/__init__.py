@@ -26,9 +26,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Union
 
+from .. import viz
 from ..engine import Value
 from ..explain import _explain, _find_label, _num, _xml, backward_steps
-from ..paths import Analysis, Graph, expression, name, partial
+from ..paths import Analysis, Edge, Graph, expression, name, partial
 
 __all__ = ["explore", "Explorer", "ExploreError", "MAX_GRAPH_NODES", "add_arguments", "run"]
 
@@ -185,8 +186,6 @@ def _network_svg(network: dict, order: list[Value], dead: set, width: int = 900,
 
 def _graph_view(C: Value, graph: Graph, w: Value | None) -> dict:
     """The SVG of the whole graph, or, when it is too large, of the paths from ``w`` to C; or why not."""
-    from .. import viz  # imports graphviz lazily
-
     pos = graph.position
     n = len(graph.order)
     if w is None and n > MAX_GRAPH_NODES:
@@ -231,10 +230,10 @@ def _inspector(C: Value, v: Value, graph: Graph, grad: float) -> tuple[str, str,
     rows_html = [f'<h2 class="name">{e(name(v))}</h2>', f'<p class="meta">{" · ".join(map(e, head))}</p>']
     rows_text = [name(v), " · ".join(head)]
     if v.parents:
-        lines = [f"{partial(name(v), name(p))} = {_local_text(v, k)}" for k, p in enumerate(v.parents)]
+        lines = [f"{partial(name(v), name(p))} = {viz.edge_value(Edge(v, k))}" for k, p in enumerate(v.parents)]
         title = "local derivatives of its edges"
     else:
-        lines = [f"{partial(name(c), name(v))} = {_local_text(c, k)}"
+        lines = [f"{partial(name(c), name(v))} = {viz.edge_value(Edge(c, k))}"
                  for c in graph.children.get(v, ()) for k, p in enumerate(c.parents) if p is v]
         title = "local derivative of its edge" + ("s" * (len(lines) != 1)) + " to its children"
     shown = lines[:_EDGES_SHOWN] + ([f"… and {len(lines) - _EDGES_SHOWN} more"] if len(lines) > _EDGES_SHOWN else [])
@@ -256,14 +255,6 @@ def _inspector(C: Value, v: Value, graph: Graph, grad: float) -> tuple[str, str,
         paths = {"nodes": [pos[u] for u in a.nodes], "live": [pos[u] for u in a.nodes if u in a.live],
                  "n": a.n_paths, "nLive": a.n_live}
     return "".join(rows_html), "\n".join(rows_text), paths
-
-
-def _local_text(c: Value, k: int) -> str:
-    from ..paths import Edge
-
-    edge = Edge(c, k)
-    number = _num(edge.local)
-    return f"{edge.formula} = {number}" if edge.formula != number else number
 
 
 # --- the page --------------------------------------------------------------------------------
