@@ -36,6 +36,7 @@ def load_times(browser, path: Path, rounds: int = 5) -> dict[str, float]:
         p.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
         p.goto(path.as_uri())
         p.wait_for_function("window.explorer !== undefined")
+        p.wait_for_function("performance.getEntriesByName('first-contentful-paint').length > 0")
         runs.append(p.evaluate("""explorer.loaded.then(e => ({
             paint: performance.getEntriesByName('first-contentful-paint')[0].startTime,
             interactive: e.readyAt, inspector: e.loadedAt}))"""))

@@ -6,6 +6,7 @@
   let D;
   try {  // the steps first (the page is interactive then); the inspector's texts after that
     D = await decode($("explorer-data").textContent.trim());
+    performance.mark("explorer:decoded");
   } catch (err) {
     $("current").textContent = "This browser cannot open the page's data (it needs DecompressionStream: " +
       "Chromium 80+, Firefox 113+, Safari 16.4+). " + err;
@@ -131,7 +132,7 @@
         "this graph is not one. The graph view shows it.";
       return false;
     }
-    new ResizeObserver(() => layoutNetwork()).observe($("network-view"));
+    new ResizeObserver(() => { if (layoutNetwork()) renderNetwork(); }).observe($("network-view"));
     net.canvas.addEventListener("mousemove", (e) => { const l = nearestLine(e); l ? tip(e, l.w) : hideTip(); });
     net.canvas.addEventListener("mouseleave", hideTip);
     net.canvas.addEventListener("click", (e) => { const l = nearestLine(e); if (l) select(D.names[l.w]); });
@@ -139,7 +140,7 @@
   }
   function layoutNetwork() {
     const box = $("network-view").getBoundingClientRect();
-    if (!box.width) return;
+    if (!box.width || (net.W === box.width && net.H === box.height)) return false;
     const W = box.width, H = box.height, cols = D.network.columns, top = 34, bottom = 12;
     const dpr = window.devicePixelRatio || 1;
     net.canvas.width = W * dpr; net.canvas.height = H * dpr;
@@ -187,7 +188,7 @@
       cols[last - 1].neurons.forEach((nr, j) => net.lines.push({ w: -1, a: net.pos[last - 1][j], b: net.pos[last][0],
         from: nr, to: cols[last].neurons[0], width: 1.5, dead: false }));
     }
-    renderNetwork();
+    return true;
   }
   function renderNetwork() {
     if (!net.pos) return;
@@ -303,6 +304,7 @@
     }
     api.view = which;
     if (which === "network") layoutNetwork();
+    render();
   }
 
   const api = {
@@ -327,8 +329,8 @@
   $("speed").onchange = () => { if (S.playing) { pause(); play(); } };
   $("paths").onchange = render;
   const hasGraph = initGraph(), hasNet = initNetwork();
+  performance.mark("explorer:views");
   $("tab-graph").onclick = () => showView("graph"); $("tab-network").onclick = () => showView("network");
-  showView(hasGraph || !hasNet ? "graph" : "network");
   document.addEventListener("keydown", (e) => {
     if (e.target.tagName === "SELECT" || e.altKey || e.ctrlKey || e.metaKey) return;
     const act = { ArrowRight: api.step, ArrowLeft: api.back, " ": play, Home: () => goto(0), End: () => goto(STEPS) }[e.key];
@@ -337,9 +339,11 @@
   const fromHash = () => { const m = /^#(\d+)$/.exec(location.hash); return m ? +m[1] : 0; };
   window.addEventListener("hashchange", () => goto(fromHash()));
   compute(fromHash());
-  render();
+  showView(hasGraph || !hasNet ? "graph" : "network");
   api.readyAt = performance.now();  // for the load-time budget
-  api.loaded = decode($("explorer-inspect").textContent.trim()).then((more) => {
+  const parsed = new Promise((ok) => (document.readyState === "loading"
+    ? document.addEventListener("DOMContentLoaded", ok) : ok()));
+  api.loaded = parsed.then(() => decode($("explorer-inspect").textContent.trim())).then((more) => {
     Object.assign(D, more);
     api.loadedAt = performance.now();
     if (S.selected >= 0) select(D.names[S.selected]);
