@@ -64,6 +64,28 @@ def positive_number(text: str) -> float:
     return x
 
 
+class UsageError(ValueError):
+    """A command's options do not go together; the message says which and why."""
+
+
+def handout_cost(args: argparse.Namespace, default_hidden: int):
+    """The handout model named by ``--model``/``--hidden``/``--seed``, its output O at ``--x`` and
+    C = (O − ``--y``)², backward done: ``(net, O, C)``."""
+    from .engine import squared_error
+    from .nn import two_hidden_layers, two_neuron
+
+    if args.model == "two-neuron":
+        if args.hidden is not None:
+            raise UsageError("--hidden applies to --model mlp only (the two-neuron model has no hidden layer)")
+        net = two_neuron(seed=args.seed)
+    else:
+        net = two_hidden_layers(hidden=args.hidden or default_hidden, seed=args.seed)
+    O = net(args.x)
+    C = squared_error(O, args.y)
+    C.backward()
+    return net, O, C
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="micrograd-ws", description="The workshop handout's neural net, executable and explorable."

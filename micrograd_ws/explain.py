@@ -652,25 +652,30 @@ def _tex_join(parts: list[str]) -> str:
     return out
 
 
+def _exponent(tokens, k: int):
+    """The tokens of an exponent starting at ``tokens[k]`` (a (group), a signed atom or one atom),
+    and the index after it."""
+    end = k
+    if end < len(tokens) and tokens[end].group() == "(":
+        depth = 0
+        for end in range(k, len(tokens)):
+            depth += {"(": 1, ")": -1}.get(tokens[end].group(), 0)
+            if depth == 0:
+                break
+        return tokens[k + 1:end], end + 1
+    if end < len(tokens) and tokens[end].group() in "-−":
+        end += 1
+    return tokens[k:end + 1], end + 1
+
+
 def _tex_tokens(tokens) -> list[str]:
     out: list[str] = []
     k = 0
     while k < len(tokens):
         m = tokens[k]
         k += 1
-        if m.group() == "^":  # the exponent: a (group), a signed atom, or one atom
-            end = k
-            if end < len(tokens) and tokens[end].group() == "(":
-                depth = 0
-                for end in range(k, len(tokens)):
-                    depth += {"(": 1, ")": -1}.get(tokens[end].group(), 0)
-                    if depth == 0:
-                        break
-                inner, k = tokens[k + 1:end], end + 1
-            else:
-                if end < len(tokens) and tokens[end].group() in "-−":
-                    end += 1
-                inner, k = tokens[k:end + 1], end + 1
+        if m.group() == "^":
+            inner, k = _exponent(tokens, k)
             # a second superscript in a row (a label with ^ or ²) goes on an empty base
             base = "{}" if out and out[-1].startswith(("^", "{}^")) else ""
             out.append(base + "^{" + _tex_join(_tex_tokens(inner)) + "}")
@@ -757,18 +762,7 @@ def _mml_tokens(tokens) -> list[str]:
             if c == "²":
                 exponent = "<mn>2</mn>"
             else:
-                end = k
-                if end < len(tokens) and tokens[end].group() == "(":
-                    depth = 0
-                    for end in range(k, len(tokens)):
-                        depth += {"(": 1, ")": -1}.get(tokens[end].group(), 0)
-                        if depth == 0:
-                            break
-                    inner, k = tokens[k + 1:end], end + 1
-                else:
-                    if end < len(tokens) and tokens[end].group() in "-−":
-                        end += 1
-                    inner, k = tokens[k:end + 1], end + 1
+                inner, k = _exponent(tokens, k)
                 exponent = "".join(_mml_tokens(inner))
             base = out.pop() if out else "<mrow></mrow>"
             out.append(f"<msup>{base}<mrow>{exponent}</mrow></msup>")

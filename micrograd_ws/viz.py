@@ -545,22 +545,16 @@ def run(args) -> int:
     """Build the model, run forward and backward, and write every ∂C/∂w picture with a gallery."""
     import sys
 
-    from .engine import squared_error
-    from .nn import two_hidden_layers, two_neuron
+    from .cli import UsageError, handout_cost
 
     def fail(msg: str, code: int = 2) -> int:
         print(f"micrograd-ws graphs: error: {msg}", file=sys.stderr)
         return code
 
-    if args.model == "two-neuron":
-        if args.hidden is not None:
-            return fail("--hidden applies to --model mlp only (the two-neuron model has no hidden layer)")
-        net = two_neuron(seed=args.seed)
-    else:
-        net = two_hidden_layers(hidden=args.hidden or 4, seed=args.seed)
-    O = net(args.x)
-    C = squared_error(O, args.y)
-    C.backward()
+    try:
+        net, O, C = handout_cost(args, default_hidden=4)
+    except UsageError as e:
+        return fail(str(e))
     params = dict(net.named_parameters())
     if args.only:
         wanted = [s.strip() for s in args.only.split(",") if s.strip()]

@@ -432,21 +432,16 @@ def run(args) -> int:
     import sys
     import webbrowser
 
-    from ..engine import squared_error
-    from ..nn import two_hidden_layers, two_neuron
+    from ..cli import UsageError, handout_cost
 
     def fail(msg: str, code: int = 2) -> int:
         print(f"micrograd-ws explore: error: {msg}", file=sys.stderr)
         return code
 
-    if args.model == "two-neuron":
-        if args.hidden is not None:
-            return fail("--hidden applies to --model mlp only (the two-neuron model has no hidden layer)")
-        net = two_neuron(seed=args.seed)
-    else:
-        net = two_hidden_layers(hidden=args.hidden or 100, seed=args.seed)
-    C = squared_error(net(args.x), args.y)
-    C.backward()
+    try:
+        net, _, C = handout_cost(args, default_hidden=100)
+    except UsageError as e:
+        return fail(str(e))
     title = f"{net!r} (seed {args.seed}): i = {args.x:g}, O_des = {args.y:g}, C = {C.data:.6g}"
     try:
         page = explore(C, args.param, title=title)
