@@ -68,6 +68,16 @@ def test_two_neuron_page_steps_to_the_engines_gradients(browser, dot, tmp_path):
     steps = page.js("explorer.steps")
     assert steps == 4
     assert page.js("explorer.current().grads") == {}  # nothing before the backward pass
+
+    def data_shown(name):
+        texts = page.page.locator(f'#graph-box g.node[data-name="{name}"] text').all_text_contents()
+        return next(t for t in texts if t.startswith("data "))
+
+    page.js("explorer.goto(1)")  # forward, engine order: O first, C not yet
+    assert page.js("explorer.current().node") == "O" and data_shown("C") == "data …"
+    assert data_shown("O") == f"data {float(f'{C.parents[0].data:.4g}'):g}"
+    page.js("explorer.goto(2)")
+    assert data_shown("C") == f"data {float(f'{C.data:.4g}'):g}"
     page.js(f"explorer.goto({steps})")
     shown = page.js("explorer.current().grads")
     assert {n: shown[n] for n in engine} == engine
