@@ -263,8 +263,9 @@ def _static(filename: str) -> str:
     return resources.files(__package__).joinpath(filename).read_text(encoding="utf-8")
 
 
-#: read by the page after its first paint: the inspector's texts and each leaf's paths (the bulk)
-_LATER = ("inspect", "paths")
+#: read by the page after it is interactive: the inspector's texts, each leaf's paths (the bulk),
+#: and what only scripts building on the page use (each node's op, its gradient at the end)
+_LATER = ("inspect", "paths", "ops", "grads", "gradText")
 
 
 def _packed(data: dict) -> str:
