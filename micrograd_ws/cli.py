@@ -9,7 +9,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import sys
 from typing import Callable, Sequence
+
+#: One set of defaults for every command and for ``make demo``: the handout's net
+#: (``--model mlp --hidden 100``), one sample i = 0.5 with desired output 1 for the
+#: gradient pictures, and everything written under ``out/`` (train: ``out/``, graphs:
+#: ``out/graphs/``).  The hidden width is :data:`micrograd_ws.handout.HIDDEN`.
+DEFAULT_INPUT = 0.5
+DEFAULT_DESIRED = 1.0
+DEFAULT_OUT = "out"
 
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -90,13 +99,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="micrograd-ws", description="The workshop handout's neural net, executable and explorable."
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         module = importlib.import_module(module_name)
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command is None:  # no command: say which there are
+        parser.print_help(sys.stderr)
+        return 2
+    if extra:  # an unknown option belongs to the command: its usage, not the top level's
+        hint = " (the training schedule is --iters 100,500,1000,5000)" if "--epochs" in extra else ""
+        sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     try:
         return args._run(args) or 0
     except KeyboardInterrupt:

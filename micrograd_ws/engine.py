@@ -157,7 +157,18 @@ def _operand(x: Operand, op: str) -> Value:
             f"unsupported operand for Value {op} ...: {type(x).__name__} {x!r}; "
             "use an int, a float or a Value"
         )
-    return Value(x)
+    c = Value(x)
+    c.label = _NUMBER  # still no label, but pictures and explanations name it by its number
+    return c
+
+
+class _NumberLabel(str):
+    """The empty label of a number that an operator turned into a Value (``3`` in ``a * 3``):
+    equal to ``''`` everywhere, told apart by ``paths.name``, which shows the number instead
+    of ``Value(3)`` (the name of a Value made without a label)."""
+
+
+_NUMBER = _NumberLabel()
 
 
 _MICROGRAD_STYLE = (
@@ -171,9 +182,11 @@ _MICROGRAD_STYLE = (
 class Value:
     """A scalar that remembers how it was computed.
 
-    Fields a learner sees: ``data``, ``grad``, ``label``, ``op`` (the operation
-    that made it, ``''`` for a leaf), ``parents`` and ``local_grads`` (∂self/∂parent
-    for each parent, in the same order).
+    ``data`` is the number (a finite float); ``grad`` is ∂root/∂self after
+    ``root.backward()`` (0.0 before: a leaf adds up over backward calls, see the module
+    docstring).  Also ``label`` (its name in pictures and explanations), ``op`` (the
+    operation that made it, ``''`` for a leaf), ``parents`` and ``local_grads``
+    (∂self/∂parent for each parent, in the same order).
 
     >>> x = Value(3.0, label='x')
     >>> y = (x * x).relu()
@@ -228,6 +241,7 @@ class Value:
 
     # --- binary operators: forward value and local derivatives side by side -------
     def __add__(self, other: Operand) -> Value:
+        """self + other, local derivatives 1 and 1 (the other operators likewise: forward and derivatives side by side)."""
         if not isinstance(other, Value):
             other = _operand(other, "+")
         return _node(self.data + other.data, (self, other), (1.0, 1.0), "+")

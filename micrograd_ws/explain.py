@@ -37,14 +37,13 @@ import shutil
 import sys
 import textwrap
 from dataclasses import dataclass
-from difflib import get_close_matches
 from functools import cached_property
 from typing import Iterator, Sequence, Union
 
 from .engine import Value, _abort_backward, _finish_backward, _prepare_backward, _to_float, topological_order
-from .paths import Analysis, Edge, _wrap, name, partial, path_product
+from .paths import Analysis, Edge, _wrap, did_you_mean, name, partial, path_product
 
-__all__ = ["backward_steps", "BackwardStep", "Contribution", "explain", "Explanation", "PathTerm"]
+__all__ = ["backward_steps", "BackwardStep", "Contribution", "explain", "Explanation", "PathTerm", "MAX_LISTED"]
 
 
 def _num(x: float, digits: int = 4) -> str:
@@ -139,8 +138,12 @@ def backward_steps(root: Value, gradient: Union[int, float] = 1.0) -> Iterator[B
     Each step has already been applied when it is yielded, so after ``next(steps)`` the
     parents' ``grad`` include it.  Running every step leaves exactly the gradients of
     ``root.backward(gradient)``.  Until the pass ends, a leaf's ``grad`` shows only this
-    pass's part; its earlier gradient is added back at the end, or when the generator is
-    closed or dropped half-way (nothing is lost).
+    pass's part; its earlier gradient is added back with the last step.
+
+    A pass that does not reach its last step leaves no trace: when the generator is
+    closed (``steps.close()``), dropped (garbage collected) or interrupted by an
+    exception, every ``grad`` it touched, leaves and intermediate nodes, is rolled back
+    to what it was before the pass.
 
     >>> a = Value(3.0, 'a'); b = a * a; b.label = 'b'
     >>> for step in b.backward_steps():
@@ -149,6 +152,12 @@ def backward_steps(root: Value, gradient: Union[int, float] = 1.0) -> Iterator[B
     ∂b/∂a += ∂b/∂b · ∂b/∂a = 1 · 3 = 3  (so far 6)
     >>> a.grad
     6.0
+    >>> c = b + a; c.label = 'c'; c.backward(); a.grad     # 6 + ∂c/∂a = 6 + (2a + 1)
+    13.0
+    >>> steps = c.backward_steps(); _ = next(steps); a.grad   # half-way: this pass's part so far
+    1.0
+    >>> steps.close(); a.grad, b.grad                         # rolled back: as before the pass
+    (13.0, 1.0)
     """
     if not isinstance(root, Value):
         raise TypeError(f"backward_steps(root): root must be a Value (e.g. the cost C), got {type(root).__name__}")
@@ -156,10 +165,14 @@ def backward_steps(root: Value, gradient: Union[int, float] = 1.0) -> Iterator[B
 
 
 def _steps(root: Value, gradient: float) -> Iterator[BackwardStep]:
+    earlier = [(v, v.grad) for v in topological_order(root) if v.parents]  # to roll back an unfinished pass
     nodes, saved = _prepare_backward(root, gradient)
     finished = False
     try:
         last = len(nodes) - 1
+        if last < 0:  # a leaf root: the pass is complete with no step
+            _finish_backward(saved)
+            finished = True
         for index, v in enumerate(reversed(nodes)):
             g = v.grad
             if g:  # the engine's loop, recording what each edge adds
@@ -179,20 +192,20 @@ def _steps(root: Value, gradient: float) -> Iterator[BackwardStep]:
                 finished = True
             contributions = tuple(Contribution(Edge(v, k), a, so_far) for k, (a, so_far) in enumerate(added))
             yield BackwardStep(root, v, g, contributions, index, last + 1)
-    except BaseException:  # a failed pass (e.g. overflow): every leaf's grad as before, as backward() does
-        if not finished and not isinstance(sys.exc_info()[1], GeneratorExit):
-            _abort_backward(nodes, saved)
-            finished = True
-        raise
-    finally:
+    finally:  # closed, dropped or failed half-way (an overflow, Ctrl-C): roll the whole pass back
         if not finished:
-            _finish_backward(saved)
+            _abort_backward(nodes, saved)
+            for v, grad in earlier:
+                v.grad = grad
 
 
 # --- explain: ∂C/∂w as a sum over paths of products of local derivatives ---------------
 
 #: Paths are listed one by one up to this many; beyond, the sum is accumulated node by node.
 MAX_ENUMERATED = 10_000
+#: How many paths with a nonzero product are written out, everywhere (explain, the pictures'
+#: captions, the demo, the gallery); the rest are summed in one row that says so.
+MAX_LISTED = 4
 
 
 @dataclass(frozen=True)
@@ -218,12 +231,13 @@ class PathTerm:
         return path_product(self.edges)
 
 
-def explain(root: Value, w: Union[Value, str], *, all_paths: bool = False, max_paths: int = 10) -> Explanation:
+def explain(root: Value, w: Union[Value, str], *, all_paths: bool = False,
+            max_paths: int = MAX_LISTED) -> Explanation:
     """∂root/∂w written out as the handout does: factors, formulas, numbers, sum, and ``w.grad``.
 
     ``w`` is a Value in root's graph, or its label (``'w2[1][0]'``).  Paths whose
     product is 0 (through a ReLU that is off) are folded into one line, and at most
-    ``max_paths`` others are listed; ``all_paths=True`` lists every path.  In Jupyter the
+    ``max_paths`` others are listed (:data:`MAX_LISTED`, 4, as in the pictures' captions); ``all_paths=True`` lists every path.  In Jupyter the
     result renders as a formula.
 
     >>> from micrograd_ws import two_hidden_layers, squared_error
@@ -260,20 +274,15 @@ def _explain(root: Value, w: Value, all_paths: bool, max_paths: int,
 
 
 def _find_label(root: Value, label: str, caller: str) -> Value:
-    """The one node of root's graph labelled ``label``; else an error naming close labels."""
+    """The one node of root's graph labelled ``label``; else an error naming the likely ones."""
     order = topological_order(root)
     found = [v for v in order if v.label == label]
     if len(found) == 1:
         return found[0]
     if found:
         raise ValueError(f"{caller}: {len(found)} nodes are labelled {label!r}; pass the Value itself")
-    close = get_close_matches(label, list(dict.fromkeys(v.label for v in order if v.label)), n=3)
-    if close:
-        hint = f"did you mean {', '.join(close)}?"
-    else:
-        leaves = [v.label for v in order if v.label and not v.parents]
-        hint = "its labelled leaves are: " + (", ".join(leaves[:12]) + (", …" if len(leaves) > 12 else "") or "none")
-    raise ValueError(f"{caller}: no node labelled {label!r} in the graph of {name(root)}; {hint}")
+    raise ValueError(f"{caller}: no node labelled {label!r} in the graph of {name(root)}; "
+                     + did_you_mean(label, [v.label for v in order]))
 
 
 _INDEX = re.compile(r"\[(\d+)\]")
@@ -403,8 +412,9 @@ class Explanation:
             more = listed[len(shown):]
             rest = math.fsum(t.product for _, t in more)
             rows.append((("note", f"… and {len(more)} more path{'s' * (len(more) > 1)} with a nonzero product, "
-                                  f"together {_num(rest)}: explain(C, w, all_paths=True) lists "
-                                  f"{'them all' if len(more) > 1 else 'it'}"), [], None))
+                                  f"together {_num(rest)}: only the first {self.max_paths} nonzero paths are "
+                                  f"listed; explain(C, w, all_paths=True) lists {'them all' if len(more) > 1 else 'it'}"),
+                         [], None))
         zero = [t for t in terms if t.product == 0.0]
         if zero and not self.all_paths:
             rows.append((("note", _zero_note(zero, len(terms))), [], None))
@@ -564,19 +574,21 @@ def _zero_note(zero: Sequence[PathTerm], n_terms: int) -> str:
     shared = [e for sym, e in zero_edges[0].items() if all(sym in z for z in zero_edges[1:])]
     factors: dict[str, Edge] = {}
     for z in ([{shared[0].symbol: shared[0]}] if shared else zero_edges):
-        sym, e = next(iter(z.items()))  # a path's first zero factor from the root
-        factors.setdefault(sym, e)
+        for sym, e in list(z.items())[:1]:  # a path's first zero factor from the root (none: underflow)
+            factors.setdefault(sym, e)
     edges = list(factors.values())
+    if len(zero) == n_terms:
+        head = f"all {n_terms} paths are 0"
+    else:
+        head = "1 more path is 0" if len(zero) == 1 else f"{len(zero)} more paths are 0"
+    if not edges:
+        return f"{head}: their factors are not 0, but the products are too small for a float (underflow)"
     if len(edges) <= 2:
         described = "; ".join(_describe_zero(e) for e in edges)
     else:  # many: symbols only
         described = ", ".join(f"{e.symbol} = 0" for e in edges[:4]) + \
             (f" and {len(edges) - 4} more" if len(edges) > 4 else "") + \
             (" (ReLUs that are off)" if all(e.child.op == "relu" for e in edges) else "")
-    if len(zero) == n_terms:
-        head = f"all {n_terms} paths are 0"
-    else:
-        head = "1 more path is 0" if len(zero) == 1 else f"{len(zero)} more paths are 0"
     return f"{head}, through the zero factor{'s' if len(edges) > 1 else ''} {described}"
 
 

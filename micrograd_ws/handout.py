@@ -1,6 +1,6 @@
 """The handout, executable: its two models and every gradient it writes, in plain floats.
 
-No `Value` here: these are the closed-form formulas of ``shared/handout.md``, the
+No `Value` here: these are the closed-form formulas of the handout (``docs/handout.md``), the
 reference the engine is tested against.  Symbols follow the handout: input ``i``,
 ``z1 = w1*i + b1``, ``H1 = max(0, z1)``, ``z2 = w2 H1 + b2``, ``H2 = max(0, z2)``,
 ``O = w3 H2 + b3``, cost ``C = (O - O_des)²``; ``w2[j][k]`` connects ``H1[k]`` to ``z2[j]``.

@@ -21,23 +21,30 @@ explorer page (:mod:`micrograd_ws.explorer`) read it.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from typing import Iterator
+from difflib import SequenceMatcher, get_close_matches
+from typing import Iterable, Iterator
 
-from .engine import Value, topological_order
+from .engine import Value, _NumberLabel, topological_order
 
-__all__ = ["Edge", "Graph", "Analysis", "name", "expression", "subgraph", "edges", "paths", "count_paths", "path_product"]
+__all__ = ["Edge", "Graph", "Analysis", "name", "expression", "subgraph", "edges", "paths", "count_paths",
+           "path_product", "suggest_labels", "did_you_mean"]
 
 
 def name(v: Value, depth: int = 2) -> str:
-    """A node's name: its label, a constant's number, or a short expression of its parents.
+    """A node's name: its label, or a short expression of its parents.
 
-    Parts deeper than ``depth`` read ``…``, an operation with many inputs by its op
-    (label a node to give it a name of your own).
+    A number in an expression (the ``3`` of ``a * 3``) is labelled with itself; a Value
+    you made without a label reads ``Value(2)``, never a bare number that would look
+    like a constant.  Parts deeper than ``depth`` read ``…``, an operation with many
+    inputs by its op (label a node to give it a name of your own).
 
     >>> a = Value(2.0, 'a')
     >>> name(a), name(Value(3.0)), name(a * 3), name((a * 3).tanh())
-    ('a', '3', 'a·3', 'tanh(a·3)')
+    ('a', 'Value(3)', 'a·3', 'tanh(a·3)')
+    >>> q = Value(2.0); name(q * q)
+    'Value(2)·Value(2)'
     >>> from micrograd_ws import mean
     >>> name(a * 3 * 3 * 3), name(mean([a, a, a]) * 2)
     ('…·3·3', 'mean(…)·2')
@@ -55,7 +62,7 @@ def expression(v: Value, depth: int = 2) -> str:
     ('a·3', '2')
     """
     if not v.parents:
-        return f"{v.data:g}"
+        return f"{v.data:g}" if type(v.label) is _NumberLabel else f"Value({v.data:g})"
     if depth == 0:
         return "…"
     if len(v.parents) > 2:
@@ -69,6 +76,62 @@ def expression(v: Value, depth: int = 2) -> str:
     if v.op.startswith("**"):
         return f"{_wrap(args[0])}^{_wrap(args[1]) if len(args) == 2 else v.op[2:]}"
     return f"{v.op}({', '.join(args)})"
+
+
+_INDICES = re.compile(r"(\[[^\]]*\])+$")
+
+
+def _stem(label: str) -> str:
+    """A label without its indices, lower case: ``W2[3][1]`` → ``w2``."""
+    return _INDICES.sub("", label).lower()
+
+
+def suggest_labels(wanted: str, labels: Iterable[str], n: int = 3) -> list[str]:
+    """The labels a user most likely meant by ``wanted``, best first (at most ``n``).
+
+    One rule for every look-up by name (``explain``, ``draw_grad``, the command line's
+    ``--only``): the same name in another case first (``W1[0]`` → ``w1[0]``), then
+    the name with an index dropped or added (``b3[0]`` → ``b3``, ``w1`` → ``w1[0]``),
+    then close spellings, those of the same kind (first letter) before others; when
+    nothing is close, the first name of each kind with the same letter, else of every
+    kind, so there is always something to try.
+
+    >>> names = ['w1[0]', 'w1[1]', 'b1[0]', 'z1[0]', 'w3[0]', 'b2[0]', 'b3', 'O', 'C']
+    >>> suggest_labels('b3[0]', names), suggest_labels('W1[0]', names)
+    (['b3', 'b2[0]', 'b1[0]'], ['w1[0]', 'w1[1]', 'w3[0]'])
+    >>> suggest_labels('w9', names)
+    ['w1[0]', 'w3[0]']
+    """
+    wanted = wanted.strip()
+    low, stem = wanted.lower(), _stem(wanted)
+    names = [s for s in dict.fromkeys(labels) if s]
+    by_lower: dict[str, str] = {}
+    for s in names:
+        by_lower.setdefault(s.lower(), s)
+    close = [by_lower[m] for m in get_close_matches(low, list(by_lower), n=max(n, 10), cutoff=0.6)]
+    close.sort(key=lambda s: s[:1].lower() != low[:1])  # stable: the same kind first
+    kinds: dict[str, str] = {}  # the first name of each kind
+    for s in names:
+        kinds.setdefault(_stem(s), s)
+    same_stem = sorted((s for s in names if _stem(s) == stem),  # the closest index first
+                       key=lambda s: -SequenceMatcher(None, low, s.lower()).ratio())
+    tiers = ([s for s in names if s.lower() == low], same_stem, close)
+    found = list(dict.fromkeys(s for tier in tiers for s in tier))
+    if not found:
+        found = [s for s in kinds.values() if s[:1].lower() == low[:1]] or list(kinds.values())
+    return found[:n]
+
+
+def did_you_mean(label: str, labels: Iterable[str]) -> str:
+    """``did you mean b3, b2[0] or b1[0]?``: the hint of every look-up by name (:func:`suggest_labels`).
+
+    >>> did_you_mean('b3[0]', ['w1', 'b1', 'b3']), did_you_mean('W1[0]', ['w1[0]', 'w1[1]', 'z1[0]'])
+    ('did you mean b3?', 'did you mean w1[0], w1[1] or z1[0]?')
+    """
+    close = suggest_labels(label, labels)
+    if not close:
+        return "nothing in it has a label: pass the Value itself, or label it (Value(2.0, label='x'))"
+    return "did you mean " + (", ".join(close[:-1]) + " or " if len(close) > 1 else "") + close[-1] + "?"
 
 
 def partial(top: str, bottom: str) -> str:

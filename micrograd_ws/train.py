@@ -26,6 +26,7 @@ Divergence (a cost that overflows or explodes) stops training with
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import random
 import re
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from .cli import positive_number, whole_number
+from .cli import DEFAULT_OUT, positive_number, whole_number
 from .data import TARGETS, DataError, Dataset, make_dataset, read_csv
 from .engine import no_grad, squared_error
 from .handout import ALPHA, HIDDEN, TRAINING_ITERS
@@ -45,7 +46,7 @@ from .optim import SGD
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["Snapshot", "History", "TrainingDiverged", "train", "summary", "plot", "iteration_counts", "add_arguments", "run"]
+__all__ = ["Snapshot", "History", "TrainingDiverged", "train", "summary", "plot", "iteration_counts", "run_name", "add_arguments", "run"]
 
 _GROWTH_LIMIT = 1e6  # a cost this many times the data's scale means the steps are blowing up
 _GRID = 200  # points at which the fit is drawn
@@ -204,10 +205,11 @@ def plot(history: History, data: Dataset, title: str = "") -> Figure:
 
     its = range(1, len(history.losses) + 1)
     window = max(1, min(100, len(history.losses) // 20))
-    smooth = _running_mean(history.losses, window)
+    smooth = _running_mean(history.losses, window, before.loss)
     ax_cost.plot(its, history.losses, ".", ms=2, color="0.6", alpha=0.35, rasterized=True)
     ax_cost.plot([], [], ".", color="0.6", label="C of each iteration's sample")  # a legend-sized marker
-    ax_cost.plot(its, smooth, color="C0", lw=1.5, label=f"running mean of {window} iterations")
+    ax_cost.plot(its, smooth, color="C0", lw=1.5, label=f"running mean of {window} iterations "
+                                                       "(from the mean C before training)")
     for s, color in zip(after, colors):
         ax_cost.plot(s.iteration, s.loss, "o", ms=9, color=color, mec="black", zorder=5)
         ax_cost.axvline(s.iteration, color=color, lw=1, ls="--", alpha=0.7)
@@ -225,16 +227,48 @@ def plot(history: History, data: Dataset, title: str = "") -> Figure:
     return fig
 
 
-def _running_mean(xs: list[float], window: int) -> list[float]:
+def _running_mean(xs: list[float], window: int, start: float) -> list[float]:
+    """The mean of the last ``window`` costs; before ``window`` iterations have run, the missing ones
+    count as ``start`` (the mean C over all the data before training), so the curve starts where
+    the data are instead of at the first sample's cost.
+
+    >>> _running_mean([0.0, 0.0, 0.0, 0.0], 2, 1.0)
+    [0.5, 0.0, 0.0, 0.0]
+    """
     # fsum per window, not a running total: costs span many decades and subtracting would cancel
-    return [math.fsum(xs[max(0, n - window + 1):n + 1]) / min(n + 1, window) for n in range(len(xs))]
+    return [math.fsum([*xs[max(0, n - window + 1):n + 1], *[start] * (window - 1 - n)]) / window
+            for n in range(len(xs))]
 
 
 def _progress_bar(total: int):
-    _require("tqdm")
-    from tqdm import tqdm
-
+    """tqdm's bar in a terminal, its widget in Jupyter (with ipywidgets), else one line at the end
+    (an exported notebook, a log, a pipe: no screenful of bar redraws)."""
+    if "ipykernel.zmqshell" in sys.modules and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.notebook import tqdm
+    elif sys.stderr is not None and sys.stderr.isatty():
+        _require("tqdm")
+        from tqdm import tqdm
+    else:
+        return _OneLine(total)
     return tqdm(total=total, desc="training", unit="it", mininterval=0.2, file=sys.stderr)
+
+
+class _OneLine:
+    """The progress bar's interface, printing one line when done: how many, how long, the cost."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.n, self.postfix, self.start = total, 0, "", time.perf_counter()
+
+    def update(self) -> None:
+        self.n += 1
+
+    def set_postfix_str(self, text: str, refresh: bool = False) -> None:
+        self.postfix = text
+
+    def close(self) -> None:
+        done = "" if self.n == self.total else f" of {self.total} (stopped)"
+        print(f"training: {self.n} iterations{done} in {time.perf_counter() - self.start:.1f} s"
+              + (f", {self.postfix} over the last 100" if self.postfix else ""), file=sys.stderr, flush=True)
 
 
 def _require(*modules: str) -> None:
@@ -273,7 +307,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evenly spaced samples of a built-in target (default: 50)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seeds the initial weights and the sample order (default: 0)")
-    parser.add_argument("--out", default="out", metavar="DIR", help="where the figure and model go (default: out)")
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                        help=f"where the figure and model go, named after the settings (default: {DEFAULT_OUT})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -314,8 +349,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: the mean cost went UP, from {first.loss:.4g} before training to {last.loss:.4g}: "
               f"the learning rate is probably too large; try --lr {args.lr / 10:g}", file=sys.stderr)
 
-    stem = re.sub(r"[^\w.-]+", "_", f"{args.model}-{data.name}")
+    stem = run_name(args, data.name)
     png, model_file = out / f"{stem}.png", out / f"{stem}.json"
+    replaced = [str(f) for f in (png, model_file) if f.exists()]
     try:
         plot(history, data, f"{about}, {source}; SGD with α = {args.lr:g}, one sample per iteration, "
                             f"seed {args.seed}").savefig(png, dpi=110)
@@ -323,7 +359,33 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         return _fail(f"cannot write to {out}: {e}")
     print(f"figure: {png}\nmodel:  {model_file}   (load it with micrograd_ws.load({str(model_file)!r}))")
+    if replaced:
+        same = "the same settings give the same numbers" if args.data is None else \
+            f"from {args.data} as it was then"
+        print(f"replaced {' and '.join(replaced)} of an earlier run with these settings ({same}); "
+              "other settings get other names")
     return 0
+
+
+def run_name(args: argparse.Namespace, data_name: str) -> str:
+    """The outputs' name: model and data, then each setting that differs from the defaults.
+
+    So runs with different settings never overwrite each other (``mlp-sin``,
+    ``mlp-sin-lr0.1``, ``mlp-sin-h4-seed3``); a run with the same settings replaces the
+    files it made before, and says so (training is deterministic: the same numbers).
+    """
+    parts = [args.model, data_name]
+    if args.hidden is not None and args.hidden != HIDDEN:
+        parts.append(f"h{args.hidden}")
+    if args.samples is not None and args.samples != 50:
+        parts.append(f"n{args.samples}")
+    if list(args.iters) != list(TRAINING_ITERS):
+        parts.append("it" + "-".join(map(str, args.iters)))
+    if args.lr != ALPHA:
+        parts.append(f"lr{args.lr:g}")
+    if args.seed != 0:
+        parts.append(f"seed{args.seed}")
+    return re.sub(r"[^\w.-]+", "_", "-".join(parts))[:150]
 
 
 def _fail(message: str, code: int = 1) -> int:

@@ -24,17 +24,18 @@ writes a file, and building one needs no ``dot`` program (rendering does).
 from __future__ import annotations
 
 import functools
+import math
 import html
 import re
 import unicodedata
-from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Union
 from urllib.parse import quote as url_quote
 
-from .cli import finite_number, whole_number
+from .cli import DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, finite_number, whole_number
 from .engine import Value, topological_order
-from .explain import Explanation, _explain, _find_label, _num
+from .explain import MAX_LISTED, Explanation, _explain, _find_label, _num, did_you_mean
+from .handout import HIDDEN
 from .paths import Analysis, Edge, name, partial
 
 if TYPE_CHECKING:  # graphviz is optional: imported where it is needed
@@ -82,7 +83,8 @@ def _text(s: str, width: int | None = None) -> str:
     if width is not None and len(s) > width:
         s = s[: width - 1] + "…"
     # dot expands \N, \G, ... even in HTML-like labels and reads \\ as one backslash
-    return html.escape(s, quote=True).replace("\\", "\\\\")
+    # and a text that is just "]" is a syntax error to dot: as an entity it is fine anywhere
+    return html.escape(s, quote=True).replace("\\", "\\\\").replace("]", "&#93;")
 
 
 def _html(*lines: str, size: int | None = None, color: str | None = None) -> str:
@@ -143,10 +145,52 @@ def _picture_class():
     graphviz = _graphviz()
 
     class Picture(graphviz.Digraph):
-        """A ``graphviz.Digraph`` (Jupyter displays it) with the chain-rule ``caption`` as text."""
+        """A ``graphviz.Digraph`` with the chain-rule ``caption`` as text and a display that needs no trust.
+
+        ``print(g)`` shows the caption, ``g`` at the prompt says what the picture is and how
+        to see it; in Jupyter it shows inline as a PNG scaled to the cell's width (also in an
+        untrusted notebook, in nbconvert's HTML and on GitHub).
+        """
 
         caption = ""
         ids: dict = {}  # Value -> its DOT node name (and SVG element id)
+        what = "a picture"  #: e.g. "draw_grad picture: the derivative graph of ∂C/∂w1[0]", for the repr
+        stem = "picture"  #: the file name the repr suggests
+
+        def __repr__(self) -> str:
+            stem = re.sub(r"[^A-Za-z0-9.-]+", "_", self.stem).strip("_.") or "picture"
+            return (f"<{self.what}.\n In Jupyter it shows inline; print(g) or g.caption gives the chain rule "
+                    f"as text;\n g.render('{stem}', format='svg') writes {stem}.svg (or png, pdf)>")
+
+        def __str__(self) -> str:
+            return self.caption
+
+        def _repr_mimebundle_(self, include=None, exclude=None, **_):
+            """A PNG (crisp at twice the resolution) scaled to the cell's width, with the repr as text.
+
+            PNG, not SVG: Jupyter shows a PNG in an untrusted notebook too (it hides SVG there),
+            and every front end (JupyterLab, nbconvert's HTML, GitHub) fits an image output to
+            the cell's width, where an SVG output keeps its own width and is cut off.  SVG on
+            request (``include=['image/svg+xml']``).  Without ``dot``: the caption and what to install.
+            """
+            wanted = {"image/png", "text/plain"} if include is None else set(include)
+            wanted -= set(exclude or ())
+            try:
+                bundle, metadata = {}, {}
+                if "image/png" in wanted:
+                    sharp = self.copy()  # twice the resolution, shown at the SVG's size
+                    sharp.graph_attr["dpi"] = "144"
+                    png = sharp.pipe(format="png")
+                    bundle["image/png"] = png
+                    # the width from the PNG's IHDR: 2 px per pt at 144 dpi, 4/3 CSS px per pt
+                    metadata["image/png"] = {"width": int.from_bytes(png[16:20], "big") * 2 // 3}
+                if "image/svg+xml" in wanted:
+                    bundle["image/svg+xml"] = self.pipe(format="svg", encoding="utf-8")
+            except DotNotFoundError as e:
+                return {"text/plain": f"{self.caption}\n\n({e})"}
+            if "text/plain" in wanted:
+                bundle["text/plain"] = repr(self)
+            return bundle, metadata
 
         def render(self, *args, **kwargs):
             try:  # graphviz saves the source before it runs dot
@@ -163,7 +207,7 @@ def _picture_class():
     return Picture
 
 
-def _new_picture(caption_lines: list[str], rankdir: str):
+def _new_picture(caption_lines: list[str], rankdir: str, what: str, stem: str):
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be 'LR' (left to right, like the handout), 'TB', 'RL' or 'BT'; got {rankdir!r}")
     g = _picture_class()(graph_attr={
@@ -175,6 +219,7 @@ def _new_picture(caption_lines: list[str], rankdir: str):
     g.edge_attr.update(fontname="Helvetica", arrowsize="0.6")
     g.attr(label=_caption_label(caption_lines))
     g.caption = "\n".join(caption_lines)
+    g.what, g.stem = what, stem
     return g
 
 
@@ -244,7 +289,8 @@ def draw_graph(root: Value, *, max_nodes: int = MAX_NODES, rankdir: str = "LR") 
                 "draw one gradient with draw_grad(C, w), or build a smaller net (e.g. two_hidden_layers(hidden=4))")
     graph_edges = [Edge(v, i) for v in nodes for i in range(len(v.parents))]
     g = _new_picture([f"{name(root)} = {_num(root.data)}: {len(nodes)} nodes, {len(graph_edges)} edges; "
-                      "each edge reads ∂child/∂parent = formula = number", *_no_backward_note(root)], rankdir)
+                      "each edge reads ∂child/∂parent = formula = number", *_no_backward_note(root)], rankdir,
+                     f"draw_graph picture: the whole graph of {name(root)}, {len(nodes)} nodes", "graph")
     ids = _Ids()
     for v in nodes:  # the SVG keeps id and class: the explorer finds node n3 and edge n3-n7.1 by them
         g.node(ids[v], _node_label(v), fillcolor=_C_FILL if v is root else _LEAF_FILL if not v.parents else "white",
@@ -266,7 +312,7 @@ def _find(C: Value, w: Value | str, caller: str) -> Value:
     return _find_label(C, w, caller) if isinstance(w, str) else _check_value(w, f"{caller}(C, w)")
 
 
-def grad_caption(C: Value, w: Value | str, *, max_terms: int = 4) -> str:
+def grad_caption(C: Value, w: Value | str, *, max_terms: int = MAX_LISTED) -> str:
     """∂C/∂w as the handout writes it: symbols, formulas, numbers, value (one ``=`` per line).
 
     The text of :func:`~micrograd_ws.explain.explain`, its rows folded at 100 characters,
@@ -291,7 +337,7 @@ def grad_caption(C: Value, w: Value | str, *, max_terms: int = 4) -> str:
     return "\n".join(_caption(_explain(C, _find(C, w, "grad_caption"), all_paths=False, max_paths=max_terms)))
 
 
-def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_terms: int = 4,
+def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_terms: int = MAX_LISTED,
               max_nodes: int = MAX_NODES, rankdir: str = "LR") -> "graphviz.Digraph":
     """The derivative graph of ∂C/∂w: the paths from ``w`` to ``C`` and the chain rule as caption.
 
@@ -299,7 +345,9 @@ def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_te
     derivative; the caption (also ``.caption``, as text: :func:`grad_caption`) multiplies
     them along each path and sums the paths.  Paths with a zero factor (a ReLU that is off) are folded into one
     grey "n paths contribute 0" node unless ``show_zero_paths``; when every path is zero
-    they are all shown, to show why.
+    they are all shown, to show why.  As the caption lists the first ``max_terms`` nonzero
+    paths and sums the rest in one row, the picture draws those paths and one grey
+    "n more paths, together x" node for the rest.
 
     >>> from micrograd_ws import squared_error, two_hidden_layers
     >>> net = two_hidden_layers(hidden=3, seed=2); C = squared_error(net(0.5), 1.0); C.backward()
@@ -328,17 +376,27 @@ def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_te
                 "build a smaller net (e.g. two_hidden_layers(hidden=4))" +
                 (", fold the zero paths (show_zero_paths=False)" if show_zero_paths else ""))
     explanation = _explain(C, w, all_paths=False, max_paths=max_terms, analysis=info)
-    g = _new_picture(_caption(explanation) + _no_backward_note(C), rankdir)
-    ids = _Ids()
+    listed = None  # the edges of the paths the caption writes out, when it sums the others in one row
+    nonzero = [t for t in explanation.paths if t.product != 0.0]
+    if fold and max_terms and len(nonzero) > max_terms:
+        listed = {e for t in nonzero[:max_terms] for e in t.edges}
+        ends = {e.parent for e in listed} | {e.child for e in listed}
+        drawn = [v for v in drawn if v in ends]
     if not info.nodes:  # no path: the two nodes, unconnected
         drawn = [w, C]
+    g = _new_picture(_caption(explanation) + _no_backward_note(C), rankdir,
+                     f"draw_grad picture: the derivative graph of {explanation.symbol}, {len(drawn)} nodes",
+                     name(w))
+    ids = _Ids()
     for v in drawn:
         fill = _W_FILL if v is w else _C_FILL if v is C else "white"
         grey = {"color": _GREY, "fontcolor": _GREY} if info.n_live and v not in info.live else {}
         g.node(ids[v], _node_label(v), fillcolor=fill, id=ids[v], **grey)
-    folded = []
+    folded, more = [], []
     for e in info.edges:
-        if e in info.live:
+        if e in info.live and listed is not None and e not in listed:
+            more.append(e)
+        elif e in info.live:
             g.edge(ids[e.parent], ids[e.child], _edge_label(e), id=_edge_id(ids, e))
         elif not fold:
             if e.local == 0.0:
@@ -348,29 +406,36 @@ def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_te
             g.edge(ids[e.parent], ids[e.child], _edge_label(e), id=_edge_id(ids, e), **style)
         else:
             folded.append(e)
+    kept = set(drawn)
     if folded:
-        _draw_fold(g, ids, info, folded, explanation.n_paths - info.n_live)
+        n_zero = explanation.n_paths - info.n_live
+        zero = list(dict.fromkeys(e.symbol for e in folded if e.local == 0.0))
+        rows = [f"<B>{n_zero} path{'s' * (n_zero > 1)} contribute{'s' * (n_zero == 1)} 0</B>",
+                "each has a zero factor, e.g." if n_zero > 1 else "it has a zero factor:"]
+        rows += [f"{_text(s, 2 * _NAME_WIDTH)} = 0" for s in zero[:3]]
+        if len(zero) > 3:
+            rows.append(f"and {len(zero) - 3} more")
+        _draw_fold(g, ids, kept, folded, "folded", rows)
+    if more:  # as the caption: the first max_terms live paths drawn, the others in one node
+        n_more, rest = len(nonzero) - max_terms, math.fsum(t.product for t in nonzero[max_terms:])
+        _draw_fold(g, ids, kept, more, "more", [
+            f"<B>{n_more} more path{'s' * (n_more > 1)}, together {_num(rest)}</B>",
+            f"not drawn: only the first {max_terms} nonzero paths are (max_terms)"])
     g.ids = ids
     return g
 
 
-def _draw_fold(g, ids: _Ids, info: Analysis, folded: list[Edge], n_zero: int) -> None:
-    """One grey node for the ``n_zero`` paths with a zero factor, linked where they leave and rejoin live ones."""
-    zero = list(dict.fromkeys(e.symbol for e in folded if e.local == 0.0))
-    rows = [f"<B>{n_zero} path{'s' * (n_zero > 1)} contribute{'s' * (n_zero == 1)} 0</B>",
-            "each has a zero factor, e.g." if n_zero > 1 else "it has a zero factor:"]
-    rows += [f"{_text(s, 2 * _NAME_WIDTH)} = 0" for s in zero[:3]]
-    if len(zero) > 3:
-        rows.append(f"and {len(zero) - 3} more")
-    g.node("folded", _html(*rows, color=_GREY), style="rounded,dashed", color=_GREY)
+def _draw_fold(g, ids: _Ids, kept: set, folded: list[Edge], node: str, rows: list[str]) -> None:
+    """One grey node standing for the ``folded`` edges, linked where they leave and rejoin drawn nodes."""
+    g.node(node, _html(*rows, color=_GREY), style="rounded,dashed", color=_GREY)
     links = {}  # an ordered set
     for e in folded:
-        if e.parent in info.live:
-            links[ids[e.parent], "folded"] = None
-        if e.child in info.live:
-            links["folded", ids[e.child]] = None
+        if e.parent in kept:
+            links[ids[e.parent], node] = None
+        if e.child in kept:
+            links[node, ids[e.child]] = None
     for tail, head in links:
-        g.edge(tail, head, style="dashed", color=_GREY, arrowhead="none" if head == "folded" else "normal")
+        g.edge(tail, head, style="dashed", color=_GREY, arrowhead="none" if head == node else "normal")
 
 
 # --- every ∂C/∂w: files and a gallery ------------------------------------------------------
@@ -409,7 +474,7 @@ def _slug(label: str, taken: set) -> str:
 
 
 def render_grads(root: Value, params: Params, outdir: str | Path, format: str = "svg", *,
-                 show_zero_paths: bool = False, max_terms: int = 4, title: str = "") -> Path:
+                 show_zero_paths: bool = False, max_terms: int = MAX_LISTED, title: str = "") -> Path:
     """Write the picture of ∂root/∂w for every parameter, and an ``index.html`` gallery; returns its path.
 
     ``params``: ``net.named_parameters()``, a dict name → Value, a list of Values or of their
@@ -523,22 +588,35 @@ def _code(text: str) -> str:
 # --- the `graphs` command ------------------------------------------------------------------
 
 def add_arguments(parser) -> None:
-    """Options of ``python -m micrograd_ws graphs``."""
+    """Options of ``python -m micrograd_ws graphs`` (defaults: :data:`micrograd_ws.cli.DEFAULT_INPUT` ...)."""
     parser.add_argument("--model", choices=("two-neuron", "mlp"), default="mlp",
                         help="the handout's two-neuron model or its 1 → h → h → 1 net (default: mlp)")
     parser.add_argument("--hidden", type=whole_number(1), default=None, metavar="H",
-                        help="hidden neurons per layer for --model mlp (default: 4; the handout uses 100)")
-    parser.add_argument("--out", default="out/graphs", metavar="DIR", help="output folder (default: out/graphs)")
+                        help=f"hidden neurons per layer for --model mlp (default: {HIDDEN}, the handout's h)")
+    parser.add_argument("--out", default=f"{DEFAULT_OUT}/graphs", metavar="DIR",
+                        help=f"output folder (default: {DEFAULT_OUT}/graphs)")
     parser.add_argument("--format", choices=FORMATS, default="svg", help="picture format (default: svg)")
-    parser.add_argument("--x", type=finite_number, default=2.0, help="the input i (default: 2.0)")
-    parser.add_argument("--y", type=finite_number, default=1.0, help="the desired output O_des (default: 1.0)")
+    parser.add_argument("--x", type=finite_number, default=DEFAULT_INPUT,
+                        help=f"the input i (default: {DEFAULT_INPUT})")
+    parser.add_argument("--y", type=finite_number, default=DEFAULT_DESIRED,
+                        help=f"the desired output O_des (default: {DEFAULT_DESIRED})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
     parser.add_argument("--only", metavar="NAMES", default=None,
-                        help="comma-separated parameter names to draw, e.g. 'w1[0],w2[0][0],b3' (default: all)")
+                        help="comma-separated parameter names to draw, e.g. 'w1[0],w2[0][0],b3' "
+                             "(default: all, or one of each kind past --max-params)")
     parser.add_argument("--show-zero-paths", action="store_true",
                         help="draw paths through ReLUs that are off instead of folding them")
     parser.add_argument("--max-params", type=whole_number(1), default=500, metavar="N",
-                        help="refuse to draw more than N pictures without --only (default: 500)")
+                        help="without --only, a net with more than N parameters gets one picture of each kind "
+                             "(w1[0], b1[0], w2[0][0], ...) (default: 500)")
+
+
+def one_of_each_kind(names: Iterable[str]) -> list[str]:
+    """The first parameter of each kind: ``w1[0], b1[0], w2[0][0], b2[0], w3[0], b3`` for the handout's net."""
+    kinds: dict[str, str] = {}
+    for n in names:
+        kinds.setdefault(re.sub(r"(\[[^\]]*\])+$", "", n), n)
+    return list(kinds.values())
 
 
 def run(args) -> int:
@@ -552,7 +630,7 @@ def run(args) -> int:
         return code
 
     try:
-        net, O, C = handout_cost(args, default_hidden=4)
+        net, O, C = handout_cost(args, default_hidden=HIDDEN)
     except UsageError as e:
         return fail(str(e))
     params = dict(net.named_parameters())
@@ -560,13 +638,13 @@ def run(args) -> int:
         wanted = [s.strip() for s in args.only.split(",") if s.strip()]
         unknown = [s for s in wanted if s not in params]
         if unknown:
-            close = get_close_matches(unknown[0], list(params), n=3)
-            return fail(f"--only: no parameter named {unknown[0]!r}" +
-                        (f"; did you mean {', '.join(close)}?" if close else f"; names look like {', '.join(list(params)[:4])}"))
+            return fail(f"--only: no parameter named {unknown[0]!r}; {did_you_mean(unknown[0], list(params))}")
         params = {s: params[s] for s in wanted}
     elif len(params) > args.max_params:
-        return fail(f"this net has {len(params)} parameters: that many pictures take a long time. "
-                    "Pick some with --only 'w1[0],w2[0][0],b3', use a smaller --hidden, or raise --max-params")
+        kinds = one_of_each_kind(params)
+        print(f"This net has {len(params)} parameters, more than --max-params {args.max_params}: drawing one of "
+              f"each kind ({', '.join(kinds)}). Pick others with --only 'w1[5],w2[3][7]' or raise --max-params.")
+        params = {s: params[s] for s in kinds}
     title = f"{net!r} (seed {args.seed}): i = {args.x:g}, O = {O.data:.6g}, O_des = {args.y:g}, C = {C.data:.6g}"
     print(title)
     try:

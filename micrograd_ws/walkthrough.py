@@ -1,8 +1,9 @@
 """``python -m micrograd_ws walkthrough``: a paced tour of the handout with real numbers.
 
-Page 1 (two neurons): forward, cost, each derivative, the reverse pass, the chain
-rule, the update with α = 0.01.  Page 2: one training step of the two-hidden-layer
-net with a small h.  In a terminal each key acts at once, without Enter: Enter (or
+First the handout's two-neuron model: forward, cost, each derivative, the reverse
+pass, the chain rule, the update with α = 0.01.  Then one training step of its
+two-hidden-layer net with a small h.  Each slide's heading names its model, and the
+counter (``3/14``) counts slides.  In a terminal each key acts at once, without Enter: Enter (or
 space, →) shows the next slide, ``b`` (or ←) the previous one, ``q`` quits; with
 piped input (not a terminal) it prints every slide and ends.
 """
@@ -24,17 +25,17 @@ from .optim import SGD
 
 Slide = tuple[str, str]  # (title, body)
 
-# Page 1's numbers: small and round, so each step can be checked by hand.
+# The two-neuron slides' numbers: small and round, so each step can be checked by hand.
 W1, B1, INPUT, DESIRED = 0.5, 0.1, 2.0, 1.0
-# Page 2: with seed 2 and h = 3 one ReLU is off in each hidden layer at i = 0.5.
+# The two-hidden-layer slides: with seed 2 and h = 3 one ReLU is off in each hidden layer at i = 0.5.
 NET_INPUT, NET_DESIRED = 0.5, 0.25
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=whole_number(1, 12), default=3, metavar="H",
-                        help="neurons per hidden layer on page 2, 1 to 12 (default 3; the handout trains h = 100)")
+                        help="neurons per hidden layer of the two-hidden-layer slides, 1 to 12 (default 3; the handout trains h = 100)")
     parser.add_argument("--seed", type=int, default=2,
-                        help="initial weights of the page-2 net (default 2: one ReLU off in each layer)")
+                        help="initial weights of the two-hidden-layer net (default 2: one ReLU off in each layer)")
     parser.add_argument("--no-pause", action="store_true",
                         help="print every slide without waiting (automatic when input is not a terminal)")
 
@@ -145,7 +146,7 @@ def two_neuron_slides(width: int = 76) -> Iterator[Slide]:
     model = two_neuron()
     w1, b1 = model.parameters()
     w1.data, b1.data = W1, B1
-    yield "Page 1: two neurons", f"""
+    yield "Two neurons: the handout's first model", f"""
 The handout's first model has one weight and one bias:
 
     Output = w1(input) + b1
@@ -157,7 +158,7 @@ We teach it that input = {_num(INPUT)} should give desired_output = {_num(DESIRE
 Every number below is computed live, by the same code you can call yourself.
 """
     O = model(INPUT)
-    yield "① Forward propagation", f"""
+    yield "Two neurons · ① Forward propagation", f"""
     Output = w1(input) + b1 = {_num(W1)} · {_num(INPUT)} + {_num(B1)} = {_num(O.data)}
 
 {_repl(f">>> O = model({INPUT})", ">>> O", repr(O))}
@@ -166,7 +167,7 @@ A Value holds a number (data), its gradient (grad, 0 until the backward pass),
 its handout name (label) and the operation that made it (op).
 """
     C = squared_error(O, DESIRED)
-    yield "The cost", f"""
+    yield "Two neurons · The cost", f"""
 How wrong is the output?  The handout's cost squares the error:
 
     C = (Output − desired_output)² = ({_num(O.data)} − {_num(DESIRED)})² = {_num(C.data)}
@@ -174,7 +175,7 @@ How wrong is the output?  The handout's cost squares the error:
 {_repl(f">>> C = squared_error(O, {DESIRED})", ">>> C", repr(C))}
 """
     dC_dO = C.local_grads[0]
-    yield "② Backward propagation: the local derivatives", f"""
+    yield "Two neurons · ② Backward propagation: the local derivatives", f"""
 Each operation wrote down its local derivatives when it ran forward:
 
     ∂C/∂Output  = 2(Output − desired_output) = 2({_num(O.data)} − {_num(DESIRED)}) = {_num(dC_dO)}
@@ -186,7 +187,7 @@ Each operation wrote down its local derivatives when it ran forward:
        ">>> O.local_grads        # ∂O/∂w1 = i, ∂O/∂i = w1, ∂O/∂b1 = 1", repr(O.local_grads))}
 """
     steps = "\n".join(str(step) for step in C.backward_steps())
-    yield "② Backward propagation: the reverse pass", f"""
+    yield "Two neurons · ② Backward propagation: the reverse pass", f"""
 The backward pass starts at C with ∂C/∂C = 1 and walks back, node by node,
 multiplying the gradient that arrives by each local derivative:
 
@@ -194,7 +195,7 @@ multiplying the gradient that arrives by each local derivative:
 
 (C.backward() does exactly this in one call.)
 """
-    yield "Chain rule", f"""
+    yield "Two neurons · Chain rule", f"""
 The handout multiplies the local derivatives along the way from C down to w1:
 
 {explain(C, w1).format(width)}
@@ -204,7 +205,7 @@ The handout multiplies the local derivatives along the way from C down to w1:
     old_w1, old_b1, old_C = w1.data, b1.data, C.data
     SGD(model.parameters(), lr=ALPHA).step()
     new_C = squared_error(model(INPUT), DESIRED).data
-    yield "③ Update weights & biases", f"""
+    yield "Two neurons · ③ Update weights & biases", f"""
 Step against the gradient with the learning rate α = {ALPHA}:
 
     w1 = w1 − α ∂C/∂w1 = {_num(old_w1)} − {_product([ALPHA, w1.grad])} = {_num(w1.data)}
@@ -221,7 +222,7 @@ def two_hidden_layer_slides(hidden: int = 3, seed: int = 2, width: int = 76) -> 
     """One step of the handout's 1 → h → h → 1 net: forward, every kind of gradient, the update."""
     net = two_hidden_layers(hidden=hidden, seed=seed)
     params = dict(net.named_parameters())
-    yield f"Page 2: two hidden layers, h = {hidden}", f"""
+    yield f"Two hidden layers: the handout's second model, h = {hidden}", f"""
     z1 = w1 * i + b1      H1 = max(0, z1)       w1 [h×1], b1 [h×1]
     z2 = w2 H1 + b2       H2 = max(0, z2)       w2 [h×h], b2 [h×1]
     O  = w3 H2 + b3                             w3, b3: h weights and one bias
@@ -233,7 +234,7 @@ Each hidden neuron is z = w·a + b, then the ReLU H = max(0, z).
 """
     O = net(NET_INPUT)
     C = squared_error(O, NET_DESIRED)
-    yield f"h = {hidden} · " + "① Forward propagation", f"""
+    yield "Two hidden layers · " + "① Forward propagation", f"""
 With i = {_num(NET_INPUT)} and O_des = {_num(NET_DESIRED)}:   >>> C = squared_error(net({NET_INPUT}), {NET_DESIRED})
 
 {_layer_table(C, 'z1', 'H1', hidden)}
@@ -246,7 +247,7 @@ A ReLU that is off (H = 0) passes no gradient back: ∂H/∂z = 0 there.
 """
     order = [step.node for step in C.backward_steps()]
     names = [v.label or v.op for v in order]
-    yield f"h = {hidden} · " + "② Backward propagation: the reverse pass", f"""
+    yield "Two hidden layers · " + "② Backward propagation: the reverse pass", f"""
 >>> C.backward()
 
 backward() visits the {len(order)} operations in reverse order, each one after
@@ -259,12 +260,12 @@ gradients as products along the paths from C down to each parameter:
 """
     j_on = _first_on(C, "H2", hidden)
     k_on = _first_on(C, "H1", hidden)
-    yield f"h = {hidden} · " + "② The output layer: ∂C/∂w3, ∂C/∂b3", f"""
+    yield "Two hidden layers · " + "② The output layer: ∂C/∂w3, ∂C/∂b3", f"""
 {explain(C, params[_name('w3', j_on, hidden)]).format(width)}
 
 {explain(C, params['b3']).format(width)}
 """
-    yield f"h = {hidden} · " + "② The second layer: ∂C/∂w2, ∂C/∂b2", f"""
+    yield "Two hidden layers · " + "② The second layer: ∂C/∂w2, ∂C/∂b2", f"""
 {explain(C, params[_name('w2', j_on, hidden, k_on)]).format(width)}
 
 {explain(C, params[_name('b2', j_on, hidden)]).format(width)}
@@ -279,7 +280,7 @@ gradients as products along the paths from C down to each parameter:
         other = _name("w1", (k_on + 1) % hidden, hidden)
         more = (f"Try any other yourself: explain(C, '{b1.label}'), or\n"
                 f"explain(C, '{other}', all_paths=True), which lists the paths that are 0 too.")
-    yield f"h = {hidden} · {title}", f"""
+    yield f"Two hidden layers · {title}", f"""
 {explain(C, w1).format(width)}
 
 ∂C/∂{b1.label} is {same} with ∂z1/∂b1 = 1 in place of i: {_num(b1.grad)}.
@@ -291,7 +292,7 @@ gradients as products along the paths from C down to each parameter:
     shown = [_name("w3", j_on, hidden), "b3", _name("w2", j_on, hidden, k_on), _name("w1", k_on, hidden)]
     rows = "\n".join(f"    {name:<9} = {_num(before[name][0])} − {_product([ALPHA, before[name][1]])} = "
                      f"{_num(params[name].data)}" for name in shown)
-    yield f"h = {hidden} · " + "③ Update weights & biases", f"""
+    yield "Two hidden layers · " + "③ Update weights & biases", f"""
 All {len(params)} parameters take the same step, w = w − α ∂C/∂w, with α = {ALPHA}:
 
 {rows}

@@ -1,5 +1,6 @@
 """The demos run as a user runs them, and the workshop notebook executes top to bottom."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,16 +82,26 @@ def test_the_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
 
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     text = "".join(o.get("text", "") for o in outputs)
-    assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # both training figures, inline
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 2 + 3  # both training figures, 3 pictures
     assert "learned w1 = " in text and "same predictions: True" in text
     assert "6 → 6" in text
     worst = float(text.split("largest difference engine vs handout: ")[1].split()[0])
     assert worst < 1e-12
     assert load(work / "out" / "handout_net.json").sizes == [1, 6, 6, 1]
-    # the gradient pictures and explanations display inline, and stepping matches backward()
     explorer = [o for o in outputs if "<iframe srcdoc=" in o.get("data", {}).get("text/html", "")]
     assert len(explorer) == 1 and "∂C/∂w2[3][1] = " in explorer[0]["data"]["text/plain"]  # the explorer
-    assert sum("image/svg+xml" in o.get("data", {}) for o in outputs if o not in explorer) == 2
+    # the gradient pictures display inline as PNGs (shown untrusted too), explanations as formulas
+    pictures = [o for o in outputs if "draw_grad picture" in o.get("data", {}).get("text/plain", "")]
+    assert len(pictures) == 3 and all("image/png" in o["data"] for o in pictures)
+    assert all(o["metadata"]["image/png"]["width"] > 0 for o in pictures)  # shown at the SVG's size, fitted
+    assert not any("object at 0x" in o.get("data", {}).get("text/plain", "") for o in outputs)
     shown = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
-    assert len(shown) == 2 and any("w2" in m for m in shown) and any("w1" in m for m in shown)
+    assert [re.search(r"\{\\partial ([wb])_\{(\d)\}", m).groups() for m in shown] == [("w", "2"), ("w", "1"), ("b", "2")]
+    # the showcase gradients are alive, the third one is 0 on purpose and the text says why
+    live = re.findall(r"^∂C/∂(\S+) = (\S+)$", text, re.M)
+    assert [n[:2] for n, _ in live] == ["w2", "w1", "b2"] and float(live[0][1]) != 0 != float(live[1][1])
+    assert float(live[2][1]) == 0 and "ReLU is off" in "".join(c.source for c in nb.cells)
+    # training in a notebook: one line, not a screenful of progress-bar redraws
+    errors = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
+    assert re.fullmatch(r"training: 60 iterations in [\d.]+ s, C≈\S+ over the last 100\n", errors), errors
     assert "same gradients as C.backward(): True" in text and "∂C/∂O += ∂C/∂C · ∂C/∂O = 1 · " in text

@@ -341,3 +341,11 @@ def test_micrograd_style_op_definition_points_to_define_op():
         Value(2.0, (a,), "tanh")
     with pytest.raises(AttributeError, match="define_op"):
         a._backward = lambda: None
+
+
+def test_help_value_describes_data_and_grad_and_no_source_comment():
+    import pydoc
+
+    text = pydoc.render_doc(Value, renderer=pydoc.plaintext)
+    assert "``data`` is the number" in text and "``grad`` is ∂root/∂self" in text
+    assert "# ---" not in text  # a comment above a method is not its help

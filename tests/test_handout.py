@@ -68,3 +68,43 @@ def test_random_initialisations_match_the_handout():
         for p in net.parameters():
             p.data = rng.uniform(-2, 2)
         _check_mlp(net, rng.uniform(-3, 3), rng.uniform(-3, 3))
+
+
+def test_the_handouts_settings_are_the_defaults():
+    import argparse
+    import inspect
+
+    from micrograd_ws import train as training
+    from micrograd_ws.handout import HIDDEN, TRAINING_ITERS
+
+    assert (ALPHA, TRAINING_ITERS, HIDDEN) == (0.01, (100, 500, 1000, 5000), 100)  # the handout's numbers
+    assert inspect.signature(two_hidden_layers).parameters["hidden"].default == HIDDEN
+    defaults = inspect.signature(training.train).parameters
+    assert defaults["iters"].default == TRAINING_ITERS and defaults["lr"].default == ALPHA
+    parser = argparse.ArgumentParser()
+    training.add_arguments(parser)
+    args = parser.parse_args([])
+    assert args.iters == list(TRAINING_ITERS) and args.lr == ALPHA and args.hidden is None  # None: HIDDEN
+    assert sgd_update(1.0, 2.0) == 1.0 - 0.01 * 2.0
+
+
+def test_the_reference_page_links_functions_and_tests_that_exist():
+    """docs/handout.md: every linked function is in micrograd_ws.handout, every linked test exists."""
+    import re
+    from pathlib import Path
+
+    from micrograd_ws import handout
+
+    root = Path(__file__).resolve().parents[1]
+    page = (root / "docs" / "handout.md").read_text(encoding="utf-8")
+    links = re.findall(r"\[`(\w+)`\]\(\.\./([\w/]+\.py)\)", page)
+    assert len(links) > 20
+    for name, path in links:
+        source = (root / path).read_text(encoding="utf-8")
+        if path == "micrograd_ws/handout.py":
+            assert name in handout.__all__ and hasattr(handout, name), name
+        else:
+            assert re.search(rf"^def {name}\(", source, re.M), (name, path)
+    linked = {name for name, _ in links}
+    assert {"two_neuron_forward", "two_neuron_gradients", "mlp_forward", "mlp_gradients", "sgd_update",
+            "ALPHA", "TRAINING_ITERS", "HIDDEN"} <= linked

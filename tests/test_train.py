@@ -150,7 +150,7 @@ def test_cli_warns_when_the_cost_went_up(tmp_path, capsys):
                  "--out", str(tmp_path)])
     captured = capsys.readouterr()
     assert code == 0 and "the mean cost went UP" in captured.err and "try --lr 0.10005" in captured.err
-    assert (tmp_path / "two-neuron-one.png").exists()
+    assert (tmp_path / "two-neuron-one-it1000-lr1.0005.png").exists()
 
 
 # --- the command end to end ---------------------------------------------------------------------
@@ -159,8 +159,8 @@ def test_cli_end_to_end_writes_a_png_and_a_model_that_reloads_bit_for_bit(tmp_pa
     out = tmp_path / "results"
     assert main(["train", *TINY, "--seed", "3", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    png, model_file = out / "mlp-sin.png", out / "mlp-sin.json"
-    assert _outputs(out) == ["mlp-sin.json", "mlp-sin.png"]
+    png, model_file = out / "mlp-sin-h4-n8-it5-20-seed3.png", out / "mlp-sin-h4-n8-it5-20-seed3.json"
+    assert _outputs(out) == [model_file.name, png.name]
     assert f"figure: {png}" in printed and f"model:  {model_file}" in printed
     for line in ["iterations", "        20  "]:
         assert line in printed  # the summary table
@@ -184,7 +184,7 @@ def test_cli_two_neuron_default_target_is_the_line_and_data_from_csv(tmp_path, c
     csv.write_text("x,y\n0,1\n0.5,0.5\n1,0\n")
     assert main(["train", "--data", str(csv), "--hidden", "3", "--iters", "10", "--out", str(tmp_path)]) == 0
     assert "data from" in capsys.readouterr().out
-    assert (tmp_path / "mlp-my_points.png").exists() and (tmp_path / "mlp-my_points.json").exists()
+    assert (tmp_path / "mlp-my_points-h3-it10.png").exists() and (tmp_path / "mlp-my_points-h3-it10.json").exists()
 
 
 @pytest.mark.parametrize("args, words", [
@@ -243,8 +243,9 @@ def test_module_and_console_script_run(tmp_path):
     done = subprocess.run([sys.executable, "-m", "micrograd_ws", "train", *TINY, "--out", str(tmp_path)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "training" in done.stderr  # the progress bar
-    assert (tmp_path / "mlp-sin.png").read_bytes()[:8] == PNG_SIGNATURE
+    assert re.search(r"^training: 20 iterations in [\d.]+ s, C≈\S+ over the last 100$", done.stderr, re.M)
+    assert done.stderr.count("training") == 1  # not a terminal: one line, no bar redraws
+    assert (tmp_path / "mlp-sin-h4-n8-it5-20.png").read_bytes()[:8] == PNG_SIGNATURE
 
 
 def test_plot_draws_target_data_each_count_and_the_cost():
@@ -332,3 +333,27 @@ def test_csv_round_trips_any_finite_numbers(tmp_path_factory, pairs):
     data = read_csv(path)
     assert list(zip(data.xs, data.ys)) == pairs
     assert all(math.isfinite(v) for v in data.xs + data.ys)
+
+
+def test_runs_with_other_settings_get_other_names_and_a_rerun_says_what_it_replaced(tmp_path, capsys):
+    assert main(["train", *TINY, "--out", str(tmp_path)]) == 0
+    assert "replaced" not in capsys.readouterr().out
+    assert main(["train", *TINY, "--lr", "0.02", "--out", str(tmp_path)]) == 0
+    assert "replaced" not in capsys.readouterr().out
+    assert _outputs(tmp_path) == ["mlp-sin-h4-n8-it5-20-lr0.02.json", "mlp-sin-h4-n8-it5-20-lr0.02.png",
+                                  "mlp-sin-h4-n8-it5-20.json", "mlp-sin-h4-n8-it5-20.png"]
+    assert main(["train", *TINY, "--out", str(tmp_path)]) == 0
+    said = capsys.readouterr().out
+    assert f"replaced {tmp_path / 'mlp-sin-h4-n8-it5-20.png'} and {tmp_path / 'mlp-sin-h4-n8-it5-20.json'} " \
+           "of an earlier run with these settings (the same settings give the same numbers)" in said
+
+
+def test_the_running_mean_starts_at_the_mean_cost_before_training():
+    from micrograd_ws.train import _running_mean
+
+    history = train(two_hidden_layers(hidden=4, seed=0), make_dataset("sin", samples=8), iters=[200], seed=0)
+    before = history.snapshots[0].loss
+    smooth = _running_mean(history.losses, 10, before)
+    assert smooth[0] == pytest.approx((9 * before + history.losses[0]) / 10)
+    assert smooth[9] == pytest.approx(sum(history.losses[:10]) / 10) and smooth[-1] == pytest.approx(
+        sum(history.losses[-10:]) / 10)

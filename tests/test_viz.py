@@ -174,7 +174,8 @@ def test_many_paths_fold_and_caption_stays_short():
     g = draw_grad(C, w, max_terms=3)
     names, edges, fold = parse(g)
     assert fold == f"{n_dead} paths contribute 0"
-    assert len(names) == 3 + 2 * (30 - n_dead) + 2
+    more = names.pop("more")  # the live paths past max_terms: one node, as the caption's one row
+    assert len(names) == 3 + 2 * 3 + 2  # w1, z1, H1; z2[j], H2[j] of the 3 listed paths; O, C
     text = " ".join(g.caption.split())
     shown = [int(j) for j in re.findall(r"^ +j = (\d+):", g.caption, re.M)]
     rest = re.search(rf"… and {30 - n_dead - 3} more paths with a nonzero product, together (\S+):", text)
@@ -183,6 +184,9 @@ def test_many_paths_fold_and_caption_stays_short():
     hidden = [j for j in range(30) if f.H2[j] != 0 and j not in shown]  # the handout's paths not listed
     assert float(rest.group(1)) == pytest.approx(math.fsum(2 * (f.O - 1.0) * p.w3[j] * p.w2[j][k] * 0.5
                                                            for j in hidden), rel=1e-3)
+    assert more == f"{30 - n_dead - 3} more paths, together {rest.group(1)}"
+    assert {f"z2[{j}]" for j in shown} == {n for n in names.values() if n.startswith("z2")}
+    assert sum(1 for a, b, _ in edges if more in (a, b)) == 2  # leaves H1[k], rejoins O
     assert f"{n_dead} more paths are 0, through the zero factors" in text and "(ReLUs that are off)" in text
     assert total(g.caption) == pytest.approx(w.grad, rel=1e-9)
     assert len(draw_grad(C, w, show_zero_paths=True).body) > len(g.body)
@@ -212,7 +216,7 @@ def test_no_path_self_and_label_lookup():
     assert grad_caption(c, c).splitlines() == ["∂c/∂c = 1", "          c is the root itself"]
     caption = grad_caption(c, "a")  # two paths: a is both factors
     assert total(caption) == a.grad == 4.0 and "∂c/∂a · ∂c/∂a" not in caption and " + " in caption
-    with pytest.raises(ValueError, match=r"^draw_grad: no node labelled 'w9' in the graph of c; its labelled leaves are: a$"):
+    with pytest.raises(ValueError, match=r"^draw_grad: no node labelled 'w9' in the graph of c; did you mean a or c\?$"):
         draw_grad(c, "w9")
     with pytest.raises(ValueError, match="did you mean a"):
         draw_grad(c, "aa")
@@ -283,12 +287,30 @@ def test_render_svg_png_pdf_with_dot(dot, tmp_path):
     assert (tmp_path / "w1.dot").read_text(encoding="utf-8") == g.source
 
 
-def test_jupyter_displays_the_picture_inline(dot):
+def test_jupyter_displays_the_picture_inline_even_untrusted(dot):
     net, O, C = handout_net(2, 0, 0.5, 1.0)
     for g in (draw_grad(C, "b3"), draw_graph(C)):
         assert isinstance(g, graphviz.Digraph)
-        bundle = g._repr_mimebundle_()
-        assert ET.fromstring(bundle["image/svg+xml"].encode()).tag.endswith("svg")
+        bundle, metadata = g._repr_mimebundle_()
+        # a PNG: shown in an untrusted notebook (which hides SVG), fitted to the cell, no script
+        assert sorted(bundle) == ["image/png", "text/plain"]
+        png = bundle["image/png"]
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        svg = ET.fromstring(g._repr_mimebundle_(include=["image/svg+xml"])[0]["image/svg+xml"].encode())
+        svg_px = float(svg.get("width").removesuffix("pt")) * 4 / 3
+        assert metadata["image/png"]["width"] == pytest.approx(svg_px, abs=2)  # 144 dpi shown at the SVG's size
+        assert int.from_bytes(png[16:20], "big") == pytest.approx(1.5 * svg_px, abs=3)
+        assert "object at" not in bundle["text/plain"] and "g.render(" in bundle["text/plain"]
+
+
+def test_the_picture_says_what_it_is_at_the_prompt(dot):
+    net, O, C = handout_net(2, 0, 0.5, 1.0)
+    g = draw_grad(C, "w2[1][0]")
+    assert str(g) == g.caption and g.caption.startswith("∂C/∂w2[1][0] = ")  # print(g): the chain rule
+    said = repr(g)
+    assert said.startswith("<draw_grad picture: the derivative graph of ∂C/∂w2[1][0], ")
+    assert "print(g) or g.caption" in said and "g.render('w2_1_0', format='svg') writes w2_1_0.svg" in said
+    assert repr(draw_graph(C)).startswith("<draw_graph picture: the whole graph of C, ")
 
 
 NASTY = ['"', "<>", "\\", "\\\\\"", "a\nb", "{x}", "[];", "</B>", "&amp;", "\x00\x7f", "∂²/∂w²", "🙂",
@@ -335,8 +357,9 @@ def test_missing_dot_explains_how_to_install_and_keeps_the_source(no_dot, tmp_pa
         g.render(filename=tmp_path / "w1.dot", format="svg")
     assert all(cmd in str(err.value) for cmd in INSTALL) and str(tmp_path / "w1.dot") in str(err.value)
     assert (tmp_path / "w1.dot").read_text(encoding="utf-8") == g.source
-    with pytest.raises(DotNotFoundError, match="apt-get install graphviz"):
-        g._repr_mimebundle_()
+    shown = g._repr_mimebundle_()  # Jupyter without dot: the caption as text, and what to install
+    assert list(shown) == ["text/plain"] and shown["text/plain"].startswith(g.caption)
+    assert all(cmd in shown["text/plain"] for cmd in INSTALL)
     out = tmp_path / "gallery"
     with pytest.raises(DotNotFoundError, match=r"gallery/\*\.dot"):
         render_grads(C, net.named_parameters(), out, format="png")
@@ -410,10 +433,11 @@ def test_cli_mlp_formats_and_selection(dot, tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["--model", "two-neuron", "--hidden", "4"], "--hidden applies to --model mlp only"),
     (["--only", "w7[0]"], "no parameter named 'w7[0]'"),
-    (["--only", "w1[9]"], "did you mean"),
-    (["--hidden", "40"], "1761 parameters"),
+    (["--hidden", "4", "--only", "w1[9]"], "did you mean w1[0], w1[1] or w1[2]?"),
+    (["--only", "b3[0]"], "no parameter named 'b3[0]'; did you mean b3, "),
+    (["--only", "W1[0]"], "did you mean w1[0], "),
 ])
-def test_cli_errors_name_the_fix(argv, message, tmp_path, capsys):
+def test_cli_errors_name_the_fix(argv, message, tmp_path, capsys):  # (the same look-up as explain)
     assert main(["graphs", "--out", str(tmp_path), *argv]) == 2
     assert message in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
@@ -515,3 +539,12 @@ def test_demo_writes_both_galleries(dot, tmp_path):
     for folder, n in (("two_neuron", 2), ("handout_net", 6)):
         assert len(list((tmp_path / folder).glob("*.svg"))) == n
         gallery(tmp_path / folder / "index.html")
+
+
+def test_cli_draws_one_of_each_kind_past_max_params(tmp_path, capsys):
+    assert main(["graphs", "--format", "dot", "--hidden", "40", "--out", str(tmp_path)]) == 0
+    said = capsys.readouterr().out
+    assert "This net has 1761 parameters, more than --max-params 500: drawing one of each kind " \
+           "(w1[0], b1[0], w2[0][0], b2[0], w3[0], b3)" in said
+    assert sorted(p.name for p in tmp_path.glob("*.dot")) == sorted(
+        ["w1_0.dot", "b1_0.dot", "w2_0_0.dot", "b2_0.dot", "w3_0.dot", "b3.dot"])

@@ -137,7 +137,7 @@ def test_the_terminal_settings_come_back_after_a_key_and_after_ctrl_c(press, out
 def test_titles_are_bold_in_a_colour_terminal():
     child = spawn(color=True)
     child.expect(PROMPT)
-    assert "\x1b[1m── Page 1: two neurons" in child.before
+    assert "\x1b[1m── Two neurons: the handout's first model" in child.before
     child.sendline("q")
     assert finished(child) == 0
 
@@ -194,7 +194,7 @@ def test_page_two_is_one_step_of_the_handouts_net():
 def test_any_small_width_works(hidden):
     result = piped("--hidden", hidden, "--seed", "7")
     assert result.returncode == 0, result.stderr
-    assert f"two hidden layers, h = {hidden}" in result.stdout
+    assert f"Two hidden layers: the handout's second model, h = {hidden}" in result.stdout
 
 
 @pytest.mark.parametrize("bad", ["0", "13", "three"])
@@ -242,3 +242,12 @@ def test_without_a_real_terminal_answers_are_lines(monkeypatch, capsys):
     assert _show(slides, True, _Style(False)) == 0
     shown = re.findall(r"── (slide \d)", capsys.readouterr().out)
     assert shown == ["slide 1", "slide 2", "slide 1", "slide 2", "slide 3"]
+
+
+def test_headings_name_the_model_of_each_slide_and_the_counter_counts_slides():
+    out = piped("--no-pause").stdout
+    headings = re.findall(r"^── (.+?) ─+ (\d+)/(\d+)$", out, re.M)
+    assert [int(k) for _, k, _ in headings] == list(range(1, len(headings) + 1))
+    assert {int(n) for *_, n in headings} == {len(headings)}
+    assert all(t.startswith(("Two neurons", "Two hidden layers")) for t, *_ in headings), headings
+    assert "Page" not in "".join(t for t, *_ in headings)

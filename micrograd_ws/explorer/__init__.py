@@ -28,7 +28,7 @@ from typing import Union
 
 from .. import viz
 from ..engine import Value
-from ..explain import _explain, _find_label, _num, _xml, backward_steps
+from ..explain import MAX_LISTED, _explain, _find_label, _num, _xml, backward_steps
 from ..paths import Analysis, Edge, Graph, expression, name, partial
 
 __all__ = ["explore", "Explorer", "ExploreError", "MAX_GRAPH_NODES", "add_arguments", "run"]
@@ -404,7 +404,7 @@ def _summary(C: Value, order: list, steps: list, grads: list, param, graph: Grap
     if len(leaves) > 12:
         lines.append(f"  … and {len(leaves) - 12} more")
     if param is not None:
-        lines += ["", _explain(C, param, False, 10, Analysis(C, param, graph)).format(total_digits=12)]
+        lines += ["", _explain(C, param, False, MAX_LISTED, Analysis(C, param, graph)).format(total_digits=12)]
     return "\n".join(lines)
 
 
@@ -412,19 +412,20 @@ def _summary(C: Value, order: list, steps: list, grads: list, param, graph: Grap
 
 def add_arguments(parser) -> None:
     """Options of ``micrograd-ws explore``."""
-    from ..cli import finite_number, whole_number
+    from ..cli import DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, finite_number, whole_number
 
     parser.add_argument("--model", choices=("two-neuron", "mlp"), default="mlp",
                         help="the handout's two-neuron model or its 1 → h → h → 1 net (default: mlp)")
     parser.add_argument("--hidden", type=whole_number(1), default=None, metavar="H",
                         help="hidden neurons per layer for --model mlp (default: 100, the handout's h)")
-    parser.add_argument("--x", type=finite_number, default=2.0, help="the input i (default: 2.0)")
-    parser.add_argument("--y", type=finite_number, default=1.0, help="the desired output O_des (default: 1.0)")
+    parser.add_argument("--x", type=finite_number, default=DEFAULT_INPUT, help=f"the input i (default: {DEFAULT_INPUT})")
+    parser.add_argument("--y", type=finite_number, default=DEFAULT_DESIRED,
+                        help=f"the desired output O_des (default: {DEFAULT_DESIRED})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
     parser.add_argument("--param", metavar="NAME", default=None,
                         help="a parameter to inspect first and to draw in the graph view, e.g. 'w2[3][7]'")
-    parser.add_argument("--out", default="explorer.html", metavar="FILE.html",
-                        help="the page to write (default: explorer.html)")
+    parser.add_argument("--out", default=f"{DEFAULT_OUT}/explorer.html", metavar="FILE.html",
+                        help=f"the page to write (default: {DEFAULT_OUT}/explorer.html)")
     parser.add_argument("--open", action="store_true", help="open the page in the default browser")
 
 
