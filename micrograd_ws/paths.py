@@ -62,7 +62,8 @@ def expression(v: Value, depth: int = 2) -> str:
     ('a·3', '2')
     """
     if not v.parents:
-        return f"{v.data:g}" if type(v.label) is _NumberLabel else f"Value({v.data:g})"
+        # a number, or a labelled leaf's value; a Value made without a label reads Value(2)
+        return f"{v.data:g}" if v.label or type(v.label) is _NumberLabel else f"Value({v.data:g})"
     if depth == 0:
         return "…"
     if len(v.parents) > 2:
