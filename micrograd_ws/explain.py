@@ -41,7 +41,8 @@ from difflib import get_close_matches
 from functools import cached_property
 from typing import Iterator, Sequence, Union
 
-from .engine import Value, _abort_backward, _finish_backward, _prepare_backward, _to_float, topological_order
+from .engine import (Value, _abort_backward, _finish_backward, _prepare_backward, _run_closure, _to_float,
+                     topological_order)
 from .paths import Analysis, Edge, _wrap, name, partial, path_product
 
 __all__ = ["backward_steps", "BackwardStep", "Contribution", "explain", "Explanation", "PathTerm"]
@@ -167,6 +168,8 @@ def _steps(root: Value, gradient: float) -> Iterator[BackwardStep]:
                     raise OverflowError(
                         f"backward: ∂/∂{name(v)} = {g} overflowed a float; lower the learning rate or scale the inputs"
                     )
+                if v._closure is not None:  # a micrograd-style op, as in the engine's loop
+                    _run_closure(v)
                 added = []
                 for p, d in zip(v.parents, v.local_grads):
                     a = g * d

@@ -333,11 +333,3 @@ def test_edge_cases_of_power_and_division_near_zero_and_underflow():
         Value(1.0) / Value(1e-170)
     with pytest.raises(ValueError, match="integer of about 401 digits"):
         Value(10**400)
-
-
-def test_micrograd_style_op_definition_points_to_define_op():
-    a = Value(1.0)
-    with pytest.raises(TypeError, match="define_op"):
-        Value(2.0, (a,), "tanh")
-    with pytest.raises(AttributeError, match="define_op"):
-        a._backward = lambda: None
