@@ -12,6 +12,7 @@ from .serialize import load
 from .explain import explain
 from .viz import draw_dot, draw_graph, draw_grad, render_grads
 from .explorer import explore
+from . import micrograd  # micrograd's module layout: micrograd_ws.micrograd.engine, .nn
 
 __version__ = "0.1.0"
 
