@@ -14,6 +14,9 @@ the gradient pictures and make up the handout's chain-rule products.
 >>> a.grad, b.grad                  # ∂c/∂a = b + 1, ∂c/∂b = a
 (-2.0, 2.0)
 
+An op added micrograd's way, ``Value(data, _children, _op)`` with an ``out._backward``
+closure, gets its local derivatives from running the closure (see ``Value._backward``).
+
 Gradient semantics (the same as PyTorch's ``.grad`` with ``retain_graph=True``):
 
 * a *leaf* (a Value no operation made: a parameter, an input, a constant)
