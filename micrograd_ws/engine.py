@@ -138,7 +138,6 @@ def _node(data: float, parents: tuple, local_grads: tuple, op: str) -> Value:
         v.parents = v.local_grads = ()
     v._shared = ()
     v._id = _next_id()
-    v._closure = None
     return v
 
 
@@ -182,10 +181,10 @@ class Value:
 
     # _shared: for a layer's weighted sum, the inputs tuple that all its sibling neurons
     # read too (parents = weights + _shared + bias), so backward scans it once, not h times.
-    # _closure: a micrograd-style op's _backward function (None for the engine's own ops).
     # __dict__ and __weakref__: your own attributes (v.color, p.m for Adam) and weak references;
-    # the dict is only made when first used.
-    __slots__ = ("data", "grad", "label", "op", "parents", "local_grads", "_shared", "_id", "_closure",
+    # the dict is only made when first used.  A micrograd-style op keeps its _backward function
+    # there too, as _closure (the engine's own ops have none: no slot to fill for each node).
+    __slots__ = ("data", "grad", "label", "op", "parents", "local_grads", "_shared", "_id",
                  "__dict__", "__weakref__")
 
     def __init__(self, data: Number, _children: Iterable[Value] | str = (), _op: str = "",
@@ -205,7 +204,6 @@ class Value:
         self.grad = 0.0
         self.label = label
         self._shared = ()
-        self._closure = None
         self._id = _next_id()
         if _children:
             _closure_op(self, data, _children, _op)
@@ -246,8 +244,8 @@ class Value:
         ``b.grad`` in proportion to ``out.grad``).  The engine runs ``fn`` once with
         ``out.grad = 1`` and the parents' grads at 0 and reads them: those are the edges'
         local derivatives, which backward, the steps, explanations and pictures then use
-        like any built-in op's.  ``fn`` is run again each time backward reaches the node,
-        so, as in micrograd, it reads the ``.data`` of that moment.
+        like any built-in op's.  ``fn`` is run again in every backward pass (and by
+        ``_backward()``), so, as in micrograd, it reads the ``.data`` of that moment.
         """
         return MethodType(_backward_step, self)
 
@@ -257,6 +255,8 @@ class Value:
             raise TypeError(f"{self.op or 'Value'}._backward must be a function of no arguments, "
                             f"got {type(fn).__name__} {fn!r}")
         if self.parents:  # on a leaf micrograd's _backward has nothing to pass gradient to
+            global _closures_set
+            _closures_set = True
             self._closure = fn
             _run_closure(self)
 
@@ -421,8 +421,8 @@ BUILTIN_OPS: dict[str, Callable[..., Value]] = {
 
 # --- micrograd-style operations: Value(data, _children, _op) and a _backward closure --------
 
-def _pass_nothing() -> None:
-    """micrograd's default _backward: an op whose closure was never set passes no gradient."""
+#: Set once a _backward closure has been assigned: until then backward looks for none.
+_closures_set = False
 
 
 def _closure_op(v: Value, data: object, children: Iterable[Value], op: str) -> None:
@@ -444,8 +444,7 @@ def _closure_op(v: Value, data: object, children: Iterable[Value], op: str) -> N
     if not _threads_in_no_grad or _mode.enabled:
         v.op = op
         v.parents = parents
-        v.local_grads = (0.0,) * len(parents)
-        v._closure = _pass_nothing
+        v.local_grads = (0.0,) * len(parents)  # until _backward is set, as micrograd's default passes nothing
     else:  # under no_grad, as every op: a leaf
         v.op = ""
         v.parents = v.local_grads = ()
@@ -487,7 +486,7 @@ def _backward_step(v: Value) -> None:
     """Add v.grad · ∂v/∂parent into each parent's grad (see :attr:`Value._backward`)."""
     g = v.grad
     if g and v.parents:
-        if v._closure is not None:
+        if getattr(v, "_closure", None) is not None:
             _run_closure(v)
         for p, d in zip(v.parents, v.local_grads):
             p.grad += g * d
@@ -728,6 +727,10 @@ def _prepare_backward(root: Value, gradient: float) -> tuple[list[Value], Saved]
 
 def _propagate(nodes: list[Value]) -> None:
     """The reverse pass proper: each node passes grad · local derivative to each parent."""
+    if _closures_set:  # micrograd-style ops: their closures give their local derivatives now
+        for v in nodes:
+            if getattr(v, "_closure", None) is not None:
+                _run_closure(v)
     for v in reversed(nodes):
         g = v.grad
         if g:  # a zero gradient (e.g. behind a dead ReLU) adds nothing
@@ -736,8 +739,6 @@ def _propagate(nodes: list[Value]) -> None:
                     f"backward: ∂/∂{v.label or v.op} = {g} overflowed a float; "
                     "lower the learning rate or scale the inputs"
                 )
-            if v._closure is not None:  # a micrograd-style op: its closure gives the derivatives now
-                _run_closure(v)
             parents = v.parents
             if len(parents) == 2:  # most nodes: unpacking beats zip() by 2x
                 p, q = parents

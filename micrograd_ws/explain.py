@@ -168,7 +168,7 @@ def _steps(root: Value, gradient: float) -> Iterator[BackwardStep]:
                     raise OverflowError(
                         f"backward: ∂/∂{name(v)} = {g} overflowed a float; lower the learning rate or scale the inputs"
                     )
-                if v._closure is not None:  # a micrograd-style op, as in the engine's loop
+                if getattr(v, "_closure", None) is not None:  # a micrograd-style op, as backward does
                     _run_closure(v)
                 added = []
                 for p, d in zip(v.parents, v.local_grads):
