@@ -13,19 +13,6 @@ from micrograd_ws.engine import BUILTIN_OPS
 from micrograd_ws.testing import OPS, gradcheck
 
 
-@pytest.fixture
-def micrograd():
-    """micrograd 0.1.0 itself, the reference (setup.cfg's dev extra installs it)."""
-    try:
-        import micrograd.engine
-        import micrograd.nn
-    except ImportError:
-        from conftest import _missing
-
-        _missing("micrograd 0.1.0 is not installed (pip install micrograd==0.1.0)")
-    return micrograd
-
-
 # --- the lecture's neuron, stepped by hand -------------------------------------------------
 
 def lecture_neuron():
@@ -368,3 +355,20 @@ def test_micrograds_module_layout():
 
     assert engine.Value is Value and dd is draw_dot and nn.Module is micrograd_ws.Module
     assert {'Module', 'Neuron', 'Layer', 'MLP'} <= set(vars(nn))
+
+
+def test_draw_dot_is_micrograds_picture_and_renders(dot):
+    x = Value(1.0, label='x{1}|<a>')
+    y = (x * 2 + 1).relu()
+    y.backward()
+    g = draw_dot(y)
+    records = [line for line in g.body if 'shape=record' in line]
+    ops = [line for line in g.body if '[label=' in line and 'shape=record' not in line]
+    assert len(records) == 6 and len(ops) == 3  # x, 2, x·2, 1, +, relu; ops *, +, relu
+    assert r'{ x\{1\}\|\<a\> | data 1.0000 | grad 2.0000 }' in g.source
+    a = Value(3.0); b = a + a; b.backward()
+    assert draw_dot(b).source.count('->') == 2  # a + a: one edge, as micrograd draws it
+    svg = g.pipe(format='svg').decode()
+    assert svg.count('data 1.0000') == 2 and 'grad 2.0000' in svg and '>relu<' in svg
+    with pytest.raises(ValueError, match="rankdir is 'LR'"):
+        draw_dot(y, rankdir='XX')
