@@ -138,8 +138,8 @@ def backward_steps(root: Value, gradient: Union[int, float] = 1.0) -> Iterator[B
     """The reverse pass as a generator: one :class:`BackwardStep` per node, in the engine's order.
 
     Each step has already been applied when it is yielded, so after ``next(steps)`` the
-    parents' ``grad`` include it; a step is what ``node._backward()`` (micrograd's name) does.  Running every step leaves exactly the gradients of
-    ``root.backward(gradient)``.  Until the pass ends, a leaf's ``grad`` shows only this
+    parents' ``grad`` include it; a step is what ``node._backward()`` (micrograd's name)
+    does.  Running every step leaves exactly the gradients of ``root.backward(gradient)``.  Until the pass ends, a leaf's ``grad`` shows only this
     pass's part; its earlier gradient is added back at the end, or when the generator is
     closed or dropped half-way (nothing is lost).
 
