@@ -121,6 +121,7 @@ def test_closure_ops_give_the_builtins_gradients_steps_explanations_and_pictures
     assert str(explain(yc, xc)) == str(explain(yb, xs))
     assert draw_graph(yc).source == draw_graph(yb).source
     assert draw_dot(yc).source == draw_dot(yb).source
+    assert micrograd_ws.explore(yc).html == micrograd_ws.explore(yb).html
     # backward() itself, once more: leaves accumulate alike
     yb.backward(); yc.backward()
     assert (xc.grad, wc.grad) == pytest.approx((xs.grad, ws.grad), rel=1e-14)
