@@ -10,14 +10,15 @@ from .nn import MLP, Layer, Module, Neuron, two_hidden_layers, two_neuron
 from .optim import SGD
 from .serialize import load
 from .explain import explain
-from .viz import draw_graph, draw_grad, render_grads
+from .viz import draw_dot, draw_graph, draw_grad, render_grads
 from .explorer import explore
+from . import micrograd  # micrograd's module layout: micrograd_ws.micrograd.engine, .nn
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Value", "define_op", "is_grad_enabled", "mean", "no_grad", "squared_error",
     "topological_order", "weighted_sum", "MLP", "Layer", "Module", "Neuron",
-    "two_hidden_layers", "two_neuron", "SGD", "load", "explain", "draw_graph", "draw_grad",
+    "two_hidden_layers", "two_neuron", "SGD", "load", "explain", "draw_dot", "draw_graph", "draw_grad",
     "render_grads", "explore",
 ]

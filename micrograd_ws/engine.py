@@ -14,6 +14,9 @@ the gradient pictures and make up the handout's chain-rule products.
 >>> a.grad, b.grad                  # ∂c/∂a = b + 1, ∂c/∂b = a
 (-2.0, 2.0)
 
+An op added micrograd's way, ``Value(data, _children, _op)`` with an ``out._backward``
+closure, gets its local derivatives from running the closure (see ``Value._backward``).
+
 Gradient semantics (the same as PyTorch's ``.grad`` with ``retain_graph=True``):
 
 * a *leaf* (a Value no operation made: a parameter, an input, a constant)
@@ -36,7 +39,8 @@ import numbers
 import threading
 from contextlib import contextmanager
 from operator import attrgetter, mul
-from typing import Callable, Iterator, List, Sequence, Tuple, Union
+from types import MethodType
+from typing import Callable, Iterable, Iterator, List, Sequence, Tuple, Union
 
 __all__ = [
     "Value", "no_grad", "is_grad_enabled", "weighted_sum", "mean", "squared_error",
@@ -171,14 +175,6 @@ class _NumberLabel(str):
 _NUMBER = _NumberLabel()
 
 
-_MICROGRAD_STYLE = (
-    "Value(data, _children, _op) with an out._backward closure is micrograd's way to add an op; "
-    "micrograd_ws records each edge's local derivative instead. Define the op with "
-    "define_op(name, fn), where fn(x, ...) returns (value, (d value/d x, ...)); "
-    "see docs/testing.md. Value(data, label) takes a str label."
-)
-
-
 class Value:
     """A scalar that remembers how it was computed.
 
@@ -198,21 +194,37 @@ class Value:
 
     # _shared: for a layer's weighted sum, the inputs tuple that all its sibling neurons
     # read too (parents = weights + _shared + bias), so backward scans it once, not h times.
-    __slots__ = ("data", "grad", "label", "op", "parents", "local_grads", "_shared", "_id")
+    # __dict__ and __weakref__: your own attributes (v.color, p.m for Adam) and weak references;
+    # the dict is only made when first used.  A micrograd-style op keeps its _backward function
+    # there too, as _closure (the engine's own ops have none: no slot to fill for each node).
+    __slots__ = ("data", "grad", "label", "op", "parents", "local_grads", "_shared", "_id",
+                 "__dict__", "__weakref__")
 
-    def __init__(self, data: Number, label: str = "", _op: None = None) -> None:
-        if not isinstance(label, str) or _op is not None:
-            if _op is not None or isinstance(label, (tuple, list, set)):  # micrograd's Value(data, _children, _op)
-                raise TypeError(_MICROGRAD_STYLE)
+    def __init__(self, data: Number, _children: Iterable[Value] | str = (), _op: str = "",
+                 label: str = "") -> None:
+        """``Value(data, label='')``, or micrograd's ``Value(data, _children, _op)`` for an op of your own.
+
+        ``Value(2.0, 'a')`` is short for ``Value(2.0, label='a')``.  With ``_children`` the
+        Value is the result of an operation on them, whose derivatives its ``_backward``
+        closure gives (see :attr:`_backward` and docs/micrograd.md).
+        """
+        if type(_children) is str:  # Value(2.0, 'a'): the label, positionally
+            if label:
+                raise TypeError(f"Value(data, label): the label is given twice ({_children!r} and {label!r})")
+            _children, label = (), _children
+        if not isinstance(label, str):
             raise TypeError(f"Value label must be a str, got {type(label).__name__} {label!r}")
-        self.data = _to_float(data, "Value()")
         self.grad = 0.0
         self.label = label
+        self._shared = ()
+        self._id = _next_id()
+        if _children:
+            _closure_op(self, data, _children, _op)
+            return
+        self.data = _to_float(data, "Value()")
         self.op = ""
         self.parents: tuple[Value, ...] = ()
         self.local_grads: tuple[float, ...] = ()
-        self._shared = ()
-        self._id = _next_id()
 
     # micrograd's names for the same fields, so its draw_dot and notebooks work.
     @property
@@ -224,12 +236,42 @@ class Value:
         return self.op
 
     @property
-    def _backward(self):
-        raise AttributeError(_MICROGRAD_STYLE)
+    def _backward(self) -> Callable[[], None]:
+        """micrograd's step at one node: ``node._backward()`` adds ``node.grad · ∂node/∂parent``
+        into each parent's ``grad``, this node's part of the chain rule.
+
+        It is the step :meth:`backward` takes at each node, and the one each
+        :meth:`backward_steps` step shows, without their set-up: nothing is zeroed or
+        seeded first, so stepping by hand works as in micrograd's lecture, and stepping
+        a node twice adds its part twice.
+
+        >>> x = Value(2.0, 'x'); w = Value(-3.0, 'w'); n = x * w; o = n.tanh()
+        >>> o.grad = 1.0
+        >>> o._backward(); n.grad                 # 1 · (1 - tanh²(-6))
+        2.4576547405286142e-05
+        >>> n._backward(); x.grad, w.grad         # n.grad · w, n.grad · x
+        (-7.372964221585843e-05, 4.9153094810572284e-05)
+
+        Assigning a function defines an op micrograd's way (``out._backward = fn`` on
+        ``out = Value(data, (a, b), 'op')``, with ``fn`` adding into ``a.grad`` and
+        ``b.grad`` in proportion to ``out.grad``).  The engine runs ``fn`` once with
+        ``out.grad = 1`` and the parents' grads at 0 and reads them: those are the edges'
+        local derivatives, which backward, the steps, explanations and pictures then use
+        like any built-in op's.  ``fn`` is run again in every backward pass (and by
+        ``_backward()``), so, as in micrograd, it reads the ``.data`` of that moment.
+        """
+        return MethodType(_backward_step, self)
 
     @_backward.setter
-    def _backward(self, fn) -> None:
-        raise AttributeError(_MICROGRAD_STYLE)
+    def _backward(self, fn: Callable[[], None]) -> None:
+        if not callable(fn):
+            raise TypeError(f"{self.op or 'Value'}._backward must be a function of no arguments, "
+                            f"got {type(fn).__name__} {fn!r}")
+        if self.parents:  # on a leaf micrograd's _backward has nothing to pass gradient to
+            global _closures_set
+            _closures_set = True
+            self._closure = fn
+            _run_closure(self)
 
     def item(self) -> float:
         """The plain float, as ``torch.Tensor.item()``."""
@@ -379,6 +421,89 @@ class Value:
         from .explain import backward_steps
 
         return backward_steps(self, gradient)
+
+
+#: The engine's own operations by method name, for its own modules (nn, testing) to call:
+#: assigning a method (``Value.tanh = my_tanh``, micrograd's way to add an op) changes what
+#: ``x.tanh()`` calls, not these.
+BUILTIN_OPS: dict[str, Callable[..., Value]] = {
+    name: Value.__dict__[name] for name in (
+        "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+        "__rtruediv__", "__neg__", "__pow__", "__rpow__", "relu", "square", "exp", "log", "tanh", "sigmoid")
+}
+
+
+# --- micrograd-style operations: Value(data, _children, _op) and a _backward closure --------
+
+#: Set once a _backward closure has been assigned: until then backward looks for none.
+_closures_set = False
+
+
+def _closure_op(v: Value, data: object, children: Iterable[Value], op: str) -> None:
+    """Make ``v`` the result of a micrograd-style op on ``children`` (its closure comes later)."""
+    if not isinstance(op, str):
+        raise TypeError(f"Value(data, _children, _op): _op names the operation, a str; got {type(op).__name__} {op!r}")
+    if isinstance(children, Value) or not isinstance(children, Iterable):
+        raise TypeError(f"Value(data, _children, _op): _children is a tuple of Values, e.g. (self, other); "
+                        f"got {type(children).__name__} {children!r}")
+    parents = tuple(dict.fromkeys(children))  # each parent once, as micrograd's set of _prev
+    for p in parents:
+        if not isinstance(p, Value):
+            raise TypeError(f"Value(data, _children, {op!r}): every child must be a Value, "
+                            f"got {type(p).__name__} {p!r}")
+    where = f"{op or 'op'}({', '.join(_describe(p) for p in parents)})"
+    if isinstance(data, float) and not _isfinite(data):
+        raise _non_finite(op or "op", parents, data)
+    v.data = _to_float(data, f"Value(data, _children, _op): the data of {where}")
+    if not _threads_in_no_grad or _mode.enabled:
+        v.op = op
+        v.parents = parents
+        v.local_grads = (0.0,) * len(parents)  # until _backward is set, as micrograd's default passes nothing
+    else:  # under no_grad, as every op: a leaf
+        v.op = ""
+        v.parents = v.local_grads = ()
+
+
+def _run_closure(v: Value) -> None:
+    """Set ``v.local_grads`` from its closure: run once with v.grad = 1, the parents' at 0, and read them.
+
+    Every grad involved is put back as it was, so this can run in the middle of a pass.
+    """
+    parents = v.parents
+    earlier = [p.grad for p in parents]
+    own = v.grad
+    for p in parents:
+        p.grad = 0.0
+    v.grad = 1.0
+    try:
+        v._closure()
+        found = [p.grad for p in parents]
+    except Exception as e:
+        if hasattr(e, "add_note"):
+            e.add_note(f"(in the _backward closure of {v.op!r}, run with {v.op}.grad = 1 to find its "
+                       "local derivatives)")
+        raise
+    finally:
+        v.grad = own
+        for p, g in zip(parents, earlier):
+            p.grad = g
+    local = []
+    for p, d in zip(parents, found):
+        if isinstance(d, Value):
+            raise TypeError(f"the _backward closure of {v.op!r} added a Value into {_describe(p)}.grad; "
+                            "a grad is a number: use other.data, not other, in the closure")
+        local.append(_op_result(d, f"the _backward closure of {v.op!r}: the derivative for {_describe(p)}"))
+    v.local_grads = tuple(local)
+
+
+def _backward_step(v: Value) -> None:
+    """Add v.grad · ∂v/∂parent into each parent's grad (see :attr:`Value._backward`)."""
+    g = v.grad
+    if g and v.parents:
+        if getattr(v, "_closure", None) is not None:
+            _run_closure(v)
+        for p, d in zip(v.parents, v.local_grads):
+            p.grad += g * d
 
 
 def _fmt(x: float) -> str:
@@ -616,6 +741,10 @@ def _prepare_backward(root: Value, gradient: float) -> tuple[list[Value], Saved]
 
 def _propagate(nodes: list[Value]) -> None:
     """The reverse pass proper: each node passes grad · local derivative to each parent."""
+    if _closures_set:  # micrograd-style ops: their closures give their local derivatives now
+        for v in nodes:
+            if getattr(v, "_closure", None) is not None:
+                _run_closure(v)
     for v in reversed(nodes):
         g = v.grad
         if g:  # a zero gradient (e.g. behind a dead ReLU) adds nothing

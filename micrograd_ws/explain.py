@@ -40,7 +40,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterator, Sequence, Union
 
-from .engine import Value, _abort_backward, _finish_backward, _prepare_backward, _to_float, topological_order
+from .engine import (Value, _abort_backward, _finish_backward, _prepare_backward, _run_closure, _to_float,
+                     topological_order)
 from .paths import Analysis, Edge, _wrap, did_you_mean, name, partial, path_product
 
 __all__ = ["backward_steps", "BackwardStep", "Contribution", "explain", "Explanation", "PathTerm", "MAX_LISTED"]
@@ -136,7 +137,8 @@ def backward_steps(root: Value, gradient: Union[int, float] = 1.0) -> Iterator[B
     """The reverse pass as a generator: one :class:`BackwardStep` per node, in the engine's order.
 
     Each step has already been applied when it is yielded, so after ``next(steps)`` the
-    parents' ``grad`` include it.  Running every step leaves exactly the gradients of
+    parents' ``grad`` include it; a step is what ``node._backward()`` (micrograd's name)
+    does.  Running every step leaves exactly the gradients of
     ``root.backward(gradient)``.  Until the pass ends, a leaf's ``grad`` shows only this
     pass's part; its earlier gradient is added back with the last step.
 
@@ -180,6 +182,8 @@ def _steps(root: Value, gradient: float) -> Iterator[BackwardStep]:
                     raise OverflowError(
                         f"backward: ∂/∂{name(v)} = {g} overflowed a float; lower the learning rate or scale the inputs"
                     )
+                if getattr(v, "_closure", None) is not None:  # a micrograd-style op, as backward does
+                    _run_closure(v)
                 added = []
                 for p, d in zip(v.parents, v.local_grads):
                     a = g * d

@@ -8,8 +8,8 @@ dimension of size 1 is dropped, as the handout writes ``w1[k]``, ``w3[j]``, ``b3
 >>> net = two_hidden_layers(hidden=3, seed=0)
 >>> net
 MLP(1 → 3 → 3 → 1: w1 [3×1], b1 [3×1], w2 [3×3], b2 [3×1], w3 [1×3], b3 [1×1])
->>> [name for name, _ in net.named_parameters()][:4]
-['w1[0]', 'w1[1]', 'w1[2]', 'b1[0]']
+>>> [name for name, _ in net.named_parameters()][:4]      # micrograd's order: each neuron's w, then its b
+['w1[0]', 'b1[0]', 'w1[1]', 'b1[1]']
 >>> O = net(0.5); O.label, O.parents[0].label
 ('O', 'w3[0]')
 """
@@ -20,11 +20,12 @@ import numbers
 import random
 from typing import Sequence, Union
 
-from .engine import Value, _to_float, _weighted_sum
+from .engine import BUILTIN_OPS, Value, _to_float, _weighted_sum
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "two_neuron", "two_hidden_layers"]
 
 Input = Union[Value, int, float]
+_relu = BUILTIN_OPS["relu"]  # the engine's, even if Value.relu is reassigned
 
 
 def _index(name: str, *idx: tuple[int, int]) -> str:
@@ -33,7 +34,11 @@ def _index(name: str, *idx: tuple[int, int]) -> str:
 
 
 class Module:
-    """Base class: ``parameters()``, ``named_parameters()``, ``zero_grad()``."""
+    """Base class: ``parameters()``, ``named_parameters()``, ``zero_grad()``.
+
+    Parameters come in micrograd's order: layer by layer, neuron by neuron, each
+    neuron's weights then its bias (so weight lists copy between the two as they are).
+    """
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return []
@@ -56,11 +61,14 @@ class Neuron(Module):
     def __init__(self, nin: int, nonlin: bool = True, *, rng: random.Random | None = None) -> None:
         if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
             raise ValueError(f"Neuron(nin): nin must be a positive int, got {nin!r}")
-        r = rng if rng is not None else random
-        bound = 1.0 / math.sqrt(nin)
-        self.w = [Value(r.uniform(-bound, bound)) for _ in range(nin)]
-        self.b = Value(r.uniform(-bound, bound))
+        self.w, self.b = self._initial(nin, rng if rng is not None else random)
         self.nonlin = nonlin
+
+    @staticmethod
+    def _initial(nin: int, r: random.Random) -> tuple[list[Value], Value]:
+        """The starting weights and bias, drawn from ``r`` (weights first)."""
+        bound = 1.0 / math.sqrt(nin)
+        return [Value(r.uniform(-bound, bound)) for _ in range(nin)], Value(r.uniform(-bound, bound))
 
     def __call__(self, x: Sequence[Input]) -> Value:
         xt = tuple(_as_values(x, len(self.w)))
@@ -71,7 +79,7 @@ class Neuron(Module):
         z.label = z_label
         if not self.nonlin:
             return z
-        h = z.relu()
+        h = _relu(z)
         h.label = h_label
         return h
 
@@ -85,11 +93,13 @@ class Neuron(Module):
 class Layer(Module):
     """``nout`` neurons reading the same inputs; ``index`` is its 1-based number in a net."""
 
+    neuron_class = Neuron  # what a layer is made of (micrograd_ws.micrograd's layers differ in their init)
+
     def __init__(self, nin: int, nout: int, *, index: int = 1, output: bool = False,
                  rng: random.Random | None = None, **kwargs) -> None:
         if isinstance(nout, bool) or not isinstance(nout, int) or nout < 1:
             raise ValueError(f"Layer(nin, nout): nout must be a positive int, got {nout!r}")
-        self.neurons = [Neuron(nin, rng=rng, **kwargs) for _ in range(nout)]
+        self.neurons = [self.neuron_class(nin, rng=rng, **kwargs) for _ in range(nout)]
         self.nin, self.nout, self.index, self.output = nin, nout, index, output
         self._name_parameters()
 
@@ -116,8 +126,7 @@ class Layer(Module):
         return [n._forward(xt, xd, z, h) for n, z, h in zip(self.neurons, self._z, self._h)]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
-        ws = [w for n in self.neurons for w in n.w]
-        return [(w.label, w) for w in ws] + [(n.b.label, n.b) for n in self.neurons]
+        return [(p.label, p) for n in self.neurons for p in (*n.w, n.b)]
 
     def __repr__(self) -> str:
         return f"Layer(w{self.index} [{self.nout}×{self.nin}], b{self.index} [{self.nout}×1])"
@@ -132,6 +141,8 @@ class MLP(Module):
     (a list when there are several outputs).
     """
 
+    layer_class = Layer
+
     def __init__(self, nin: int, nouts: Sequence[int], *, seed: int | None = None) -> None:
         if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
             raise ValueError(f"MLP(nin, nouts): nin must be a positive int, got {nin!r}")
@@ -145,7 +156,7 @@ class MLP(Module):
         sizes = [nin, *nouts]
         last = len(nouts) - 1
         self.layers = [
-            Layer(sizes[i], sizes[i + 1], index=i + 1, output=i == last, nonlin=i != last, rng=rng)
+            self.layer_class(sizes[i], sizes[i + 1], index=i + 1, output=i == last, nonlin=i != last, rng=rng)
             for i in range(len(nouts))
         ]
         self.nin = nin

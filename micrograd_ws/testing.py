@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence, Union
 
-from .engine import Value, _to_float, mean, no_grad, squared_error, weighted_sum
+from .engine import BUILTIN_OPS as _B, Value, _to_float, mean, no_grad, squared_error, weighted_sum
 from .nn import MLP
 
 if TYPE_CHECKING:
@@ -384,22 +384,22 @@ class Op(NamedTuple):
 #: A domain check keeps away from singular points and kinks by a margin, so that
 #: finite differences stay valid in a neighbourhood.
 OPS: dict[str, Op] = {
-    "+": Op(2, lambda a, b: a + b),
-    "-": Op(2, lambda a, b: a - b),
-    "*": Op(2, lambda a, b: a * b),
-    "/": Op(2, lambda a, b: a / b, lambda a, b: abs(b) >= 0.2),
-    "**2": Op(1, lambda a: a**2),
-    "**3": Op(1, lambda a: a**3),
-    "**0.5": Op(1, lambda a: a**0.5, lambda a: a >= 0.2),
-    "**-1": Op(1, lambda a: a**-1, lambda a: abs(a) >= 0.2),
-    "**v": Op(2, lambda a, b: a**b, lambda a, b: 0.2 <= a <= 5 and abs(b) <= 3),
-    "neg": Op(1, lambda a: -a),
-    "relu": Op(1, lambda a: a.relu(), lambda a: abs(a) >= 1e-3),
-    "square": Op(1, lambda a: a.square()),
-    "exp": Op(1, lambda a: a.exp(), lambda a: a <= 4),
-    "log": Op(1, lambda a: a.log(), lambda a: a >= 0.2),
-    "tanh": Op(1, lambda a: a.tanh()),
-    "sigmoid": Op(1, lambda a: a.sigmoid()),
+    "+": Op(2, _B["__add__"]),
+    "-": Op(2, _B["__sub__"]),
+    "*": Op(2, _B["__mul__"]),
+    "/": Op(2, _B["__truediv__"], lambda a, b: abs(b) >= 0.2),
+    "**2": Op(1, lambda a: _B["__pow__"](a, 2)),
+    "**3": Op(1, lambda a: _B["__pow__"](a, 3)),
+    "**0.5": Op(1, lambda a: _B["__pow__"](a, 0.5), lambda a: a >= 0.2),
+    "**-1": Op(1, lambda a: _B["__pow__"](a, -1), lambda a: abs(a) >= 0.2),
+    "**v": Op(2, _B["__pow__"], lambda a, b: 0.2 <= a <= 5 and abs(b) <= 3),
+    "neg": Op(1, _B["__neg__"]),
+    "relu": Op(1, _B["relu"], lambda a: abs(a) >= 1e-3),
+    "square": Op(1, _B["square"]),
+    "exp": Op(1, _B["exp"], lambda a: a <= 4),
+    "log": Op(1, _B["log"], lambda a: a >= 0.2),
+    "tanh": Op(1, _B["tanh"]),
+    "sigmoid": Op(1, _B["sigmoid"]),
     "wsum": Op(3, lambda a, b, c: weighted_sum([a, b], [b, c], c)),
     "sqerr": Op(2, lambda a, b: squared_error(a, b)),
 }

@@ -41,7 +41,7 @@ from .paths import Analysis, Edge, name, partial
 if TYPE_CHECKING:  # graphviz is optional: imported where it is needed
     import graphviz
 
-__all__ = ["draw_graph", "draw_grad", "render_grads", "grad_caption", "DotNotFoundError",
+__all__ = ["draw_graph", "draw_dot", "draw_grad", "render_grads", "grad_caption", "DotNotFoundError",
            "MAX_NODES", "FORMATS"]
 
 MAX_NODES = 500  #: larger pictures take dot minutes to lay out and nobody can read them
@@ -299,6 +299,68 @@ def draw_graph(root: Value, *, max_nodes: int = MAX_NODES, rankdir: str = "LR") 
         g.edge(ids[e.parent], ids[e.child], _edge_label(e), id=_edge_id(ids, e))
     g.ids = ids
     return g
+
+
+# --- micrograd's picture ---------------------------------------------------------------------
+
+def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
+             max_nodes: int = MAX_NODES) -> "graphviz.Digraph":
+    """micrograd's ``draw_dot``: a record per node (its label, if any, then data and grad),
+    an op node per operation, left to right.
+
+    The picture of micrograd's ``trace_graph.ipynb`` and of the lecture, for code that
+    calls it; :func:`draw_graph` adds each edge's local derivative and the names.
+
+    >>> from micrograd_ws import Value
+    >>> a = Value(2.0, 'a'); b = (a * 3 + 1).relu(); b.backward()
+    >>> print(draw_dot(b).source)
+    digraph {
+    	graph [rankdir=LR]
+    	n0 [label="{ a | data 2.0000 | grad 3.0000 }" shape=record]
+    	n1 [label="{ data 3.0000 | grad 2.0000 }" shape=record]
+    	n2 [label="{ data 6.0000 | grad 1.0000 }" shape=record]
+    	n2op [label="*"]
+    	n2op -> n2
+    	n3 [label="{ data 1.0000 | grad 1.0000 }" shape=record]
+    	n4 [label="{ data 7.0000 | grad 1.0000 }" shape=record]
+    	n4op [label="+"]
+    	n4op -> n4
+    	n5 [label="{ data 7.0000 | grad 1.0000 }" shape=record]
+    	n5op [label=relu]
+    	n5op -> n5
+    	n0 -> n2op
+    	n1 -> n2op
+    	n2 -> n4op
+    	n3 -> n4op
+    	n4 -> n5op
+    }
+    <BLANKLINE>
+    """
+    root = _check_value(root, "draw_dot(root)")
+    _check_count(max_nodes, "draw_dot: max_nodes", 1)
+    if rankdir not in ("LR", "TB"):
+        raise ValueError(f"draw_dot: rankdir is 'LR' (left to right) or 'TB' (top to bottom), got {rankdir!r}")
+    nodes = topological_order(root)
+    if len(nodes) > max_nodes:
+        _refuse(len(nodes), f"the graph of {name(root)}", max_nodes,
+                "draw a smaller expression, or one gradient with draw_grad(C, w)")
+    g = _picture_class()(format=format, graph_attr={"rankdir": rankdir})
+    ids = _Ids()
+    for v in nodes:
+        fields = ([_record_text(v.label)] if v.label else []) + [f"data {v.data:.4f}", f"grad {v.grad:.4f}"]
+        g.node(ids[v], "{ " + " | ".join(fields) + " }", shape="record")
+        if v.op:
+            g.node(ids[v] + "op", v.op.replace("\\", "\\\\"))  # a plain label: only a backslash is special
+            g.edge(ids[v] + "op", ids[v])
+    for v in nodes:  # one edge per parent, as micrograd's set of _prev (a + a draws one)
+        for p in dict.fromkeys(v.parents):
+            g.edge(ids[p], ids[v] + "op")
+    return g
+
+
+def _record_text(s: str) -> str:
+    """Text inside a Graphviz record field: its special characters escaped."""
+    return re.sub(r"([{}|<>\\])", r"\\\1", "".join(map(_visible, s)))
 
 
 # --- one gradient: the chain rule ----------------------------------------------------------

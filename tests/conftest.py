@@ -59,3 +59,14 @@ def browser():
         b = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         yield b
         b.close()
+
+
+@pytest.fixture
+def micrograd():
+    """micrograd 0.1.0 itself, the reference for the drop-in (setup.cfg's dev extra installs it)."""
+    try:
+        import micrograd.engine
+        import micrograd.nn
+    except ImportError:
+        _missing("micrograd 0.1.0 is not installed (pip install micrograd==0.1.0)")
+    return micrograd

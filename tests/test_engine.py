@@ -335,14 +335,6 @@ def test_edge_cases_of_power_and_division_near_zero_and_underflow():
         Value(10**400)
 
 
-def test_micrograd_style_op_definition_points_to_define_op():
-    a = Value(1.0)
-    with pytest.raises(TypeError, match="define_op"):
-        Value(2.0, (a,), "tanh")
-    with pytest.raises(AttributeError, match="define_op"):
-        a._backward = lambda: None
-
-
 def test_help_value_describes_data_and_grad_and_no_source_comment():
     import pydoc
 

@@ -10,7 +10,8 @@ from micrograd_ws import MLP, SGD, Layer, Neuron, Value, mean, no_grad, squared_
 def test_handout_names_for_parameters_and_forward_values():
     net = two_hidden_layers(hidden=4, seed=0)
     names = [n for n, _ in net.named_parameters()]
-    assert names[:8] == [f"w1[{k}]" for k in range(4)] + [f"b1[{k}]" for k in range(4)]
+    assert names[:8] == [name for k in range(4) for name in (f"w1[{k}]", f"b1[{k}]")]  # micrograd's order
+    assert names[8:13] == [f"w2[0][{k}]" for k in range(4)] + ["b2[0]"]
     assert "w2[3][1]" in names and "b2[2]" in names and "w3[3]" in names and names[-1] == "b3"
     assert len(names) == 4 + 4 + 16 + 4 + 4 + 1
     assert all(p.label == n for n, p in net.named_parameters())
