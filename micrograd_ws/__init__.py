@@ -4,8 +4,9 @@
 >>> x = Value(2.0); y = x * x + 3 * x; y.backward(); x.grad
 7.0
 """
-from .engine import (Value, define_op, is_grad_enabled, mean, no_grad, squared_error,
+from .engine import (Value, define_op, enable_grad, is_grad_enabled, mean, no_grad, squared_error,
                      topological_order, weighted_sum)
+from .functional import grad, hessian, hvp
 from .nn import MLP, Layer, Module, Neuron, two_hidden_layers, two_neuron
 from .optim import SGD
 from .serialize import load
@@ -17,8 +18,8 @@ from . import micrograd  # micrograd's module layout: micrograd_ws.micrograd.eng
 __version__ = "0.1.0"
 
 __all__ = [
-    "Value", "define_op", "is_grad_enabled", "mean", "no_grad", "squared_error",
+    "Value", "define_op", "enable_grad", "is_grad_enabled", "mean", "no_grad", "squared_error",
     "topological_order", "weighted_sum", "MLP", "Layer", "Module", "Neuron",
     "two_hidden_layers", "two_neuron", "SGD", "load", "explain", "draw_dot", "draw_graph", "draw_grad",
-    "render_grads", "explore",
+    "render_grads", "explore", "grad", "hessian", "hvp",
 ]

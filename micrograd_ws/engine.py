@@ -30,6 +30,13 @@ Numbers are always finite: ``Value(nan)`` and ``Value(inf)`` raise ``ValueError`
 and an operation whose result would overflow raises ``OverflowError`` naming the
 operation and its operands (training that diverges stops at the first bad
 number instead of filling the graph with NaN).
+
+Each op's derivative is also written *in Values*, on the line after its forward
+(``_derivative(op, d)``): ``d(out, *parents)`` returns ∂out/∂parent as Value
+expressions of the operands and the result (tanh: ``1 - out * out``; a plain number
+is a constant).  ``backward(create_graph=True)`` and :func:`micrograd_ws.grad` build
+the gradient from these, so the gradient is itself a graph (docs/higher_order.md);
+the float path above never calls them.
 """
 from __future__ import annotations
 
@@ -43,7 +50,7 @@ from types import MethodType
 from typing import Callable, Iterable, Iterator, List, Sequence, Tuple, Union
 
 __all__ = [
-    "Value", "no_grad", "is_grad_enabled", "weighted_sum", "mean", "squared_error",
+    "Value", "no_grad", "enable_grad", "is_grad_enabled", "weighted_sum", "mean", "squared_error",
     "define_op", "topological_order",
 ]
 
@@ -92,6 +99,24 @@ def no_grad() -> Iterator[None]:
         _mode.enabled = previous
         with _no_grad_lock:
             _threads_in_no_grad -= 1
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Record the graph again inside :func:`no_grad` (per thread, like ``torch.enable_grad``).
+
+    >>> with no_grad():
+    ...     with enable_grad():
+    ...         y = Value(3.0) * 2
+    >>> y.op
+    '*'
+    """
+    previous = _mode.enabled
+    try:
+        _mode.enabled = True
+        yield
+    finally:
+        _mode.enabled = previous
 
 
 def _to_float(x: object, where: str) -> float:
@@ -173,6 +198,15 @@ class _NumberLabel(str):
 
 
 _NUMBER = _NumberLabel()
+
+
+#: op -> its local derivatives in Values, d(out, *parents) -> (∂out/∂parent, ...), each
+#: entry registered by ``_derivative`` on the line after its op's forward.
+_value_derivatives: dict[str, Callable[..., tuple]] = {}
+
+
+def _derivative(op: str, d: Callable[..., tuple]) -> None:
+    _value_derivatives[op] = d
 
 
 class Value:
@@ -292,6 +326,7 @@ class Value:
         if not isinstance(other, Value):
             other = _operand(other, "+")
         return _node(other.data + self.data, (other, self), (1.0, 1.0), "+")
+    _derivative("+", lambda out, a, b: (1.0, 1.0))
 
     def __sub__(self, other: Operand) -> Value:
         if not isinstance(other, Value):
@@ -302,6 +337,7 @@ class Value:
         if not isinstance(other, Value):
             other = _operand(other, "-")
         return _node(other.data - self.data, (other, self), (1.0, -1.0), "-")
+    _derivative("-", lambda out, a, b: (1.0, -1.0))
 
     def __mul__(self, other: Operand) -> Value:
         if not isinstance(other, Value):
@@ -312,15 +348,18 @@ class Value:
         if not isinstance(other, Value):
             other = _operand(other, "*")
         return _node(other.data * self.data, (other, self), (self.data, other.data), "*")
+    _derivative("*", lambda out, a, b: (b, a))  # each factor's derivative is the other factor
 
     def __truediv__(self, other: Operand) -> Value:
         return _divide(self, _operand(other, "/"))
 
     def __rtruediv__(self, other: Operand) -> Value:
         return _divide(_operand(other, "/"), self)
+    _derivative("/", lambda q, a, b: (1.0 / b, -q / b))  # see _divide
 
     def __neg__(self) -> Value:
         return _node(-self.data, (self,), (-1.0,), "neg")
+    _derivative("neg", lambda out, x: (-1.0,))
 
     def __pos__(self) -> Value:
         return self
@@ -345,20 +384,24 @@ class Value:
         out = _node(data, (self,), (local,), f"**{_fmt(n)}")
         _check_local(out)
         return out
+    _derivative("**n", lambda out, x: _power_derivative(float(out.op[2:]), x))  # op "**n" records n exactly
 
     def __rpow__(self, other: Operand) -> Value:
         return _power_value(_operand(other, "**"), self)
+    _derivative("**", lambda out, a, b: (b * a ** (b - 1.0), out * a.log()))  # see _power_value
 
     # --- unary operations ---------------------------------------------------------
     def relu(self) -> Value:
         """max(0, x); its derivative is 0 where the output is 0 (at x = 0 too), as in the handout."""
         x = self.data
         return _node(x if x > 0.0 else 0.0, (self,), (1.0 if x > 0.0 else 0.0,), "relu")
+    _derivative("relu", lambda out, x: out.local_grads)  # the 0/1 mask, a constant: relu'' = 0
 
     def square(self) -> Value:
         """x², derivative 2x."""
         x = self.data
         return _node(x * x, (self,), (2.0 * x,), "square")
+    _derivative("square", lambda out, x: (2.0 * x,))
 
     def exp(self) -> Value:
         """e**x, derivative e**x."""
@@ -367,6 +410,7 @@ class Value:
         except OverflowError:
             e = math.inf
         return _node(e, (self,), (e,), "exp")
+    _derivative("exp", lambda out, x: (out,))
 
     def log(self) -> Value:
         """Natural log, derivative 1/x; defined for x > 0 only."""
@@ -376,11 +420,13 @@ class Value:
         out = _node(math.log(x), (self,), (1.0 / x,), "log")
         _check_local(out)
         return out
+    _derivative("log", lambda out, x: (1.0 / x,))
 
     def tanh(self) -> Value:
         """tanh x, derivative 1 - tanh²x."""
         t = math.tanh(self.data)
         return _node(t, (self,), (1.0 - t * t,), "tanh")
+    _derivative("tanh", lambda out, x: (1.0 - out * out,))
 
     def sigmoid(self) -> Value:
         """1 / (1 + e**-x), derivative s(1 - s); computed without overflow for any x."""
@@ -391,13 +437,16 @@ class Value:
             e = math.exp(x)
             s = e / (1.0 + e)
         return _node(s, (self,), (s * (1.0 - s),), "sigmoid")
+    _derivative("sigmoid", lambda out, x: (out * (1.0 - out),))
 
     # --- reverse mode -------------------------------------------------------------
-    def backward(self, gradient: Number = 1.0) -> None:
+    def backward(self, gradient: Number = 1.0, create_graph: bool = False) -> None:
         """Fill ``grad`` of every node this Value depends on with ∂self/∂node.
 
         Iterative (no recursion), so graphs of any depth work.  Leaves accumulate
         (see the module docstring); intermediate gradients are recomputed.
+        ``create_graph=True`` also builds each gradient as a Value, ``v.grad_value``,
+        that can be differentiated again (:func:`micrograd_ws.functional.backward_create_graph`).
 
         >>> a = Value(3.0); b = a + a; c = b + b   # the reason for a topological order
         >>> c.backward(); a.grad
@@ -405,6 +454,10 @@ class Value:
         >>> c.backward(); a.grad                   # twice: exactly twice the gradient
         8.0
         """
+        if create_graph:
+            from .functional import backward_create_graph
+
+            return backward_create_graph(self, _to_float(gradient, "backward(gradient)"))
         nodes, saved = _prepare_backward(self, _to_float(gradient, "backward(gradient)"))
         try:
             _propagate(nodes)
@@ -421,6 +474,19 @@ class Value:
         from .explain import backward_steps
 
         return backward_steps(self, gradient)
+
+    @property
+    def grad_value(self) -> Value | None:
+        """``grad`` as a Value whose graph computes it, after ``backward(create_graph=True)``; else None.
+
+        >>> x = Value(3.0); y = x * x * x
+        >>> y.backward(create_graph=True); x.grad, x.grad_value.data   # 3x²
+        (27.0, 27.0)
+        >>> g = x.grad_value; x.grad = 0.0                             # (this resets grad_value too)
+        >>> g.backward(); x.grad                                       # d(3x²)/dx = 6x
+        18.0
+        """
+        return getattr(self.grad, "value", None)  # the float subclass functional.GradFloat carries it
 
 
 #: The engine's own operations by method name, for its own modules (nn, testing) to call:
@@ -528,6 +594,11 @@ def _divide(a: Value, b: Value) -> Value:
     return out
 
 
+def _power_derivative(n: float, x: Value) -> tuple:
+    """∂(x**n)/∂x = n·x**(n-1) in Values (0 for n = 0), as the forward pass computes it."""
+    return (n * x ** (n - 1.0) if n else 0.0,)
+
+
 def _power_value(a: Value, b: Value) -> Value:
     """a ** b with a Value exponent: ∂/∂a = b·a**(b-1), ∂/∂b = a**b·ln a (needs a > 0)."""
     if a.data <= 0.0:
@@ -576,6 +647,14 @@ def _weighted_sum(wt: tuple, xt: tuple, xd: list, bias: Value) -> Value:
     return z
 
 
+def _weighted_sum_derivative(z: Value, *parents: Value) -> tuple:
+    n = (len(parents) - 1) // 2  # parents: the weights, the inputs, the bias
+    return (*parents[n:2 * n], *parents[:n], 1.0)  # ∂z/∂w_k = x_k, ∂z/∂x_k = w_k, ∂z/∂b = 1
+
+
+_derivative("w·x+b", _weighted_sum_derivative)
+
+
 def mean(values: Sequence[Value]) -> Value:
     """The mean of Values as one node, each edge ∂mean/∂v = 1/n.
 
@@ -587,6 +666,9 @@ def mean(values: Sequence[Value]) -> Value:
         raise ValueError("mean of no values: pass at least one Value")
     n = len(values)
     return _node(math.fsum(v.data for v in values) / n, tuple(values), (1.0 / n,) * n, "mean")
+
+
+_derivative("mean", lambda out, *values: out.local_grads)  # 1/n each, constants
 
 
 def squared_error(output: Value, desired: Operand) -> Value:
@@ -608,33 +690,54 @@ def squared_error(output: Value, desired: Operand) -> Value:
     return C
 
 
+def _squared_error_derivative(C: Value, O: Value, desired: Value | None = None) -> tuple:
+    """2(O − O_des) and −2(O − O_des) in Values."""
+    if desired is None:  # O_des was a number, not a node: read it back from the recorded 2(O − O_des)
+        return (2.0 * (O - (O.data - 0.5 * C.local_grads[0])),)
+    e = O - desired
+    return 2.0 * e, -2.0 * e
+
+
+_derivative("(O-O_des)²", _squared_error_derivative)
+
+
 # --- user-defined operations -----------------------------------------------------
 
 _BUILTIN = frozenset(dir(Value))
 _user_ops: dict[str, Callable] = {}
 
 
-def define_op(name: str, fn: Callable | None = None):
+def define_op(name: str, fn: Callable | None = None, *, derivative: Callable[..., tuple] | None = None):
     """Add an operation from one function that returns its value and local derivatives.
 
     ``fn`` takes floats and returns ``(value, (∂out/∂arg1, ...))``.  The op becomes a
     function on Values (returned) and a method ``Value.<name>``; the graph, the
     pictures and explanations pick it up.  Also usable as ``@define_op("name")``.
 
+    ``derivative(out, arg1, ...)``, optional, gives the same local derivatives in
+    Values (``out`` is the op's result), so that ``create_graph=True`` can go through
+    the op (second derivatives, :func:`micrograd_ws.hessian`); without it
+    ``create_graph`` through the op is refused with an error saying so.
+
     >>> def _cube(x):
     ...     return x**3, (3 * x**2,)
-    >>> cube = define_op("cube", _cube)
+    >>> cube = define_op("cube", _cube, derivative=lambda out, x: (3 * x**2,))
     >>> y = Value(2.0).cube(); y.backward(); y.data, y.parents[0].grad
     (8.0, 12.0)
     """
     if fn is None:
-        return lambda f: define_op(name, f)
+        return lambda f: define_op(name, f, derivative=derivative)
     if not (isinstance(name, str) and name.isidentifier()):
         raise ValueError(f"define_op: the name must be a Python identifier, got {name!r}")
     if name in _BUILTIN or name.startswith("_"):
         raise ValueError(f"define_op: {name!r} is already a Value attribute; choose another name")
+    if name in _value_derivatives and name not in _user_ops:
+        raise ValueError(f"define_op: {name!r} is a built-in operation; choose another name")
     if not callable(fn):
         raise TypeError(f"define_op({name!r}, fn): fn must be callable, got {type(fn).__name__}")
+    if derivative is not None and not callable(derivative):
+        raise TypeError(f"define_op({name!r}, fn, derivative=...): derivative must be a function "
+                        f"(out, x, ...) -> (∂out/∂x, ...) in Values, got {type(derivative).__name__}")
 
     def op(*args: Operand) -> Value:
         vals = tuple(_operand(a, name) for a in args)
@@ -657,6 +760,10 @@ def define_op(name: str, fn: Callable | None = None):
     op.__name__ = op.__qualname__ = name
     op.__doc__ = fn.__doc__
     _user_ops[name] = op
+    if derivative is not None:
+        _derivative(name, derivative)
+    else:  # a new definition without one replaces the old derivative too
+        _value_derivatives.pop(name, None)
     setattr(Value, name, op)
     return op
 
@@ -666,6 +773,51 @@ def _op_result(x: object, where: str) -> float:
     if isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isinf(x):
         raise OverflowError(f"{where} = {x}: the result overflows a float")
     return _to_float(x, where)
+
+
+def _local_derivative_values(v: Value) -> tuple:
+    """∂v/∂parent for each parent of ``v`` in Values (numbers for constants), for create_graph."""
+    op = v.op
+    d = _value_derivatives.get("**n" if op[:2] == "**" and op != "**" else op)
+    where = f"{op}({', '.join(_describe(p) for p in v.parents)})"
+    if d is None or len(v.local_grads) != len(v.parents):
+        if op in _user_ops:
+            raise TypeError(
+                f"create_graph through {where}: the op {op!r} has no derivative in Values. Give one when "
+                f"defining it, e.g. define_op({op!r}, fn, derivative=lambda out, x: (3 * x**2,)) for x**3: "
+                "a function of the op's result and inputs (Values) returning (∂out/∂x, ...)"
+            )
+        raise TypeError(
+            f"create_graph through {where}: this node records no derivative in Values (made by a "
+            "_backward closure or by hand?), so its gradient cannot be differentiated again. Define the op "
+            "with define_op(name, fn, derivative=...) to give one; see docs/higher_order.md"
+        )
+    try:
+        ds = tuple(d(v, *v.parents))
+    except TypeError as e:
+        if op not in _user_ops:
+            raise
+        raise TypeError(f"create_graph through {where}: the derivative given to define_op({op!r}) must "
+                        f"take (out, x, ...), the result and the {len(v.parents)} input(s), and return a tuple "
+                        f"(∂out/∂x, ...) of Values or numbers: {e}") from e
+    except (ArithmeticError, ValueError) as e:
+        raise type(e)(f"create_graph through {where}: its derivative is not defined here ({e})") from e
+    if op in _user_ops:
+        _check_user_derivative(where, op, ds, v.local_grads)
+    return ds
+
+
+def _check_user_derivative(where: str, op: str, ds: tuple, floats: tuple) -> None:
+    """A user's derivative in Values must return one Value (or number) per input, equal to fn's floats."""
+    if len(ds) != len(floats) or not all(isinstance(d, (Value, numbers.Real)) and not isinstance(d, bool)
+                                         for d in ds):
+        raise TypeError(f"create_graph through {where}: the derivative given to define_op({op!r}) returned "
+                        f"{ds!r}; it must return {len(floats)} Value(s) or number(s), one per input")
+    for k, (d, f) in enumerate(zip(ds, floats)):
+        x = d.data if isinstance(d, Value) else float(d)
+        if not abs(x - f) <= 1e-9 + 1e-7 * abs(f):
+            raise ValueError(f"create_graph through {where}: the derivative in Values gives ∂out/∂arg{k + 1} = "
+                             f"{x!r} but fn's float derivative is {f!r}; the two must be the same function")
 
 
 # --- graph traversal ---------------------------------------------------------------

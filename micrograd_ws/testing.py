@@ -2,7 +2,8 @@
 
 ``gradcheck(f, inputs)`` compares ``backward()`` with central finite differences and
 raises :class:`GradcheckError` (an ``AssertionError``) naming the input, both numbers
-and the relative error.  ``check_op(op)`` property-tests a new op: it runs gradcheck at
+and the relative error; ``gradgradcheck(f, inputs)`` does the same for second
+derivatives (the gradient built with ``create_graph=True``).  ``check_op(op)`` property-tests a new op: it runs gradcheck at
 many random points and inside random expressions.  The strategies ``values()``,
 ``expressions()`` and ``mlps()`` need ``hypothesis`` (``pip install hypothesis``);
 everything else here is standard library.  The recipe is in ``docs/testing.md``.
@@ -20,14 +21,15 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence, Union
 
-from .engine import BUILTIN_OPS as _B, Value, _to_float, mean, no_grad, squared_error, weighted_sum
+from .engine import BUILTIN_OPS as _B, Value, _to_float, enable_grad, mean, no_grad, squared_error, weighted_sum
+from .functional import grad
 from .nn import MLP
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
 __all__ = [
-    "GradcheckError", "Mismatch", "finite_difference", "gradcheck", "check_op", "values",
+    "GradcheckError", "Mismatch", "finite_difference", "gradcheck", "gradgradcheck", "check_op", "values",
     "Op", "OPS", "Expression", "expressions", "MLPCase", "mlps",
 ]
 
@@ -101,7 +103,7 @@ def _output(f: Callable, out: object) -> Value:
 
 
 def _fname(f: Callable) -> str:
-    if isinstance(f, Expression):
+    if isinstance(f, (Expression, _Partial)):
         return str(f)
     name = getattr(f, "__name__", "")
     return name if name.isidentifier() else "f"
@@ -161,19 +163,7 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Input], eps: float = 1e-
     ValueError: gradcheck(eps=0.0): eps must be a positive step, e.g. 1e-6
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this function's
-    if not callable(f):
-        raise TypeError(f"gradcheck(f, inputs): f must be a function of Values, got {type(f).__name__} {f!r}")
-    if isinstance(inputs, (str, bytes, Value)) or not hasattr(inputs, "__iter__"):
-        raise TypeError(f"gradcheck(f, inputs): inputs must be a list of numbers (or Values), "
-                        f"got {type(inputs).__name__} {inputs!r}")
-    inputs = list(inputs)
-    for name, tol in (("eps", eps), ("atol", atol), ("rtol", rtol)):
-        if _to_float(tol, f"gradcheck({name})") < 0 or (name == "eps" and tol == 0):
-            example = "a positive step, e.g. 1e-6" if name == "eps" else "a non-negative tolerance"
-            raise ValueError(f"gradcheck({name}={tol!r}): {name} must be {example}")
-    names = _input_names(f, inputs)
-    leaves = [_leaf(x, name) for x, name in zip(inputs, names)]
-    _check_arity(f, leaves)
+    inputs, names, leaves = _checked(f, inputs, eps, atol, rtol, "gradcheck")
     few = len(leaves) <= 6  # name the whole point, else only the failing inputs
     at = ", ".join(f"{n} = {leaf.data!r}" for n, leaf in zip(names, leaves)) if few else f"{len(leaves)} inputs"
     saved = [leaf.grad for leaf in leaves]
@@ -229,8 +219,80 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Input], eps: float = 1e-
             lines.append(f"The finite-difference step eps={eps} is too small for inputs this large: try one "
                          f"in proportion, e.g. gradcheck(f, inputs, eps={max(tiny):g}).")
         if len(coarse) + len(tiny) < len(failures):
-            lines.append("A wrong local derivative in an op's forward pass is the usual cause.")
+            lines.append(_usual_cause(f))
         raise GradcheckError("\n".join(lines), failures)
+    return True
+
+
+def _checked(f: Callable, inputs: Sequence[Input], eps: float, atol: float, rtol: float,
+             where: str) -> tuple[list[Input], list[str], list[Value]]:
+    """The checks' arguments checked: the inputs as a list, their names, and a leaf for each."""
+    if not callable(f):
+        raise TypeError(f"{where}(f, inputs): f must be a function of Values, got {type(f).__name__} {f!r}")
+    if isinstance(inputs, (str, bytes, Value)) or not hasattr(inputs, "__iter__"):
+        raise TypeError(f"{where}(f, inputs): inputs must be a list of numbers (or Values), "
+                        f"got {type(inputs).__name__} {inputs!r}")
+    inputs = list(inputs)
+    for name, tol in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if _to_float(tol, f"{where}({name})") < 0 or (name == "eps" and tol == 0):
+            example = "a positive step, e.g. 1e-6" if name == "eps" else "a non-negative tolerance"
+            raise ValueError(f"{where}({name}={tol!r}): {name} must be {example}")
+    names = _input_names(f, inputs)
+    leaves = [_leaf(x, name) for x, name in zip(inputs, names)]
+    _check_arity(f, leaves)
+    return inputs, names, leaves
+
+
+def _usual_cause(f: Callable) -> str:
+    if isinstance(f, _Partial):
+        return ("A wrong derivative in Values (the one create_graph uses, next to each op's forward) "
+                "is the usual cause.")
+    return "A wrong local derivative in an op's forward pass is the usual cause."
+
+
+class _Partial:
+    """∂f/∂x_j as a function of the inputs: a Value whose graph computes it (create_graph)."""
+
+    def __init__(self, f: Callable[..., Value], j: int, names: Sequence[str]) -> None:
+        self.f, self.j, self.names = f, j, names
+
+    def __call__(self, *xs: Value) -> Value:
+        with enable_grad():  # finite differences evaluate under no_grad; the gradient needs f's graph
+            out = _output(self.f, self.f(*xs))
+            return grad(out, [xs[self.j]], create_graph=True, allow_unused=True)[0]
+
+    def __str__(self) -> str:
+        return f"∂{_fname(self.f)}/∂{self.names[self.j]}"
+
+
+def gradgradcheck(f: Callable[..., Value], inputs: Sequence[Input], eps: float = 1e-6,
+                  atol: float = 1e-6, rtol: float = 1e-5) -> bool:
+    """Compare second derivatives with finite differences of the gradient, for every pair of inputs.
+
+    For each input x_j, :func:`gradcheck` checks the gradient ∂f/∂x_j, a Value from
+    ``grad(f(...), [x_j], create_graph=True)``: backpropagating through it gives
+    ∂²f/∂x_i∂x_j, and finite differences of its value are the reference.  Arguments,
+    tolerances and kinks as in :func:`gradcheck`.  Returns True, or raises
+    :class:`GradcheckError` with every failing ∂/∂x_i of every ∂f/∂x_j (each
+    :class:`Mismatch` names its pair as ``"x_j, x_i"``).
+
+    >>> gradgradcheck(lambda a, b: a * b.tanh() + a.square() * b, [0.3, -1.2])
+    True
+    """
+    __tracebackhide__ = True
+    inputs, names, leaves = _checked(f, inputs, eps, atol, rtol, "gradgradcheck")
+    # Float inputs go in as their labelled leaves, so that each report names them as f does.
+    points = [x if isinstance(x, Value) else leaf for x, leaf in zip(inputs, leaves)]
+    messages, failures = [], []
+    for j in range(len(points)):
+        try:
+            gradcheck(_Partial(f, j, names), points, eps, atol, rtol)
+        except GradcheckError as e:
+            messages.append(str(e))
+            failures += [m._replace(input=f"{names[j]}, {m.input}") for m in e.failures]
+    if failures:
+        raise GradcheckError(f"second-derivative check of {_fname(f)} (gradgradcheck):\n" + "\n".join(messages),
+                             failures)
     return True
 
 
