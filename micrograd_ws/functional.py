@@ -86,13 +86,13 @@ def _gradients(root: Value, seed: float, create_graph: bool) -> tuple[list[Value
     return order, grads
 
 
-def _output(output: object, where: str) -> Value:
+def _output(output: object, where: str, must: str = "the output must be") -> Value:
     if isinstance(output, Value):
         return output
     if isinstance(output, (list, tuple)):
-        raise TypeError(f"{where}: the output must be one Value (a scalar), got a {type(output).__name__} of "
+        raise TypeError(f"{where}: {must} one Value (a scalar), got a {type(output).__name__} of "
                         f"{len(output)}; take the gradient of each, or of their sum (micrograd_ws.mean for a mean)")
-    raise TypeError(f"{where}: the output must be a Value, got {type(output).__name__} {output!r}")
+    raise TypeError(f"{where}: {must} a Value, got {type(output).__name__} {output!r}")
 
 
 def _inputs(inputs: object, where: str) -> list[Value]:
@@ -185,7 +185,7 @@ def _evaluate(f: Callable[..., Value], inputs: Sequence[Input], where: str) -> t
     xs = [x if isinstance(x, Value) else Value(_to_float(x, f"{where} input")) for x in inputs]
     if not xs:
         raise ValueError(f"{where}: no inputs; give one number (or Value) per argument of f")
-    return _output(f(*xs), f"{where}: f"), xs
+    return _output(f(*xs), where, "f must return"), xs
 
 
 def hessian(f: Callable[..., Value], inputs: Sequence[Input]) -> list[list[float]]:

@@ -239,7 +239,7 @@ def _checked(f: Callable, inputs: Sequence[Input], eps: float, atol: float, rtol
             raise ValueError(f"{where}({name}={tol!r}): {name} must be {example}")
     names = _input_names(f, inputs)
     leaves = [_leaf(x, name) for x, name in zip(inputs, names)]
-    _check_arity(f, leaves)
+    _check_arity(f, leaves, where)
     return inputs, names, leaves
 
 
@@ -326,11 +326,11 @@ def _look_closer(f: Callable, points: Sequence[Input], i: int, name: str, f0: fl
     return "", "", 0.0
 
 
-def _check_arity(f: Callable, leaves: Sequence[Value]) -> None:
+def _check_arity(f: Callable, leaves: Sequence[Value], where: str) -> None:
     """A clear error when f cannot take one argument per input."""
     if not leaves:
-        raise ValueError("gradcheck(f, inputs): no inputs; give one number (or Value) per argument of f, "
-                         "e.g. gradcheck(f, [0.5, -1.0]) for f(a, b)")
+        raise ValueError(f"{where}(f, inputs): no inputs; give one number (or Value) per argument of f, "
+                         f"e.g. {where}(f, [0.5, -1.0]) for f(a, b)")
     try:
         signature = inspect.signature(f)
     except (TypeError, ValueError):  # some builtins have none: calling f will tell
@@ -340,7 +340,7 @@ def _check_arity(f: Callable, leaves: Sequence[Value]) -> None:
     except TypeError:
         params = [p.name for p in signature.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         n = len(leaves)
-        raise TypeError(f"gradcheck: {_fname(f)} takes {len(params)} argument{'s' * (len(params) != 1)} "
+        raise TypeError(f"{where}: {_fname(f)} takes {len(params)} argument{'s' * (len(params) != 1)} "
                         f"({', '.join(params)}) but {n} input{' was' if n == 1 else 's were'} given; "
                         "give one input per argument") from None
 

@@ -200,3 +200,110 @@ def test_without_torch_the_error_says_what_to_install(monkeypatch):
         MLP(1, [2, 1], seed=0).to_torch()
     with pytest.raises(ImportError, match=r"pip install torch"):
         MLP.from_torch(object())
+
+
+# --- second derivatives (micrograd_ws.grad with create_graph, hessian, hvp) ----------------
+
+def torch_hessian_rows(torch, expr, theirs):
+    """torch.autograd.grad(create_graph=True) twice: row k is the gradient of ∂out/∂x_k."""
+    out = expr(*theirs, ops=torch_ops(torch))
+    n = len(theirs)
+    if not out.requires_grad:
+        return [[0.0] * n for _ in range(n)]
+    first = torch.autograd.grad(out, theirs, create_graph=True, allow_unused=True)
+    rows = []
+    for g in first:
+        if g is None or not g.requires_grad:  # unused, or a constant gradient
+            rows.append([0.0] * n)
+            continue
+        second = torch.autograd.grad(g, theirs, retain_graph=True, allow_unused=True)
+        rows.append([0.0 if s is None else s.item() for s in second])
+    return rows
+
+
+@fixture_ok
+@given(expressions())
+def test_second_derivatives_of_random_expressions_match_torch(torch, expr):
+    from micrograd_ws import grad, hessian
+
+    ours = [Value(x) for x in expr.inputs]
+    first = grad(expr(*ours), ours, create_graph=True, allow_unused=True)
+    rows = [grad(g, ours, allow_unused=True) for g in first]         # grad twice, as torch below
+    theirs = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in expr.inputs]
+    assert_nested_close(rows, torch_hessian_rows(torch, expr, theirs), str(expr))
+    ref = torch.autograd.functional.hessian(lambda *ts: expr(*ts, ops=torch_ops(torch)),
+                                            tuple(torch.tensor(x, dtype=torch.float64) for x in expr.inputs))
+    assert_nested_close(hessian(expr, list(expr.inputs)), [[h.item() for h in row] for row in ref], str(expr))
+
+
+@fixture_ok
+@given(expressions(max_inputs=2, max_steps=6))
+def test_backward_create_graph_then_backward_matches_torch(torch, expr):
+    """x.grad_value from backward(create_graph=True), backpropagated: the Hessian's row sums."""
+    ours = [Value(x) for x in expr.inputs]
+    expr(*ours).backward(create_graph=True)
+    values = [x.grad_value for x in ours]
+    for x in ours:
+        x.grad = 0.0
+    total = sum((v for v in values if v is not None), Value(0.0))
+    total.backward()
+    theirs = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in expr.inputs]
+    rows = torch_hessian_rows(torch, expr, theirs)
+    assert_nested_close([x.grad for x in ours], [sum(col) for col in zip(*rows)], str(expr))
+
+
+def test_hessian_of_a_three_input_expression_equals_torch(torch):
+    from micrograd_ws import hessian
+
+    def f(a, b, c, ops=None):
+        t = torch if ops else None
+        if t:
+            return torch.tanh(a * b) * c + torch.exp(c) * a + torch.sigmoid(a / c) + b ** 3 * torch.log(c)
+        return (a * b).tanh() * c + c.exp() * a + (a / c).sigmoid() + b ** 3 * c.log()
+
+    point = [0.3, -0.2, 0.5]
+    ours = hessian(f, point)
+    ref = torch.autograd.functional.hessian(lambda a, b, c: f(a, b, c, ops=True),
+                                            tuple(torch.tensor(x, dtype=torch.float64) for x in point))
+    assert_nested_close(ours, [[h.item() for h in row] for row in ref], "hessian")
+    assert all(abs(ours[r][c] - ours[c][r]) <= 1e-15 for r in range(3) for c in range(3))
+
+
+@pytest.mark.parametrize("x", [-0.5, 0.0, 0.5])
+def test_relu_derivatives_at_and_away_from_the_kink_match_torch(torch, x):
+    from micrograd_ws import grad
+
+    v = Value(x)
+    [d] = grad(v.relu() * v, [v], create_graph=True)  # x·relu(x): d = relu(x) + x·mask, d' = 2·mask
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    [dt] = torch.autograd.grad(torch.relu(t) * t, [t], create_graph=True)
+    [d2t] = torch.autograd.grad(dt, [t])
+    assert d.data == dt.item() and grad(d, [v]) == [d2t.item()]
+
+
+@fixture_ok
+@given(mlps(nout=1, max_layers=2, max_width=3, max_batch=2, kink_margin=0.0))
+def test_hvp_on_random_nets_matches_torch(torch, case):
+    from micrograd_ws import hvp
+
+    model = case.model
+    params = model.parameters()
+    v = [((k * 7) % 5 - 2) / 3 for k in range(len(params))]
+    ours = hvp(lambda *ps: case.loss(), params, v)
+    module = to_torch(model)
+    X = torch.tensor(case.inputs, dtype=torch.float64)
+    Y = torch.tensor(case.targets, dtype=torch.float64).reshape(len(case.inputs), -1)
+    tps = [p for layer in model.layers for p in (getattr(module, f"layer{layer.index}").weight,
+                                                 getattr(module, f"layer{layer.index}").bias)]
+    loss = torch.nn.functional.mse_loss(module(X), Y)
+    grads = torch.autograd.grad(loss, tps, create_graph=True)
+    # our parameter order: per layer, every weight (row by row), then every bias
+    flat_v = torch.tensor(v, dtype=torch.float64)
+    vs, k = [], 0
+    for p in tps:
+        vs.append(flat_v[k:k + p.numel()].reshape(p.shape))
+        k += p.numel()
+    dot = sum((g * w).sum() for g, w in zip(grads, vs))
+    theirs = [] if not dot.requires_grad else torch.autograd.grad(dot, tps, allow_unused=True)
+    flat = torch.cat([t.reshape(-1) for t in theirs]).tolist() if theirs else [0.0] * len(params)
+    assert_nested_close(ours, flat, "hvp")
