@@ -38,6 +38,22 @@ def test_two_hidden_layers_writes_the_figure_and_the_model(tmp_path):
     assert load(tmp_path / "figs" / "two_hidden_layers.json").sizes == [1, 4, 4, 1]
 
 
+def test_curvature_predicts_the_largest_stable_alpha_and_draws_dC_dw1(tmp_path, dot):
+    out = _run("curvature.py", "--out", "figs", cwd=tmp_path)
+    i = 2.0  # the demo's sample: input 2, desired output 1
+    assert f"∂²C/∂w1² = 2·input²                          = {2 * i * i:.6f}" in out
+    assert f"α < 2 / ∂²C/∂w1² = {2 / (2 * i * i):.6g}" in out
+    assert f"has largest eigenvalue {2 * (i * i + 1):.6g} = 2(input² + 1): α < 2/10 = {2 / (2 * (i * i + 1)):.6g}" in out
+    rows = [line for line in out.splitlines() if "× the limit" in line]
+    assert [r.split()[-1] for r in rows] == ["converges", "diverges"] * 2
+    assert "the handout's α)   C after 40 steps" in out and out.count("converges") == 4
+    assert "C = 0.798514 -> 0\n" in out                      # Newton: one step to C = 0
+    assert "w1 = 1.500000, b1 = -0.500000" in out            # and on two samples, the line itself
+    assert f"w1.grad after ∂C/∂w1.backward(): {2 * i * i:.6f}" in out
+    svg = (tmp_path / "figs" / "dC_dw1.svg").read_text()
+    assert "<svg" in svg and "∂C/∂w1" in svg and "w1" in svg
+
+
 def _schedule(out):
     """The iteration counts of the summary table's rows."""
     rows = out.split("seconds\n", 1)[1].split("figure:")[0]
