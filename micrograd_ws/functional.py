@@ -39,10 +39,13 @@ class GradFloat(float):
 
     __slots__ = ("value",)
 
-    def __new__(cls, value: Value) -> GradFloat:
-        g = super().__new__(cls, value.data)
+    def __new__(cls, data: float, value: Value) -> GradFloat:
+        g = super().__new__(cls, data)
         g.value = value
         return g
+
+    def __reduce__(self):  # pickle and copy it with its Value (the Value may be half-built then: a cycle)
+        return GradFloat, (float(self), self.value)
 
 
 def _times(g: Gradient, d: Gradient) -> Gradient | None:
@@ -171,7 +174,7 @@ def backward_create_graph(root: Value, gradient: float = 1.0) -> None:
         if not v.parents and v.grad:  # a leaf accumulates
             earlier = v.grad_value
             g = (earlier if earlier is not None else v.grad) + g
-        v.grad = GradFloat(g)
+        v.grad = GradFloat(g.data, g)
 
 
 # --- functions of Values: Hessian and Hessian-vector product ----------------------------

@@ -310,3 +310,14 @@ def test_grad_inside_no_grad_gives_numbers_without_a_graph():
     with no_grad():
         [g] = grad(y, [x], create_graph=True)
     assert g.data == 12.0 and not g.parents
+
+
+def test_a_gradient_value_survives_pickling_and_copying():
+    import copy
+    import pickle
+
+    w = Value(0.5, "w")
+    (w * 4.0 - 1.0).square().backward(create_graph=True)  # grad_value's graph leads back to w: a cycle
+    for again in (pickle.loads(pickle.dumps(w)), copy.deepcopy(w)):
+        assert again.grad == 8.0 and again.grad_value.data == 8.0
+        assert grad(again.grad_value, [again]) == [32.0]
