@@ -780,7 +780,8 @@ def _local_derivative_values(v: Value) -> tuple:
     op = v.op
     d = _value_derivatives.get("**n" if op[:2] == "**" and op != "**" else op)
     where = f"{op}({', '.join(_describe(p) for p in v.parents)})"
-    if d is None or len(v.local_grads) != len(v.parents):
+    # a micrograd-style op (a _backward closure) has floats only, whatever its op is called
+    if d is None or getattr(v, "_closure", None) is not None or len(v.local_grads) != len(v.parents):
         if op in _user_ops:
             raise TypeError(
                 f"create_graph through {where}: the op {op!r} has no derivative in Values. Give one when "
