@@ -3,6 +3,8 @@
     python benchmarks/run.py            # or: make bench
     python benchmarks/run.py --quick    # fewer rounds (a smoke run)
 
+Also timed: second derivatives (grad with create_graph=True, hvp) against one backward().
+
 Compared, interleaved round by round on the same data stream and initial weights:
   1. micrograd_ws, the normal eager API (build graph, backward(), SGD.step());
   2. micrograd 0.1.0 from PyPI (pip install micrograd==0.1.0);
@@ -272,6 +274,24 @@ def chain_backward(n: int, repeats: int) -> float:
     return best
 
 
+def second_derivatives(hidden: int, repeats: int) -> tuple[float, float, float]:
+    """Best seconds on the handout net, one sample: backward(), grad(create_graph=True), hvp."""
+    net = mw.two_hidden_layers(hidden, seed=0)
+    params = net.parameters()
+    loss = lambda *ps: mw.squared_error(net(0.5), 1.0)  # noqa: E731
+    v = [1.0] * len(params)
+    best = [math.inf] * 3
+    for _ in range(repeats):
+        for k, run in enumerate((lambda: loss().backward(),
+                                 lambda: mw.grad(loss(), params, create_graph=True),
+                                 lambda: mw.hvp(loss, params, v))):
+            gc.collect()
+            t = time.perf_counter()
+            run()
+            best[k] = min(best[k], time.perf_counter() - t)
+    return best[0], best[1], best[2]
+
+
 def schedule() -> float:
     """Wall seconds to train the handout net for each count of the handout's schedule."""
     total = 0.0
@@ -336,6 +356,12 @@ def report(quick: bool) -> None:
     if not quick:
         print(f"\n4. The handout schedule {list(TRAINING_ITERS)} ({sum(TRAINING_ITERS):,} SGD steps), h = {HIDDEN}")
         print(f"  {schedule():.1f} s (target: under 30 s)")
+
+    hidden = 10 if quick else HIDDEN
+    print(f"\n5. Second derivatives on the net 1-{hidden}-{hidden}-1, one sample (forward included)")
+    eager, graph, product = second_derivatives(hidden, repeats)
+    print(f"  backward(): {eager * 1e3:.1f} ms; grad(create_graph=True): {graph * 1e3:.1f} ms "
+          f"({graph / eager:.1f}x); hvp (Hessian times a vector): {product * 1e3:.1f} ms ({product / eager:.1f}x)")
 
 
 if __name__ == "__main__":

@@ -39,5 +39,6 @@ def test_floor_matches_the_handout_reference_gradients():
 def test_quick_run_prints_every_section(capsys):
     assert _load().main(["--quick"]) == 0
     out = capsys.readouterr().out
-    for section in ("1. One SGD step", "2. Random binary-op graph", "3. backward() through a chain"):
+    for section in ("1. One SGD step", "2. Random binary-op graph", "3. backward() through a chain",
+                    "5. Second derivatives"):
         assert section in out
