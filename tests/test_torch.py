@@ -287,7 +287,8 @@ def test_hvp_on_random_nets_matches_torch(torch, case):
     from micrograd_ws import hvp
 
     model = case.model
-    params = model.parameters()
+    # torch's layout: per layer, the weight matrix row by row, then the biases
+    params = [p for layer in model.layers for p in [w for n in layer.neurons for w in n.w] + [n.b for n in layer.neurons]]
     v = [((k * 7) % 5 - 2) / 3 for k in range(len(params))]
     ours = hvp(lambda *ps: case.loss(), params, v)
     module = to_torch(model)
@@ -297,7 +298,6 @@ def test_hvp_on_random_nets_matches_torch(torch, case):
                                                  getattr(module, f"layer{layer.index}").bias)]
     loss = torch.nn.functional.mse_loss(module(X), Y)
     grads = torch.autograd.grad(loss, tps, create_graph=True)
-    # our parameter order: per layer, every weight (row by row), then every bias
     flat_v = torch.tensor(v, dtype=torch.float64)
     vs, k = [], 0
     for p in tps:
