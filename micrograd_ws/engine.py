@@ -780,8 +780,15 @@ def _local_derivative_values(v: Value) -> tuple:
     op = v.op
     d = _value_derivatives.get("**n" if op[:2] == "**" and op != "**" else op)
     where = f"{op}({', '.join(_describe(p) for p in v.parents)})"
-    # a micrograd-style op (a _backward closure) has floats only, whatever its op is called
-    if d is None or getattr(v, "_closure", None) is not None or len(v.local_grads) != len(v.parents):
+    closure = getattr(v, "_closure", None) is not None  # micrograd-style: floats only, whatever its op's name
+    if d is None or closure or len(v.local_grads) != len(v.parents):
+        if closure:
+            raise TypeError(
+                f"create_graph through {where}: a micrograd-style op (Value(data, _children, _op) with a "
+                "_backward closure) gives its derivatives as numbers only, so its gradient cannot be "
+                "differentiated again. Define the op with define_op(name, fn, derivative=...) instead; "
+                "see docs/higher_order.md"
+            )
         if op in _user_ops:
             raise TypeError(
                 f"create_graph through {where}: the op {op!r} has no derivative in Values. Give one when "
@@ -789,9 +796,9 @@ def _local_derivative_values(v: Value) -> tuple:
                 "a function of the op's result and inputs (Values) returning (∂out/∂x, ...)"
             )
         raise TypeError(
-            f"create_graph through {where}: this node records no derivative in Values (made by a "
-            "_backward closure or by hand?), so its gradient cannot be differentiated again. Define the op "
-            "with define_op(name, fn, derivative=...) to give one; see docs/higher_order.md"
+            f"create_graph through {where}: this node records no derivative in Values (made by hand?), "
+            "so its gradient cannot be differentiated again. Define the op with "
+            "define_op(name, fn, derivative=...) to give one; see docs/higher_order.md"
         )
     try:
         ds = tuple(d(v, *v.parents))
