@@ -167,6 +167,7 @@ def backward_create_graph(root: Value, gradient: float = 1.0) -> None:
     (16.0, '+')
     """
     order, grads = _gradients(root, gradient, True)
+    new = []
     for v in order:
         g = grads.get(v, 0.0)
         if not isinstance(g, Value):
@@ -174,7 +175,15 @@ def backward_create_graph(root: Value, gradient: float = 1.0) -> None:
         if not v.parents and v.grad:  # a leaf accumulates
             earlier = v.grad_value
             g = (earlier if earlier is not None else v.grad) + g
-        v.grad = GradFloat(g.data, g)
+        new.append(GradFloat(g.data, g))
+    before = [v.grad for v in order]
+    try:
+        for v, g in zip(order, new):
+            v.grad = g
+    except BaseException:  # Ctrl-C half-way: every grad as it was
+        for v, g in zip(order, before):
+            v.grad = g
+        raise
 
 
 # --- functions of Values: Hessian and Hessian-vector product ----------------------------
