@@ -9,7 +9,8 @@ On the two-neuron model Output = w1·input + b1 with one sample (input 2, desire
   checked by training at α just below and just above it; then the same for w1 and b1
   together, from the Hessian's largest eigenvalue;
 ② Newton's method, w1 ← w1 − (∂C/∂w1)/(∂²C/∂w1²), landing on C = 0 in one step;
-③ the graph of ∂C/∂w1 itself, drawn with draw_graph (written to --out).
+③ the graph of ∂C/∂w1 itself, drawn with draw_graph (written to --out), and its own
+  derivative ∂²C/∂w1² explained as a chain-rule product.
 
 The page is docs/higher_order.md.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from micrograd_ws import SGD, draw_graph, grad, hessian, mean, squared_error, two_neuron  # noqa: E402
+from micrograd_ws import SGD, draw_graph, explain, grad, hessian, mean, squared_error, two_neuron  # noqa: E402
 from micrograd_ws.handout import ALPHA  # noqa: E402
 from micrograd_ws.viz import FORMATS, DotNotFoundError  # noqa: E402
 
@@ -113,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     dC_dw1.backward()  # fills each node's grad with ∂(∂C/∂w1)/∂node: w1's is ∂²C/∂w1²
     picture = draw_graph(dC_dw1)
     print("   " + picture.caption.replace("\n", "\n   "))
-    print(f"   w1.grad after ∂C/∂w1.backward(): {w1.grad:.6f} = ∂²C/∂w1²")
+    print(f"   w1.grad after ∂C/∂w1.backward(): {w1.grad:.6f} = ∂²C/∂w1²; as the chain rule (explain):")
+    print("   " + str(explain(dC_dw1, w1)).replace("\n", "\n   "))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     source = out / "dC_dw1.dot"

@@ -50,6 +50,7 @@ def test_curvature_predicts_the_largest_stable_alpha_and_draws_dC_dw1(tmp_path, 
     assert "C = 0.798514 -> 0\n" in out                      # Newton: one step to C = 0
     assert "w1 = 1.500000, b1 = -0.500000" in out            # and on two samples, the line itself
     assert f"w1.grad after ∂C/∂w1.backward(): {2 * i * i:.6f}" in out
+    assert "= i · 2 · 1 · i\n" in out and f"w1.grad = {2 * i * i:g} ✓" in out  # explain: ∂²C/∂w1² = 2i²
     svg = (tmp_path / "figs" / "dC_dw1.svg").read_text()
     assert "<svg" in svg and "∂C/∂w1" in svg and "w1" in svg
 
