@@ -21,7 +21,8 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence, Union
 
-from .engine import Value, _describe, _local_derivative_values, _to_float, topological_order
+from . import engine
+from .engine import Value, _describe, _local_derivative_values, _run_closure, _to_float, topological_order
 
 __all__ = ["grad", "hessian", "hvp", "backward_create_graph", "GradFloat"]
 
@@ -70,6 +71,10 @@ def _gradients(root: Value, seed: float, create_graph: bool) -> tuple[list[Value
     by the op's derivative in Values, so every gradient is a Value (or a constant).
     """
     order = topological_order(root)
+    if engine._closures_set and not create_graph:  # micrograd-style ops: their closures give the floats now,
+        for v in order:                             # as in backward() (each grad is put back as it was)
+            if getattr(v, "_closure", None) is not None:
+                _run_closure(v)
     grads: dict = {root: seed}
     for v in reversed(order):
         g = grads.get(v)

@@ -321,3 +321,19 @@ def test_a_gradient_value_survives_pickling_and_copying():
     for again in (pickle.loads(pickle.dumps(w)), copy.deepcopy(w)):
         assert again.grad == 8.0 and again.grad_value.data == 8.0
         assert grad(again.grad_value, [again]) == [32.0]
+
+
+def test_a_micrograd_style_closure_op_gives_first_derivatives_and_refuses_create_graph():
+    a, b = Value(2.0, "a"), Value(3.0, "b")
+    out = Value(a.data * b.data, (a, b), "*")  # named like the built-in *, but a closure of its own
+
+    def _backward():
+        a.grad += b.data * out.grad
+        b.grad += a.data * out.grad
+    out._backward = _backward
+    assert grad(out, [a, b]) == [3.0, 2.0] and a.grad == b.grad == 0.0
+    with pytest.raises(TypeError, match=r"create_graph through \*\(a=2.0, b=3.0\): a micrograd-style op .* "
+                                        r"define_op\(name, fn, derivative=...\) instead"):
+        grad(out, [a, b], create_graph=True)
+    with pytest.raises(TypeError, match="micrograd-style op"):
+        out.backward(create_graph=True)
