@@ -42,15 +42,14 @@ True
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import secrets
 import stat
 from pathlib import Path
 from typing import Union
 
+from .files import UnsafeTargetError, write_atomic
 from .nn import MLP
 
 __all__ = ["FORMAT", "VERSION", "MAX_BYTES", "ModelFileError", "save", "load"]
@@ -78,7 +77,10 @@ def save(model: MLP, path: PathLike) -> None:
     for name, p in model.named_parameters():
         if isinstance(p.data, bool) or not isinstance(p.data, (int, float)) or not math.isfinite(p.data):
             raise ValueError(f"cannot save: {name} = {p.data!r} is not a finite number; nothing was written")
-    _write_atomically(Path(path), _dumps(model))
+    try:
+        write_atomic(path, _dumps(model))
+    except UnsafeTargetError as e:
+        raise ModelFileError(str(e)) from None
 
 
 def load(path: PathLike) -> MLP:
@@ -155,36 +157,6 @@ def _dumps(model: MLP) -> str:
         params.append(f'    "{name}": {value_text}')
     lines.append('  "parameters": {\n' + ",\n".join(params) + "\n  }")
     return "{\n" + ",\n".join(lines) + "\n}\n"
-
-
-def _write_atomically(given: Path, text: str) -> None:
-    # Through a symbolic link to its target: the link stays, the file it points to is replaced.
-    path = Path(os.path.realpath(given))
-    where = f"cannot save to {str(given)!r}" + (f" (a link to {str(path)!r})" if given.is_symlink() else "")
-    if path.is_symlink():
-        raise ModelFileError(f"cannot save to {str(given)!r}: it is a symbolic link that leads back to itself "
-                             "(a loop); remove it or give another file name")
-    if path.is_dir():
-        raise IsADirectoryError(f"{where}: it is a directory; give a file name such as "
-                                f"{str(given / 'model.json')!r}")
-    if path.exists() and not path.is_file():
-        raise ModelFileError(f"{where}: it is not a regular file (a pipe, a device or a socket) and saving "
-                             "would replace it; give an ordinary file name such as 'model.json'")
-    directory = path.parent
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{where}: the directory {str(directory)!r} does not exist")
-    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666: the umask applies, as for open()
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())  # the data is on disk before the rename makes it the model
-        os.replace(tmp, path)
-    except BaseException:  # KeyboardInterrupt too: never leave a half-written temporary behind
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _reject_constant(name: str) -> float:
