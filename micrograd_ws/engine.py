@@ -386,6 +386,8 @@ class Value:
 
     def exp(self) -> Value:
         """e**x, derivative e**x."""
+        if not _isfinite(self.data):  # e**-inf is 0: refuse a non-finite .data set by hand
+            raise _non_finite("exp", (self,), self.data)
         try:
             e = math.exp(self.data)
         except OverflowError:
@@ -403,12 +405,16 @@ class Value:
 
     def tanh(self) -> Value:
         """tanh x, derivative 1 - tanh²x."""
+        if not _isfinite(self.data):  # tanh(inf) is 1: refuse a non-finite .data set by hand
+            raise _non_finite("tanh", (self,), self.data)
         t = math.tanh(self.data)
         return _node(t, (self,), (1.0 - t * t,), "tanh")
 
     def sigmoid(self) -> Value:
         """1 / (1 + e**-x), derivative s(1 - s); computed without overflow for any x."""
         x = self.data
+        if not _isfinite(x):  # sigmoid(inf) is 1: refuse a non-finite .data set by hand
+            raise _non_finite("sigmoid", (self,), x)
         if x >= 0.0:
             s = 1.0 / (1.0 + math.exp(-x))
         else:
@@ -553,6 +559,8 @@ def _check_local(out: Value) -> None:
 
 
 def _divide(a: Value, b: Value) -> Value:
+    if not _isfinite(b.data):  # 1 / inf is 0: refuse a non-finite .data set by hand
+        raise _non_finite("/", (a, b), b.data)
     if b.data == 0.0:
         raise ZeroDivisionError(f"{_describe(a)} / {_describe(b)}: division by zero")
     q = a.data / b.data
@@ -563,6 +571,8 @@ def _divide(a: Value, b: Value) -> Value:
 
 def _power_value(a: Value, b: Value) -> Value:
     """a ** b with a Value exponent: ∂/∂a = b·a**(b-1), ∂/∂b = a**b·ln a (needs a > 0)."""
+    if not (_isfinite(a.data) and _isfinite(b.data)):
+        raise _non_finite("**", (a, b), math.nan)
     if a.data <= 0.0:
         raise ValueError(
             f"{_describe(a)} ** {_describe(b)}: a Value exponent needs a positive base "
@@ -794,10 +804,10 @@ class _Interrupts:
         self.held, self.holding, self.outer = None, holding, sys.exc_info()[1]
         try:
             signal.signal(signal.SIGINT, self._handler)
+            return self
         except BaseException:  # the handler raised at once: put the old one back
             signal.signal(signal.SIGINT, self.previous)
             raise
-        return self
 
     def _handler(self, signum: int, frame) -> None:
         if self.holding or sys.exc_info()[1] is not self.outer:
@@ -809,9 +819,7 @@ class _Interrupts:
 
     def release(self) -> None:
         """Put the previous handler back and deliver a held SIGINT to it (idempotent)."""
-        if self.previous is None:
-            return
-        previous, self.previous = self.previous, None
+        previous = self.previous
         signal.signal(signal.SIGINT, previous)
         if self.held is not None:
             frame, self.held = self.held, None
