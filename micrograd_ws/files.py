@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import re
 import reprlib
@@ -46,7 +47,7 @@ import threading
 from pathlib import Path
 from typing import Union
 
-__all__ = ["write_atomic", "check_target", "UnsafeTargetError", "quoted"]
+__all__ = ["write_atomic", "write_figure", "check_target", "UnsafeTargetError", "quoted"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -175,6 +176,19 @@ def write_atomic(path: PathLike, data: Union[str, bytes], *, encoding: str = "ut
         with _active_lock:
             _active.discard(tmp)
     return real
+
+
+def write_figure(figure, path: PathLike, **savefig_options) -> Path:
+    """Save a matplotlib figure atomically: rendered into memory, then :func:`write_atomic`.
+
+    The format comes from the file name's suffix (``.png``, ``.svg``, ``.pdf``), as for
+    ``figure.savefig(path)``; the file is checked before the (slow) rendering.
+    """
+    check_target(path)
+    fmt = Path(os.fspath(path)).suffix.lstrip(".").lower() or "png"
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=fmt, **savefig_options)
+    return write_atomic(path, buffer.getvalue())
 
 
 def _named(e: OSError, given: Path, directory: Path) -> OSError:

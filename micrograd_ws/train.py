@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Iterable
 from .cli import DEFAULT_OUT, positive_number, whole_number
 from .data import TARGETS, DataError, Dataset, make_dataset, read_csv
 from .engine import no_grad, squared_error
+from .files import write_figure
 from .handout import ALPHA, HIDDEN, TRAINING_ITERS
 from .nn import MLP, two_hidden_layers, two_neuron
 from .optim import SGD
@@ -353,10 +354,10 @@ def run(args: argparse.Namespace) -> int:
     png, model_file = out / f"{stem}.png", out / f"{stem}.json"
     replaced = [str(f) for f in (png, model_file) if f.exists()]
     try:
-        plot(history, data, f"{about}, {source}; SGD with α = {args.lr:g}, one sample per iteration, "
-                            f"seed {args.seed}").savefig(png, dpi=110)
-        model.save(model_file)
-    except OSError as e:
+        model.save(model_file)  # first: the model is the result; the figure shows it
+        write_figure(plot(history, data, f"{about}, {source}; SGD with α = {args.lr:g}, one sample per "
+                                         f"iteration, seed {args.seed}"), png, dpi=110)
+    except (OSError, ValueError) as e:
         return _fail(f"cannot write to {out}: {e}")
     print(f"figure: {png}\nmodel:  {model_file}   (load it with micrograd_ws.load({str(model_file)!r}))")
     if replaced:
