@@ -779,6 +779,11 @@ class Saved:
 
 _MAIN_THREAD = threading.main_thread().ident
 _get_ident = threading.get_ident
+try:  # the C functions under signal.signal/getsignal, without its enum conversions (a few µs per pass)
+    import _signal as _sig
+except ImportError:  # pragma: no cover - not CPython
+    _sig = signal
+_SIGINT = int(signal.SIGINT)
 
 
 class _Interrupts:
@@ -798,15 +803,15 @@ class _Interrupts:
         if _get_ident() != _MAIN_THREAD:
             return None
         self = cls()
-        self.previous = signal.getsignal(signal.SIGINT)
+        self.previous = _sig.getsignal(_SIGINT)
         if not callable(self.previous):  # ignored, default (terminate) or not set from Python
             return None
         self.held, self.holding, self.outer = None, holding, sys.exc_info()[1]
         try:
-            signal.signal(signal.SIGINT, self._handler)
+            _sig.signal(_SIGINT, self._handler)
             return self
         except BaseException:  # the handler raised at once: put the old one back
-            signal.signal(signal.SIGINT, self.previous)
+            _sig.signal(_SIGINT, self.previous)
             raise
 
     def _handler(self, signum: int, frame) -> None:
@@ -820,10 +825,10 @@ class _Interrupts:
     def release(self) -> None:
         """Put the previous handler back and deliver a held SIGINT to it (idempotent)."""
         previous = self.previous
-        signal.signal(signal.SIGINT, previous)
+        _sig.signal(_SIGINT, previous)
         if self.held is not None:
             frame, self.held = self.held, None
-            previous(signal.SIGINT, frame)
+            previous(_SIGINT, frame)
 
 
 def _prepare_backward(root: Value, gradient: float, nodes: list[Value] | None = None,
