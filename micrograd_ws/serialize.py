@@ -44,12 +44,14 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Union
 
-from .files import UnsafeTargetError, write_atomic
+from .files import UnsafeTargetError, quoted, write_atomic
 from .nn import MLP
 
 __all__ = ["FORMAT", "VERSION", "MAX_BYTES", "ModelFileError", "save", "load"]
@@ -75,12 +77,25 @@ def save(model: MLP, path: PathLike) -> None:
     if not isinstance(model, MLP):
         raise TypeError(f"save(model, path): model must be an MLP, got {type(model).__name__}")
     for name, p in model.named_parameters():
-        if isinstance(p.data, bool) or not isinstance(p.data, (int, float)) or not math.isfinite(p.data):
-            raise ValueError(f"cannot save: {name} = {p.data!r} is not a finite number; nothing was written")
+        _saveable(name, p.data)
     try:
         write_atomic(path, _dumps(model))
     except UnsafeTargetError as e:
         raise ModelFileError(str(e)) from None
+
+
+def _saveable(name: str, x: object) -> float:
+    """A parameter's .data as the float the file will hold, or a one-line error naming it."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise ValueError(f"cannot save: {name} = {quoted(x)} (a {type(x).__name__}) is not a number; "
+                         "nothing was written")
+    try:
+        f = float(x)  # numpy scalars, Fractions, ints: the float the net computes with
+    except OverflowError:
+        f = math.inf
+    if not math.isfinite(f):
+        raise ValueError(f"cannot save: {name} = {quoted(x)} is not a finite float; nothing was written")
+    return f
 
 
 def load(path: PathLike) -> MLP:
@@ -91,8 +106,7 @@ def load(path: PathLike) -> MLP:
     """
     p = Path(path)
     try:
-        doc = json.loads(_read_model_file(p).decode("utf-8"), parse_constant=_reject_constant,
-                         parse_int=_parse_int)
+        doc = _parse(_read_model_file(p))
     except UnicodeDecodeError:
         raise ModelFileError(f"{p}: not a JSON model file (the bytes are not UTF-8 text)") from None
     except json.JSONDecodeError as e:
@@ -151,12 +165,81 @@ def _dumps(model: MLP) -> str:
     params = []
     for name, value in model.state_dict().items():
         if name.startswith("w"):  # one row per line keeps the file readable and diffable
-            value_text = "[\n      " + ",\n      ".join(map(json.dumps, value)) + "\n    ]"
+            rows = ([float(x) for x in row] for row in value)  # numpy scalars set by hand, too
+            value_text = "[\n      " + ",\n      ".join(map(json.dumps, rows)) + "\n    ]"
         else:
-            value_text = json.dumps(value)
+            value_text = json.dumps([float(x) for x in value])
         params.append(f'    "{name}": {value_text}')
     lines.append('  "parameters": {\n' + ",\n".join(params) + "\n  }")
     return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+# --- parsing within bounds ------------------------------------------------------------------
+#
+# json.loads builds a Python object per value: `{}` costs ~64 bytes for 3 bytes of file, so a
+# file of `[{}, {}, …]` would take 20× its size.  The budget comes from the file itself: the
+# `sizes` it declares fix how many lists, numbers, strings and objects a model file has, so
+# anything beyond that (with a little slack, so that near misses still get their precise
+# error) is refused while parsing, before it costs memory: objects and numbers are counted
+# by the parser's hooks as they are made, lists and strings by counting bytes first.
+
+_SIZES = re.compile(rb'"sizes"\s*:\s*\[([\s\d,]{0,2000})\]')
+_SLACK = 64
+
+
+class _Budget:
+    """How many JSON values of each kind the declared sizes allow; counts numbers and objects as they are parsed."""
+
+    def __init__(self, raw: bytes) -> None:
+        m = _SIZES.search(raw)
+        try:
+            sizes = [int(n) for n in m.group(1).split(b",")] if m else []
+        except ValueError:
+            sizes = []
+        pairs = list(zip(sizes, sizes[1:]))
+        n_params = sum(nin * nout + nout for nin, nout in pairs)
+        n_lists = 1 + sum(1 + nout for _, nout in pairs) + len(pairs)
+        n_strings = 7 + 2 * len(pairs)  # keys, format and activation
+        self.numbers = 2 * (n_params + len(sizes) + 1) + _SLACK
+        self.objects = 2
+        self.declared = f"sizes {[int(n) for n in sizes]}" if sizes else "no readable sizes"
+        lists, strings = raw.count(b"["), raw.count(b'"') // 2
+        if lists > 2 * n_lists + _SLACK:
+            self.refuse(f"{lists:,} lists")
+        if strings > 2 * n_strings + _SLACK:
+            self.refuse(f"{strings:,} strings")
+
+    def refuse(self, what: str) -> None:
+        raise ModelFileError(f"not a model file: it holds {what}, far more than a model file with {self.declared} "
+                             "has; it was not parsed any further")
+
+    def number(self, text: str, convert) -> object:
+        self.numbers -= 1
+        if self.numbers < 0:
+            self.refuse("more numbers than its parameters")
+        return convert(text)
+
+    def object(self, pairs: list) -> dict:
+        self.objects -= 1
+        if self.objects < 0:
+            self.refuse("more JSON objects than the two of a model file")
+        doc = dict(pairs)
+        if len(doc) != len(pairs):
+            seen: set = set()
+            twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+            raise ModelFileError(f"the key {quoted(twice)} appears twice in one object; a model file names each "
+                                 "key once (which one was meant cannot be known)")
+        return doc
+
+
+def _parse(raw: bytes) -> object:
+    """The JSON document of a model file, refused early when it holds more than its sizes allow."""
+    budget = _Budget(raw)
+    text = raw.decode("utf-8")
+    del raw  # the text replaces the bytes: about 2× the file size at the peak, not 3×
+    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=budget.object,
+                      parse_int=lambda t: budget.number(t, _parse_int),
+                      parse_float=lambda t: budget.number(t, float))
 
 
 def _reject_constant(name: str) -> float:
@@ -175,35 +258,36 @@ def _from_document(doc: object) -> MLP:
     extra = [k for k in doc if k not in _KEYS]
     missing = [k for k in _KEYS if k not in doc]
     if extra or missing:
-        raise ModelFileError("".join([f"unexpected key {extra[0]!r}; " if extra else "",
-                                      f"missing key {missing[0]!r}; " if missing else "",
+        raise ModelFileError("".join([f"unexpected key {quoted(extra[0])}; " if extra else "",
+                                      f"missing key {quoted(missing[0])}; " if missing else "",
                                       f"a model file has exactly the keys {', '.join(_KEYS)}"]))
     version = doc["version"]
-    if version != VERSION or isinstance(version, bool):
-        newer = isinstance(version, int) and not isinstance(version, bool) and version > VERSION
-        raise ModelFileError(f"format version {version!r} " + (
+    if type(version) is not int or version != VERSION:  # 1.0 and true are not the version 1
+        newer = type(version) is int and version > VERSION
+        raise ModelFileError(f"format version {quoted(version)} " + (
             "was written by a newer micrograd_ws; upgrade micrograd_ws to read it" if newer
             else f"is not one this micrograd_ws reads (version {VERSION})"))
     if doc["activation"] != _ACTIVATION:
-        raise ModelFileError(f"activation {doc['activation']!r} is not supported; only {_ACTIVATION!r}")
+        raise ModelFileError(f"activation {quoted(doc['activation'])} is not supported; only {_ACTIVATION!r}")
     sizes = doc["sizes"]
     if (not isinstance(sizes, list) or len(sizes) < 2
             or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes)):
-        raise ModelFileError(f"sizes must be a list of at least two positive ints (input to output), got {sizes!r}")
+        raise ModelFileError(f"sizes must be a list of at least two positive ints (input to output), got {quoted(sizes)}")
     params = doc["parameters"]
     expected = [f"{p}{l}" for l in range(1, len(sizes)) for p in "wb"]
     if not isinstance(params, dict) or sorted(params) != sorted(expected):
-        got = sorted(params) if isinstance(params, dict) else type(params).__name__
-        raise ModelFileError(f"parameters must have exactly the keys {expected} for sizes {sizes}, got {got}")
+        got = quoted(sorted(params), 200) if isinstance(params, dict) else type(params).__name__
+        raise ModelFileError(f"parameters must have exactly the keys {quoted(expected, 200)} for sizes "
+                             f"{quoted(sizes)}, got {got}")
     state = {}
     for l in range(1, len(sizes)):  # every shape and number is checked before a net is built
         nin, nout = sizes[l - 1], sizes[l]
         w, b = params[f"w{l}"], params[f"b{l}"]
         if not (isinstance(w, list) and len(w) == nout and all(isinstance(r, list) and len(r) == nin for r in w)):
             raise ModelFileError(f"w{l} must be [{nout}×{nin}] (a list of {nout} lists of {nin} numbers) "
-                                 f"for sizes {sizes}")
+                                 f"for sizes {quoted(sizes)}")
         if not (isinstance(b, list) and len(b) == nout):
-            raise ModelFileError(f"b{l} must be a list of {nout} numbers for sizes {sizes}")
+            raise ModelFileError(f"b{l} must be a list of {nout} numbers for sizes {quoted(sizes)}")
         state[f"w{l}"] = [[_number(x, f"w{l}[{j}][{k}]") for k, x in enumerate(row)] for j, row in enumerate(w)]
         state[f"b{l}"] = [_number(x, f"b{l}[{j}]") for j, x in enumerate(b)]
     model = MLP(sizes[0], sizes[1:], seed=0)  # seeded: loading must not touch the global random state
@@ -213,11 +297,11 @@ def _from_document(doc: object) -> MLP:
 
 def _number(x: object, where: str) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise ModelFileError(f"{where} is {x!r} (a {type(x).__name__}), not a number")
+        raise ModelFileError(f"{where} is {quoted(x)} (a {type(x).__name__}), not a number")
     try:
         f = float(x)
     except OverflowError:
         f = math.inf
     if not math.isfinite(f):
-        raise ModelFileError(f"{where} = {x!r} overflows a float; every parameter must be a finite number")
+        raise ModelFileError(f"{where} = {quoted(x)} overflows a float; every parameter must be a finite number")
     return f
