@@ -47,7 +47,7 @@ import threading
 from pathlib import Path
 from typing import Union
 
-__all__ = ["write_atomic", "write_figure", "check_target", "UnsafeTargetError", "quoted"]
+__all__ = ["write_atomic", "write_figure", "read_regular", "check_target", "UnsafeTargetError", "quoted"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -82,6 +82,42 @@ _short = reprlib.Repr()
 _short.maxstring = _short.maxother = 200
 _short.maxlong = 60
 _short.maxlevel = 3
+
+
+def read_regular(path: PathLike, limit: int, *, error: type = ValueError, what: str = "file", how: str = "",
+                 too_big=None) -> bytes:
+    """The bytes of the regular file at ``path``, of at most ``limit`` bytes; anything else is refused unread.
+
+    A FIFO (which would block), a device such as ``/dev/zero`` (endless), a socket or a file
+    larger than ``limit`` raises ``error`` before anything is read; a directory raises
+    ``IsADirectoryError``; a missing file ``FileNotFoundError``.  ``what`` names the kind of
+    file in messages, ``how`` says what to pass instead, ``too_big(size)`` words the size refusal.
+    """
+    text = os.fsdecode(os.fspath(path))
+    if "\0" in text:
+        raise error(f"the path {quoted(text, 200)} contains a NUL byte (\\0), which no file name may hold")
+
+    def check(st: os.stat_result) -> None:
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, f"{quoted(text, 200)} is a directory, not a {what}")
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a special file")
+            raise error(f"this is {kind}, not a regular file, so it was not read; {how}")
+        if st.st_size > limit:
+            raise error(too_big(st.st_size) if too_big else f"the file has {st.st_size:,} bytes, more than the "
+                        f"{limit:,} a {what} may have, so it was not read")
+
+    check(os.stat(text))
+    # O_NONBLOCK: should the path become a FIFO after the stat, open() still returns at once
+    fd = os.open(text, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as f:
+        check(os.fstat(f.fileno()))
+        raw = f.read(limit + 1)  # the file may have grown since the check
+    if len(raw) > limit:
+        raise error(too_big(len(raw)) if too_big else f"the file has more than {limit:,} bytes, the most a "
+                    f"{what} may have, so it was not read")
+    return raw
 
 
 def check_target(path: PathLike) -> tuple[Path, Path]:

@@ -47,11 +47,10 @@ import math
 import numbers
 import os
 import re
-import stat
 from pathlib import Path
 from typing import Union
 
-from .files import UnsafeTargetError, quoted, write_atomic
+from .files import UnsafeTargetError, quoted, read_regular, write_atomic
 from .nn import MLP
 
 __all__ = ["FORMAT", "VERSION", "MAX_BYTES", "ModelFileError", "save", "load"]
@@ -126,33 +125,14 @@ def load(path: PathLike) -> MLP:
 def _read_model_file(p: Path) -> bytes:
     """The bytes of a regular file of at most MAX_BYTES; anything else is refused unread."""
     try:
-        _check_regular(p, os.stat(p))
-        # O_NONBLOCK: should the path become a FIFO after the stat, open() still returns at once
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        return read_regular(p, MAX_BYTES, error=ModelFileError, what="model file", too_big=_too_big,
+                            how="a model file is an ordinary file written by model.save(path): pass its path")
     except FileNotFoundError:
         raise FileNotFoundError(f"no model file at {str(p)!r}; save one with model.save(path)") from None
-    with os.fdopen(fd, "rb") as f:
-        _check_regular(p, os.fstat(f.fileno()))
-        raw = f.read(MAX_BYTES + 1)  # the file may have grown since the stat
-    if len(raw) > MAX_BYTES:
-        _refuse_size(len(raw))
-    return raw
 
 
-def _check_regular(p: Path, st: os.stat_result) -> None:
-    if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(f"{str(p)!r} is a directory, not a model file")
-    if not stat.S_ISREG(st.st_mode):
-        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
-                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a special file")
-        raise ModelFileError(f"this is {kind}, not a regular file, so it was not read; a model file is "
-                             "an ordinary file written by model.save(path): pass its path")
-    if st.st_size > MAX_BYTES:
-        _refuse_size(st.st_size)
-
-
-def _refuse_size(size: int) -> None:
-    raise ModelFileError(
+def _too_big(size: int) -> str:
+    return (
         f"the file has {size:,} bytes, more than the {MAX_BYTES // 2**20} MiB a model file may have "
         "(the handout's h = 100 net takes about 0.2 MB, h = 1000 about 22 MB), so it was not read. "
         "Check that this is the model file you meant; a bigger one needs micrograd_ws.serialize.MAX_BYTES raised"
