@@ -46,6 +46,7 @@ __all__ = ["draw_graph", "draw_dot", "draw_grad", "render_grads", "grad_caption"
            "DotTimeoutError", "run_dot", "DOT_TIMEOUT", "MAX_NODES", "FORMATS"]
 
 MAX_NODES = 500  #: larger pictures take dot minutes to lay out and nobody can read them
+MAX_HIDDEN = 1000  #: ``graphs --hidden`` cap, as ``train``'s: the net alone has h² Values (1000: a million)
 FORMATS = ("svg", "png", "pdf", "dot")
 INSTALL_DOT = ("Install Graphviz: Debian/Ubuntu `sudo apt-get install graphviz`, macOS `brew install "
                "graphviz`, Windows `winget install graphviz` (then open a new terminal so PATH is updated).")
@@ -690,8 +691,9 @@ def add_arguments(parser) -> None:
     """Options of ``python -m micrograd_ws graphs`` (defaults: :data:`micrograd_ws.cli.DEFAULT_INPUT` ...)."""
     parser.add_argument("--model", choices=("two-neuron", "mlp"), default="mlp",
                         help="the handout's two-neuron model or its 1 → h → h → 1 net (default: mlp)")
-    parser.add_argument("--hidden", type=whole_number(1), default=None, metavar="H",
-                        help=f"hidden neurons per layer for --model mlp (default: {HIDDEN}, the handout's h)")
+    parser.add_argument("--hidden", type=whole_number(1, MAX_HIDDEN), default=None, metavar="H",
+                        help=f"hidden neurons per layer for --model mlp (default: {HIDDEN}, the handout's h; "
+                             f"at most {MAX_HIDDEN}: the net has h² weights in pure Python)")
     parser.add_argument("--out", default=f"{DEFAULT_OUT}/graphs", metavar="DIR",
                         help=f"output folder (default: {DEFAULT_OUT}/graphs)")
     parser.add_argument("--format", choices=FORMATS, default="svg", help="picture format (default: svg)")
@@ -732,9 +734,15 @@ def run(args) -> int:
         net, O, C = handout_cost(args, default_hidden=HIDDEN)
     except UsageError as e:
         return fail(str(e))
+    except (OverflowError, ValueError) as e:  # finite but extreme --x / --y
+        return fail(f"--x {args.x:g} with --y {args.y:g} overflows this net: {str(e).split(':')[0]} is beyond a "
+                    "float. Use inputs of a size the handout uses, such as --x 2")
     params = dict(net.named_parameters())
-    if args.only:
+    if args.only is not None:
         wanted = [s.strip() for s in args.only.split(",") if s.strip()]
+        if not wanted:
+            return fail(f"--only {quoted(args.only)} names no parameter; give names separated by commas, "
+                        f"such as {','.join(list(params)[:3])}")
         unknown = [s for s in wanted if s not in params]
         if unknown:
             return fail(f"--only: no parameter named {unknown[0]!r}; {did_you_mean(unknown[0], list(params))}")
@@ -751,8 +759,8 @@ def run(args) -> int:
                              title=title)
     except (DotNotFoundError, DotTimeoutError, ImportError) as e:
         return fail(str(e), 1)
-    except OSError as e:
-        return fail(f"cannot write to {args.out}: {e.strerror or e}", 1)
+    except (OSError, ValueError) as e:  # ValueError: UnsafeTargetError (a pipe where a file goes), a NUL byte
+        return fail(f"cannot write to {args.out}: {e.strerror if isinstance(e, OSError) and e.strerror else e}", 1)
     n = len(params)
     what = "DOT source" if args.format == "dot" else f"{args.format.upper()} picture"
     print(f"wrote {n} {what}{'s' * (n != 1)} of ∂C/∂w to {args.out}; open {index}")
