@@ -52,8 +52,11 @@ __all__ = ["write_atomic", "write_figure", "read_regular", "check_target", "Unsa
 PathLike = Union[str, os.PathLike]
 
 _TEMP = re.compile(r"\.mgw(\d+)-[0-9a-f]{8}\.tmp\Z")
-_active: set[str] = set()  # this process's temporaries being written (not stale)
-_active_lock = threading.Lock()
+# This process's temporaries being written, each with the thread writing it.  A thread that
+# starts a write is no longer inside an earlier one, so its earlier temporaries are stale even
+# if an interrupt kept them registered.  No lock: dict operations are atomic, and a lock held
+# by a `with` can be left locked by an exception at its exit line.
+_active: dict[str, int] = {}
 
 
 class UnsafeTargetError(ValueError):
@@ -185,8 +188,7 @@ def write_atomic(path: PathLike, data: Union[str, bytes], *, encoding: str = "ut
     except FileNotFoundError:
         old = None
     tmp = os.path.join(directory, f".mgw{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    with _active_lock:
-        _active.add(tmp)  # registered first: an interrupt after the open leaves a name to clean
+    _active[tmp] = threading.get_ident()  # registered first: an interrupt after the open leaves a name to clean
     try:
         try:
             # 0o666: the umask applies, as for open(); O_EXCL: never an existing file or link
@@ -209,8 +211,7 @@ def write_atomic(path: PathLike, data: Union[str, bytes], *, encoding: str = "ut
             os.unlink(tmp)
         raise
     finally:
-        with _active_lock:
-            _active.discard(tmp)
+        _active.pop(tmp, None)
     return real
 
 
@@ -281,11 +282,11 @@ def _remove_stale(directory: Path) -> None:
         full = os.path.join(directory, entry)
         pid = int(m.group(1))
         if pid == os.getpid():
-            with _active_lock:
-                stale = full not in _active
+            stale = _active.get(full, threading.get_ident()) == threading.get_ident()
         else:
             stale = not _process_exists(pid)
         if stale:
+            _active.pop(full, None)
             with contextlib.suppress(OSError):
                 os.unlink(full)
 
