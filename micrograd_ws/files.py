@@ -115,8 +115,17 @@ def read_regular(path: PathLike, limit: int, *, error: type = ValueError, what: 
     # O_NONBLOCK: should the path become a FIFO after the stat, open() still returns at once
     fd = os.open(text, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as f:
-        check(os.fstat(f.fileno()))
-        raw = f.read(limit + 1)  # the file may have grown since the check
+        st = os.fstat(f.fileno())
+        check(st)
+        # read(n) allocates n bytes first: ask for the size seen (+1 to notice growth), not the limit
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = f.read(min(max(st.st_size + 1 - total, 1 << 16), limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if len(raw) > limit:
         raise error(too_big(len(raw)) if too_big else f"the file has more than {limit:,} bytes, the most a "
                     f"{what} may have, so it was not read")
