@@ -16,6 +16,7 @@ import micrograd_ws  # noqa: E402
 from micrograd_ws import two_hidden_layers  # noqa: E402
 from micrograd_ws.cli import whole_number  # noqa: E402
 from micrograd_ws.data import make_dataset  # noqa: E402
+from micrograd_ws.files import write_figure  # noqa: E402
 from micrograd_ws.handout import ALPHA, HIDDEN, TRAINING_ITERS  # noqa: E402
 from micrograd_ws.train import iteration_counts, plot, summary, train  # noqa: E402
 
@@ -42,7 +43,7 @@ def main(argv=None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     figure, model_file = args.out / "two_hidden_layers.png", args.out / "two_hidden_layers.json"
     title = f"The handout's {' → '.join(map(str, net.sizes))} ReLU net, α = {ALPHA}"
-    plot(history, data, title).savefig(figure, dpi=110)
+    write_figure(plot(history, data, title), figure, dpi=110)
     net.save(model_file)
     same = micrograd_ws.load(model_file)(0.25).data == net(0.25).data
     print(f"figure: {figure}\nmodel:  {model_file}  (loaded back, it predicts the same: {same})")

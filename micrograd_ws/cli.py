@@ -7,8 +7,10 @@ inside ``run`` so that ``--help`` works without them.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import math
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -95,6 +97,56 @@ def handout_cost(args: argparse.Namespace, default_hidden: int):
     return net, O, C
 
 
+# --- output that a closed pipe cannot break ------------------------------------------------
+
+class QuietStream:
+    """``sys.stdout`` / ``sys.stderr`` for a command: a reader that goes away ends the output, not the command.
+
+    ``micrograd-ws train | head -1`` closes the pipe after one line; a write then fails with
+    BrokenPipeError.  This wrapper drops that output (and all later output to the stream)
+    instead, so the command goes on to save its results and exits normally.  A stream that
+    was closed before the start (``>&-``: Python then has ``None``) writes nowhere.
+    """
+
+    _LOST = (errno.EPIPE, errno.EBADF, errno.EINVAL, errno.ECONNRESET)
+
+    def __init__(self, stream) -> None:
+        self._stream = stream if stream is not None else open(os.devnull, "w")
+        self.lost = stream is None
+
+    def write(self, text: str) -> int:
+        if not self.lost:
+            try:
+                return self._stream.write(text)
+            except (OSError, ValueError) as e:
+                self._lose(e)
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.lost:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError) as e:
+                self._lose(e)
+
+    def isatty(self) -> bool:
+        return not self.lost and self._stream.isatty()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+    def _lose(self, e: Exception) -> None:
+        if isinstance(e, OSError) and e.errno not in self._LOST:
+            raise e
+        self.lost = True
+        try:  # what is still buffered goes to /dev/null at exit, not into a traceback
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="micrograd-ws", description="The workshop handout's neural net, executable and explorable."
@@ -112,8 +164,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:  # an unknown option belongs to the command: its usage, not the top level's
         hint = " (the training schedule is --iters 100,500,1000,5000)" if "--epochs" in extra else ""
         sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+    streams = sys.stdout, sys.stderr
+    if not isinstance(sys.stdout, QuietStream):
+        sys.stdout, sys.stderr = QuietStream(sys.stdout), QuietStream(sys.stderr)
     try:
         return args._run(args) or 0
     except KeyboardInterrupt:
-        print("interrupted")
+        print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        sys.stdout.flush()  # a closed pipe is found here at the latest, quietly
+        sys.stdout, sys.stderr = streams

@@ -15,11 +15,14 @@ from __future__ import annotations
 import csv
 import math
 import os
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Callable, Iterator, Optional, Union
 
-__all__ = ["Target", "TARGETS", "Dataset", "DataError", "make_dataset", "read_csv"]
+from .files import quoted, read_regular
+
+__all__ = ["Target", "TARGETS", "Dataset", "DataError", "make_dataset", "read_csv", "MAX_CSV_BYTES"]
 
 
 @dataclass(frozen=True)
@@ -86,51 +89,107 @@ def make_dataset(target: str = "sin", samples: int = 50) -> Dataset:
     return Dataset(xs, tuple(float(t.fn(x)) for x in xs), target, t)
 
 
+#: The largest CSV file :func:`read_csv` reads (64 MiB, about 3 million rows of x,y).
+MAX_CSV_BYTES = 64 * 2**20
+#: The most data rows :func:`read_csv` reads (a Dataset of a million rows takes 64 MB).
+MAX_CSV_ROWS = 1_000_000
+#: The separators recognised, in this order of preference: comma, semicolon, tab.
+SEPARATORS = ",;\t"
+
+
 def read_csv(path: Union[str, os.PathLike]) -> Dataset:
     """Read (x, y) pairs from a CSV file.
 
     Either a header row naming columns ``x`` and ``y`` (any order, other columns
     ignored) or no header and exactly two columns x,y.  Blank lines and lines
-    starting with ``#`` are skipped.  A bad row raises :class:`DataError` naming
-    its line, e.g. ``data.csv, line 4: column y is 'abc', not a number``.
+    starting with ``#`` are skipped.  Values may be separated by commas, or by
+    semicolons or tabs (recognised from the first line that is not a comment; with
+    semicolons, a decimal comma such as ``0,5`` is read as 0.5).  A bad
+    row raises :class:`DataError` naming its line, e.g. ``data.csv, line 4: column y is
+    'abc', not a number``.  Only a regular file of at most :data:`MAX_CSV_BYTES` is read
+    (a FIFO or a device such as ``/dev/zero`` is refused unread), as for model files.
     """
     p = Path(path)
     try:
-        with open(p, encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f)
-            rows = [(reader.line_num, row) for row in reader]
+        raw = read_regular(p, MAX_CSV_BYTES, error=DataError, what="CSV file",
+                           how="give the path of an ordinary CSV file with columns x,y",
+                           too_big=lambda n: f"the file has {n:,} bytes, more than the {MAX_CSV_BYTES // 2**20} MiB "
+                                             "a CSV file may have, so it was not read (micrograd_ws.data.MAX_CSV_BYTES)")
+    except DataError as e:
+        raise DataError(f"{p}: {e}") from None
     except FileNotFoundError:
         raise DataError(f"{p}: no such file; give the path of a CSV file with columns x,y") from None
     except IsADirectoryError:
         raise DataError(f"{p} is a directory; give the path of a CSV file with columns x,y") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{p}: not UTF-8 text (byte {e.start}); save the data as a UTF-8 CSV file") from None
-    except csv.Error as e:
-        raise DataError(f"{p}: not a readable CSV file ({e})") from None
-    rows = [(n, row) for n, row in rows if any(c.strip() for c in row) and not row[0].lstrip().startswith("#")]
-    if not rows:
-        raise DataError(f"{p}: no data rows; expected lines of the form x,y such as 0.5,0.25")
-    ix, iy, width = 0, 1, 2
-    line, first = rows[0]
-    if not any(map(_is_number, first)):  # a header: no cell is a number
-        names = [c.strip().lower() for c in first]
-        missing = [c for c in ("x", "y") if c not in names]
-        if missing:
-            raise DataError(
-                f"{p}, line {line}: the header {','.join(first)!r} has no column {' or '.join(missing)}; "
-                "name the columns x and y (or leave out the header and give exactly two columns x,y)"
-            )
-        ix, iy, width = names.index("x"), names.index("y"), len(names)
-        rows = rows[1:]
-    xs, ys = [], []
-    for line, row in rows:
+    except OSError as e:  # unreadable (permissions, I/O): the data file's problem, named as such
+        raise DataError(f"{p}: cannot read the data file: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:  # the offset is in the whole file: its line and column
+        bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+        line = raw.count(b"\n", 0, e.start) + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1 - (bom if line == 1 else 0)
+        raise DataError(f"{p}, line {line}, column {column}: byte {raw[e.start]:#04x} is not UTF-8 text; "
+                        "save the data as a UTF-8 CSV file") from None
+    del raw
+    first = next((ln for ln in _lines(text) if ln.strip() and not ln.lstrip().startswith("#")), "")
+    sep = next((c for c in SEPARATORS if c in first), ",")
+    reader = csv.reader(_lines(text), delimiter=sep)
+    xs, ys = array("d"), array("d")  # 8 bytes a number while reading (a list of floats takes 32)
+    ix = iy = width = None
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:  # e.g. a field larger than the csv module's limit
+            raise DataError(f"{p}, line {reader.line_num}: not a readable CSV row ({e})") from None
+        line = reader.line_num
+        if not any(c.strip() for c in row) or row[0].lstrip().startswith("#"):
+            continue
+        if width is None:  # the first row: a header (no cell is a number), or data
+            if not any(map(_is_number, row)):
+                names = [c.strip().lower() for c in row]
+                missing = [c for c in ("x", "y") if c not in names]
+                if missing:
+                    raise DataError(
+                        f"{p}, line {line}: the header {quoted(sep.join(row))} has no column {' or '.join(missing)}; "
+                        "name the columns x and y (or leave out the header and give exactly two columns x,y)"
+                        + _separator_hint(row))
+                ix, iy, width = names.index("x"), names.index("y"), len(names)
+                continue
+            ix, iy, width = 0, 1, 2
         if len(row) != width:
-            raise DataError(f"{p}, line {line}: expected {width} values, got {len(row)}: {','.join(row)!r}")
+            raise DataError(f"{p}, line {line}: expected {width} values, got {len(row)}: {quoted(sep.join(row))}"
+                            + _separator_hint(row))
+        if len(xs) == MAX_CSV_ROWS:
+            raise DataError(f"{p}, line {line}: more than {MAX_CSV_ROWS:,} data rows, the most read_csv takes "
+                            "(micrograd_ws.data.MAX_CSV_ROWS); training visits every row, so use a sample of them")
+        if sep == ";":  # a semicolon file may write decimal commas (0,5;0,25), as spreadsheets do in Europe
+            row = [c.replace(",", ".", 1) if c.count(",") == 1 and "." not in c else c for c in row]
         xs.append(_number(row[ix], "x", p, line))
         ys.append(_number(row[iy], "y", p, line))
+    if width is None:
+        raise DataError(f"{p}: no data rows; expected lines of the form x,y such as 0.5,0.25")
     if not xs:
         raise DataError(f"{p}: a header but no data rows; add lines of the form x,y")
     return Dataset(tuple(xs), tuple(ys), p.stem)
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their endings, one at a time (no list of all lines in memory)."""
+    start, n = 0, len(text)
+    while start < n:
+        end = text.find("\n", start)
+        end = n if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def _separator_hint(row: list) -> str:
+    if len(row) == 1 and any(c in row[0] for c in "|: "):
+        return " (the values must be separated by commas, semicolons or tabs)"
+    return ""
 
 
 def _is_number(cell: str) -> bool:
@@ -145,7 +204,9 @@ def _number(cell: str, column: str, path: Path, line: int) -> float:
     try:
         x = float(cell)
     except ValueError:
-        raise DataError(f"{path}, line {line}: column {column} is {cell!r}, not a number") from None
+        hint = " (a decimal comma? write 0.5, not 0,5)" if _is_number(cell.replace(",", ".", 1)) else ""
+        raise DataError(f"{path}, line {line}: column {column} is {quoted(cell)}, not a number{hint}") from None
     if not math.isfinite(x):
-        raise DataError(f"{path}, line {line}: column {column} is {cell.strip()}; every value must be a finite number")
+        shown = cell.strip() if len(cell.strip()) <= 40 else cell.strip()[:39] + "…"
+        raise DataError(f"{path}, line {line}: column {column} is {shown}; every value must be a finite number")
     return x

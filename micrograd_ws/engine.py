@@ -43,6 +43,8 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import signal
+import sys
 import threading
 from contextlib import contextmanager
 from operator import attrgetter, mul
@@ -59,7 +61,7 @@ Operand = Union["Value", int, float]
 
 _isfinite = math.isfinite
 _new = object.__new__
-_next_id = itertools.count().__next__  # creation order is a topological order
+_next_id = itertools.count().__next__  # creation order is a topological order (renewed on unpickling)
 
 
 class _GradMode(threading.local):
@@ -131,15 +133,25 @@ def _to_float(x: object, where: str) -> float:
     else:
         try:
             f = float(x)
-        except OverflowError:  # an int beyond float range
-            digits = int(abs(x).bit_length() * math.log10(2)) + 1  # str() of a huge int is refused
-            raise ValueError(f"{where}: an integer of about {digits} digits is beyond the range of a float") from None
+        except OverflowError:  # an int (or a Fraction, Decimal, ...) beyond float range
+            raise ValueError(f"{where}: {_magnitude(x)} is beyond the range of a float "
+                             "(at most about 1.8e308)") from None
     if not _isfinite(f):
         raise ValueError(
             f"{where}: got {f}; micrograd_ws keeps every number finite. "
             "Check the data for missing or infinite entries."
         )
     return f
+
+
+def _magnitude(x: numbers.Real) -> str:
+    """How big a number too large for a float is, without str() (refused for huge ints)."""
+    if isinstance(x, numbers.Rational):
+        if x.denominator == 1:
+            return f"an integer of about {int(abs(x.numerator).bit_length() * math.log10(2)) + 1} digits"
+        bits = abs(x.numerator).bit_length() - x.denominator.bit_length()
+        return f"a {type(x).__name__} of about 10**{int(bits * math.log10(2))}"
+    return f"a {type(x).__name__} this large"
 
 
 def _describe(v: Value) -> str:
@@ -307,6 +319,14 @@ class Value:
             self._closure = fn
             _run_closure(self)
 
+    def __setstate__(self, state) -> None:
+        """Unpickling and ``copy.deepcopy`` rebuild parents first: a fresh creation number
+        here keeps the order topological in this process, whatever the old numbers were."""
+        attrs, slots = state if isinstance(state, tuple) else (state, None)
+        for key, value in {**(attrs or {}), **(slots or {})}.items():
+            setattr(self, key, value)
+        self._id = _next_id()
+
     def item(self) -> float:
         """The plain float, as ``torch.Tensor.item()``."""
         return self.data
@@ -369,6 +389,8 @@ class Value:
             return _power_value(self, other)
         n = _to_float(other, "Value ** exponent")
         a = self.data
+        if not _isfinite(a):  # nan ** 0 is 1.0: refuse a non-finite .data set by hand
+            raise _non_finite(f"**{_fmt(n)}", (self,), a)
         if a == 0.0 and n < 0:
             raise ZeroDivisionError(f"{_describe(self)} ** {n}: zero to a negative power")
         if a < 0.0 and not n.is_integer():
@@ -394,6 +416,8 @@ class Value:
     def relu(self) -> Value:
         """max(0, x); its derivative is 0 where the output is 0 (at x = 0 too), as in the handout."""
         x = self.data
+        if not _isfinite(x):  # nan > 0 is False: a NaN set by hand would silently become 0
+            raise _non_finite("relu", (self,), x)
         return _node(x if x > 0.0 else 0.0, (self,), (1.0 if x > 0.0 else 0.0,), "relu")
     _derivative("relu", lambda out, x: out.local_grads)  # the 0/1 mask, a constant: relu'' = 0
 
@@ -405,6 +429,8 @@ class Value:
 
     def exp(self) -> Value:
         """e**x, derivative e**x."""
+        if not _isfinite(self.data):  # e**-inf is 0: refuse a non-finite .data set by hand
+            raise _non_finite("exp", (self,), self.data)
         try:
             e = math.exp(self.data)
         except OverflowError:
@@ -424,6 +450,8 @@ class Value:
 
     def tanh(self) -> Value:
         """tanh x, derivative 1 - tanh²x."""
+        if not _isfinite(self.data):  # tanh(inf) is 1: refuse a non-finite .data set by hand
+            raise _non_finite("tanh", (self,), self.data)
         t = math.tanh(self.data)
         return _node(t, (self,), (1.0 - t * t,), "tanh")
     _derivative("tanh", lambda out, x: (1.0 - out * out,))
@@ -431,6 +459,8 @@ class Value:
     def sigmoid(self) -> Value:
         """1 / (1 + e**-x), derivative s(1 - s); computed without overflow for any x."""
         x = self.data
+        if not _isfinite(x):  # sigmoid(inf) is 1: refuse a non-finite .data set by hand
+            raise _non_finite("sigmoid", (self,), x)
         if x >= 0.0:
             s = 1.0 / (1.0 + math.exp(-x))
         else:
@@ -454,17 +484,26 @@ class Value:
         >>> c.backward(); a.grad                   # twice: exactly twice the gradient
         8.0
         """
+        g = _to_float(gradient, "backward(gradient)")
         if create_graph:
             from .functional import backward_create_graph
 
-            return backward_create_graph(self, _to_float(gradient, "backward(gradient)"))
-        nodes, saved = _prepare_backward(self, _to_float(gradient, "backward(gradient)"))
-        try:
+            return backward_create_graph(self, g)
+        nodes: list[Value] = []
+        saved = Saved()
+        guard = None
+        try:  # an exception or Ctrl-C anywhere in here leaves every leaf's grad as it was
+            guard = _Interrupts.install()
+            _prepare_backward(self, g, nodes, saved)
             _propagate(nodes)
-        except BaseException:  # e.g. OverflowError: leave every leaf's grad as it was before the call
+            _finish_backward(saved)
+            if guard is not None:
+                guard.release()  # the last call: a Ctrl-C held until here still undoes the pass
+        except BaseException:
             _abort_backward(nodes, saved)
+            if guard is not None:
+                guard.release()  # delivers a Ctrl-C that came during the undo
             raise
-        _finish_backward(saved)
 
     def backward_steps(self, gradient: Number = 1.0):
         """The reverse pass one node at a time, a generator of steps (see :mod:`micrograd_ws.explain`).
@@ -586,6 +625,8 @@ def _check_local(out: Value) -> None:
 
 
 def _divide(a: Value, b: Value) -> Value:
+    if not _isfinite(b.data):  # 1 / inf is 0: refuse a non-finite .data set by hand
+        raise _non_finite("/", (a, b), b.data)
     if b.data == 0.0:
         raise ZeroDivisionError(f"{_describe(a)} / {_describe(b)}: division by zero")
     q = a.data / b.data
@@ -601,6 +642,8 @@ def _power_derivative(n: float, x: Value) -> tuple:
 
 def _power_value(a: Value, b: Value) -> Value:
     """a ** b with a Value exponent: ∂/∂a = b·a**(b-1), ∂/∂b = a**b·ln a (needs a > 0)."""
+    if not (_isfinite(a.data) and _isfinite(b.data)):
+        raise _non_finite("**", (a, b), math.nan)
     if a.data <= 0.0:
         raise ValueError(
             f"{_describe(a)} ** {_describe(b)}: a Value exponent needs a positive base "
@@ -665,7 +708,13 @@ def mean(values: Sequence[Value]) -> Value:
     if not values:
         raise ValueError("mean of no values: pass at least one Value")
     n = len(values)
-    return _node(math.fsum(v.data for v in values) / n, tuple(values), (1.0 / n,) * n, "mean")
+    try:
+        m = math.fsum(v.data for v in values) / n
+    except OverflowError:  # the sum overflows, the mean need not (two 1e308s): divide first
+        m = math.fsum(v.data / n for v in values)
+    except ValueError:  # inf - inf: a non-finite .data set by hand, named by _node
+        m = math.nan
+    return _node(m, tuple(values), (1.0 / n,) * n, "mean")
 
 
 _derivative("mean", lambda out, *values: out.local_grads)  # 1/n each, constants
@@ -850,27 +899,126 @@ def topological_order(root: Value) -> list[Value]:
     return sorted(seen, key=_by_id)
 
 
-Saved = Tuple[List[Value], List[float]]
+# --- the reverse pass, in four steps that callers (backward, backward_steps) compose --------
+#
+# The promise: a pass that fails (an overflow, a non-finite gradient, Ctrl-C at any
+# point) leaves every leaf's grad exactly as it was.  How it is kept:
+#
+# * _prepare_backward first *plans* (reads only, into the caller's ``nodes`` and ``saved``,
+#   which exist before the call), then sets ``saved.started`` and only then zeroes and seeds.
+#   So the caller's undo always knows everything that was changed.
+# * _abort_backward only *assigns* values taken before any change (no sums), so running it
+#   again, or after a half-done _finish_backward, gives the same result; it holds Ctrl-C
+#   while it runs.
+# * _finish_backward checks that every leaf's new gradient is finite before it adds the
+#   earlier gradients back, so a non-finite gradient fails (and is undone) before anything
+#   is committed.
+# * In the main thread, backward() installs _Interrupts for the pass: a Ctrl-C raises
+#   KeyboardInterrupt as usual, but one that comes while an exception is on its way to the
+#   undo is held and delivered once the grads are consistent again.
 
 
-def _prepare_backward(root: Value, gradient: float) -> tuple[list[Value], Saved]:
-    """Zero this pass's accumulators and seed the root.
+class Saved:
+    """What a pass changes on the leaves, recorded before it changes it.
 
-    Returns the non-leaf nodes in topological order (root last) and the leaves whose
-    earlier gradient was set aside (with those gradients, in two lists: no tuple per
-    leaf for the garbage collector to chase), to be added back by
-    :func:`_finish_backward` so a leaf's grad grows by exactly this pass's gradient.
+    ``leaves`` with a nonzero earlier gradient and those gradients (``earlier``), in two
+    lists (no tuple per leaf for the garbage collector to chase); ``groups``: the parent
+    tuples scanned, so that the finish can check every leaf; ``started``: the pass has
+    begun to change grads.
     """
-    leaves: list[Value] = []
-    earlier: list[float] = []
+
+    __slots__ = ("leaves", "earlier", "groups", "started", "root")
+
+    def __init__(self) -> None:
+        self.leaves: list[Value] = []
+        self.earlier: list[float] = []
+        self.groups: list[tuple] = []
+        self.started = False
+        self.root: Value | None = None
+
+
+_MAIN_THREAD = threading.main_thread().ident
+_get_ident = threading.get_ident
+try:  # the C functions under signal.signal/getsignal, without its enum conversions (a few µs per pass)
+    import _signal as _sig
+except ImportError:  # pragma: no cover - not CPython
+    _sig = signal
+_SIGINT = int(signal.SIGINT)
+
+
+class _Interrupts:
+    """SIGINT (Ctrl-C) during a backward pass in the main thread: the pass is finished or undone, never half.
+
+    The handler raises KeyboardInterrupt as the usual one does, while the pass can still be
+    undone by the caller's ``except``; once an exception is on its way to that undo (this
+    handler raised one, or the pass's ``except`` clause is handling one) further SIGINTs are
+    *held*, and :meth:`release` delivers them when every grad is consistent again.
+    Outside the main thread (where Python never runs signal handlers) nothing is installed.
+    """
+
+    __slots__ = ("previous", "held", "holding", "outer")
+
+    @classmethod
+    def install(cls, holding: bool = False) -> _Interrupts | None:
+        if _get_ident() != _MAIN_THREAD:
+            return None
+        self = cls()
+        self.previous = _sig.getsignal(_SIGINT)
+        if not callable(self.previous):  # ignored, default (terminate) or not set from Python
+            return None
+        self.held, self.holding, self.outer = None, holding, sys.exc_info()[1]
+        try:
+            _sig.signal(_SIGINT, self._handler)
+            return self
+        except BaseException:  # the handler raised at once: put the old one back
+            _sig.signal(_SIGINT, self.previous)
+            raise
+
+    def _handler(self, signum: int, frame) -> None:
+        if self.holding or sys.exc_info()[1] is not self.outer:
+            self.held = frame
+            return
+        self.holding = True  # from here the pass is being undone: hold the next ones
+        self.previous(signum, frame)  # KeyboardInterrupt, normally
+        self.holding = False
+
+    def release(self) -> None:
+        """Put the previous handler back and deliver a held SIGINT to it (idempotent)."""
+        previous = self.previous
+        _sig.signal(_SIGINT, previous)
+        if self.held is not None:
+            frame, self.held = self.held, None
+            previous(_SIGINT, frame)
+
+
+def _prepare_backward(root: Value, gradient: float, nodes: list[Value] | None = None,
+                      saved: Saved | None = None) -> tuple[list[Value], Saved]:
+    """Plan the pass, then zero this pass's accumulators and seed the root.
+
+    Fills (and returns) ``nodes``, the non-leaf nodes in topological order (root last), and
+    ``saved`` (:class:`Saved`): the leaves whose earlier gradient is set aside, to be added
+    back by :func:`_finish_backward` so a leaf's grad grows by exactly this pass's gradient.
+    Pass in empty ``nodes`` and ``saved`` made *before* the call (as :meth:`Value.backward`
+    does) so that an undo with :func:`_abort_backward` covers an interrupt inside this call
+    too; nothing is changed until the plan is complete.
+    """
+    if nodes is None:
+        nodes = []
+    if saved is None:
+        saved = Saved()
+    leaves, earlier, groups = saved.leaves, saved.earlier, saved.groups
+    saved.root = root
     if not root.parents:  # backward on a leaf: d root/d root
-        leaves.append(root)
-        earlier.append(root.grad)
+        if root.grad:
+            leaves.append(root)
+            earlier.append(root.grad)
+        groups.append((root,))
+        saved.started = True
         root.grad = gradient
-        return [], (leaves, earlier)
+        return nodes, saved
     seen = {root}
     shared_seen: set[int] = set()
-    nodes = [root]
+    found = [root]
     stack = [root]
     while stack:
         v = stack.pop()
@@ -882,21 +1030,26 @@ def _prepare_backward(root: Value, gradient: float) -> tuple[list[Value], Saved]
                 group = group[:n] + group[2 * n:]
             else:
                 shared_seen.add(id(shared))
+        groups.append(group)
         for p in group:
             if p.parents:
                 if p not in seen:
                     seen.add(p)
-                    nodes.append(p)
+                    found.append(p)
                     stack.append(p)
-            elif p.grad:  # a leaf holding an earlier gradient: set it aside (once)
+            elif p.grad and p not in seen:  # a leaf holding an earlier gradient: set it aside (once)
+                seen.add(p)
                 leaves.append(p)
                 earlier.append(p.grad)
-                p.grad = 0.0
-    nodes.sort(key=_by_id)
-    for v in nodes:
+    found.sort(key=_by_id)
+    nodes.extend(found)
+    saved.started = True  # from here on grads change; the plan above is complete
+    for leaf in leaves:
+        leaf.grad = 0.0
+    for v in found:
         v.grad = 0.0
     root.grad = gradient
-    return nodes, (leaves, earlier)
+    return nodes, saved
 
 
 def _propagate(nodes: list[Value]) -> None:
@@ -909,10 +1062,7 @@ def _propagate(nodes: list[Value]) -> None:
         g = v.grad
         if g:  # a zero gradient (e.g. behind a dead ReLU) adds nothing
             if not _isfinite(g):
-                raise OverflowError(
-                    f"backward: ∂/∂{v.label or v.op} = {g} overflowed a float; "
-                    "lower the learning rate or scale the inputs"
-                )
+                raise _non_finite_grad(v, g)
             parents = v.parents
             if len(parents) == 2:  # most nodes: unpacking beats zip() by 2x
                 p, q = parents
@@ -924,16 +1074,59 @@ def _propagate(nodes: list[Value]) -> None:
                     p.grad += g * d
 
 
+def _non_finite_grad(v: Value, g: float) -> ArithmeticError:
+    what = "is NaN (two infinite contributions cancelled)" if g != g else "overflowed a float"
+    return OverflowError(
+        f"backward: ∂/∂{_describe_node(v)} = {g} {what}; every leaf's grad is left as it was. "
+        "Lower the learning rate or scale the inputs"
+    )
+
+
+def _describe_node(v: Value) -> str:
+    return v.label or (f"({v.op} node, data={v.data!r})" if v.op else f"(leaf, data={v.data!r})")
+
+
+def _check_leaves(saved: Saved) -> None:
+    """Every gradient this pass gave a leaf (or any parent) is finite, or an error names the first that is not."""
+    if _isfinite(sum(map(_grad, itertools.chain.from_iterable(saved.groups)))):
+        return
+    for group in saved.groups:  # the sum overflowed or is inf/nan: find the node
+        for p in group:
+            g = p.grad
+            if not _isfinite(g) and not isinstance(p.label, _NumberLabel):  # (not a number an op made a Value)
+                raise _non_finite_grad(p, g)
+
+
+_grad = attrgetter("grad")
+
+
 def _finish_backward(saved: Saved) -> None:
-    for leaf, earlier in zip(*saved):
+    """Check this pass's leaf gradients, then add the earlier gradients back (the pass is complete)."""
+    _check_leaves(saved)
+    for leaf, earlier in zip(saved.leaves, saved.earlier):
         leaf.grad += earlier
+    saved.groups = []  # checked: a long-lived ``saved`` need not pin the graph
 
 
 def _abort_backward(nodes: list[Value], saved: Saved) -> None:
-    """Undo a failed pass on the leaves: drop its partial sums, give back the earlier grads."""
-    for v in nodes:
-        for p in v.parents:
-            if not p.parents:
-                p.grad = 0.0
-    for leaf, earlier in zip(*saved):
-        leaf.grad = earlier
+    """Undo a failed pass on the leaves: drop its partial sums, give back the earlier grads.
+
+    Only assigns values recorded before the pass changed anything, so it is idempotent, and
+    Ctrl-C is held while it runs (delivered at its end).
+    """
+    if not saved.started:
+        return
+    guard = _Interrupts.install(holding=True)
+    try:
+        for v in nodes:
+            for p in v.parents:
+                if not p.parents:
+                    p.grad = 0.0
+        root = saved.root
+        if root is not None and not root.parents:
+            root.grad = 0.0
+        for leaf, earlier in zip(saved.leaves, saved.earlier):
+            leaf.grad = earlier
+    finally:
+        if guard is not None:
+            guard.release()

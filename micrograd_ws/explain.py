@@ -207,6 +207,8 @@ def _steps(root: Value, gradient: float) -> Iterator[BackwardStep]:
 
 #: Paths are listed one by one up to this many; beyond, the sum is accumulated node by node.
 MAX_ENUMERATED = 10_000
+#: ... and only while all the paths together have at most this many factors (edges).
+MAX_FACTORS = 200_000
 #: How many paths with a nonzero product are written out, everywhere (explain, the pictures'
 #: captions, the demo, the gallery); the rest are summed in one row that says so.
 MAX_LISTED = 4
@@ -269,12 +271,23 @@ def _explain(root: Value, w: Value, all_paths: bool, max_paths: int,
     """explain() without the argument checks, reading the analysis of (root, w) when given
     (:mod:`micrograd_ws.viz` and :mod:`micrograd_ws.explorer` pass the one they draw from)."""
     a = analysis if analysis is not None else Analysis(root, w)
-    if a.n_paths <= MAX_ENUMERATED:
+    if a.n_paths <= MAX_ENUMERATED and _n_factors(a) <= MAX_FACTORS:
         terms = tuple(PathTerm(p) for p in a.paths())
         total = math.fsum(t.product for t in terms)
     else:  # too many to list: the sum node by node, as backward does
         terms, total = (), a.sums.get(root, 0.0)
     return Explanation(root, w, terms, a.n_paths, total, w.grad, all_paths, max_paths)
+
+
+def _n_factors(a: Analysis) -> int:
+    """How many factors (edges) the paths of ``a`` have together, without listing them: a few
+    paths can be very long (8,192 paths through a chain of 5,000 nodes are 41 million factors)."""
+    if not a.nodes:
+        return 0
+    length = {a.w: 0}  # Σ over the paths from w to v of their lengths
+    for c in a.nodes[1:]:
+        length[c] = sum(length[e.parent] + a.counts[e.parent] for e in a._into[c])
+    return length.get(a.root, 0)
 
 
 def _find_label(root: Value, label: str, caller: str) -> Value:
@@ -394,8 +407,9 @@ class Explanation:
                     (None, [("formula", f) for f in t.formulas], None),
                     (None, [("num", x) for x in t.locals], None)]
             return rows + [total]
-        if self.n_paths > MAX_ENUMERATED:
-            return [(("text", f"the sum over {self.n_paths} paths, too many to list (accumulated node by node, "
+        if not terms:  # too many paths, or too many factors along them, to list
+            return [(("text", f"the sum over {self.n_paths} paths, too many to list (more than "
+                              f"{MAX_ENUMERATED:,} paths or {MAX_FACTORS:,} factors in all; accumulated node by node, "
                               "as backward() does)"), [], None), total]
         tpl = _template(terms)
         rows = []

@@ -42,15 +42,15 @@ True
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
+import numbers
 import os
-import secrets
-import stat
+import re
 from pathlib import Path
 from typing import Union
 
+from .files import UnsafeTargetError, quoted, read_regular, write_atomic
 from .nn import MLP
 
 __all__ = ["FORMAT", "VERSION", "MAX_BYTES", "ModelFileError", "save", "load"]
@@ -76,9 +76,25 @@ def save(model: MLP, path: PathLike) -> None:
     if not isinstance(model, MLP):
         raise TypeError(f"save(model, path): model must be an MLP, got {type(model).__name__}")
     for name, p in model.named_parameters():
-        if isinstance(p.data, bool) or not isinstance(p.data, (int, float)) or not math.isfinite(p.data):
-            raise ValueError(f"cannot save: {name} = {p.data!r} is not a finite number; nothing was written")
-    _write_atomically(Path(path), _dumps(model))
+        _saveable(name, p.data)
+    try:
+        write_atomic(path, _dumps(model))
+    except UnsafeTargetError as e:
+        raise ModelFileError(str(e)) from None
+
+
+def _saveable(name: str, x: object) -> float:
+    """A parameter's .data as the float the file will hold, or a one-line error naming it."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise ValueError(f"cannot save: {name} = {quoted(x)} (a {type(x).__name__}) is not a number; "
+                         "nothing was written")
+    try:
+        f = float(x)  # numpy scalars, Fractions, ints: the float the net computes with
+    except OverflowError:
+        f = math.inf
+    if not math.isfinite(f):
+        raise ValueError(f"cannot save: {name} = {quoted(x)} is not a finite float; nothing was written")
+    return f
 
 
 def load(path: PathLike) -> MLP:
@@ -89,8 +105,7 @@ def load(path: PathLike) -> MLP:
     """
     p = Path(path)
     try:
-        doc = json.loads(_read_model_file(p).decode("utf-8"), parse_constant=_reject_constant,
-                         parse_int=_parse_int)
+        doc = _parse(_read_model_file(p))
     except UnicodeDecodeError:
         raise ModelFileError(f"{p}: not a JSON model file (the bytes are not UTF-8 text)") from None
     except json.JSONDecodeError as e:
@@ -110,33 +125,14 @@ def load(path: PathLike) -> MLP:
 def _read_model_file(p: Path) -> bytes:
     """The bytes of a regular file of at most MAX_BYTES; anything else is refused unread."""
     try:
-        _check_regular(p, os.stat(p))
-        # O_NONBLOCK: should the path become a FIFO after the stat, open() still returns at once
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        return read_regular(p, MAX_BYTES, error=ModelFileError, what="model file", too_big=_too_big,
+                            how="a model file is an ordinary file written by model.save(path): pass its path")
     except FileNotFoundError:
         raise FileNotFoundError(f"no model file at {str(p)!r}; save one with model.save(path)") from None
-    with os.fdopen(fd, "rb") as f:
-        _check_regular(p, os.fstat(f.fileno()))
-        raw = f.read(MAX_BYTES + 1)  # the file may have grown since the stat
-    if len(raw) > MAX_BYTES:
-        _refuse_size(len(raw))
-    return raw
 
 
-def _check_regular(p: Path, st: os.stat_result) -> None:
-    if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(f"{str(p)!r} is a directory, not a model file")
-    if not stat.S_ISREG(st.st_mode):
-        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
-                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a special file")
-        raise ModelFileError(f"this is {kind}, not a regular file, so it was not read; a model file is "
-                             "an ordinary file written by model.save(path): pass its path")
-    if st.st_size > MAX_BYTES:
-        _refuse_size(st.st_size)
-
-
-def _refuse_size(size: int) -> None:
-    raise ModelFileError(
+def _too_big(size: int) -> str:
+    return (
         f"the file has {size:,} bytes, more than the {MAX_BYTES // 2**20} MiB a model file may have "
         "(the handout's h = 100 net takes about 0.2 MB, h = 1000 about 22 MB), so it was not read. "
         "Check that this is the model file you meant; a bigger one needs micrograd_ws.serialize.MAX_BYTES raised"
@@ -149,42 +145,81 @@ def _dumps(model: MLP) -> str:
     params = []
     for name, value in model.state_dict().items():
         if name.startswith("w"):  # one row per line keeps the file readable and diffable
-            value_text = "[\n      " + ",\n      ".join(map(json.dumps, value)) + "\n    ]"
+            rows = ([float(x) for x in row] for row in value)  # numpy scalars set by hand, too
+            value_text = "[\n      " + ",\n      ".join(map(json.dumps, rows)) + "\n    ]"
         else:
-            value_text = json.dumps(value)
+            value_text = json.dumps([float(x) for x in value])
         params.append(f'    "{name}": {value_text}')
     lines.append('  "parameters": {\n' + ",\n".join(params) + "\n  }")
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def _write_atomically(given: Path, text: str) -> None:
-    # Through a symbolic link to its target: the link stays, the file it points to is replaced.
-    path = Path(os.path.realpath(given))
-    where = f"cannot save to {str(given)!r}" + (f" (a link to {str(path)!r})" if given.is_symlink() else "")
-    if path.is_symlink():
-        raise ModelFileError(f"cannot save to {str(given)!r}: it is a symbolic link that leads back to itself "
-                             "(a loop); remove it or give another file name")
-    if path.is_dir():
-        raise IsADirectoryError(f"{where}: it is a directory; give a file name such as "
-                                f"{str(given / 'model.json')!r}")
-    if path.exists() and not path.is_file():
-        raise ModelFileError(f"{where}: it is not a regular file (a pipe, a device or a socket) and saving "
-                             "would replace it; give an ordinary file name such as 'model.json'")
-    directory = path.parent
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{where}: the directory {str(directory)!r} does not exist")
-    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666: the umask applies, as for open()
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())  # the data is on disk before the rename makes it the model
-        os.replace(tmp, path)
-    except BaseException:  # KeyboardInterrupt too: never leave a half-written temporary behind
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+# --- parsing within bounds ------------------------------------------------------------------
+#
+# json.loads builds a Python object per value: `{}` costs ~64 bytes for 3 bytes of file, so a
+# file of `[{}, {}, …]` would take 20× its size.  The budget comes from the file itself: the
+# `sizes` it declares fix how many lists, numbers, strings and objects a model file has, so
+# anything beyond that (with a little slack, so that near misses still get their precise
+# error) is refused while parsing, before it costs memory: objects and numbers are counted
+# by the parser's hooks as they are made, lists and strings by counting bytes first.
+
+_SIZES = re.compile(rb'"sizes"\s*:\s*\[([\s\d,]{0,2000})\]')
+_SLACK = 64
+
+
+class _Budget:
+    """How many JSON values of each kind the declared sizes allow; counts numbers and objects as they are parsed."""
+
+    def __init__(self, raw: bytes) -> None:
+        m = _SIZES.search(raw)
+        try:
+            sizes = [int(n) for n in m.group(1).split(b",")] if m else []
+        except ValueError:
+            sizes = []
+        pairs = list(zip(sizes, sizes[1:]))
+        n_params = sum(nin * nout + nout for nin, nout in pairs)
+        n_lists = 1 + sum(1 + nout for _, nout in pairs) + len(pairs)
+        n_strings = 7 + 2 * len(pairs)  # keys, format and activation
+        self.numbers = 2 * (n_params + len(sizes) + 1) + _SLACK
+        self.objects = 2
+        self.declared = f"sizes {[int(n) for n in sizes]}" if sizes else "no readable sizes"
+        lists, strings = raw.count(b"["), raw.count(b'"') // 2
+        if lists > 2 * n_lists + _SLACK:
+            self.refuse(f"{lists:,} lists")
+        if strings > 2 * n_strings + _SLACK:
+            self.refuse(f"{strings:,} strings")
+
+    def refuse(self, what: str) -> None:
+        raise ModelFileError(f"not a model file: it holds {what}, far more than a model file with {self.declared} "
+                             "has; it was not parsed any further")
+
+    def number(self, text: str, convert) -> object:
+        self.numbers -= 1
+        if self.numbers < 0:
+            self.refuse("more numbers than its parameters")
+        return convert(text)
+
+    def object(self, pairs: list) -> dict:
+        self.objects -= 1
+        if self.objects < 0:
+            self.refuse("more JSON objects than the two of a model file")
+        doc = dict(pairs)
+        if len(doc) != len(pairs):
+            seen: set = set()
+            twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+            raise ModelFileError(f"the key {quoted(twice)} appears twice in one object; a model file names each "
+                                 "key once (which one was meant cannot be known)")
+        return doc
+
+
+def _parse(raw: bytes) -> object:
+    """The JSON document of a model file, refused early when it holds more than its sizes allow."""
+    budget = _Budget(raw)
+    text = raw.decode("utf-8")
+    del raw  # the text replaces the bytes: about 2× the file size at the peak, not 3×
+    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=budget.object,
+                      parse_int=lambda t: budget.number(t, _parse_int),
+                      parse_float=lambda t: budget.number(t, float))
 
 
 def _reject_constant(name: str) -> float:
@@ -203,35 +238,36 @@ def _from_document(doc: object) -> MLP:
     extra = [k for k in doc if k not in _KEYS]
     missing = [k for k in _KEYS if k not in doc]
     if extra or missing:
-        raise ModelFileError("".join([f"unexpected key {extra[0]!r}; " if extra else "",
-                                      f"missing key {missing[0]!r}; " if missing else "",
+        raise ModelFileError("".join([f"unexpected key {quoted(extra[0])}; " if extra else "",
+                                      f"missing key {quoted(missing[0])}; " if missing else "",
                                       f"a model file has exactly the keys {', '.join(_KEYS)}"]))
     version = doc["version"]
-    if version != VERSION or isinstance(version, bool):
-        newer = isinstance(version, int) and not isinstance(version, bool) and version > VERSION
-        raise ModelFileError(f"format version {version!r} " + (
+    if type(version) is not int or version != VERSION:  # 1.0 and true are not the version 1
+        newer = type(version) is int and version > VERSION
+        raise ModelFileError(f"format version {quoted(version)} " + (
             "was written by a newer micrograd_ws; upgrade micrograd_ws to read it" if newer
             else f"is not one this micrograd_ws reads (version {VERSION})"))
     if doc["activation"] != _ACTIVATION:
-        raise ModelFileError(f"activation {doc['activation']!r} is not supported; only {_ACTIVATION!r}")
+        raise ModelFileError(f"activation {quoted(doc['activation'])} is not supported; only {_ACTIVATION!r}")
     sizes = doc["sizes"]
     if (not isinstance(sizes, list) or len(sizes) < 2
             or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes)):
-        raise ModelFileError(f"sizes must be a list of at least two positive ints (input to output), got {sizes!r}")
+        raise ModelFileError(f"sizes must be a list of at least two positive ints (input to output), got {quoted(sizes)}")
     params = doc["parameters"]
     expected = [f"{p}{l}" for l in range(1, len(sizes)) for p in "wb"]
     if not isinstance(params, dict) or sorted(params) != sorted(expected):
-        got = sorted(params) if isinstance(params, dict) else type(params).__name__
-        raise ModelFileError(f"parameters must have exactly the keys {expected} for sizes {sizes}, got {got}")
+        got = quoted(sorted(params), 200) if isinstance(params, dict) else type(params).__name__
+        raise ModelFileError(f"parameters must have exactly the keys {quoted(expected, 200)} for sizes "
+                             f"{quoted(sizes)}, got {got}")
     state = {}
     for l in range(1, len(sizes)):  # every shape and number is checked before a net is built
         nin, nout = sizes[l - 1], sizes[l]
         w, b = params[f"w{l}"], params[f"b{l}"]
         if not (isinstance(w, list) and len(w) == nout and all(isinstance(r, list) and len(r) == nin for r in w)):
             raise ModelFileError(f"w{l} must be [{nout}×{nin}] (a list of {nout} lists of {nin} numbers) "
-                                 f"for sizes {sizes}")
+                                 f"for sizes {quoted(sizes)}")
         if not (isinstance(b, list) and len(b) == nout):
-            raise ModelFileError(f"b{l} must be a list of {nout} numbers for sizes {sizes}")
+            raise ModelFileError(f"b{l} must be a list of {nout} numbers for sizes {quoted(sizes)}")
         state[f"w{l}"] = [[_number(x, f"w{l}[{j}][{k}]") for k, x in enumerate(row)] for j, row in enumerate(w)]
         state[f"b{l}"] = [_number(x, f"b{l}[{j}]") for j, x in enumerate(b)]
     model = MLP(sizes[0], sizes[1:], seed=0)  # seeded: loading must not touch the global random state
@@ -241,11 +277,11 @@ def _from_document(doc: object) -> MLP:
 
 def _number(x: object, where: str) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise ModelFileError(f"{where} is {x!r} (a {type(x).__name__}), not a number")
+        raise ModelFileError(f"{where} is {quoted(x)} (a {type(x).__name__}), not a number")
     try:
         f = float(x)
     except OverflowError:
         f = math.inf
     if not math.isfinite(f):
-        raise ModelFileError(f"{where} = {x!r} overflows a float; every parameter must be a finite number")
+        raise ModelFileError(f"{where} = {quoted(x)} overflows a float; every parameter must be a finite number")
     return f

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Iterable
 from .cli import DEFAULT_OUT, positive_number, whole_number
 from .data import TARGETS, DataError, Dataset, make_dataset, read_csv
 from .engine import no_grad, squared_error
+from .files import write_figure
 from .handout import ALPHA, HIDDEN, TRAINING_ITERS
 from .nn import MLP, two_hidden_layers, two_neuron
 from .optim import SGD
@@ -51,6 +52,9 @@ __all__ = ["Snapshot", "History", "TrainingDiverged", "train", "summary", "plot"
 _GROWTH_LIMIT = 1e6  # a cost this many times the data's scale means the steps are blowing up
 _GRID = 200  # points at which the fit is drawn
 _MAX_HIDDEN = 1000  # h² Values in pure Python: beyond this a run takes hours and gigabytes
+#: The most samples ``train`` takes: each snapshot runs the net on every sample, and the h = 100
+#: net's forward pass takes about 2 ms, so 100,000 samples cost over 3 minutes per snapshot.
+MAX_SAMPLES = 100_000
 
 
 @dataclass
@@ -109,13 +113,20 @@ def train(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, lr: 
                         f"Dataset(xs, ys, name)), got {type(data).__name__}")
     opt = SGD(model.parameters(), lr)
     lo, hi = data.x_range
-    history = History([lo + (hi - lo) * k / (_GRID - 1) for k in range(_GRID)])
+    # lo·(1 - t) + hi·t, not lo + (hi - lo)·t: hi - lo overflows for data near ±1e308
+    history = History([lo * (1 - k / (_GRID - 1)) + hi * (k / (_GRID - 1)) for k in range(_GRID)])
     rng = random.Random(seed)
     start = time.perf_counter()
-    history.snapshots.append(_snapshot(model, data, history, 0, start))
+    try:  # before any step: an overflow here is the data's size, not the learning rate
+        history.snapshots.append(_snapshot(model, data, history, 0, start))
+        if not math.isfinite(history.snapshots[0].loss):
+            raise OverflowError("the cost C = (O - O_des)² is inf")
+    except (OverflowError, ValueError) as e:
+        raise _too_large(data, e) from None
     limit = _GROWTH_LIMIT * max(1.0, history.snapshots[0].loss, max(y * y for y in data.ys))
     bar = _progress_bar(counts[-1]) if progress else None
     order: list[int] = []
+    stepping = False
     try:
         for it in range(1, counts[-1] + 1):
             if not order:  # a new pass over the data, in a new order
@@ -128,11 +139,15 @@ def train(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, lr: 
                     raise TrainingDiverged(it, opt.lr, f"the cost C = {C.data:.3g} is exploding", data)
                 opt.zero_grad()
                 C.backward()
+                stepping = True
                 opt.step()
+                stepping = False
                 history.losses.append(C.data)
                 if it in counts:
                     history.snapshots.append(_snapshot(model, data, history, it, start))
             except OverflowError as e:
+                if it == 1 and not stepping:  # no step taken yet: the learning rate played no part
+                    raise _too_large(data, e) from None
                 why = str(e).split(":")[0]  # the engine names the op and its operands first
                 raise TrainingDiverged(it, opt.lr, f"a number overflowed a float ({why})", data) from None
             if bar is not None:
@@ -144,6 +159,15 @@ def train(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, lr: 
         if bar is not None:
             bar.close()
     return history
+
+
+def _too_large(data: Dataset, e: Exception) -> DataError:
+    """The data overflow the net before any training step: say so, and how to rescale them."""
+    why = str(e).split(":")[0]
+    scale = max(max(map(abs, data.xs)), max(map(abs, data.ys)))
+    return DataError(f"the data are too large for this net: before any training step a number overflows a float "
+                     f"({why}; the largest |x| or |y| is {scale:.3g}). Rescale x and y to about [-1, 1], e.g. divide "
+                     f"them by {scale:.3g}")
 
 
 def _schedule(iters: Iterable[int]) -> list[int]:
@@ -303,8 +327,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              + " (default: sin for the mlp, line for two-neuron)")
     source.add_argument("--data", metavar="FILE.csv",
                         help="fit your own data: a CSV file with columns x,y (a header row is optional)")
-    parser.add_argument("--samples", type=whole_number(1), metavar="N",
-                        help="evenly spaced samples of a built-in target (default: 50)")
+    parser.add_argument("--samples", type=whole_number(1, MAX_SAMPLES), metavar="N",
+                        help="evenly spaced samples of a built-in target (default: 50; at most "
+                             f"{MAX_SAMPLES:,}, because every snapshot runs the net on every sample)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seeds the initial weights and the sample order (default: 0)")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
@@ -325,6 +350,9 @@ def run(args: argparse.Namespace) -> int:
                 make_dataset(args.target or ("line" if args.model == "two-neuron" else "sin"), args.samples or 50))
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
+        if len(data) > MAX_SAMPLES:
+            raise DataError(f"{args.data} has {len(data):,} rows, more than the {MAX_SAMPLES:,} samples train "
+                            "takes (every snapshot runs the net on every sample); use a sample of the rows")
     except (ImportError, DataError) as e:
         return _fail(str(e))
     except FileExistsError:
@@ -343,6 +371,8 @@ def run(args: argparse.Namespace) -> int:
         history = train(model, data, args.iters, args.lr, args.seed, progress=True)
     except TrainingDiverged as e:
         return _fail(e.describe("--lr ") + " Nothing was plotted or saved.")
+    except DataError as e:
+        return _fail(f"{e}. Nothing was plotted or saved.")
     print(summary(history))
     first, last = history.snapshots[0], history.snapshots[-1]
     if last.loss > first.loss:
@@ -353,10 +383,10 @@ def run(args: argparse.Namespace) -> int:
     png, model_file = out / f"{stem}.png", out / f"{stem}.json"
     replaced = [str(f) for f in (png, model_file) if f.exists()]
     try:
-        plot(history, data, f"{about}, {source}; SGD with α = {args.lr:g}, one sample per iteration, "
-                            f"seed {args.seed}").savefig(png, dpi=110)
-        model.save(model_file)
-    except OSError as e:
+        model.save(model_file)  # first: the model is the result; the figure shows it
+        write_figure(plot(history, data, f"{about}, {source}; SGD with α = {args.lr:g}, one sample per "
+                                         f"iteration, seed {args.seed}"), png, dpi=110)
+    except (OSError, ValueError) as e:
         return _fail(f"cannot write to {out}: {e}")
     print(f"figure: {png}\nmodel:  {model_file}   (load it with micrograd_ws.load({str(model_file)!r}))")
     if replaced:

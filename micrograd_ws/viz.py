@@ -34,6 +34,7 @@ from urllib.parse import quote as url_quote
 
 from .cli import DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, finite_number, whole_number
 from .engine import Value, topological_order
+from .files import quoted, write_atomic
 from .explain import MAX_LISTED, Explanation, _explain, _find_label, _num, did_you_mean
 from .handout import HIDDEN
 from .paths import Analysis, Edge, name, partial
@@ -42,9 +43,10 @@ if TYPE_CHECKING:  # graphviz is optional: imported where it is needed
     import graphviz
 
 __all__ = ["draw_graph", "draw_dot", "draw_grad", "render_grads", "grad_caption", "DotNotFoundError",
-           "MAX_NODES", "FORMATS"]
+           "DotTimeoutError", "run_dot", "DOT_TIMEOUT", "MAX_NODES", "FORMATS"]
 
 MAX_NODES = 500  #: larger pictures take dot minutes to lay out and nobody can read them
+MAX_HIDDEN = 1000  #: ``graphs --hidden`` cap, as ``train``'s: the net alone has h² Values (1000: a million)
 FORMATS = ("svg", "png", "pdf", "dot")
 INSTALL_DOT = ("Install Graphviz: Debian/Ubuntu `sudo apt-get install graphviz`, macOS `brew install "
                "graphviz`, Windows `winget install graphviz` (then open a new terminal so PATH is updated).")
@@ -127,6 +129,43 @@ def _caption_label(lines: list[str]) -> str:
 
 
 # --- graphviz ---------------------------------------------------------------------------
+
+#: Seconds ``dot`` may take for one picture before rendering gives up (the h = 100 net's
+#: largest picture takes about 2 s; a hung or pathological layout would block for ever).
+DOT_TIMEOUT = 60.0
+
+
+class DotTimeoutError(RuntimeError):
+    """Graphviz's ``dot`` did not finish within :data:`DOT_TIMEOUT` seconds (it was stopped)."""
+
+
+def run_dot(source: str, format: str, *, what: str = "the picture", timeout: float | None = None) -> bytes:
+    """Lay out a DOT ``source`` with Graphviz's ``dot`` into ``format`` (svg, png, pdf), within a timeout.
+
+    Raises :class:`DotNotFoundError` without ``dot``, :class:`DotTimeoutError` when it takes
+    longer than ``timeout`` (default :data:`DOT_TIMEOUT`) seconds, ``RuntimeError`` with its
+    (shortened) message when it fails.
+    """
+    import shutil
+    import subprocess
+
+    limit = DOT_TIMEOUT if timeout is None else timeout
+    exe = shutil.which("dot")
+    if exe is None:
+        raise DotNotFoundError()
+    try:
+        done = subprocess.run([exe, f"-T{format}"], input=source.encode("utf-8", "backslashreplace"),
+                              capture_output=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise DotTimeoutError(
+            f"Graphviz's dot did not finish {what} within {limit:g} s and was stopped; nothing was written "
+            "for it. Draw a smaller graph (fewer parameters with --only, a smaller --hidden), or allow more "
+            "time with micrograd_ws.viz.DOT_TIMEOUT") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip()
+        raise RuntimeError(f"Graphviz's dot failed on {what} (exit status {done.returncode}): {quoted(message, 300)}")
+    return done.stdout
+
 
 def _graphviz():
     try:
@@ -558,17 +597,16 @@ def render_grads(root: Value, params: Params, outdir: str | Path, format: str = 
         slug = _slug(label, taken)
         source = out / f"{slug}.dot"
         picture = source
-        if format == "dot" or missing_dot:
-            g.save(source)
-        else:
+        write_atomic(source, g.source)  # every file atomically: an interrupt leaves the old one or the new
+        if format != "dot" and not missing_dot:
             try:
-                picture = Path(g.render(filename=source, format=format, outfile=out / f"{slug}.{format}"))
+                picture = out / f"{slug}.{format}"
+                write_atomic(picture, run_dot(g.source, format, what=f"the picture of {label}"))
             except DotNotFoundError:  # keep going: every source and the gallery still get written
-                missing_dot = True
+                missing_dot, picture = True, source
         entries.append((label, w, g.caption, slug, source.name, picture.name))
     index = out / "index.html"
-    index.write_text(_gallery(root, entries, "dot" if missing_dot else format, title, missing_dot),
-                     encoding="utf-8")
+    write_atomic(index, _gallery(root, entries, "dot" if missing_dot else format, title, missing_dot))
     if missing_dot:
         raise DotNotFoundError(out / "*.dot")
     return index
@@ -653,8 +691,9 @@ def add_arguments(parser) -> None:
     """Options of ``python -m micrograd_ws graphs`` (defaults: :data:`micrograd_ws.cli.DEFAULT_INPUT` ...)."""
     parser.add_argument("--model", choices=("two-neuron", "mlp"), default="mlp",
                         help="the handout's two-neuron model or its 1 → h → h → 1 net (default: mlp)")
-    parser.add_argument("--hidden", type=whole_number(1), default=None, metavar="H",
-                        help=f"hidden neurons per layer for --model mlp (default: {HIDDEN}, the handout's h)")
+    parser.add_argument("--hidden", type=whole_number(1, MAX_HIDDEN), default=None, metavar="H",
+                        help=f"hidden neurons per layer for --model mlp (default: {HIDDEN}, the handout's h; "
+                             f"at most {MAX_HIDDEN}: the net has h² weights in pure Python)")
     parser.add_argument("--out", default=f"{DEFAULT_OUT}/graphs", metavar="DIR",
                         help=f"output folder (default: {DEFAULT_OUT}/graphs)")
     parser.add_argument("--format", choices=FORMATS, default="svg", help="picture format (default: svg)")
@@ -695,9 +734,15 @@ def run(args) -> int:
         net, O, C = handout_cost(args, default_hidden=HIDDEN)
     except UsageError as e:
         return fail(str(e))
+    except (OverflowError, ValueError) as e:  # finite but extreme --x / --y
+        return fail(f"--x {args.x:g} with --y {args.y:g} overflows this net: {str(e).split(':')[0]} is beyond a "
+                    "float. Use inputs of a size the handout uses, such as --x 2")
     params = dict(net.named_parameters())
-    if args.only:
+    if args.only is not None:
         wanted = [s.strip() for s in args.only.split(",") if s.strip()]
+        if not wanted:
+            return fail(f"--only {quoted(args.only)} names no parameter; give names separated by commas, "
+                        f"such as {','.join(list(params)[:3])}")
         unknown = [s for s in wanted if s not in params]
         if unknown:
             return fail(f"--only: no parameter named {unknown[0]!r}; {did_you_mean(unknown[0], list(params))}")
@@ -712,10 +757,10 @@ def run(args) -> int:
     try:
         index = render_grads(C, params, args.out, format=args.format, show_zero_paths=args.show_zero_paths,
                              title=title)
-    except (DotNotFoundError, ImportError) as e:
+    except (DotNotFoundError, DotTimeoutError, ImportError) as e:
         return fail(str(e), 1)
-    except OSError as e:
-        return fail(f"cannot write to {args.out}: {e.strerror or e}", 1)
+    except (OSError, ValueError) as e:  # ValueError: UnsafeTargetError (a pipe where a file goes), a NUL byte
+        return fail(f"cannot write to {args.out}: {e.strerror if isinstance(e, OSError) and e.strerror else e}", 1)
     n = len(params)
     what = "DOT source" if args.format == "dot" else f"{args.format.upper()} picture"
     print(f"wrote {n} {what}{'s' * (n != 1)} of ∂C/∂w to {args.out}; open {index}")

@@ -219,7 +219,10 @@ def test_overflow_is_an_error_not_a_silent_inf():
 
 def test_sgd_refuses_a_non_finite_gradient_and_changes_nothing():
     w, v = Value(1e-300, "w1"), Value(0.5, "b1")
-    (w * 1e200 * 1e200 + v).backward()  # ∂/∂w = 1e400 overflows in a leaf
+    with pytest.raises(OverflowError, match="∂/∂w1 = inf"):  # ∂/∂w = 1e400 overflows in a leaf
+        (w * 1e200 * 1e200 + v).backward()
+    assert (w.grad, v.grad) == (0.0, 0.0)
+    w.grad, v.grad = math.inf, 1.0  # set by hand: the step still refuses it
     opt = SGD([v, w], lr=0.01)
     with pytest.raises(OverflowError, match=r"w1 - lr·∂C/∂w1 = .*inf.*no parameter was changed.*lower the learning rate"):
         opt.step()

@@ -165,7 +165,7 @@ def test_every_truncation_of_a_model_file_is_refused(tmp_path):
 @pytest.mark.parametrize("content, words", [
     (b"", "not valid JSON"),
     (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8"),
-    (b"[" * 100_000, "nested too deeply|not valid JSON"),
+    (b"[" * 100_000, "nested too deeply|not valid JSON|far more than a model file"),
     (b'{"format": "micrograd_ws.MLP", "version": 1', "not valid JSON"),
     (b"null", "not a micrograd_ws model file"),
 ])

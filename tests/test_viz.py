@@ -443,7 +443,7 @@ def test_cli_errors_name_the_fix(argv, message, tmp_path, capsys):  # (the same 
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("argv, message", [(["--x", "nan"], "finite"), (["--hidden", "0"], "positive"),
+@pytest.mark.parametrize("argv, message", [(["--x", "nan"], "finite"), (["--hidden", "0"], "from 1 to 1000"),
                                            (["--format", "gif"], "invalid choice")])
 def test_cli_rejects_bad_values(argv, message, capsys):
     with pytest.raises(SystemExit) as err:

@@ -311,10 +311,10 @@ class Explorer:
 
     def save(self, path: Union[str, Path]) -> Path:
         """Write the page (atomically: never a half-written file); returns its path."""
-        from ..serialize import _write_atomically
+        from ..files import write_atomic
 
         p = Path(path)
-        _write_atomically(p, self.html)
+        write_atomic(p, self.html)
         return p
 
     def _repr_html_(self) -> str:
