@@ -30,6 +30,7 @@ from .. import viz
 from ..engine import Value
 from ..explain import MAX_LISTED, _explain, _find_label, _num, _xml, backward_steps
 from ..paths import Analysis, Edge, Graph, expression, name, partial
+from .learn import SUM_ORDER, desired_output, predict_steps
 
 __all__ = ["explore", "Explorer", "ExploreError", "MAX_GRAPH_NODES", "add_arguments", "run"]
 
@@ -265,7 +266,7 @@ def _static(filename: str) -> str:
 
 #: read by the page after it is interactive: the inspector's texts, each leaf's paths (the bulk),
 #: and what only scripts building on the page use (each node's op, its gradient at the end)
-_LATER = ("inspect", "paths", "ops", "grads", "gradText")
+_LATER = ("inspect", "paths", "ops", "grads", "gradText", "predict")
 
 
 def _packed(data: dict) -> str:
@@ -373,6 +374,8 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
             paths[k] = p
     view = _graph_view(C, graph, param)
     network = _network(graph)
+    if network is not None:  # what the page's own forward pass (nudge) needs besides the weights
+        network.update(desired=desired_output(C), sum=SUM_ORDER)
     head = title or f"{name(C)} = {_exact(C.data)}: {len(order):,} nodes, {len(forward)} forward and " \
                     f"{len(steps)} backward steps"
     note = f"{name(C)}.backward() had not been called: explore ran it." if fresh else ""
@@ -385,7 +388,7 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
         "dead": [k for k, v in enumerate(order) if v.op == "relu" and v.local_grads[0] == 0.0],
         "forward": forward, "forwardText": [_forward_text(order[k]) for k in forward],
         "backward": steps,
-        "inspect": inspect, "paths": paths,
+        "inspect": inspect, "paths": paths, "predict": predict_steps(C, graph, [st["node"] for st in steps], grads),
         "graph": view, "network": network,
         "select": pos[param] if param is not None else None,
     }

@@ -290,7 +290,7 @@
     if (S.playing) return pause();
     if (S.k >= STEPS) goto(0);
     $("play").textContent = "pause"; $("play").classList.add("on");
-    const tick = () => { if (S.k >= STEPS) return pause(); goto(S.k + 1); };
+    const tick = () => { if (S.k >= STEPS) return pause(); stepOrAsk(); if (L.asked >= 0) pause(); };
     S.playing = setInterval(tick, 1000 / Number($("speed").value));
   }
   function pause() {
@@ -307,9 +307,257 @@
     render();
   }
 
+  // --- learning modes: predict then check, nudge a weight ---------------------------------
+  // The questions, their answers and the products come from Python (D.predict); the page
+  // checks a typed number and runs the MLP's forward pass itself for the nudge.
+  const L = { mode: null, asked: -1, factor: false, hints: 0, done: new Map(), right: 0, answered: 0,
+              skipped: 0 };
+  function parseAnswer(x) {
+    if (typeof x === "number") return Number.isFinite(x) ? x : null;
+    const num = "(?:\\d+\\.?\\d*|\\.\\d+)(?:e[+-]?\\d+)?";
+    const m = new RegExp("^\\s*([+-]?" + num + ")\\s*(?:/\\s*(" + num + "))?\\s*$", "i")
+      .exec(String(x).replace(/\u2212/g, "-"));
+    if (!m) return null;
+    const v = Number(m[1]) / (m[2] === undefined ? 1 : Number(m[2]));
+    return Number.isFinite(v) ? v : null;
+  }
+  const close = (a, t) => (t === 0 ? Math.abs(a) <= 1e-9 : Math.abs(a - t) <= 0.005 * Math.abs(t));
+  const pending = () => { let n = 0; for (let s = Math.max(0, S.k - F); s < B; s++) if (D.predict[s].dead && !L.done.has(s)) n++; return n; };
+  function productText(s) {
+    const p = D.predict[s];
+    const rows = [p.formula, p.numbers, D.backward[s].gradText].filter((r, i, all) => i === 0 || r !== all[i - 1]);
+    return p.q + " = " + rows.join("\n      = ");
+  }
+  function renderPredict(result) {
+    $("learn-score").textContent = L.answered ? L.right + " of " + L.answered + " on the first try" +
+      (L.skipped ? " · " + L.skipped + " dead paths skipped" : "") : "no answers yet";
+    const n = D.predict ? pending() : 0;
+    $("skip-dead").hidden = !n;
+    $("skip-dead").textContent = "skip the " + n + " dead path" + (n === 1 ? "" : "s");
+    const q = L.asked >= 0 ? D.predict[L.asked] : null;
+    $("ask-form").hidden = !q;
+    if (q) {
+      $("ask-q").textContent = (L.factor ? q.factor.q : q.q) + " = ?";
+      $("ask-factor").hidden = L.factor || !q.factor;
+      $("ask-factor").textContent = q.factor ? "ask one factor: " + q.factor.q : "";
+    }
+    if (result !== undefined) $("learn-result").textContent = result;
+  }
+  function ask(s) {
+    L.asked = s; L.factor = false; L.hints = 0;
+    compute(F + s); S.node = D.backward[s].node; render();
+    renderPredict("Before this step is revealed: what is " + D.predict[s].q + "?  (a number, 0, 1 or a fraction like 3/4)");
+    if (document.activeElement !== $("ask-input")) $("ask-input").focus();
+    $("ask-input").value = "";
+  }
+  // → in predict mode: ask the next backward step's gradient before revealing it
+  function stepOrAsk() {
+    if (L.mode !== "predict" || !D.predict) return goto(S.k + 1);
+    if (L.asked >= 0) { renderPredict("Answer " + D.predict[L.asked].q + " first (or press “show”)."); return S.k; }
+    let k = S.k + 1;
+    while (k > F && k <= STEPS && L.done.get(k - F - 1) === "skipped") k++;
+    if (k > F && k <= STEPS && !L.done.has(k - F - 1)) { ask(k - F - 1); return S.k; }
+    return goto(k);
+  }
+  function hint() {
+    if (L.asked < 0) return null;
+    const q = D.predict[L.asked];
+    L.hints++;
+    const text = L.factor ? "Hint: " + q.factor.q + " is the local derivative of one edge: " + q.factor.q + " = " + q.factor.text.split(" = ")[0] :
+      L.hints === 1 ? "Hint: " + q.q + " = " + q.formula + (q.why ? "  (" + q.why + ")" : "") :
+      "Hint: the factors are  " + q.locals.join(",  ");
+    renderPredict(text);
+    return text;
+  }
+  function reveal(s, verdict) {
+    L.asked = -1;
+    if (!L.done.has(s)) { L.done.set(s, verdict); if (verdict !== "shown") { L.answered++; if (verdict === "right") L.right++; } }
+    goto(F + s + 1);
+  }
+  function answer(x) {
+    if (!D.predict) return { accepted: false, error: "the page is still loading its questions" };
+    if (L.mode !== "predict") setMode("predict");
+    if (L.asked < 0) { stepOrAsk(); if (L.asked < 0) return { accepted: false, error: "no backward step left to ask" }; }
+    const s = L.asked, q = D.predict[s], v = parseAnswer(x);
+    if (v === null) {  // not a number: a hint, no penalty
+      L.hints = Math.max(L.hints, 0);
+      const h = hint();
+      return { accepted: false, counted: false, hint: h, score: $("learn-score").textContent };
+    }
+    if (L.factor) {
+      const ok = close(v, q.factor.value);
+      L.factor = false;
+      const text = (ok ? "✓ right: " : "✗ not quite (you typed " + x + "): ") + q.factor.q + " = " + q.factor.text +
+        "\nNow " + q.q + " = ?";
+      renderPredict(text);
+      return { accepted: ok, counted: false, product: text, score: $("learn-score").textContent };
+    }
+    const ok = close(v, q.value), product = productText(s);
+    reveal(s, L.done.has(s) ? L.done.get(s) : ok ? "right" : "wrong");
+    const text = (ok ? "✓ right. " : "✗ not quite: you typed " + x + ". ") + "The chain rule:\n" + product;
+    renderPredict(text);
+    return { accepted: ok, counted: true, product, score: $("learn-score").textContent };
+  }
+  function skipDead() {
+    let n = 0;
+    for (let s = Math.max(0, S.k - F); s < B; s++) if (D.predict[s].dead && !L.done.has(s)) { L.done.set(s, "skipped"); n++; }
+    L.skipped += n;
+    if (L.asked >= 0 && L.done.get(L.asked) === "skipped") { L.asked = -1; stepOrAsk(); }
+    renderPredict("Skipped " + n + " steps whose gradient is 0: each lies behind a ReLU that is off, so nothing flows back.");
+    return n;
+  }
+
+  // the MLP's forward pass, the handout's formulas in the engine's float order
+  const model = (() => {
+    const nw = D.network;
+    if (!nw || nw.desired === undefined) return null;
+    const cols = nw.columns, layers = [];
+    for (let li = 0; li < nw.links.length; li++) {
+      layers.push({ nin: nw.links[li].nin, w: nw.links[li].w, neurons: cols[li + 1].neurons });
+    }
+    const out = layers[layers.length - 1].neurons;
+    if (out.length !== 1) return null;
+    const hasCost = D.root !== out[0].node;
+    if (hasCost && nw.desired === null) return null;
+    const params = [];
+    for (const l of layers) { params.push(...l.w); for (const n of l.neurons) params.push(n.bias); }
+    return { inputs: cols[0].neurons.map((n) => n.node), layers, hasCost, params, paramSet: new Set(params) };
+  })();
+  function forward(vals) {
+    let xs = model.inputs.map((k) => vals[k]);
+    for (const l of model.layers) {
+      const next = new Array(l.neurons.length);
+      for (let j = 0; j < l.neurons.length; j++) {
+        const n = l.neurons[j], base = j * l.nin;
+        let s = vals[n.bias];  // sum(map(mul, w, x), b): b first, then each w·x in order
+        if (D.network.sum === "neumaier") {
+          let lo = 0;
+          for (let i = 0; i < l.nin; i++) {
+            const x = vals[l.w[base + i]] * xs[i], t = s + x;
+            lo += Math.abs(s) >= Math.abs(x) ? (s - t) + x : (x - t) + s; s = t;
+          }
+          if (lo && Number.isFinite(lo)) s += lo;
+        } else {
+          for (let i = 0; i < l.nin; i++) s += vals[l.w[base + i]] * xs[i];
+        }
+        next[j] = n.node !== n.z ? (s > 0 ? s : 0) : s;  // ReLU on hidden layers
+      }
+      xs = next;
+    }
+    const O = xs[0];
+    if (!model.hasCost) return { O, C: O };
+    const e = O - D.network.desired;
+    return { O, C: e * e };
+  }
+  const base = () => Float64Array.from(D.data);
+  function forwardWith(values, x) {
+    if (!model) return { error: nudgeUnavailable() };
+    const vals = base();
+    for (const [name, v] of Object.entries(values || {})) {
+      const k = byName.get(name);
+      if (k === undefined || !model.paramSet.has(k)) return { error: name + " is not a parameter of this net" };
+      vals[k] = v;
+    }
+    if (x !== undefined) (Array.isArray(x) ? x : [x]).forEach((xi, i) => { vals[model.inputs[i]] = xi; });
+    return forward(vals);
+  }
+  function nudgeUnavailable() {
+    return "Nudging needs a net: the page runs the forward pass itself only for MLPs (layers of w·x+b, " +
+      "ReLU, the cost C = (O − O_des)²). This graph is not one; build it with MLP or two_hidden_layers.";
+  }
+  const fmt = (x) => (x === 0 ? "0" : Math.abs(x) < 1e-3 || Math.abs(x) >= 1e6 ? x.toExponential(6) : x.toPrecision(7));
+  function nudge(name, dw) {
+    if (!model) return { error: nudgeUnavailable() };
+    if (!D.grads) return { error: "the page is still loading the gradients" };
+    const k = byName.get(name);
+    if (k === undefined || !model.paramSet.has(k)) return { error: "“" + name + "” is not a parameter of this net (e.g. " + D.names[model.params[0]] + ")" };
+    dw = Number(dw);
+    const w = D.data[k], w2 = w + dw;
+    if (!Number.isFinite(dw) || !Number.isFinite(w2)) return { error: "Δw = " + dw + " is not a finite step (w + Δw overflows): take a smaller Δw" };
+    const vals = base(), C0 = forward(vals).C;
+    vals[k] = w2;
+    const C1 = forward(vals).C;
+    if (!Number.isFinite(C1)) return { error: "with " + name + " = " + w2 + " the forward pass leaves the finite range (C = " + C1 + "): take a smaller Δw" };
+    return { name, w, dw, grad: D.grads[k], predicted: D.grads[k] * dw, actual: C1 - C0, C0, C1 };
+  }
+  function sgdStep(lr = 0.01) {
+    if (!model) return { error: nudgeUnavailable() };
+    if (!D.grads) return { error: "the page is still loading the gradients" };
+    const vals = base(), C0 = forward(vals).C;
+    let predicted = 0;
+    for (const k of model.params) { const g = D.grads[k]; vals[k] = D.data[k] - lr * g; predicted -= lr * g * g; }
+    const C1 = forward(vals).C;
+    if (!Number.isFinite(C1)) return { error: "after the step the forward pass leaves the finite range (C = " + C1 + ")" };
+    return { lr, C0, C1, actual: C1 - C0, predicted };
+  }
+  function renderNudge() {
+    const box = $("nudge-out");
+    if (!model) { box.textContent = nudgeUnavailable(); return null; }
+    const name = $("nudge-name").value.trim(), dw = parseAnswer($("nudge-dw").value);
+    if (dw === null) { box.textContent = "Type Δw as a number, e.g. 0.01 or -1/8."; return null; }
+    const r = nudge(name, dw);
+    if (r.error) { box.textContent = r.error; drawNudge(null); return r; }
+    box.textContent = name + " = " + fmt(r.w) + ",  Δw = " + fmt(dw) + "\n" +
+      "predicted  ΔC ≈ ∂C/∂" + name + " · Δw = " + fmt(r.grad) + " · " + fmt(dw) + " = " + fmt(r.predicted) + "\n" +
+      "actual     ΔC = C(w + Δw) − C(w) = " + fmt(r.C1) + " − " + fmt(r.C0) + " = " + fmt(r.actual) + "\n" +
+      (r.actual === 0 && r.predicted === 0 ? "no change: this weight is behind an off ReLU" :
+        "they differ by " + fmt(r.actual - r.predicted) + " (the curvature the tangent leaves out)");
+    drawNudge(r);
+    return r;
+  }
+  function drawNudge(r) {
+    const c = $("nudge-plot"), ctx = c.getContext("2d"), W = c.width, H = c.height;
+    ctx.clearRect(0, 0, W, H);
+    if (!r) return;
+    const R = Math.max(Math.abs(r.dw) * 1.25, 1e-9), xs = [], act = [], pre = [];
+    const vals = base(), C0 = r.C0, k = byName.get(r.name);
+    for (let i = 0; i <= 80; i++) {
+      const d = -R + 2 * R * i / 80; vals[k] = r.w + d;
+      xs.push(d); act.push(forward(vals).C - C0); pre.push(r.grad * d);
+    }
+    const all = act.concat(pre).filter(Number.isFinite);
+    let lo = Math.min(...all), hi = Math.max(...all); if (hi - lo < 1e-300) { lo -= 1; hi += 1; }
+    const X = (d) => 30 + (d + R) / (2 * R) * (W - 40), Y = (v) => H - 18 - (v - lo) / (hi - lo) * (H - 30);
+    ctx.strokeStyle = "#bbb"; ctx.lineWidth = 1; ctx.beginPath(); ctx.moveTo(X(0), 6); ctx.lineTo(X(0), H - 18);
+    ctx.moveTo(30, Y(0)); ctx.lineTo(W - 10, Y(0)); ctx.stroke();
+    const line = (ys, colour, dash) => {
+      ctx.strokeStyle = colour; ctx.lineWidth = 2.5; ctx.setLineDash(dash); ctx.beginPath();
+      xs.forEach((d, i) => (i ? ctx.lineTo(X(d), Y(ys[i])) : ctx.moveTo(X(d), Y(ys[i])))); ctx.stroke(); ctx.setLineDash([]);
+    };
+    line(act, "#0072B2", []); line(pre, "#E69F00", [6, 4]);
+    ctx.fillStyle = "#CC79A7"; ctx.beginPath(); ctx.arc(X(r.dw), Y(r.actual), 5, 0, 7); ctx.fill();
+    ctx.fillStyle = "#1a1a1a"; ctx.font = "13px system-ui, sans-serif";
+    ctx.fillText("ΔC against Δw from " + fmt(-R) + " to " + fmt(R), 34, 14);
+    ctx.fillStyle = "#0072B2"; ctx.fillText("— actual", W - 150, H - 4);
+    ctx.fillStyle = "#E69F00"; ctx.fillText("- - tangent ∂C/∂w·Δw", W - 90 - 60, H - 22 + 4);
+  }
+  function renderSgd() {
+    const r = sgdStep(0.01);
+    $("sgd-out").textContent = r.error ? r.error : "one SGD step, every parameter w ← w − 0.01·∂C/∂w:\n" +
+      "C " + fmt(r.C0) + " → " + fmt(r.C1) + ",  ΔC = " + fmt(r.actual) + "  (predicted −α·Σ(∂C/∂w)² = " + fmt(r.predicted) + ")";
+    return r;
+  }
+  function setMode(m) {
+    L.mode = L.mode === m ? null : m;
+    for (const x of ["predict", "nudge"]) {
+      $(x + "-panel").hidden = L.mode !== x; $("mode-" + x).classList.toggle("on", L.mode === x);
+    }
+    if (L.mode === "predict") renderPredict("Predict mode: → asks each backward step's gradient before showing it.");
+    if (L.mode !== "predict") L.asked = -1;
+    if (L.mode === "nudge") {
+      if (!$("nudge-name").value && model) {
+        $("nudge-name").value = S.selected >= 0 && model.paramSet.has(S.selected) ? D.names[S.selected] : D.names[model.params[0]];
+      }
+      renderNudge();
+    }
+    return L.mode;
+  }
+
   const api = {
     steps: STEPS, data: D, listeners: [], view: null,
-    goto, step: () => goto(S.k + 1), back: () => goto(S.k - 1), select, play, pause, showView,
+    goto, step: stepOrAsk, back: () => goto(S.k - 1), select, play, pause, showView,
+    mode: setMode, answer, hint, skipDead, nudge, sgdStep, forward: forwardWith,
+    score: () => ({ right: L.right, answered: L.answered, skipped: L.skipped, text: $("learn-score").textContent }),
     current() {
       const grads = {};
       for (let v = 0; v < N; v++) if (S.hasGrad[v]) grads[D.names[v]] = S.grad[v];
@@ -323,17 +571,30 @@
   $("scrub").max = STEPS;
   $("scrub").addEventListener("input", (e) => goto(e.target.value));
   $("home").onclick = () => goto(0); $("end").onclick = () => goto(STEPS);
-  $("back").onclick = api.back; $("step").onclick = api.step; $("play").onclick = play;
+  $("back").onclick = api.back; $("step").onclick = stepOrAsk; $("play").onclick = play;
   // a clicked button keeps no focus, so that space and the arrows stay the page's keys
   for (const b of document.querySelectorAll("#bar button")) b.addEventListener("click", () => b.blur());
   $("speed").onchange = () => { if (S.playing) { pause(); play(); } };
   $("paths").onchange = render;
+  $("mode-predict").onclick = () => setMode("predict"); $("mode-nudge").onclick = () => setMode("nudge");
+  $("ask-form").onsubmit = (e) => { e.preventDefault(); answer($("ask-input").value); $("ask-input").value = ""; if (L.asked >= 0) $("ask-input").focus(); };
+  $("ask-hint").onclick = hint;
+  $("ask-factor").onclick = () => { L.factor = true; renderPredict("One factor: " + D.predict[L.asked].factor.q + " = ?"); $("ask-input").focus(); };
+  $("ask-show").onclick = () => { const s = L.asked; if (s >= 0) { reveal(s, "shown"); renderPredict("Shown (not scored):\n" + productText(s)); } };
+  $("skip-dead").onclick = skipDead;
+  $("nudge-name").oninput = renderNudge; $("nudge-dw").oninput = renderNudge;
+  $("nudge-slider").oninput = (e) => { $("nudge-dw").value = String(Number(e.target.value)); renderNudge(); };
+  $("sgd").onclick = renderSgd;
+  api.listeners.push(() => { if (L.mode === "nudge" && S.selected >= 0 && model && model.paramSet.has(S.selected) &&
+                                   $("nudge-name").value !== D.names[S.selected]) { $("nudge-name").value = D.names[S.selected]; renderNudge(); } });
   const hasGraph = initGraph(), hasNet = initNetwork();
   performance.mark("explorer:views");
   $("tab-graph").onclick = () => showView("graph"); $("tab-network").onclick = () => showView("network");
   document.addEventListener("keydown", (e) => {
-    if (e.target.tagName === "SELECT" || e.altKey || e.ctrlKey || e.metaKey) return;
-    const act = { ArrowRight: api.step, ArrowLeft: api.back, " ": play, Home: () => goto(0), End: () => goto(STEPS) }[e.key];
+    const typing = e.target.tagName === "INPUT" && !["range", "checkbox"].includes(e.target.type);
+    if (e.target.tagName === "SELECT" || typing || e.altKey || e.ctrlKey || e.metaKey) return;
+    const act = { ArrowRight: api.step, ArrowLeft: api.back, " ": play, Home: () => goto(0), End: () => goto(STEPS),
+                  p: () => setMode("predict"), n: () => setMode("nudge"), d: () => (D.predict && skipDead()) }[e.key];
     if (act) { e.preventDefault(); act(); }
   });
   const fromHash = () => { const m = /^#(\d+)$/.exec(location.hash); return m ? +m[1] : 0; };
