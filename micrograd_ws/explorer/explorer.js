@@ -398,6 +398,16 @@
     renderPredict(text);
     return { accepted: ok, counted: true, product, score: $("learn-score").textContent };
   }
+  function askFactor() {  // the current question's first factor on its own, e.g. ∂H2[3]/∂z2[3] = ?
+    if (L.mode !== "predict") setMode("predict");
+    if (L.asked < 0) stepOrAsk();
+    const q = L.asked >= 0 ? D.predict[L.asked].factor : null;
+    if (!q) return null;
+    L.factor = true;
+    renderPredict("One factor: " + q.q + " = ?");
+    $("ask-input").focus();
+    return q.q;
+  }
   function skipDead() {
     let n = 0;
     for (let s = Math.max(0, S.k - F); s < B; s++) if (D.predict[s].dead && !L.done.has(s)) { L.done.set(s, "skipped"); n++; }
@@ -556,7 +566,7 @@
   const api = {
     steps: STEPS, data: D, listeners: [], view: null,
     goto, step: stepOrAsk, back: () => goto(S.k - 1), select, play, pause, showView,
-    mode: setMode, answer, hint, skipDead, nudge, sgdStep, forward: forwardWith,
+    mode: setMode, answer, hint, factor: askFactor, skipDead, nudge, sgdStep, forward: forwardWith,
     score: () => ({ right: L.right, answered: L.answered, skipped: L.skipped, text: $("learn-score").textContent }),
     current() {
       const grads = {};
@@ -579,7 +589,7 @@
   $("mode-predict").onclick = () => setMode("predict"); $("mode-nudge").onclick = () => setMode("nudge");
   $("ask-form").onsubmit = (e) => { e.preventDefault(); answer($("ask-input").value); $("ask-input").value = ""; if (L.asked >= 0) $("ask-input").focus(); };
   $("ask-hint").onclick = hint;
-  $("ask-factor").onclick = () => { L.factor = true; renderPredict("One factor: " + D.predict[L.asked].factor.q + " = ?"); $("ask-input").focus(); };
+  $("ask-factor").onclick = askFactor;
   $("ask-show").onclick = () => { const s = L.asked; if (s >= 0) { reveal(s, "shown"); renderPredict("Shown (not scored):\n" + productText(s)); } };
   $("skip-dead").onclick = skipDead;
   $("nudge-name").oninput = renderNudge; $("nudge-dw").oninput = renderNudge;
