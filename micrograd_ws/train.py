@@ -47,7 +47,8 @@ from .optim import SGD
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["Snapshot", "History", "TrainingDiverged", "train", "summary", "plot", "iteration_counts", "run_name", "add_arguments", "run"]
+__all__ = ["Snapshot", "Moment", "History", "TrainingDiverged", "train", "fit", "replay_iterations", "summary", "plot",
+           "iteration_counts", "run_name", "add_arguments", "run"]
 
 _GROWTH_LIMIT = 1e6  # a cost this many times the data's scale means the steps are blowing up
 _GRID = 200  # points at which the fit is drawn
@@ -70,12 +71,25 @@ class Snapshot:
 
 
 @dataclass
+class Moment:
+    """The weights after ``iteration`` iterations and the gradients of that iteration's C (for replay)."""
+
+    iteration: int
+    state: dict  #: ``model.state_dict()`` after the iteration's step
+    grads: dict | None  #: ∂C/∂w of the iteration's sample, in ``state``'s layout (None before training)
+
+
+@dataclass
 class History:
     """What :func:`train` records: the cost of every iteration and the schedule's snapshots."""
 
     grid: list[float]  #: the inputs at which each snapshot's ``curve`` is evaluated
     losses: list[float] = field(default_factory=list)  #: C of iteration n at index n - 1
     snapshots: list[Snapshot] = field(default_factory=list)  #: before training, then one per count
+    moments: list[Moment] = field(default_factory=list)  #: the iterations ``train(record=...)`` kept
+    data: Dataset | None = None  #: what was fitted
+    lr: float = ALPHA
+    seed: int = 0
 
 
 class TrainingDiverged(ArithmeticError):
@@ -97,12 +111,14 @@ class TrainingDiverged(ArithmeticError):
 
 
 def train(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, lr: float = ALPHA,
-          seed: int = 0, progress: bool = False) -> History:
+          seed: int = 0, progress: bool = False, record: Iterable[int] = ()) -> History:
     """Train ``model`` in place with SGD, one sample per iteration, recording the fit after each count.
 
     ``progress`` shows a tqdm bar with the running cost (needs tqdm).  Raises
     :class:`TrainingDiverged`, naming the iteration, as soon as the cost or a gradient
-    overflows or the cost explodes (a million times the data's scale).
+    overflows or the cost explodes (a million times the data's scale).  ``record`` lists
+    iterations (0: before training) whose weights and gradients are kept in
+    ``history.moments``, for the explorer's replay (:func:`replay_iterations` chooses them).
     """
     counts = _schedule(iters)
     if not isinstance(model, MLP) or model.sizes[0] != 1 or model.sizes[-1] != 1:
@@ -114,7 +130,9 @@ def train(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, lr: 
     opt = SGD(model.parameters(), lr)
     lo, hi = data.x_range
     # lo·(1 - t) + hi·t, not lo + (hi - lo)·t: hi - lo overflows for data near ±1e308
-    history = History([lo * (1 - k / (_GRID - 1)) + hi * (k / (_GRID - 1)) for k in range(_GRID)])
+    history = History([lo * (1 - k / (_GRID - 1)) + hi * (k / (_GRID - 1)) for k in range(_GRID)],
+                      data=data, lr=lr, seed=seed)
+    keep = set(record)
     rng = random.Random(seed)
     start = time.perf_counter()
     try:  # before any step: an overflow here is the data's size, not the learning rate
@@ -123,6 +141,8 @@ def train(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, lr: 
             raise OverflowError("the cost C = (O - O_des)² is inf")
     except (OverflowError, ValueError) as e:
         raise _too_large(data, e) from None
+    if 0 in keep:
+        history.moments.append(Moment(0, model.state_dict(), None))
     limit = _GROWTH_LIMIT * max(1.0, history.snapshots[0].loss, max(y * y for y in data.ys))
     bar = _progress_bar(counts[-1]) if progress else None
     order: list[int] = []
@@ -145,6 +165,8 @@ def train(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, lr: 
                 history.losses.append(C.data)
                 if it in counts:
                     history.snapshots.append(_snapshot(model, data, history, it, start))
+                if it in keep:  # the step's gradients are still in .grad
+                    history.moments.append(Moment(it, model.state_dict(), _grads(model)))
             except OverflowError as e:
                 if it == 1 and not stepping:  # no step taken yet: the learning rate played no part
                     raise _too_large(data, e) from None
@@ -181,11 +203,32 @@ def _schedule(iters: Iterable[int]) -> list[int]:
 
 
 def _snapshot(model: MLP, data: Dataset, history: History, iteration: int, start: float) -> Snapshot:
+    return Snapshot(iteration, *fit(model, data, history.grid), model.state_dict(), time.perf_counter() - start)
+
+
+def fit(model: MLP, data: Dataset, grid: list[float]) -> tuple[float, float, list[float]]:
+    """Mean C over the data, max |O - O_des| and the output at each grid point, as a snapshot records them."""
     with no_grad():
         errors = [model(x).data - y for x, y in zip(data.xs, data.ys)]
-        curve = [model(x).data for x in history.grid]
-    return Snapshot(iteration, math.fsum(e * e for e in errors) / len(errors), max(map(abs, errors)),
-                    curve, model.state_dict(), time.perf_counter() - start)
+        curve = [model(x).data for x in grid]
+    return math.fsum(e * e for e in errors) / len(errors), max(map(abs, errors)), curve
+
+
+def _grads(model: MLP) -> dict:
+    return {f"{p}{layer.index}": [[w.grad for w in n.w] for n in layer.neurons] if p == "w" else
+            [n.b.grad for n in layer.neurons] for layer in model.layers for p in "wb"}
+
+
+def replay_iterations(counts: Iterable[int], per_decade: int = 4) -> list[int]:
+    """The iterations a replay keeps: 0, about ``per_decade`` log-spaced ones per decade, and every count.
+
+    >>> replay_iterations([100, 500, 1000, 5000])
+    [0, 1, 2, 3, 6, 10, 18, 32, 56, 100, 178, 316, 500, 562, 1000, 1778, 3162, 5000]
+    """
+    counts = _schedule(counts)
+    last = counts[-1]
+    logs = {round(10 ** (k / per_decade)) for k in range(int(math.log10(last) * per_decade) + 1)}
+    return sorted({0, *counts, *(n for n in logs if n <= last)})
 
 
 def summary(history: History) -> str:
@@ -334,6 +377,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seeds the initial weights and the sample order (default: 0)")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                         help=f"where the figure and model go, named after the settings (default: {DEFAULT_OUT})")
+    parser.add_argument("--explore", metavar="FILE.html",
+                        help="also write the explorer's replay of the run: scrub through the iterations")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -344,6 +389,8 @@ def run(args: argparse.Namespace) -> int:
                      f"{_MAX_HIDDEN}", 2)
     if args.data is not None and args.samples is not None:
         return _fail("--samples applies to built-in targets; with --data every row of the file is a sample", 2)
+    if args.explore is not None and (why := _unwritable(Path(args.explore))):
+        return _fail(f"--explore {args.explore}: {why} (checked before training, so no run is lost)", 2)
     try:
         _require("matplotlib", "tqdm")
         data = (read_csv(args.data) if args.data is not None else
@@ -368,7 +415,8 @@ def run(args: argparse.Namespace) -> int:
     source = f"target {data.target.formula}" if data.target else f"data from {args.data}"
     print(f"Training the {about} on {source} ({len(data)} samples), α = {args.lr:g}, seed {args.seed}")
     try:
-        history = train(model, data, args.iters, args.lr, args.seed, progress=True)
+        history = train(model, data, args.iters, args.lr, args.seed, progress=True,
+                        record=replay_iterations(args.iters) if args.explore else ())
     except TrainingDiverged as e:
         return _fail(e.describe("--lr ") + " Nothing was plotted or saved.")
     except DataError as e:
@@ -394,6 +442,14 @@ def run(args: argparse.Namespace) -> int:
             f"from {args.data} as it was then"
         print(f"replaced {' and '.join(replaced)} of an earlier run with these settings ({same}); "
               "other settings get other names")
+    if args.explore is not None:
+        from .explorer import explore
+
+        try:
+            page = explore(history).save(args.explore)
+        except OSError as e:
+            return _fail(f"cannot write --explore {args.explore}: {e}")
+        print(f"replay: {page}   (open it in a browser)")
     return 0
 
 
@@ -416,6 +472,20 @@ def run_name(args: argparse.Namespace, data_name: str) -> str:
     if args.seed != 0:
         parts.append(f"seed{args.seed}")
     return re.sub(r"[^\w.-]+", "_", "-".join(parts))[:150]
+
+
+def _unwritable(path: Path) -> str:
+    """Why the page could not be written at ``path`` ('' if it can)."""
+    import os
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    if path.is_dir():
+        return "is a folder; give a file name such as replay.html"
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "no permission to write there"
+    return ""
 
 
 def _fail(message: str, code: int = 1) -> int:

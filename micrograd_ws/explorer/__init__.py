@@ -266,7 +266,7 @@ def _static(filename: str) -> str:
 
 #: read by the page after it is interactive: the inspector's texts, each leaf's paths (the bulk),
 #: and what only scripts building on the page use (each node's op, its gradient at the end)
-_LATER = ("inspect", "paths", "ops", "grads", "gradText", "predict")
+_LATER = ("inspect", "paths", "ops", "grads", "gradText", "predict", "replay")
 
 
 def _packed(data: dict) -> str:
@@ -300,7 +300,7 @@ class Explorer:
         """The whole page: one HTML file with its data, styles and script inlined."""
         if self._html is None:
             core = {k: v for k, v in self.data.items() if k not in _LATER}
-            later = {k: self.data[k] for k in _LATER}
+            later = {k: self.data[k] for k in _LATER if k in self.data}
             title = html.escape(self.data["title"])
             self._html = (_static("page.html")
                           .replace("{{title}}", title)
@@ -350,6 +350,10 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
     If ``C.backward()`` has not been called, explore runs it (and the page says so);
     otherwise every ``grad`` is left as it was.
     """
+    from ..train import History
+
+    if isinstance(C, History):
+        return _replay(C, param, title)
     if not isinstance(C, Value):
         hint = " (call the net first: O = net(x); C = squared_error(O, y))" if hasattr(C, "parameters") else ""
         raise TypeError(f"explore(C): C must be a Value, the cost to explore; got {type(C).__name__}{hint}")
@@ -394,6 +398,23 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
     }
     still = view.get("svg") or (_network_svg(network, order, set(data["dead"])) if network else None)
     return Explorer(data, _summary(C, order, steps, grads, param, graph, note), still)
+
+
+def _replay(history, param, title: str) -> Explorer:
+    """``explore(history)``: the trained net's page with the run's timeline."""
+    from .replay import replay_data
+
+    C, replay = replay_data(history)
+    held = [m["it"] for m in replay["moments"]]
+    n = len(history.losses)
+    head = title or (f"Replay of {n:,} SGD iterations (α = {history.lr:g}, seed {history.seed}) on "
+                     f"{replay['targetText']}: the net after them, on the sample i = {history.data.xs[0]:g}")
+    page = explore(C, param, title=head)
+    page.data["replay"] = replay
+    page.data["note"] = (f"The page holds the weights at {len(held)} of the {n + 1:,} moments: iterations "
+                         + ", ".join(f"{k:,}" for k in held) + f". Recorded {replay['stamp']}.")
+    page._html = None
+    return page
 
 
 def _summary(C: Value, order: list, steps: list, grads: list, param, graph: Graph, note: str) -> str:

@@ -179,7 +179,7 @@
       link.w.forEach((w, idx) => {
         const j = Math.floor(idx / link.nin), i = idx % link.nin;
         const a = net.pos[li][i], b = net.pos[li + 1][j];
-        net.lines.push({ w, a, b, from: from[i], to: to[j], width: 0.4 + 3.2 * Math.abs(D.data[w]) / (maxAbs || 1),
+        net.lines.push({ w, link: li, a, b, from: from[i], to: to[j], width: 0.4 + 3.2 * Math.abs(D.data[w]) / (maxAbs || 1),
                          dead: dead[from[i].node] || dead[to[j].node] });
       });
     });
@@ -433,7 +433,7 @@
     for (const l of layers) { params.push(...l.w); for (const n of l.neurons) params.push(n.bias); }
     return { inputs: cols[0].neurons.map((n) => n.node), layers, hasCost, params, paramSet: new Set(params) };
   })();
-  function forward(vals) {
+  function forward(vals, trace) {  // trace: also keep each z and H (by node) in it
     let xs = model.inputs.map((k) => vals[k]);
     for (const l of model.layers) {
       const next = new Array(l.neurons.length);
@@ -451,6 +451,7 @@
           for (let i = 0; i < l.nin; i++) s += vals[l.w[base + i]] * xs[i];
         }
         next[j] = n.node !== n.z ? (s > 0 ? s : 0) : s;  // ReLU on hidden layers
+        if (trace) { trace[n.z] = s; trace[n.node] = next[j]; }
       }
       xs = next;
     }
@@ -549,11 +550,13 @@
   }
   function setMode(m) {
     L.mode = L.mode === m ? null : m;
-    for (const x of ["predict", "nudge"]) {
+    for (const x of ["predict", "nudge", "replay"]) {
       $(x + "-panel").hidden = L.mode !== x; $("mode-" + x).classList.toggle("on", L.mode === x);
     }
     if (L.mode === "predict") renderPredict("Predict mode: → asks each backward step's gradient before showing it.");
     if (L.mode !== "predict") L.asked = -1;
+    if (L.mode === "replay") { showView("network"); if (S.k < F) goto(F); gotoIteration(D.replay.moments[R.m >= 0 ? R.m : D.replay.moments.length - 1].it); }
+    else if (R.m >= 0 && R.m !== D.replay.moments.length - 1) gotoIteration(D.replay.last);  // back to the trained net
     if (L.mode === "nudge") {
       if (!$("nudge-name").value && model) {
         $("nudge-name").value = S.selected >= 0 && model.paramSet.has(S.selected) ? D.names[S.selected] : D.names[model.params[0]];
@@ -563,10 +566,116 @@
     return L.mode;
   }
 
+  // --- replay: the run's timeline (D.replay, from explore(history)) -----------------------
+  const R = { m: -1, param: -1, nodes: null, cost: null, range: null };
+  function nearestMoment(k) {
+    const ms = D.replay.moments;
+    let best = 0;
+    for (let i = 1; i < ms.length; i++) if (Math.abs(ms[i].it - k) < Math.abs(ms[best].it - k)) best = i;
+    return best;
+  }
+  function gotoIteration(k, param) {
+    if (!D.replay) return { error: "this page holds no training run: write one with explore(history) or train --explore" };
+    const i = nearestMoment(Math.max(0, Math.min(D.replay.last, Number(k) || 0))), m = D.replay.moments[i];
+    if (!R.nodes) R.nodes = D.replay.names.map((n) => byName.get(n));
+    if (param !== undefined) R.param = D.replay.names.indexOf(param);
+    if (R.param < 0) R.param = Math.max(0, D.replay.names.indexOf("w2[3][7]"));
+    R.m = i;
+    R.nodes.forEach((node, j) => { D.data[node] = m.values[j]; D.dataText[node] = fmt(m.values[j]); });
+    if (model) {  // the moment's activations on the page's sample: which ReLUs are off now
+      const trace = Float64Array.from(D.data);
+      forward(trace, trace);
+      for (const l of model.layers) for (const n of l.neurons) {
+        for (const k2 of [n.z, n.node]) { D.data[k2] = trace[k2]; D.dataText[k2] = fmt(trace[k2]); }
+        if (n.node !== n.z) dead[n.node] = trace[n.z] > 0 ? 0 : 1;
+      }
+    }
+    reweight();
+    renderNetwork();
+    renderReplay(Number(k));
+    const name = D.replay.names[R.param];
+    return { iteration: m.it, cost: m.loss, param: name, value: m.values[R.param],
+             grad: m.grads ? m.grads[R.param] : null };
+  }
+  function reweight() {  // widths and signs of the lines from the weights now in D.data
+    const max = new Map();
+    for (const l of net.lines) if (l.w >= 0) max.set(l.link, Math.max(max.get(l.link) || 0, Math.abs(D.data[l.w])));
+    for (const l of net.lines) {
+      if (l.w < 0) continue;
+      l.width = 0.4 + 3.2 * Math.abs(D.data[l.w]) / (max.get(l.link) || 1);
+      l.dead = dead[l.from.node] || dead[l.to.node];
+    }
+  }
+  function plotBox(id) {
+    const c = $(id), ctx = c.getContext("2d");
+    ctx.clearRect(0, 0, c.width, c.height);
+    ctx.font = "13px system-ui, sans-serif"; ctx.lineWidth = 1; ctx.setLineDash([]);
+    return { c, ctx, W: c.width, H: c.height };
+  }
+  function renderReplay(k) {
+    const P = D.replay, m = P.moments[R.m], name = P.names[R.param];
+    $("replay-k").max = P.last; $("replay-k").value = k;
+    $("replay-text").textContent = "iteration " + k.toLocaleString("en") + (m.it !== k ? "  (the page holds iteration " +
+      m.it.toLocaleString("en") + ", the nearest)" : "") + (P.marked.includes(m.it) ? "  · a schedule count" : "") +
+      "\nmean C over the data " + fmt(m.loss) + "\n" + name + " = " + fmt(m.values[R.param]) +
+      (m.grads ? ",  ∂C/∂" + name + " = " + fmt(m.grads[R.param]) + " (that iteration's sample)" : "");
+    if (!R.range) {  // fixed axes over the whole run, so the picture does not jump while scrubbing
+      const ys = P.ys.concat(P.target || []);
+      for (const mm of P.moments) ys.push(...mm.curve);
+      R.range = [Math.min(...ys), Math.max(...ys)];
+    }
+    // the fit: target, data, the net's output at this moment
+    let { ctx, W, H } = plotBox("replay-fit");
+    const gx = P.grid, x0 = gx[0], x1 = gx[gx.length - 1], [y0, y1] = R.range;
+    const X = (x) => 34 + (x - x0) / (x1 - x0 || 1) * (W - 44), Y = (y) => H - 16 - (y - y0) / (y1 - y0 || 1) * (H - 34);
+    const curve = (ys, colour, width) => { ctx.strokeStyle = colour; ctx.lineWidth = width; ctx.beginPath();
+      gx.forEach((x, i) => (i ? ctx.lineTo(X(x), Y(ys[i])) : ctx.moveTo(X(x), Y(ys[i])))); ctx.stroke(); };
+    if (P.target) curve(P.target, "#cfcfcf", 7);
+    ctx.fillStyle = "#fff"; ctx.strokeStyle = "#666"; ctx.lineWidth = 1;
+    P.xs.forEach((x, i) => { ctx.beginPath(); ctx.arc(X(x), Y(P.ys[i]), 3, 0, 7); ctx.fill(); ctx.stroke(); });
+    curve(m.curve, "#0072B2", 2.5);
+    ctx.fillStyle = "#1a1a1a"; ctx.fillText("the fit after " + m.it.toLocaleString("en") + " iterations (grey: " + P.targetText + ")", 36, 14);
+    // the cost: every iteration's C (log-log), the schedule counts, the cursor
+    ({ ctx, W, H } = plotBox("replay-cost"));
+    if (!R.cost) {
+      const pos = P.losses.filter((c) => c > 0), lo = Math.log10(Math.min(...pos, ...P.moments.map((q) => q.loss).filter((c) => c > 0)));
+      R.cost = { lo, hi: Math.log10(Math.max(...pos)), lx: Math.log10(P.last + 1) };
+    }
+    const { lo, hi, lx } = R.cost;
+    const CX = (it) => 34 + Math.log10(it + 1) / (lx || 1) * (W - 44), CY = (c) => H - 16 - (Math.log10(Math.max(c, 10 ** lo)) - lo) / (hi - lo || 1) * (H - 34);
+    ctx.fillStyle = "rgba(120,120,120,0.35)";
+    P.losses.forEach((c, i) => ctx.fillRect(CX(i + 1), CY(c), 1.5, 1.5));
+    ctx.strokeStyle = "#999"; ctx.setLineDash([4, 3]); ctx.fillStyle = "#1a1a1a";
+    for (const n of P.marked) { ctx.beginPath(); ctx.moveTo(CX(n), 18); ctx.lineTo(CX(n), H - 16); ctx.stroke(); ctx.fillText(String(n), CX(n) + 2, H - 3); }
+    ctx.setLineDash([]); ctx.fillStyle = "#0072B2";
+    for (const q of P.moments) { ctx.beginPath(); ctx.arc(CX(q.it), CY(q.loss), 3, 0, 7); ctx.fill(); }
+    ctx.strokeStyle = "#CC79A7"; ctx.lineWidth = 3; ctx.beginPath(); ctx.moveTo(CX(k), 18); ctx.lineTo(CX(k), H - 16); ctx.stroke();
+    ctx.fillStyle = "#1a1a1a"; ctx.fillText("C per iteration (grey), mean C at the held moments (blue), log–log", 36, 14);
+    // one parameter over the held moments: its value and ∂C/∂w
+    ({ ctx, W, H } = plotBox("replay-param"));
+    const its = P.moments.map((q) => q.it), vs = P.moments.map((q) => q.values[R.param]);
+    const gs = P.moments.map((q) => (q.grads ? q.grads[R.param] : null));
+    const series = (ys, colour, top, bottom) => {
+      const ok = ys.filter((y) => y !== null), a = Math.min(...ok), b = Math.max(...ok);
+      const YY = (y) => bottom - (y - a) / (b - a || 1) * (bottom - top);
+      ctx.strokeStyle = colour; ctx.lineWidth = 2; ctx.beginPath();
+      let started = false;
+      ys.forEach((y, i) => { if (y === null) return; started ? ctx.lineTo(CX(its[i]), YY(y)) : ctx.moveTo(CX(its[i]), YY(y)); started = true; });
+      ctx.stroke();
+    };
+    series(vs, "#0072B2", 20, H / 2 - 4);
+    if (gs.some((g) => g !== null)) series(gs, "#E69F00", H / 2 + 10, H - 16);
+    ctx.strokeStyle = "#CC79A7"; ctx.lineWidth = 3; ctx.beginPath(); ctx.moveTo(CX(k), 18); ctx.lineTo(CX(k), H - 16); ctx.stroke();
+    ctx.fillStyle = "#0072B2"; ctx.fillText(name + " (value)", 36, 14);
+    ctx.fillStyle = "#E69F00"; ctx.fillText("∂C/∂" + name + " (each held iteration's sample)", 36, H / 2 + 8);
+  }
+
   const api = {
     steps: STEPS, data: D, listeners: [], view: null,
     goto, step: stepOrAsk, back: () => goto(S.k - 1), select, play, pause, showView,
     mode: setMode, answer, hint, factor: askFactor, skipDead, nudge, sgdStep, forward: forwardWith,
+    goto_iteration: (k, param) => { if (L.mode !== "replay" && D.replay) setMode("replay"); return gotoIteration(k, param); },
+    get iterations() { return D.replay ? D.replay.moments.map((m) => m.it) : []; },
     score: () => ({ right: L.right, answered: L.answered, skipped: L.skipped, text: $("learn-score").textContent }),
     current() {
       const grads = {};
@@ -595,6 +704,10 @@
   $("nudge-name").oninput = renderNudge; $("nudge-dw").oninput = renderNudge;
   $("nudge-slider").oninput = (e) => { $("nudge-dw").value = String(Number(e.target.value)); renderNudge(); };
   $("sgd").onclick = renderSgd;
+  $("mode-replay").onclick = () => setMode("replay");
+  $("replay-k").oninput = (e) => gotoIteration(e.target.value);
+  $("replay-param-name").onchange = (e) => { const j = D.replay.names.indexOf(e.target.value.trim());
+    if (j >= 0) gotoIteration($("replay-k").value, e.target.value.trim()); };
   api.listeners.push(() => { if (L.mode === "nudge" && S.selected >= 0 && model && model.paramSet.has(S.selected) &&
                                    $("nudge-name").value !== D.names[S.selected]) { $("nudge-name").value = D.names[S.selected]; renderNudge(); } });
   const hasGraph = initGraph(), hasNet = initNetwork();
@@ -604,7 +717,7 @@
     const typing = e.target.tagName === "INPUT" && !["range", "checkbox"].includes(e.target.type);
     if (e.target.tagName === "SELECT" || typing || e.altKey || e.ctrlKey || e.metaKey) return;
     const act = { ArrowRight: api.step, ArrowLeft: api.back, " ": play, Home: () => goto(0), End: () => goto(STEPS),
-                  p: () => setMode("predict"), n: () => setMode("nudge"), d: () => (D.predict && skipDead()) }[e.key];
+                  p: () => setMode("predict"), n: () => setMode("nudge"), r: () => D.replay && setMode("replay"), d: () => (D.predict && skipDead()) }[e.key];
     if (act) { e.preventDefault(); act(); }
   });
   const fromHash = () => { const m = /^#(\d+)$/.exec(location.hash); return m ? +m[1] : 0; };
@@ -616,6 +729,8 @@
     ? document.addEventListener("DOMContentLoaded", ok) : ok()));
   api.loaded = parsed.then(() => decode($("explorer-inspect").textContent.trim())).then((more) => {
     Object.assign(D, more);
+    $("mode-replay").hidden = !D.replay;
+    if (D.replay) { R.param = Math.max(0, D.replay.names.indexOf("w2[3][7]")); $("replay-param-name").value = D.replay.names[R.param]; }
     api.loadedAt = performance.now();
     if (S.selected >= 0) select(D.names[S.selected]);
     else if (D.select !== null) select(D.names[D.select]);
