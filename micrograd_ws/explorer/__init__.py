@@ -22,6 +22,7 @@ import gzip
 import html
 import json
 import re
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Union
@@ -294,6 +295,7 @@ class Explorer:
         self.steps = len(data["forward"]) + len(data["backward"])
         self.names = data["names"]
         self._html: str | None = None
+        self.stamp = ""  #: when a replay's run was recorded, shown in the page's header
 
     @property
     def html(self) -> str:
@@ -304,6 +306,7 @@ class Explorer:
             title = html.escape(self.data["title"])
             self._html = (_static("page.html")
                           .replace("{{title}}", title)
+                          .replace("{{stamp}}", html.escape(self.stamp))
                           .replace("{{style}}", _static("explorer.css"))
                           .replace("{{data}}", _packed(core))
                           .replace("{{inspect}}", _packed(later))
@@ -412,7 +415,8 @@ def _replay(history, param, title: str) -> Explorer:
     page = explore(C, param, title=head)
     page.data["replay"] = replay
     page.data["note"] = (f"The page holds the weights at {len(held)} of the {n + 1:,} moments: iterations "
-                         + ", ".join(f"{k:,}" for k in held) + f". Recorded {replay['stamp']}.")
+                         + ", ".join(f"{k:,}" for k in held) + ".")
+    page.stamp = time.strftime("recorded %Y-%m-%d %H:%M UTC", time.gmtime())  # the one part that differs per run
     page._html = None
     return page
 

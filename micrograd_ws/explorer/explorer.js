@@ -714,7 +714,8 @@
   performance.mark("explorer:views");
   $("tab-graph").onclick = () => showView("graph"); $("tab-network").onclick = () => showView("network");
   document.addEventListener("keydown", (e) => {
-    const typing = e.target.tagName === "INPUT" && !["range", "checkbox"].includes(e.target.type);
+    // typing, and the replay's own slider (its arrows move through the iterations), keep their keys
+    const typing = e.target.tagName === "INPUT" && (!["range", "checkbox"].includes(e.target.type) || e.target.id === "replay-k");
     if (e.target.tagName === "SELECT" || typing || e.altKey || e.ctrlKey || e.metaKey) return;
     const act = { ArrowRight: api.step, ArrowLeft: api.back, " ": play, Home: () => goto(0), End: () => goto(STEPS),
                   p: () => setMode("predict"), n: () => setMode("nudge"), r: () => D.replay && setMode("replay"), d: () => (D.predict && skipDead()) }[e.key];

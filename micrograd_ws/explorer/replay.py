@@ -9,8 +9,6 @@ exactly as the training summary computes them); the page only picks the moment.
 """
 from __future__ import annotations
 
-import time
-
 from ..engine import squared_error
 from ..nn import MLP
 
@@ -60,6 +58,5 @@ def replay_data(history) -> tuple[object, dict]:
         "target": [data.target.fn(x) for x in history.grid] if data.target else None,
         "targetText": data.target.formula if data.target else f"data {data.name}",
         "lr": history.lr, "seed": history.seed,
-        "stamp": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     return C, replay

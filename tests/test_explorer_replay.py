@@ -1,0 +1,98 @@
+"""The explorer's replay of a training run, in a real browser (same set-up as test_explorer_browser).
+
+The default run replays the handout's h = 100 net over a short schedule (100, 500) to stay in
+CI's budget; benchmarks/replay_page.py measures the full 100/500/1000/5000 run (size, frame
+times while scrubbing).
+"""
+import re
+
+import pytest
+
+from micrograd_ws import two_hidden_layers, two_neuron
+from micrograd_ws.cli import main
+from micrograd_ws.data import make_dataset
+from micrograd_ws.explorer import explore
+from micrograd_ws.train import replay_iterations, train
+from test_explorer_browser import Page
+
+
+def test_replay_iterations_keep_every_count_and_stay_few():
+    kept = replay_iterations([100, 500, 1000, 5000])
+    assert kept[0] == 0 and {100, 500, 1000, 5000} <= set(kept) and len(kept) <= 20
+    assert kept == sorted(set(kept))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """The h = 100 net trained on sin for 100 then 500 iterations, with its replay page."""
+    model = two_hidden_layers(hidden=100, seed=0)
+    history = train(model, make_dataset("sin", 50), [100, 500], record=replay_iterations([100, 500]))
+    path = tmp_path_factory.mktemp("replay") / "replay.html"
+    explore(history).save(path)
+    return history, path
+
+
+@pytest.mark.slow
+def test_replay_page_costs_at_the_marked_counts_and_scrubbing(browser, run):
+    history, path = run
+    assert path.stat().st_size < 8_000_000
+    page = Page(browser, path).ready()
+    held = page.js("explorer.iterations")
+    assert held == [m.iteration for m in history.moments] and {0, 100, 500} <= set(held)
+    note = page.page.locator("#note").text_content()  # the page says which iterations it holds
+    assert ", ".join(f"{k:,}" for k in held) in note
+    for s in history.snapshots:  # the cost shown at each count is the training summary's
+        got = page.js(f"explorer.goto_iteration({s.iteration})")
+        assert got["iteration"] == s.iteration and got["cost"] == s.loss
+        assert f"mean C over the data {s.loss:.7g}"[:28] in page.page.locator("#replay-text").text_content()
+    moment = history.moments[-3]
+    got = page.js(f"explorer.goto_iteration({moment.iteration}, 'w2[3][7]')")
+    assert got["value"] == moment.state["w2"][3][7]
+    assert got["grad"] == float(f"{moment.grads['w2'][3][7]:.7g}")
+    # the network view carries that moment's weights: a line's width follows |w|
+    assert page.js("explorer.data.data[explorer.data.names.indexOf('w2[3][7]')]") == moment.state["w2"][3][7]
+    # scrubbing with the slider: every input shows the nearest held moment
+    slider = page.page.locator("#replay-k")
+    slider.focus()
+    for _ in range(5):
+        page.page.keyboard.press("ArrowRight")
+    assert page.js("+document.getElementById('replay-k').value") == moment.iteration + 5
+    assert page.page.locator("#replay-panel").is_visible()
+    page.clean()
+
+
+def _explore_run(tmp_path, name, *extra):
+    out = tmp_path / name
+    argv = ["train", "--model", "two-neuron", "--iters", "10,30", "--out", str(tmp_path / "out"),
+            "--explore", str(out), *extra]
+    assert main(argv) == 0
+    return out
+
+
+def test_same_seed_same_replay_apart_from_the_timestamp(tmp_path, dot, capsys):
+    a, b = _explore_run(tmp_path, "a.html"), _explore_run(tmp_path, "b.html")
+    stamp = re.compile(rb'<p id="stamp">recorded [^<]*</p>')
+    pa, pb = a.read_bytes(), b.read_bytes()
+    assert len(stamp.findall(pa)) == 1
+    assert stamp.sub(b"", pa) == stamp.sub(b"", pb)
+    c = _explore_run(tmp_path, "c.html", "--seed", "1")  # and a different seed is a different run
+    assert stamp.sub(b"", c.read_bytes()) != stamp.sub(b"", pa)
+    assert "replay: " in capsys.readouterr().out
+
+
+def test_explore_path_refused_before_training(tmp_path, capsys):
+    missing = tmp_path / "no-such-dir" / "replay.html"
+    argv = ["train", "--model", "two-neuron", "--iters", "10", "--out", str(tmp_path / "out"), "--explore", str(missing)]
+    assert main(argv) == 2
+    err = capsys.readouterr()
+    assert "does not exist" in err.err and "before training" in err.err
+    assert "Training" not in err.out and not (tmp_path / "out").exists()
+    assert main([*argv[:-1], str(tmp_path)]) == 2  # a folder, not a file
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_explore_of_a_history_without_recorded_moments_uses_the_snapshots(tmp_path):
+    history = train(two_neuron(seed=0), make_dataset("line"), [5, 20])
+    page = explore(history)
+    assert [m["it"] for m in page.data["replay"]["moments"]] == [0, 5, 20]
+    assert page.data["replay"]["moments"][1]["grads"] is None
