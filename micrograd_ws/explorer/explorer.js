@@ -195,6 +195,8 @@
     const ctx = net.canvas.getContext("2d"), pm = pathInfo();
     ctx.clearRect(0, 0, net.W, net.H);
     const zNow = S.node;
+    // Lines of one look are stroked as one path: 10,000 separate strokes take most of a second.
+    const batches = new Map(), single = [];
     for (const l of net.lines) {
       const reached = l.w < 0 ? S.known[l.to.node] : (S.k > F ? S.hasGrad[l.w] : S.known[l.to.z] || S.known[l.to.node]);
       const now = l.to.z === zNow && zNow >= 0;
@@ -204,12 +206,28 @@
         onPath = l.w === S.selected || (pm.all.has(l.from.node) && (pm.all.has(l.to.z) || pm.all.has(l.to.node)));
         alpha = onPath ? 0.95 : 0.04;
       }
-      ctx.globalAlpha = alpha;
-      ctx.strokeStyle = l.w < 0 ? "#555" : l.dead ? "#9a9a9a" : D.data[l.w] >= 0 ? "#0072B2" : "#E69F00";
-      ctx.lineWidth = now || l.w === S.selected ? l.width + 2.5 : l.width;
-      ctx.setLineDash(l.dead || (pm && onPath && !(pm.live.has(l.from.node) && (pm.live.has(l.to.z) || pm.live.has(l.to.node)))) ? [4, 3] : []);
-      ctx.beginPath(); ctx.moveTo(l.a.x, l.a.y); ctx.lineTo(l.b.x, l.b.y); ctx.stroke();
-      if (now) { ctx.globalAlpha = 1; ctx.strokeStyle = "#CC79A7"; ctx.lineWidth = 1.2; ctx.stroke(); }
+      const look = {
+        alpha, now,
+        colour: l.w < 0 ? "#555" : l.dead ? "#9a9a9a" : D.data[l.w] >= 0 ? "#0072B2" : "#E69F00",
+        width: now || l.w === S.selected ? l.width + 2.5 : Math.round(l.width * 4) / 4,
+        dashed: !!(l.dead || (pm && onPath && !(pm.live.has(l.from.node) && (pm.live.has(l.to.z) || pm.live.has(l.to.node))))),
+      };
+      if (now || l.w === S.selected) { single.push([l, look]); continue; }  // drawn on top, one by one
+      const key = look.colour + look.alpha + "|" + look.width + look.dashed;
+      if (!batches.has(key)) batches.set(key, [look, []]);
+      batches.get(key)[1].push(l);
+    }
+    const stroke = (look, lines) => {
+      ctx.globalAlpha = look.alpha; ctx.strokeStyle = look.colour; ctx.lineWidth = look.width;
+      ctx.setLineDash(look.dashed ? [4, 3] : []);
+      ctx.beginPath();
+      for (const l of lines) { ctx.moveTo(l.a.x, l.a.y); ctx.lineTo(l.b.x, l.b.y); }
+      ctx.stroke();
+    };
+    for (const [look, lines] of batches.values()) stroke(look, lines);
+    for (const [l, look] of single) {
+      stroke(look, [l]);
+      if (look.now) stroke({ alpha: 1, colour: "#CC79A7", width: 1.2, dashed: look.dashed }, [l]);
     }
     ctx.globalAlpha = 1; ctx.setLineDash([]);
     for (const [k, c] of net.circles) {
@@ -580,7 +598,9 @@
     if (!R.nodes) R.nodes = D.replay.names.map((n) => byName.get(n));
     if (param !== undefined) R.param = D.replay.names.indexOf(param);
     if (R.param < 0) R.param = Math.max(0, D.replay.names.indexOf("w2[3][7]"));
+    const same = R.m === i;
     R.m = i;
+    if (same) { renderReplay(Number(k)); return moment(m); }  // the same held moment: only the cursor moves
     R.nodes.forEach((node, j) => { D.data[node] = m.values[j]; D.dataText[node] = fmt(m.values[j]); });
     if (model) {  // the moment's activations on the page's sample: which ReLUs are off now
       const trace = Float64Array.from(D.data);
@@ -593,6 +613,9 @@
     reweight();
     renderNetwork();
     renderReplay(Number(k));
+    return moment(m);
+  }
+  function moment(m) {
     const name = D.replay.names[R.param];
     return { iteration: m.it, cost: m.loss, param: name, value: m.values[R.param],
              grad: m.grads ? m.grads[R.param] : null };
