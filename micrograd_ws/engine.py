@@ -506,11 +506,11 @@ class Value:
             raise
 
     def backward_steps(self, gradient: Number = 1.0):
-        """The reverse pass one node at a time, a generator of steps (see :mod:`micrograd_ws.explain`).
+        """The reverse pass one node at a time, a generator of steps (see :mod:`micrograd_ws.stepping`).
 
         Running all steps leaves the same gradients as :meth:`backward`.
         """
-        from .explain import backward_steps
+        from .stepping import backward_steps
 
         return backward_steps(self, gradient)
 

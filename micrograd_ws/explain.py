@@ -1,25 +1,14 @@
-"""Step through the reverse pass, and explain one gradient as the handout's chain rule.
-
-``C.backward_steps()`` is :meth:`Value.backward` one node at a time: each step shows
-the gradient arriving at a node and what it passes on to each parent.
+"""Explain one gradient as the handout's chain rule (stepping the pass is :mod:`micrograd_ws.stepping`).
 
 >>> from micrograd_ws import Value, squared_error
 >>> w1, i, b1 = Value(0.5, 'w1'), Value(2.0, 'i'), Value(0.1, 'b1')
 >>> O = w1 * i + b1; O.label = 'O'
 >>> C = squared_error(O, 1.0)
->>> steps = C.backward_steps()
->>> next(steps)
-∂C/∂O += ∂C/∂C · ∂C/∂O = 1 · 0.2 = 0.2
->>> next(steps)
-∂C/∂w1·i += ∂C/∂O · ∂O/∂w1·i = 0.2 · 1 = 0.2
-∂C/∂b1   += ∂C/∂O · ∂O/∂b1   = 0.2 · 1 = 0.2
->>> for step in steps: pass          # the rest; w1.grad is now complete
->>> w1.grad
-0.40000000000000036
 
 ``explain(C, w)`` writes ∂C/∂w as the product of local derivatives along each path
 from ``w`` to ``C``, with the handout's formulas and this graph's numbers:
 
+>>> C.backward()
 >>> explain(C, w1)
 ∂C/∂w1 = ∂C/∂O · ∂O/∂w1·i · ∂w1·i/∂w1
        = 2(O − O_des) · 1 · i
@@ -38,13 +27,12 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterator, Sequence, Union
+from typing import Sequence, Union
 
-from .engine import (Value, _abort_backward, _finish_backward, _prepare_backward, _run_closure, _to_float,
-                     topological_order)
+from .engine import Value, topological_order
 from .paths import Analysis, Edge, _wrap, did_you_mean, name, partial, path_product
 
-__all__ = ["backward_steps", "BackwardStep", "Contribution", "explain", "Explanation", "PathTerm", "MAX_LISTED"]
+__all__ = ["explain", "Explanation", "PathTerm", "MAX_LISTED"]
 
 
 def _num(x: float, digits: int = 4) -> str:
@@ -56,151 +44,6 @@ def _num(x: float, digits: int = 4) -> str:
 def _product(xs: Sequence[float]) -> str:
     """``a · b · (-c)``: negative factors after the first in parentheses."""
     return " · ".join(_num(x) if k == 0 or x >= 0 else f"({_num(x)})" for k, x in enumerate(xs))
-
-
-# --- the reverse pass, one node at a time ---------------------------------------------
-
-@dataclass(frozen=True)
-class Contribution:
-    """What one edge adds in a step: ∂root/∂parent += ∂root/∂node · ∂node/∂parent.
-
-    ``so_far`` is the parent's gradient in this pass after the addition (parents
-    reached from several children collect one contribution from each).
-    """
-
-    edge: Edge
-    added: float
-    so_far: float
-
-    @property
-    def parent(self) -> Value:
-        return self.edge.parent
-
-    @property
-    def local(self) -> float:
-        return self.edge.local
-
-
-@dataclass(frozen=True, repr=False)
-class BackwardStep:
-    """One node of the reverse pass: the gradient arriving at ``node``, passed on to its parents.
-
-    ``index`` counts from 0 up to ``total - 1`` in the order the engine processes nodes.
-    A node whose gradient is 0 passes nothing on (``skipped``), as in the engine.
-    """
-
-    root: Value
-    node: Value
-    grad: float
-    contributions: tuple[Contribution, ...]
-    index: int
-    total: int
-
-    @property
-    def skipped(self) -> bool:
-        return self.grad == 0.0
-
-    def describe(self, limit: int | None = 8) -> str:
-        """The step as text, one line per parent; ``limit`` lines at most (``None``: all)."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise ValueError(f"describe(limit): a positive int or None, got {limit!r}")
-        top = name(self.root)
-        if self.skipped:
-            parents = [name(c.parent) for c in self.contributions]
-            shown = ", ".join(parents[:limit] if limit else parents)
-            more = ", …" if limit and len(parents) > limit else ""
-            return f"{partial(top, name(self.node))} = 0: nothing to pass on to {shown}{more} (skipped)"
-        cs = self.contributions if limit is None else self.contributions[:limit]
-        rows = [(partial(top, name(c.parent)), c.edge.symbol, c) for c in cs]
-        w_lhs = max(len(r[0]) for r in rows)
-        w_sym = max(len(r[1]) for r in rows)
-        incoming = partial(top, name(self.node))
-        lines = [
-            f"{lhs:<{w_lhs}} += {incoming} · {sym:<{w_sym}} = {_product([self.grad, c.local])} = {_num(c.added)}"
-            + (f"  (so far {_num(c.so_far)})" if c.so_far != c.added else "")
-            for lhs, sym, c in rows
-        ]
-        hidden = len(self.contributions) - len(cs)
-        if hidden:
-            lines.append(f"… and {hidden} more parents, each {partial(top, 'p')} += {incoming} · "
-                         f"{partial(name(self.node), 'p')} "
-                         "(step.describe(limit=None) lists them all)")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.describe()
-
-    __repr__ = __str__  # so that next(steps) at the REPL shows the equation
-
-
-def backward_steps(root: Value, gradient: Union[int, float] = 1.0) -> Iterator[BackwardStep]:
-    """The reverse pass as a generator: one :class:`BackwardStep` per node, in the engine's order.
-
-    Each step has already been applied when it is yielded, so after ``next(steps)`` the
-    parents' ``grad`` include it; a step is what ``node._backward()`` (micrograd's name)
-    does.  Running every step leaves exactly the gradients of
-    ``root.backward(gradient)``.  Until the pass ends, a leaf's ``grad`` shows only this
-    pass's part; its earlier gradient is added back with the last step.
-
-    A pass that does not reach its last step leaves no trace: when the generator is
-    closed (``steps.close()``), dropped (garbage collected) or interrupted by an
-    exception, every ``grad`` it touched, leaves and intermediate nodes, is rolled back
-    to what it was before the pass.
-
-    >>> a = Value(3.0, 'a'); b = a * a; b.label = 'b'
-    >>> for step in b.backward_steps():
-    ...     print(step)
-    ∂b/∂a += ∂b/∂b · ∂b/∂a = 1 · 3 = 3
-    ∂b/∂a += ∂b/∂b · ∂b/∂a = 1 · 3 = 3  (so far 6)
-    >>> a.grad
-    6.0
-    >>> c = b + a; c.label = 'c'; c.backward(); a.grad     # 6 + ∂c/∂a = 6 + (2a + 1)
-    13.0
-    >>> steps = c.backward_steps(); _ = next(steps); a.grad   # half-way: this pass's part so far
-    1.0
-    >>> steps.close(); a.grad, b.grad                         # rolled back: as before the pass
-    (13.0, 1.0)
-    """
-    if not isinstance(root, Value):
-        raise TypeError(f"backward_steps(root): root must be a Value (e.g. the cost C), got {type(root).__name__}")
-    return _steps(root, _to_float(gradient, "backward_steps(gradient)"))
-
-
-def _steps(root: Value, gradient: float) -> Iterator[BackwardStep]:
-    earlier = [(v, v.grad) for v in topological_order(root) if v.parents]  # to roll back an unfinished pass
-    nodes, saved = _prepare_backward(root, gradient)
-    finished = False
-    try:
-        last = len(nodes) - 1
-        if last < 0:  # a leaf root: the pass is complete with no step
-            _finish_backward(saved)
-            finished = True
-        for index, v in enumerate(reversed(nodes)):
-            g = v.grad
-            if g:  # the engine's loop, recording what each edge adds
-                if not math.isfinite(g):
-                    raise OverflowError(
-                        f"backward: ∂/∂{name(v)} = {g} overflowed a float; lower the learning rate or scale the inputs"
-                    )
-                if getattr(v, "_closure", None) is not None:  # a micrograd-style op, as backward does
-                    _run_closure(v)
-                added = []
-                for p, d in zip(v.parents, v.local_grads):
-                    a = g * d
-                    p.grad += a
-                    added.append((a, p.grad))
-            else:
-                added = [(0.0, p.grad) for p in v.parents]
-            if index == last:  # complete the leaves before the last step is shown
-                _finish_backward(saved)
-                finished = True
-            contributions = tuple(Contribution(Edge(v, k), a, so_far) for k, (a, so_far) in enumerate(added))
-            yield BackwardStep(root, v, g, contributions, index, last + 1)
-    finally:  # closed, dropped or failed half-way (an overflow, Ctrl-C): roll the whole pass back
-        if not finished:
-            _abort_backward(nodes, saved)
-            for v, grad in earlier:
-                v.grad = grad
 
 
 # --- explain: ∂C/∂w as a sum over paths of products of local derivatives ---------------

@@ -134,7 +134,7 @@ def test_steps_on_a_leaf_root():
 
 def test_bad_arguments_are_named():
     with pytest.raises(TypeError, match="root must be a Value"):
-        from micrograd_ws.explain import backward_steps
+        from micrograd_ws.stepping import backward_steps
         backward_steps(3.0)
     with pytest.raises(ValueError, match="backward_steps.gradient"):
         Value(1.0).backward_steps(float("nan"))

@@ -10,7 +10,7 @@ import random
 import pytest
 
 from micrograd_ws import Value, explore, squared_error, two_hidden_layers, two_neuron
-from micrograd_ws.explain import backward_steps
+from micrograd_ws.stepping import backward_steps
 from test_explorer_browser import Page, _grads, _write
 
 

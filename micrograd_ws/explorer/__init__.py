@@ -29,7 +29,8 @@ from typing import Union
 
 from .. import viz
 from ..engine import Value
-from ..explain import MAX_LISTED, _explain, _find_label, _num, _xml, backward_steps
+from ..explain import MAX_LISTED, _explain, _find_label, _num, _xml
+from ..stepping import backward_steps
 from ..paths import Analysis, Edge, Graph, expression, name, partial
 from .learn import SUM_ORDER, desired_output, predict_steps
 
