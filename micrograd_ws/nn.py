@@ -170,6 +170,8 @@ class MLP(Module):
     def __call__(self, x: Sequence[Input] | Input) -> list[Value] | Value:
         if isinstance(x, (Value, numbers.Real)):  # one input; a list, tuple or array is several
             x = [x]
+        elif getattr(x, "ndim", None) == 0:  # a 0-d array such as np.array(0.5): one number
+            x = [x.item()]
         xs = _as_values(x, self.nin, self._inputs)
         for layer in self.layers:
             xs = layer._forward(xs)

@@ -1,0 +1,115 @@
+"""Class 4 of the hardening review: extreme or malformed input gets a one-line error naming the cause.
+
+Each case is one the review found as a traceback, a false diagnosis or a silent acceptance.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from fractions import Fraction
+
+import pytest
+
+import micrograd_ws as mw
+from micrograd_ws.data import DataError, read_csv
+from micrograd_ws.serialize import ModelFileError, load, save
+from micrograd_ws.train import train
+
+
+def _cli(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "micrograd_ws", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _one_line_error(r: subprocess.CompletedProcess) -> str:
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, r.stderr
+    return lines[0]
+
+
+def test_graphs_with_an_input_that_overflows_the_net(tmp_path):
+    line = _one_line_error(_cli("graphs", "--x", "1e308", "--out", "g", cwd=tmp_path))
+    assert "overflows" in line and "--x" in line
+
+
+def test_graphs_only_naming_nothing(tmp_path):
+    line = _one_line_error(_cli("graphs", "--only", ",,,", "--out", "g", cwd=tmp_path))
+    assert "names no parameter" in line
+
+
+def test_data_that_overflow_before_training_are_not_called_divergence(tmp_path):
+    f = tmp_path / "extreme.csv"
+    f.write_text("x,y\n1e308,1\n-1e308,2\n")
+    with pytest.raises(DataError, match="before any training step") as e:
+        train(mw.two_hidden_layers(4, seed=0), read_csv(f), [10])
+    assert "lr" not in str(e.value)  # not the "diverged, try a smaller --lr" advice
+
+
+def test_a_bad_byte_far_into_a_csv_is_reported_at_its_line(tmp_path):
+    f = tmp_path / "bad.csv"
+    rows = "".join(f"{i / 1000},{i / 2000}\n" for i in range(20_000))
+    f.write_bytes(b"x,y\n" + rows.encode() + b"0.5,\xff\n")  # the bad byte is on line 20,002
+    with pytest.raises(DataError, match=r"line 20002, column 5: byte 0xff"):
+        read_csv(f)
+
+
+def test_semicolon_separated_csv_with_decimal_commas(tmp_path):
+    f = tmp_path / "semi.csv"
+    f.write_text("x;y\n0,5;1,0\n1,5;2,0\n")
+    d = read_csv(f)
+    assert list(d.xs) == [0.5, 1.5] and list(d.ys) == [1.0, 2.0]
+
+
+@pytest.fixture
+def model_doc(tmp_path):
+    save(mw.two_neuron(seed=0), tmp_path / "m.json")
+    return (tmp_path / "m.json").read_text()
+
+
+def test_duplicate_keys_in_a_model_file_are_refused(tmp_path, model_doc):
+    f = tmp_path / "dup.json"
+    f.write_text(model_doc.replace("{", '{"version": 1, ', 1))
+    with pytest.raises(ModelFileError, match="'version' appears twice"):
+        load(f)
+
+
+@pytest.mark.parametrize("version", [1.0, True, "1"])
+def test_a_version_that_only_looks_like_1_is_refused(tmp_path, model_doc, version):
+    doc = json.loads(model_doc)
+    doc["version"] = version
+    f = tmp_path / "v.json"
+    f.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match="version"):
+        load(f)
+
+
+def test_save_takes_numpy_scalars_and_refuses_a_huge_int_by_name(tmp_path):
+    np = pytest.importorskip("numpy")
+    net = mw.two_neuron(seed=0)
+    w = dict(net.named_parameters())["w1"]
+    w.data = np.float32(0.25)
+    save(net, tmp_path / "f32.json")
+    assert dict(load(tmp_path / "f32.json").named_parameters())["w1"].data == 0.25
+    w.data = 10**400
+    with pytest.raises(ValueError, match="w1 = an integer of 401 digits") as e:
+        save(net, tmp_path / "big.json")
+    assert "nothing was written" in str(e.value) and not (tmp_path / "big.json").exists()
+
+
+def test_a_fraction_beyond_float_range_is_named():
+    with pytest.raises(ValueError, match=r"a Fraction of about 10\*\*399 is beyond the range of a float"):
+        mw.Value(Fraction(10**400, 3))
+
+
+def test_the_mean_of_huge_values_is_their_finite_mean():
+    assert mw.mean([mw.Value(1e308), mw.Value(1e308)]).data == 1e308
+    assert mw.mean([mw.Value(1.5e308), mw.Value(-0.5e308), mw.Value(1e308)]).data == pytest.approx(1.5e308 / 3 - 0.5e308 / 3 + 1e308 / 3)
+
+
+def test_a_0d_array_is_one_input():
+    np = pytest.importorskip("numpy")
+    net = mw.two_hidden_layers(4, seed=0)
+    assert net(np.array(0.5)).data == net(0.5).data
