@@ -27,15 +27,17 @@ $(VENV)/.dev: $(BIN)/python setup.cfg pyproject.toml
 
 venv: $(VENV)/.dev
 
+# `apt-get install $(1)` as root or with password-less sudo, saying so first; false where neither
+# is possible (or the install fails), so the caller can try another way or say what to do.
+apt_install = { command -v apt-get >/dev/null 2>&1 && \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo=sudo; else false; fi && \
+	echo "installing $(1) ($${sudo:+sudo }apt-get install $(1))" && \
+	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; }
+
 # Graphviz's `dot` program renders the gradient graphs.
 dot:
 	@if command -v dot >/dev/null 2>&1; then :; \
-	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		echo "installing Graphviz (apt-get install graphviz)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
-	elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
-		echo "installing Graphviz (sudo apt-get install graphviz)"; \
-		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	elif $(call apt_install,graphviz); then :; \
 	elif command -v brew >/dev/null 2>&1; then \
 		echo "installing Graphviz (brew install graphviz)"; brew install graphviz; \
 	else \
@@ -47,12 +49,7 @@ dot:
 # Debian's Chromium runs the explorer's browser tests (Playwright drives it; no browser download).
 chromium:
 	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
-	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		echo "installing Chromium (apt-get install chromium)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
-		echo "installing Chromium (sudo apt-get install chromium)"; \
-		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	elif $(call apt_install,chromium); then :; \
 	else \
 		echo "Chromium is missing and cannot be installed from here; the explorer's browser tests need it:"; \
 		echo "  Debian/Ubuntu: sudo apt-get install chromium"; \
