@@ -173,8 +173,8 @@ def _node(data: float, parents: tuple, local_grads: tuple, op: str) -> Value:
     else:
         v.op = ""
         v.parents = v.local_grads = ()
-    v._shared = ()
     v._id = _next_id()
+    v._pass = None
     return v
 
 
@@ -212,6 +212,8 @@ class _NumberLabel(str):
 _NUMBER = _NumberLabel()
 
 
+_ON, _OFF = (1.0,), (0.0,)  # relu's local derivatives, one tuple each for all its nodes
+
 #: op -> its local derivatives in Values, d(out, *parents) -> (∂out/∂parent, ...), each
 #: entry registered by ``_derivative`` on the line after its op's forward.
 _value_derivatives: dict[str, Callable[..., tuple]] = {}
@@ -238,12 +240,12 @@ class Value:
     6.0
     """
 
-    # _shared: for a layer's weighted sum, the inputs tuple that all its sibling neurons
-    # read too (parents = weights + _shared + bias), so backward scans it once, not h times.
+    # _pass: the backward pass that last touched this node (see _propagate: a leaf's earlier
+    # gradient is set aside when a pass first reaches it, so no pass scans leaves it never reaches).
     # __dict__ and __weakref__: your own attributes (v.color, p.m for Adam) and weak references;
     # the dict is only made when first used.  A micrograd-style op keeps its _backward function
     # there too, as _closure (the engine's own ops have none: no slot to fill for each node).
-    __slots__ = ("data", "grad", "label", "op", "parents", "local_grads", "_shared", "_id",
+    __slots__ = ("data", "grad", "label", "op", "parents", "local_grads", "_id", "_pass",
                  "__dict__", "__weakref__")
 
     def __init__(self, data: Number, _children: Iterable[Value] | str = (), _op: str = "",
@@ -262,8 +264,8 @@ class Value:
             raise TypeError(f"Value label must be a str, got {type(label).__name__} {label!r}")
         self.grad = 0.0
         self.label = label
-        self._shared = ()
         self._id = _next_id()
+        self._pass = None
         if _children:
             _closure_op(self, data, _children, _op)
             return
@@ -326,6 +328,7 @@ class Value:
         for key, value in {**(attrs or {}), **(slots or {})}.items():
             setattr(self, key, value)
         self._id = _next_id()
+        self._pass = None
 
     def item(self) -> float:
         """The plain float, as ``torch.Tensor.item()``."""
@@ -418,7 +421,7 @@ class Value:
         x = self.data
         if not _isfinite(x):  # nan > 0 is False: a NaN set by hand would silently become 0
             raise _non_finite("relu", (self,), x)
-        return _node(x if x > 0.0 else 0.0, (self,), (1.0 if x > 0.0 else 0.0,), "relu")
+        return _node(x, (self,), _ON, "relu") if x > 0.0 else _node(0.0, (self,), _OFF, "relu")
     _derivative("relu", lambda out, x: out.local_grads)  # the 0/1 mask, a constant: relu'' = 0
 
     def square(self) -> Value:
@@ -495,7 +498,7 @@ class Value:
         try:  # an exception or Ctrl-C anywhere in here leaves every leaf's grad as it was
             guard = _Interrupts.install()
             _prepare_backward(self, g, nodes, saved)
-            _propagate(nodes)
+            _propagate(nodes, saved)
             _finish_backward(saved)
             if guard is not None:
                 guard.release()  # the last call: a Ctrl-C held until here still undoes the pass
@@ -678,16 +681,65 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Value], bias: Value)
     for v in (*wt, *xt, bias):
         if not isinstance(v, Value):
             raise TypeError(f"weighted_sum takes Values, got {type(v).__name__} {v!r}")
-    return _weighted_sum(wt, xt, [x.data for x in xt], bias)
+    return _weighted_sum(wt, xt, [x.data for x in xt], bias, _all_leaves(wt) and not bias.parents)
 
 
-def _weighted_sum(wt: tuple, xt: tuple, xd: list, bias: Value) -> Value:
-    """weighted_sum for a layer: ``xt`` and its data ``xd`` are shared by all its neurons."""
+def _all_leaves(values: tuple) -> bool:
+    return not any(v.parents for v in values)
+
+
+def _weighted_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool) -> Value:
+    """weighted_sum for a layer: ``xt`` and its data ``xd`` are shared by all its neurons.
+
+    ``leaves``: every weight and the bias is a leaf (the caller knows, as a Neuron does for
+    its own parameters); then the node is a :class:`_WeightedSum`, which keeps its parts.
+    """
     wd = [w.data for w in wt]  # (a comprehension reads slots faster than map(attrgetter))
-    z = _node(sum(map(mul, wd, xd), bias.data), wt + xt + (bias,), (*xd, *wd, 1.0), "w·x+b")
-    if z.parents:
-        z._shared = xt
+    data = sum(map(mul, wd, xd), bias.data)
+    if not leaves or (_threads_in_no_grad and not _mode.enabled):
+        return _node(data, wt + xt + (bias,), (*xd, *wd, 1.0), "w·x+b")
+    if not _isfinite(data):
+        raise _non_finite("w·x+b", wt + xt + (bias,), data)
+    z = _new(_WeightedSum)
+    z.data = data
+    z.grad = 0.0
+    z.label = ""
+    z.op = "w·x+b"
+    z.parents = wt + xt + (bias,)
+    z._w, z._x, z._xd, z._wd = wt, xt, xd, wd
+    z._id = _next_id()
+    z._pass = None
     return z
+
+
+class _WeightedSum(Value):
+    """A ``w·x+b`` node whose weights and bias are leaves, the nets' pre-activations.
+
+    The same node as any other (``parents``: the weights, the inputs, the bias), keeping its
+    parts apart for backward: ``_w`` the weights, ``_x`` the inputs (one tuple shared by
+    all the neurons of a layer, so a pass scans it once, not once per neuron), ``_xd`` and
+    ``_wd`` their data.  ``local_grads`` (x then w then 1) is put together when first read,
+    not in every forward pass.
+    """
+
+    __slots__ = ("_w", "_x", "_xd", "_wd")
+
+    @property
+    def local_grads(self) -> tuple:
+        try:
+            return _LOCAL_GRADS.__get__(self)
+        except AttributeError:  # first read: the 2n + 1 derivatives as one tuple, kept
+            local = (*self._xd, *self._wd, 1.0)
+            _LOCAL_GRADS.__set__(self, local)
+            return local
+
+    @local_grads.setter
+    def local_grads(self, value: tuple) -> None:
+        _LOCAL_GRADS.__set__(self, value)
+
+
+_WeightedSum.__name__ = "Value"  # what messages call it ("got Value ..."); pickle finds it by __qualname__
+_LOCAL_GRADS = Value.__dict__["local_grads"]  # the slot under _WeightedSum's property
 
 
 def _weighted_sum_derivative(z: Value, *parents: Value) -> tuple:
@@ -905,8 +957,12 @@ def topological_order(root: Value) -> list[Value]:
 # point) leaves every leaf's grad exactly as it was.  How it is kept:
 #
 # * _prepare_backward first *plans* (reads only, into the caller's ``nodes`` and ``saved``,
-#   which exist before the call), then sets ``saved.started`` and only then zeroes and seeds.
-#   So the caller's undo always knows everything that was changed.
+#   which exist before the call), then sets ``saved.started`` and only then zeroes the
+#   intermediate nodes and seeds the root.  It never looks at the leaves (a net's weights):
+# * a leaf is set aside when the pass first adds into it (_propagate): its earlier grad is
+#   recorded in ``saved`` *before* its grad changes, the pass's sum starts from 0 and
+#   _finish_backward adds the earlier grad back.  So a pass costs nothing for leaves behind
+#   a zero gradient (a dead ReLU's weights), and the caller's undo knows every change.
 # * _abort_backward only *assigns* values taken before any change (no sums), so running it
 #   again, or after a half-done _finish_backward, gives the same result; it holds Ctrl-C
 #   while it runs.
@@ -921,18 +977,18 @@ def topological_order(root: Value) -> list[Value]:
 class Saved:
     """What a pass changes on the leaves, recorded before it changes it.
 
-    ``leaves`` with a nonzero earlier gradient and those gradients (``earlier``), in two
-    lists (no tuple per leaf for the garbage collector to chase); ``groups``: the parent
-    tuples scanned, so that the finish can check every leaf; ``started``: the pass has
-    begun to change grads.
+    ``touched``: the leaves the pass has added into, in the order it reached them, and
+    ``earlier``: their grads before (two lists, no tuple per leaf for the garbage collector
+    to chase); ``stamp``: this pass's mark on the nodes it has set up (``Value._pass``);
+    ``started``: the pass has begun to change grads.
     """
 
-    __slots__ = ("leaves", "earlier", "groups", "started", "root")
+    __slots__ = ("touched", "earlier", "stamp", "started", "root")
 
     def __init__(self) -> None:
-        self.leaves: list[Value] = []
+        self.touched: list[Value] = []
         self.earlier: list[float] = []
-        self.groups: list[tuple] = []
+        self.stamp = object()
         self.started = False
         self.root: Value | None = None
 
@@ -992,12 +1048,13 @@ class _Interrupts:
 
 
 def _prepare_backward(root: Value, gradient: float, nodes: list[Value] | None = None,
-                      saved: Saved | None = None) -> tuple[list[Value], Saved]:
-    """Plan the pass, then zero this pass's accumulators and seed the root.
+                      saved: Saved | None = None, every_leaf: bool = False) -> tuple[list[Value], Saved]:
+    """Plan the pass, then zero this pass's intermediate nodes and seed the root.
 
     Fills (and returns) ``nodes``, the non-leaf nodes in topological order (root last), and
-    ``saved`` (:class:`Saved`): the leaves whose earlier gradient is set aside, to be added
-    back by :func:`_finish_backward` so a leaf's grad grows by exactly this pass's gradient.
+    ``saved`` (:class:`Saved`).  Leaves are set aside later, as the pass reaches them
+    (:func:`_propagate`); with ``every_leaf`` every leaf ``root`` depends on is set aside
+    here instead, for a caller that adds into leaves itself (backward_steps).
     Pass in empty ``nodes`` and ``saved`` made *before* the call (as :meth:`Value.backward`
     does) so that an undo with :func:`_abort_backward` covers an interrupt inside this call
     too; nothing is changed until the plan is complete.
@@ -1006,14 +1063,13 @@ def _prepare_backward(root: Value, gradient: float, nodes: list[Value] | None = 
         nodes = []
     if saved is None:
         saved = Saved()
-    leaves, earlier, groups = saved.leaves, saved.earlier, saved.groups
+    touched, earlier, stamp = saved.touched, saved.earlier, saved.stamp
     saved.root = root
     if not root.parents:  # backward on a leaf: d root/d root
-        if root.grad:
-            leaves.append(root)
-            earlier.append(root.grad)
-        groups.append((root,))
+        earlier.append(root.grad)
+        touched.append(root)
         saved.started = True
+        root._pass = stamp
         root.grad = gradient
         return nodes, saved
     seen = {root}
@@ -1022,56 +1078,63 @@ def _prepare_backward(root: Value, gradient: float, nodes: list[Value] | None = 
     stack = [root]
     while stack:
         v = stack.pop()
-        group = v.parents
-        shared = v._shared
-        if shared:  # scan a layer's inputs once for all its neurons
-            if id(shared) in shared_seen:
-                n = len(shared)
-                group = group[:n] + group[2 * n:]
-            else:
-                shared_seen.add(id(shared))
-        groups.append(group)
+        if type(v) is _WeightedSum and not every_leaf:  # its weights and bias are leaves: only its inputs
+            group = v._x
+            if id(group) in shared_seen:  # the layer's inputs, scanned once for all its neurons
+                continue
+            shared_seen.add(id(group))
+        else:
+            group = v.parents
         for p in group:
             if p.parents:
                 if p not in seen:
                     seen.add(p)
                     found.append(p)
                     stack.append(p)
-            elif p.grad and p not in seen:  # a leaf holding an earlier gradient: set it aside (once)
+            elif every_leaf and p not in seen:
                 seen.add(p)
-                leaves.append(p)
                 earlier.append(p.grad)
+                touched.append(p)
     found.sort(key=_by_id)
     nodes.extend(found)
     saved.started = True  # from here on grads change; the plan above is complete
-    for leaf in leaves:
+    for leaf in touched:
+        leaf._pass = stamp
         leaf.grad = 0.0
     for v in found:
+        v._pass = stamp
         v.grad = 0.0
     root.grad = gradient
     return nodes, saved
 
 
-def _propagate(nodes: list[Value]) -> None:
-    """The reverse pass proper: each node passes grad · local derivative to each parent."""
+def _propagate(nodes: list[Value], saved: Saved) -> None:
+    """The reverse pass proper: each node passes grad · local derivative to each parent.
+
+    A parent not yet marked with this pass's stamp is a leaf reached for the first time:
+    its earlier grad is recorded in ``saved`` and this pass's sum for it starts from 0.
+    """
     if _closures_set:  # micrograd-style ops: their closures give their local derivatives now
         for v in nodes:
             if getattr(v, "_closure", None) is not None:
                 _run_closure(v)
+    stamp, touched, earlier = saved.stamp, saved.touched, saved.earlier
     for v in reversed(nodes):
         g = v.grad
-        if g:  # a zero gradient (e.g. behind a dead ReLU) adds nothing
-            if not _isfinite(g):
-                raise _non_finite_grad(v, g)
-            parents = v.parents
-            if len(parents) == 2:  # most nodes: unpacking beats zip() by 2x
-                p, q = parents
-                dp, dq = v.local_grads
-                p.grad += g * dp
-                q.grad += g * dq
-            else:
-                for p, d in zip(parents, v.local_grads):
-                    p.grad += g * d
+        if not g:  # a zero gradient (e.g. behind a dead ReLU) adds nothing: its edges are not walked
+            continue
+        if not _isfinite(g):
+            raise _non_finite_grad(v, g)
+        # (a net's z = w·x + b keeps its derivatives apart: x, then w, then 1, as in local_grads)
+        local = (*v._xd, *v._wd, 1.0) if type(v) is _WeightedSum else v.local_grads
+        for p, d in zip(v.parents, local):
+            if p._pass is stamp:  # an intermediate node, or a leaf this pass has already reached
+                p.grad += g * d
+            else:  # a leaf, reached for the first time: its earlier grad recorded before it changes
+                earlier.append(p.grad)
+                touched.append(p)
+                p._pass = stamp
+                p.grad = 0.0 + g * d  # this pass's sum starts from 0 (and 0.0 + -0.0 is 0.0)
 
 
 def _non_finite_grad(v: Value, g: float) -> ArithmeticError:
@@ -1087,14 +1150,13 @@ def _describe_node(v: Value) -> str:
 
 
 def _check_leaves(saved: Saved) -> None:
-    """Every gradient this pass gave a leaf (or any parent) is finite, or an error names the first that is not."""
-    if _isfinite(sum(map(_grad, itertools.chain.from_iterable(saved.groups)))):
+    """Every gradient this pass gave a leaf is finite, or an error names the first that is not."""
+    if _isfinite(sum(map(_grad, saved.touched))):
         return
-    for group in saved.groups:  # the sum overflowed or is inf/nan: find the node
-        for p in group:
-            g = p.grad
-            if not _isfinite(g) and not isinstance(p.label, _NumberLabel):  # (not a number an op made a Value)
-                raise _non_finite_grad(p, g)
+    for p in saved.touched:  # the sum overflowed or is inf/nan: find the leaf
+        g = p.grad
+        if not _isfinite(g) and not isinstance(p.label, _NumberLabel):  # (not a number an op made a Value)
+            raise _non_finite_grad(p, g)
 
 
 _grad = attrgetter("grad")
@@ -1103,13 +1165,14 @@ _grad = attrgetter("grad")
 def _finish_backward(saved: Saved) -> None:
     """Check this pass's leaf gradients, then add the earlier gradients back (the pass is complete)."""
     _check_leaves(saved)
-    for leaf, earlier in zip(saved.leaves, saved.earlier):
-        leaf.grad += earlier
-    saved.groups = []  # checked: a long-lived ``saved`` need not pin the graph
+    if any(saved.earlier):
+        for leaf, earlier in zip(saved.touched, saved.earlier):
+            if earlier:
+                leaf.grad += earlier
 
 
 def _abort_backward(nodes: list[Value], saved: Saved) -> None:
-    """Undo a failed pass on the leaves: drop its partial sums, give back the earlier grads.
+    """Undo a failed pass on the leaves: give back the grads they had before it.
 
     Only assigns values recorded before the pass changed anything, so it is idempotent, and
     Ctrl-C is held while it runs (delivered at its end).
@@ -1118,14 +1181,7 @@ def _abort_backward(nodes: list[Value], saved: Saved) -> None:
         return
     guard = _Interrupts.install(holding=True)
     try:
-        for v in nodes:
-            for p in v.parents:
-                if not p.parents:
-                    p.grad = 0.0
-        root = saved.root
-        if root is not None and not root.parents:
-            root.grad = 0.0
-        for leaf, earlier in zip(saved.leaves, saved.earlier):
+        for leaf, earlier in zip(saved.touched, saved.earlier):
             leaf.grad = earlier
     finally:
         if guard is not None:

@@ -20,7 +20,7 @@ import numbers
 import random
 from typing import Sequence, Union
 
-from .engine import BUILTIN_OPS, Value, _to_float, _weighted_sum
+from .engine import BUILTIN_OPS, Value, _all_leaves, _to_float, _weighted_sum
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "two_neuron", "two_hidden_layers"]
 
@@ -74,14 +74,25 @@ class Neuron(Module):
         xt = tuple(_as_values(x, len(self.w)))
         return self._forward(xt, [x.data for x in xt], "", "")
 
+    _seen: list | None = None  # self.w as the cached tuple below was made from
+
     def _forward(self, xt: tuple[Value, ...], xd: list[float], z_label: str, h_label: str) -> Value:
-        z = _weighted_sum(tuple(self.w), xt, xd, self.b)
+        if self.w != self._seen or self.b is not self._seen_b:  # (a list compares by identity first: fast)
+            self._cache()
+        z = _weighted_sum(self._wt, xt, xd, self.b, self._leaves)
         z.label = z_label
         if not self.nonlin:
             return z
         h = _relu(z)
         h.label = h_label
         return h
+
+    def _cache(self) -> None:
+        """The weights as one tuple for every forward pass, and whether they and the bias are
+        leaves (then backward never scans them: see engine._WeightedSum); remade when
+        ``self.w`` or ``self.b`` is changed."""
+        self._seen, self._seen_b, self._wt = list(self.w), self.b, tuple(self.w)
+        self._leaves = _all_leaves((*self._wt, self.b))
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [*((f"w[{k}]", w) for k, w in enumerate(self.w)), ("b", self.b)]

@@ -148,7 +148,7 @@ def _steps(root: Value, gradient: float) -> Iterator[BackwardStep]:
     saved = Saved()  # made before the set-up, so that the roll-back covers an interrupt inside it
     finished = False
     try:
-        _prepare_backward(root, gradient, nodes, saved)
+        _prepare_backward(root, gradient, nodes, saved, every_leaf=True)
         last = len(nodes) - 1
         if last < 0:  # a leaf root: the pass is complete with no step
             _finish_backward(saved)
