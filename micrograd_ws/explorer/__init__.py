@@ -169,10 +169,11 @@ def _network_svg(network: dict, order: list[Value], dead: set, width: int = 900,
             j, i = divmod(idx, nin)
             (xa, ya), (xb, yb) = pos[li][i], pos[li + 1][j]
             off = cols[li]["neurons"][i]["node"] in dead or cols[li + 1]["neurons"][j]["node"] in dead
+            # as the page draws it: a weight into or out of an off ReLU thin and grey, whatever its w
             colour = "#9a9a9a" if off else "#0072B2" if order[w].data >= 0 else "#E69F00"
-            dash = ' stroke-dasharray="4 3"' if off else ""
+            width = 0.75 if off else 0.4 + 3 * abs(order[w].data) / biggest
             out.append(f'<line x1="{xa:.1f}" y1="{ya:.1f}" x2="{xb:.1f}" y2="{yb:.1f}" stroke="{colour}" '
-                       f'stroke-width="{0.4 + 3 * abs(order[w].data) / biggest:.2f}"{dash}/>')
+                       f'stroke-width="{width:.2f}"/>')
     for ci, c in enumerate(cols):
         out.append(f'<text x="{pos[ci][0][0]:.0f}" y="18" text-anchor="middle" font-size="15">{_xml(c["title"])}</text>')
         for (x, y), nr in zip(pos[ci], c["neurons"]):

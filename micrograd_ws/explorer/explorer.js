@@ -141,7 +141,7 @@
   function layoutNetwork() {
     const box = $("network-view").getBoundingClientRect();
     if (!box.width || (net.W === box.width && net.H === box.height)) return false;
-    const W = box.width, H = box.height, cols = D.network.columns, top = 34, bottom = 12;
+    const W = box.width, H = box.height, cols = D.network.columns, top = 34, bottom = 30;  // room for the legend
     const dpr = window.devicePixelRatio || 1;
     net.canvas.width = W * dpr; net.canvas.height = H * dpr;
     net.canvas.getContext("2d").setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -174,13 +174,9 @@
     net.alpha = Math.max(0.3, Math.min(0.8, 12 / Math.sqrt(Math.max(...D.network.links.map((l) => l.w.length)))));
     D.network.links.forEach((link, li) => {
       const from = cols[li].neurons, to = cols[li + 1].neurons;
-      let maxAbs = 0;
-      for (const w of link.w) maxAbs = Math.max(maxAbs, Math.abs(D.data[w]));
       link.w.forEach((w, idx) => {
         const j = Math.floor(idx / link.nin), i = idx % link.nin;
-        const a = net.pos[li][i], b = net.pos[li + 1][j];
-        net.lines.push({ w, link: li, a, b, from: from[i], to: to[j], width: 0.4 + 3.2 * Math.abs(D.data[w]) / (maxAbs || 1),
-                         dead: dead[from[i].node] || dead[to[j].node] });
+        net.lines.push({ w, link: li, a: net.pos[li][i], b: net.pos[li + 1][j], from: from[i], to: to[j] });
       });
     });
     if (cols.length > D.network.links.length + 1) {  // the cost: one line from each output to C
@@ -188,48 +184,59 @@
       cols[last - 1].neurons.forEach((nr, j) => net.lines.push({ w: -1, a: net.pos[last - 1][j], b: net.pos[last][0],
         from: nr, to: cols[last].neurons[0], width: 1.5, dead: false }));
     }
+    reweight();
     return true;
   }
+  // |w| in four widths (of |w| / the largest |w| of its layer); a line into or out of an off
+  // ReLU is thin, grey and solid whatever its w, as no gradient flows through it.  Few looks
+  // keep a new moment's drawing cheap: a line up to 1 px wide is a hairline, and strokes of
+  // one path are unioned (slow for wide ones), so wide lines are stroked one by one.
+  const WIDTHS = [0.75, 1.5, 2.4, 3.4], DEAD_WIDTH = 0.75;
   function renderNetwork() {
     if (!net.pos) return;
     const ctx = net.canvas.getContext("2d"), pm = pathInfo();
     ctx.clearRect(0, 0, net.W, net.H);
     const zNow = S.node;
-    // Lines of one look are stroked as one path: 10,000 separate strokes take most of a second.
     const batches = new Map(), single = [];
     for (const l of net.lines) {
       const reached = l.w < 0 ? S.known[l.to.node] : (S.k > F ? S.hasGrad[l.w] : S.known[l.to.z] || S.known[l.to.node]);
       const now = l.to.z === zNow && zNow >= 0;
-      let alpha = (reached ? net.alpha : 0.1) * (l.dead ? 0.45 : 1);
-      let onPath = true;
+      let alpha = reached ? net.alpha : 0.1, off = l.dead;
       if (pm) {
-        onPath = l.w === S.selected || (pm.all.has(l.from.node) && (pm.all.has(l.to.z) || pm.all.has(l.to.node)));
+        const onPath = l.w === S.selected || (pm.all.has(l.from.node) && (pm.all.has(l.to.z) || pm.all.has(l.to.node)));
         alpha = onPath ? 0.95 : 0.04;
+        off = off || (onPath && !(pm.live.has(l.from.node) && (pm.live.has(l.to.z) || pm.live.has(l.to.node))));
       }
       const look = {
         alpha, now,
-        colour: l.w < 0 ? "#555" : l.dead ? "#9a9a9a" : D.data[l.w] >= 0 ? "#0072B2" : "#E69F00",
-        width: now || l.w === S.selected ? l.width + 2.5 : Math.round(l.width * 4) / 4,
-        dashed: !!(l.dead || (pm && onPath && !(pm.live.has(l.from.node) && (pm.live.has(l.to.z) || pm.live.has(l.to.node))))),
+        colour: l.w < 0 ? "#555" : off ? "#9a9a9a" : D.data[l.w] >= 0 ? "#0072B2" : "#E69F00",
+        width: l.w < 0 ? l.width : off ? DEAD_WIDTH : WIDTHS[l.bucket],
       };
-      if (now || l.w === S.selected) { single.push([l, look]); continue; }  // drawn on top, one by one
-      const key = look.colour + look.alpha + "|" + look.width + look.dashed;
+      if (now || l.w === S.selected) { look.width += 2.5; single.push([l, look]); continue; }  // on top, one by one
+      const key = look.colour + look.alpha + "|" + look.width;
       if (!batches.has(key)) batches.set(key, [look, []]);
       batches.get(key)[1].push(l);
     }
     const stroke = (look, lines) => {
       ctx.globalAlpha = look.alpha; ctx.strokeStyle = look.colour; ctx.lineWidth = look.width;
-      ctx.setLineDash(look.dashed ? [4, 3] : []);
-      ctx.beginPath();
-      for (const l of lines) { ctx.moveTo(l.a.x, l.a.y); ctx.lineTo(l.b.x, l.b.y); }
-      ctx.stroke();
+      const one = look.width <= 1;  // hairlines: one path for all
+      if (one) ctx.beginPath();
+      for (const l of lines) {
+        if (!one) ctx.beginPath();
+        ctx.moveTo(l.a.x, l.a.y); ctx.lineTo(l.b.x, l.b.y);
+        if (!one) ctx.stroke();
+      }
+      if (one) ctx.stroke();
     };
-    for (const [look, lines] of batches.values()) stroke(look, lines);
+    // grey and thin first, the widest last: the large weights stay on top
+    const order = [...batches.values()].sort((p, q) => (p[0].colour === "#9a9a9a" ? -1 : 0) - (q[0].colour === "#9a9a9a" ? -1 : 0) ||
+                                                      p[0].width - q[0].width);
+    for (const [look, lines] of order) stroke(look, lines);
     for (const [l, look] of single) {
       stroke(look, [l]);
-      if (look.now) stroke({ alpha: 1, colour: "#CC79A7", width: 1.2, dashed: look.dashed }, [l]);
+      if (look.now) stroke({ alpha: 1, colour: "#CC79A7", width: 1.2 }, [l]);
     }
-    ctx.globalAlpha = 1; ctx.setLineDash([]);
+    ctx.globalAlpha = 1;
     for (const [k, c] of net.circles) {
       const cl = c.el.classList, z = c.nr.z;
       cl.toggle("known", !!S.known[k]);
@@ -254,10 +261,20 @@
   }
 
   // --- tooltip, inspector, paths ----------------------------------------------------------
+  // node k's data and grad as shown now: at the step, or in the replay at the held moment
+  function shown(k) {
+    if (L.mode === "replay" && R.m >= 0) {
+      const m = D.replay.moments[R.m], j = R.index.get(k);
+      return { when: "at iteration " + m.it.toLocaleString("en"), data: D.dataText[k],
+               grad: j !== undefined && m.grads ? fmt(m.grads[j]) + " (that iteration's sample)" :
+                 "not held for this moment (the replay keeps each parameter's ∂C/∂w)" };
+    }
+    return { when: "at this step", data: S.known[k] ? D.dataText[k] : "… (not computed yet)",
+             grad: S.hasGrad[k] ? S.gradText[k] : "· (not reached yet)" };
+  }
   function tip(e, k) {
-    const t = $("tooltip");
-    t.textContent = D.names[k] + "\ndata " + (S.known[k] ? D.dataText[k] : "…") + "\ngrad " +
-      (S.hasGrad[k] ? S.gradText[k] : "· (not reached yet)");
+    const t = $("tooltip"), v = shown(k);
+    t.textContent = D.names[k] + "\ndata " + v.data + "\ngrad " + v.grad;
     t.style.display = "block"; t.style.left = (e.clientX + 14) + "px"; t.style.top = (e.clientY + 14) + "px";
   }
   function hideTip() { $("tooltip").style.display = "none"; }
@@ -274,6 +291,7 @@
     const k = byName.get(name);
     if (k === undefined) { $("inspector").textContent = "No node named " + name + "."; return null; }
     S.selected = k;
+    if (L.mode === "replay" && R.index.has(k)) { R.param = R.index.get(k); $("replay-param-name").value = name; }
     if (!D.inspect) { $("inspector").textContent = "Loading the chain rule of " + name + "…"; render(); return null; }
     const box = $("inspector"), info = D.inspect[k];
     box.innerHTML = info.html;
@@ -281,18 +299,20 @@
     now.className = "sofar"; now.id = "sofar";
     box.insertBefore(now, box.children[1] || null);
     render();
+    if (L.mode === "replay" && R.m >= 0) renderReplay(Number($("replay-k").value));  // its plot follows the choice
     return info.text;
   }
 
   // --- stepping ---------------------------------------------------------------------------
   function render() {
-    $("current").textContent = stepText(S.k);
+    $("current").textContent = L.mode === "replay" && R.m >= 0 ? replayNote() : stepText(S.k);
     $("counter").textContent = "step " + S.k + " of " + STEPS + (S.k === 0 ? "" : S.k <= F ? " · forward" : " · backward");
     $("scrub").value = S.k;
     const so = $("sofar");
     if (so && S.selected >= 0) {
-      so.textContent = "at this step: data " + (S.known[S.selected] ? D.dataText[S.selected] : "… (not computed yet)") +
-        " · grad " + (S.hasGrad[S.selected] ? S.gradText[S.selected] : "· (not reached yet)");
+      const v = shown(S.selected);
+      so.textContent = v.when + ": data " + v.data + " · grad " + v.grad +
+        (L.mode === "replay" ? ". The chain rule below is the trained net's (" + trainedText() + ")." : "");
     }
     if (graph.svg) renderGraph();
     renderNetwork();
@@ -306,6 +326,7 @@
   }
   function play() {
     if (S.playing) return pause();
+    if (L.mode === "replay") return null;  // the replay's keys move through the moments instead
     if (S.k >= STEPS) goto(0);
     $("play").textContent = "pause"; $("play").classList.add("on");
     const tick = () => { if (S.k >= STEPS) return pause(); stepOrAsk(); if (L.asked >= 0) pause(); };
@@ -329,7 +350,7 @@
   // The questions, their answers and the products come from Python (D.predict); the page
   // checks a typed number and runs the MLP's forward pass itself for the nudge.
   const L = { mode: null, asked: -1, factor: false, hints: 0, done: new Map(), right: 0, answered: 0,
-              skipped: 0 };
+              skipped: 0, nudged: null };
   function parseAnswer(x) {
     if (typeof x === "number") return Number.isFinite(x) ? x : null;
     const num = "(?:\\d+\\.?\\d*|\\.\\d+)(?:e[+-]?\\d+)?";
@@ -535,8 +556,8 @@
     return r;
   }
   function drawNudge(r) {
-    const c = $("nudge-plot"), ctx = c.getContext("2d"), W = c.width, H = c.height;
-    ctx.clearRect(0, 0, W, H);
+    const { ctx, W, H } = plotBox("nudge-plot");
+    L.nudged = r;
     if (!r) return;
     const R = Math.max(Math.abs(r.dw) * 1.25, 1e-9), xs = [], act = [], pre = [];
     const vals = base(), C0 = r.C0, k = byName.get(r.name);
@@ -571,6 +592,10 @@
     for (const x of ["predict", "nudge", "replay"]) {
       $(x + "-panel").hidden = L.mode !== x; $("mode-" + x).classList.toggle("on", L.mode === x);
     }
+    $("side").classList.toggle("plots", L.mode === "nudge" || L.mode === "replay");
+    // the replay holds each moment's weights, not its chain rule: stepping stays with the trained net
+    for (const id of ["home", "back", "play", "step", "end", "scrub", "tab-graph", "paths"]) $(id).disabled = L.mode === "replay";
+    if (L.mode === "replay") { pause(); $("paths").checked = false; }
     if (L.mode === "predict") renderPredict("Predict mode: → asks each backward step's gradient before showing it.");
     if (L.mode !== "predict") L.asked = -1;
     if (L.mode === "replay") { showView("network"); if (S.k < F) goto(F); gotoIteration(D.replay.moments[R.m >= 0 ? R.m : D.replay.moments.length - 1].it); }
@@ -585,7 +610,13 @@
   }
 
   // --- replay: the run's timeline (D.replay, from explore(history)) -----------------------
-  const R = { m: -1, param: -1, nodes: null, cost: null, range: null };
+  const R = { m: -1, param: -1, nodes: null, index: new Map(), trained: null, cost: null, range: null };
+  const trainedText = () => "after " + D.replay.last.toLocaleString("en") + " iterations, on the sample i = " + D.replay.xs[0];
+  function replayNote() {
+    return "Replay after " + D.replay.moments[R.m].it.toLocaleString("en") + " iterations: the network view, its tooltips " +
+      "and the plots show that moment (← → Home End: the held moments). Stepping and the inspector's chain rule stay " +
+      "the trained net's (" + trainedText() + "): leave the replay (r) for them.";
+  }
   function nearestMoment(k) {
     const ms = D.replay.moments;
     let best = 0;
@@ -595,14 +626,23 @@
   function gotoIteration(k, param) {
     if (!D.replay) return { error: "this page holds no training run: write one with explore(history) or train --explore" };
     const i = nearestMoment(Math.max(0, Math.min(D.replay.last, Number(k) || 0))), m = D.replay.moments[i];
-    if (!R.nodes) R.nodes = D.replay.names.map((n) => byName.get(n));
+    if (!R.nodes) {
+      R.nodes = D.replay.names.map((n) => byName.get(n));
+      R.nodes.forEach((node, j) => R.index.set(node, j));
+      R.trained = { data: D.data.slice(), dataText: D.dataText.slice(), dead: dead.slice() };  // the page's own numbers
+    }
     if (param !== undefined) R.param = D.replay.names.indexOf(param);
     if (R.param < 0) R.param = Math.max(0, D.replay.names.indexOf("w2[3][7]"));
     const same = R.m === i;
     R.m = i;
     if (same) { renderReplay(Number(k)); return moment(m); }  // the same held moment: only the cursor moves
-    R.nodes.forEach((node, j) => { D.data[node] = m.values[j]; D.dataText[node] = fmt(m.values[j]); });
-    if (model) {  // the moment's activations on the page's sample: which ReLUs are off now
+    if (i === D.replay.moments.length - 1) {  // the trained net: the page's numbers exactly as Python wrote them
+      for (let v = 0; v < N; v++) { D.data[v] = R.trained.data[v]; D.dataText[v] = R.trained.dataText[v]; }
+      dead.set(R.trained.dead);
+    } else {
+      R.nodes.forEach((node, j) => { D.data[node] = m.values[j]; D.dataText[node] = fmt(m.values[j]); });
+    }
+    if (model && i !== D.replay.moments.length - 1) {  // the moment's activations on the page's sample: which ReLUs are off now
       const trace = Float64Array.from(D.data);
       forward(trace, trace);
       for (const l of model.layers) for (const n of l.neurons) {
@@ -611,7 +651,7 @@
       }
     }
     reweight();
-    renderNetwork();
+    render();
     renderReplay(Number(k));
     return moment(m);
   }
@@ -620,26 +660,29 @@
     return { iteration: m.it, cost: m.loss, param: name, value: m.values[R.param],
              grad: m.grads ? m.grads[R.param] : null };
   }
-  function reweight() {  // widths and signs of the lines from the weights now in D.data
+  function reweight() {  // each line's width bucket and sign from the weights now in D.data, and whether it is dead
     const max = new Map();
     for (const l of net.lines) if (l.w >= 0) max.set(l.link, Math.max(max.get(l.link) || 0, Math.abs(D.data[l.w])));
     for (const l of net.lines) {
       if (l.w < 0) continue;
-      l.width = 0.4 + 3.2 * Math.abs(D.data[l.w]) / (max.get(l.link) || 1);
-      l.dead = dead[l.from.node] || dead[l.to.node];
+      l.bucket = Math.min(WIDTHS.length - 1, Math.floor(WIDTHS.length * Math.abs(D.data[l.w]) / (max.get(l.link) || 1)));
+      l.dead = !!(dead[l.from.node] || dead[l.to.node]);
     }
   }
-  function plotBox(id) {
-    const c = $(id), ctx = c.getContext("2d");
-    ctx.clearRect(0, 0, c.width, c.height);
+  function plotBox(id) {  // a cleared plot at the size the layout gave it (in CSS pixels)
+    const c = $(id), dpr = window.devicePixelRatio || 1, ctx = c.getContext("2d");
+    const W = Math.max(1, c.clientWidth), H = Math.max(1, c.clientHeight);
+    if (c.width !== Math.round(W * dpr) || c.height !== Math.round(H * dpr)) { c.width = Math.round(W * dpr); c.height = Math.round(H * dpr); }
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, W, H);
     ctx.font = "13px system-ui, sans-serif"; ctx.lineWidth = 1; ctx.setLineDash([]);
-    return { c, ctx, W: c.width, H: c.height };
+    return { c, ctx, W, H };
   }
   function renderReplay(k) {
     const P = D.replay, m = P.moments[R.m], name = P.names[R.param];
     $("replay-k").max = P.last; $("replay-k").value = k;
-    $("replay-text").textContent = "iteration " + k.toLocaleString("en") + (m.it !== k ? "  (the page holds iteration " +
-      m.it.toLocaleString("en") + ", the nearest)" : "") + (P.marked.includes(m.it) ? "  · a schedule count" : "") +
+    $("replay-text").textContent = "iteration " + k.toLocaleString("en") + (m.it !== k ? " (nearest held: " +
+      m.it.toLocaleString("en") + ")" : "") + (P.marked.includes(m.it) ? " · a schedule count" : "") +
       "\nmean C over the data " + fmt(m.loss) + "\n" + name + " = " + fmt(m.values[R.param]) +
       (m.grads ? ",  ∂C/∂" + name + " = " + fmt(m.grads[R.param]) + " (that iteration's sample)" : "");
     if (!R.range) {  // fixed axes over the whole run, so the picture does not jump while scrubbing
@@ -661,7 +704,9 @@
     // the cost: every iteration's C (log-log), the schedule counts, the cursor
     ({ ctx, W, H } = plotBox("replay-cost"));
     if (!R.cost) {
-      const pos = P.losses.filter((c) => c > 0), lo = Math.log10(Math.min(...pos, ...P.moments.map((q) => q.loss).filter((c) => c > 0)));
+      // down to a decade and a half below the best mean C: single samples' tiny costs would squash the curve
+      const pos = P.losses.filter((c) => c > 0), held = P.moments.map((q) => q.loss).filter((c) => c > 0);
+      const lo = Math.max(Math.log10(Math.min(...pos, ...held)), Math.log10(Math.min(...held)) - 1.5);
       R.cost = { lo, hi: Math.log10(Math.max(...pos)), lx: Math.log10(P.last + 1) };
     }
     const { lo, hi, lx } = R.cost;
@@ -669,11 +714,15 @@
     ctx.fillStyle = "rgba(120,120,120,0.35)";
     P.losses.forEach((c, i) => ctx.fillRect(CX(i + 1), CY(c), 1.5, 1.5));
     ctx.strokeStyle = "#999"; ctx.setLineDash([4, 3]); ctx.fillStyle = "#1a1a1a";
-    for (const n of P.marked) { ctx.beginPath(); ctx.moveTo(CX(n), 18); ctx.lineTo(CX(n), H - 16); ctx.stroke(); ctx.fillText(String(n), CX(n) + 2, H - 3); }
+    for (const n of P.marked) {
+      ctx.beginPath(); ctx.moveTo(CX(n), 18); ctx.lineTo(CX(n), H - 16); ctx.stroke();
+      const t = String(n), tw = ctx.measureText(t).width;  // at the right edge the label goes left of its line
+      ctx.fillText(t, CX(n) + 2 + tw > W ? CX(n) - 2 - tw : CX(n) + 2, H - 3);
+    }
     ctx.setLineDash([]); ctx.fillStyle = "#0072B2";
     for (const q of P.moments) { ctx.beginPath(); ctx.arc(CX(q.it), CY(q.loss), 3, 0, 7); ctx.fill(); }
     ctx.strokeStyle = "#CC79A7"; ctx.lineWidth = 3; ctx.beginPath(); ctx.moveTo(CX(k), 18); ctx.lineTo(CX(k), H - 16); ctx.stroke();
-    ctx.fillStyle = "#1a1a1a"; ctx.fillText("C per iteration (grey), mean C at the held moments (blue), log–log", 36, 14);
+    ctx.fillStyle = "#1a1a1a"; ctx.fillText("C of each iteration (grey), mean C when held (blue); log–log", 36, 14);
     // one parameter over the held moments: its value and ∂C/∂w
     ({ ctx, W, H } = plotBox("replay-param"));
     const its = P.moments.map((q) => q.it), vs = P.moments.map((q) => q.values[R.param]);
@@ -733,6 +782,10 @@
     if (j >= 0) gotoIteration($("replay-k").value, e.target.value.trim()); };
   api.listeners.push(() => { if (L.mode === "nudge" && S.selected >= 0 && model && model.paramSet.has(S.selected) &&
                                    $("nudge-name").value !== D.names[S.selected]) { $("nudge-name").value = D.names[S.selected]; renderNudge(); } });
+  new ResizeObserver(() => {  // the plots follow the panel's size (a window resized, a projector)
+    if (L.mode === "nudge" && L.nudged) drawNudge(L.nudged);
+    if (L.mode === "replay" && R.m >= 0) renderReplay(Number($("replay-k").value));
+  }).observe($("side"));
   const hasGraph = initGraph(), hasNet = initNetwork();
   performance.mark("explorer:views");
   $("tab-graph").onclick = () => showView("graph"); $("tab-network").onclick = () => showView("network");
@@ -740,9 +793,13 @@
     // typing, and the replay's own slider (its arrows move through the iterations), keep their keys
     const typing = e.target.tagName === "INPUT" && (!["range", "checkbox"].includes(e.target.type) || e.target.id === "replay-k");
     if (e.target.tagName === "SELECT" || typing || e.altKey || e.ctrlKey || e.metaKey) return;
-    const act = { ArrowRight: api.step, ArrowLeft: api.back, " ": play, Home: () => goto(0), End: () => goto(STEPS),
+    const ms = D.replay ? D.replay.moments : [], held = (i) => gotoIteration(ms[Math.max(0, Math.min(ms.length - 1, i))].it);
+    const act = L.mode === "replay" && R.m >= 0 ? { ArrowRight: () => held(R.m + 1), ArrowLeft: () => held(R.m - 1), Home: () => held(0),
+                                                    End: () => held(ms.length - 1) }[e.key] : null;
+    if (act) { e.preventDefault(); act(); return; }
+    const step = { ArrowRight: api.step, ArrowLeft: api.back, " ": play, Home: () => goto(0), End: () => goto(STEPS),
                   p: () => setMode("predict"), n: () => setMode("nudge"), r: () => D.replay && setMode("replay"), d: () => (D.predict && skipDead()) }[e.key];
-    if (act) { e.preventDefault(); act(); }
+    if (step) { e.preventDefault(); step(); }
   });
   const fromHash = () => { const m = /^#(\d+)$/.exec(location.hash); return m ? +m[1] : 0; };
   window.addEventListener("hashchange", () => goto(fromHash()));
