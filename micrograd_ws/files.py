@@ -47,7 +47,8 @@ import threading
 from pathlib import Path
 from typing import Union
 
-__all__ = ["write_atomic", "write_figure", "read_regular", "check_target", "UnsafeTargetError", "quoted"]
+__all__ = ["write_atomic", "write_figure", "read_regular", "check_target", "check_writable", "UnsafeTargetError",
+           "quoted"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -159,6 +160,9 @@ def check_target(path: PathLike) -> tuple[Path, Path]:
         st = os.stat(real)
     except FileNotFoundError:
         st = None
+    except NotADirectoryError:
+        raise NotADirectoryError(errno.ENOTDIR, f"{where}: {quoted(str(real.parent), 200)} is a file, not a "
+                                                "directory") from None
     except OSError as e:
         raise type(e)(e.errno, f"{where}: {e.strerror}") from None
     if st is not None:
@@ -179,6 +183,38 @@ def check_target(path: PathLike) -> tuple[Path, Path]:
     if not directory.is_dir():
         raise FileNotFoundError(errno.ENOENT, f"{where}: the directory {quoted(str(directory), 200)} does not exist")
     return given, real
+
+
+def check_writable(path: PathLike) -> Path:
+    """:func:`check_target`, then a real try: a temporary file is created and removed where
+    :func:`write_atomic` would create its own.  Returns the real file; raises as
+    :func:`write_atomic` would, naming ``path``, before any long work whose result would be lost.
+
+    ``os.access`` is not enough: it says yes to root everywhere, and knows nothing of
+    read-only mounts, ACLs or kernel file systems such as /sys.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     check_writable(os.path.join(d, "page.html")).name, os.listdir(d)
+    ('page.html', [])
+    """
+    given, real = check_target(path)
+    directory = real.parent
+    tmp = os.path.join(directory, f".mgw{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    _active[tmp] = threading.get_ident()
+    try:
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except OSError as e:
+            raise _named(e, given, directory) from None
+        os.unlink(tmp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    finally:
+        _active.pop(tmp, None)
+    return real
 
 
 def write_atomic(path: PathLike, data: Union[str, bytes], *, encoding: str = "utf-8") -> Path:

@@ -389,8 +389,8 @@ def run(args: argparse.Namespace) -> int:
                      f"{_MAX_HIDDEN}", 2)
     if args.data is not None and args.samples is not None:
         return _fail("--samples applies to built-in targets; with --data every row of the file is a sample", 2)
-    if args.explore is not None and (why := _unwritable(Path(args.explore))):
-        return _fail(f"--explore {args.explore}: {why} (checked before training, so no run is lost)", 2)
+    if args.explore is not None and (why := _unwritable(args.explore)):
+        return _fail(f"--explore: {why} (checked before training, so no run is lost)", 2)
     try:
         _require("matplotlib", "tqdm")
         data = (read_csv(args.data) if args.data is not None else
@@ -474,17 +474,16 @@ def run_name(args: argparse.Namespace, data_name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", "-".join(parts))[:150]
 
 
-def _unwritable(path: Path) -> str:
-    """Why the page could not be written at ``path`` ('' if it can)."""
-    import os
+def _unwritable(path: str) -> str:
+    """Why the page could not be written at ``path`` ('' if it can): a file is really created there and removed."""
+    from .files import check_writable
 
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        return f"the folder {folder} does not exist"
-    if path.is_dir():
-        return "is a folder; give a file name such as replay.html"
-    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        return "no permission to write there"
+    try:
+        check_writable(path)
+    except OSError as e:
+        return e.strerror or str(e)
+    except ValueError as e:  # UnsafeTargetError too: a pipe, a link loop, hard links
+        return str(e)
     return ""
 
 

@@ -4,7 +4,13 @@ The default run replays the handout's h = 100 net over a short schedule (100, 50
 CI's budget; benchmarks/replay_page.py measures the full 100/500/1000/5000 run (size, frame
 times while scrubbing).
 """
+import os
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -80,15 +86,66 @@ def test_same_seed_same_replay_apart_from_the_timestamp(tmp_path, dot, capsys):
     assert "replay: " in capsys.readouterr().out
 
 
-def test_explore_path_refused_before_training(tmp_path, capsys):
-    missing = tmp_path / "no-such-dir" / "replay.html"
-    argv = ["train", "--model", "two-neuron", "--iters", "10", "--out", str(tmp_path / "out"), "--explore", str(missing)]
+def _refused(argv, capsys, out):
+    """``train`` stopped with code 2 on --explore, before training: no 'Training' line, no --out folder."""
     assert main(argv) == 2
     err = capsys.readouterr()
-    assert "does not exist" in err.err and "before training" in err.err
-    assert "Training" not in err.out and not (tmp_path / "out").exists()
-    assert main([*argv[:-1], str(tmp_path)]) == 2  # a folder, not a file
-    assert "is a folder" in capsys.readouterr().err
+    assert err.err.startswith("micrograd-ws train: error: --explore: ") and "before training" in err.err
+    assert "Training" not in err.out and not out.exists()
+    return err.err
+
+
+def _train_argv(out, page):
+    return ["train", "--model", "two-neuron", "--iters", "10", "--out", str(out), "--explore", str(page)]
+
+
+def test_explore_path_refused_before_training(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert "does not exist" in _refused(_train_argv(out, tmp_path / "no-such-dir" / "replay.html"), capsys, out)
+    assert "is a directory" in _refused(_train_argv(out, tmp_path), capsys, out)
+    parent = tmp_path / "notes.txt"  # the parent is a file
+    parent.write_text("x")
+    assert "is a file, not a directory" in _refused(_train_argv(out, parent / "replay.html"), capsys, out)
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux's /sys")
+def test_explore_path_on_a_kernel_file_system_refused_before_training(tmp_path, capsys):
+    # os.access says yes to root here, and yet no file can be created: the check really creates one
+    out = tmp_path / "out"
+    assert "read-only" in _refused(_train_argv(out, "/sys/replay.html"), capsys, out)
+
+
+# The command as a user runs it; under root it first becomes the user nobody (after its imports:
+# this interpreter lives under root's home, which nobody may not read).
+_AS_USER = """import os, sys
+import locale  # argparse loads it late, for its messages
+import micrograd_ws.cli, micrograd_ws.files, micrograd_ws.train
+if os.geteuid() == 0:
+    os.setgroups([]); os.setgid(65534); os.setuid(65534)
+sys.exit(micrograd_ws.cli.main(sys.argv[1:]))
+"""
+
+
+def test_explore_path_without_write_permission_refused_before_training(tmp_path):
+    """As a user hits it: a directory this user may only read (root may write anywhere)."""
+    base = Path(tempfile.mkdtemp(prefix="mgw-perm-"))  # not under tmp_path: pytest's folders are 0700
+    try:
+        base.chmod(0o755)
+        locked, free = base / "locked", base / "free"
+        locked.mkdir()
+        free.mkdir()
+        locked.chmod(0o555)
+        free.chmod(0o777)
+        out = free / "out"
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "HOME": str(free)}
+        r = subprocess.run([sys.executable, "-c", _AS_USER, *_train_argv(out, locked / "replay.html")],
+                           capture_output=True, text=True, env=env, cwd=free, timeout=120)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.startswith("micrograd-ws train: error: --explore: ") and "read-only" in r.stderr
+        assert "before training" in r.stderr
+        assert "Training" not in r.stdout and not out.exists() and os.listdir(locked) == []
+    finally:
+        shutil.rmtree(base)
 
 
 def test_explore_of_a_history_without_recorded_moments_uses_the_snapshots(tmp_path):
