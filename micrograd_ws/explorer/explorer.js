@@ -191,7 +191,7 @@
   // ReLU is thin, grey and solid whatever its w, as no gradient flows through it.  Few looks
   // keep a new moment's drawing cheap: a line up to 1 px wide is a hairline, and strokes of
   // one path are unioned (slow for wide ones), so wide lines are stroked one by one.
-  const WIDTHS = [0.75, 1.5, 2.4, 3.4], DEAD_WIDTH = 0.75;
+  const WIDTHS = [0.6, 1, 2, 3.2], DEAD_WIDTH = 0.75;
   function renderNetwork() {
     if (!net.pos) return;
     const ctx = net.canvas.getContext("2d"), pm = pathInfo();
