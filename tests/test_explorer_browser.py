@@ -16,9 +16,9 @@ from micrograd_ws.cli import main
 class Page:
     """A loaded explorer page, with the errors and the outside requests it caused."""
 
-    def __init__(self, browser, path, hash="", **context):
+    def __init__(self, browser, path, hash="", size=(1400, 900), **context):
         self.errors, self.blocked = [], []
-        self.context = browser.new_context(viewport={"width": 1400, "height": 900}, **context)
+        self.context = browser.new_context(viewport={"width": size[0], "height": size[1]}, **context)
         self.page = p = self.context.new_page()
         p.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         p.on("pageerror", lambda e: self.errors.append(str(e)))
@@ -43,6 +43,20 @@ class Page:
     def clean(self):
         assert self.errors == [] and self.blocked == []
         self.context.close()
+
+
+    def out_of_sight(self):
+        """The controls of the bar and of the side panel that a viewer cannot see without scrolling:
+        below the window, or outside a box that scrolls."""
+        return self.js("""() => [...document.querySelectorAll('#bar button, #bar input, #side input, #side button, #side canvas')]
+          .filter((e) => e.offsetParent).filter((e) => {
+            const r = e.getBoundingClientRect();
+            if (r.bottom > innerHeight || r.right > innerWidth) return true;
+            for (let p = e.parentElement; p; p = p.parentElement) {
+              const q = p.getBoundingClientRect();
+              if (getComputedStyle(p).overflowY !== 'visible' && (r.bottom > q.bottom + 1 || r.top < q.top - 1)) return true;
+            }
+            return false; }).map((e) => e.id || e.textContent)""")
 
 
 def _write(tmp_path, argv):

@@ -180,3 +180,19 @@ def test_nudge_says_it_needs_a_net_for_other_graphs(browser, dot, tmp_path):
     page.js("explorer.mode('nudge')")
     assert "needs a net" in page.page.locator("#nudge-out").text_content()
     page.clean()
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1280, 720)])  # a projector, a small one
+def test_each_mode_fits_a_projector_without_scrolling(browser, dot, tmp_path, size):
+    path = _write(tmp_path, ["--model", "two-neuron", "--x", "2", "--y", "1"])
+    page = Page(browser, path, size=size).ready()
+    page.page.keyboard.press("p")
+    for _ in range(3):
+        page.page.keyboard.press("ArrowRight")
+    page.js("explorer.hint()")
+    assert page.page.locator("#ask-input").is_visible() and page.out_of_sight() == []
+    page.js("explorer.mode('nudge')")  # (n would be typed into the answer box, which has the focus)
+    assert page.page.locator("#nudge-panel").is_visible() and "predicted" in page.page.locator("#nudge-out").text_content()
+    assert page.out_of_sight() == [], "nudge"  # the plot and the SGD button included
+    assert page.js("document.getElementById('nudge-plot').width") > 300  # drawn at its size, not stretched
+    page.clean()

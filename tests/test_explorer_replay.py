@@ -4,6 +4,7 @@ The default run replays the handout's h = 100 net over a short schedule (100, 50
 CI's budget; benchmarks/replay_page.py measures the full 100/500/1000/5000 run (size, frame
 times while scrubbing).
 """
+import math
 import os
 import re
 import shutil
@@ -64,6 +65,58 @@ def test_replay_page_costs_at_the_marked_counts_and_scrubbing(browser, run):
         page.page.keyboard.press("ArrowRight")
     assert page.js("+document.getElementById('replay-k').value") == moment.iteration + 5
     assert page.page.locator("#replay-panel").is_visible()
+    page.clean()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(1440, 900), (1280, 720)])
+def test_replay_fits_a_projector_and_says_what_follows_the_moment(browser, run, size):
+    history, path = run
+    page = Page(browser, path, size=size).ready()
+    trained = page.js("explorer.data.dataText.slice()")
+    page.page.keyboard.press("r")
+    assert page.out_of_sight() == []
+    page.page.keyboard.press("Home")  # the page's keys: the held moments
+    first = history.moments[0]
+    assert page.js("+document.getElementById('replay-k').value") == first.iteration
+    page.page.keyboard.press("ArrowRight")
+    second = history.moments[1]
+    assert page.js("+document.getElementById('replay-k').value") == second.iteration
+    note = page.page.locator("#current").text_content()
+    assert f"after {second.iteration:,} iterations" in note and "trained net's" in note
+    assert page.js("document.getElementById('step').disabled") is True  # stepping stays with the trained net
+    # the tooltip and the inspector's line show the moment's weight and ∂C/∂w, not the trained net's
+    trained_w3 = history.moments[-1].state["w3"][0]
+    j = next(j for j, w in enumerate(second.state["w3"][0]) if abs(w - trained_w3[j]) > 1e-3 * abs(w))  # moved
+    page.js(f"explorer.select('w3[{j}]')")
+    sofar = page.page.locator("#sofar").text_content()
+    when, data, grad = re.match(r"at iteration ([\d,]+): data (\S+) · grad (\S+) ", sofar).groups()
+    assert when == f"{second.iteration:,}" and "trained net's" in sofar
+    assert math.isclose(float(data), second.state["w3"][0][j], rel_tol=1e-6)  # shown to 7 digits
+    assert math.isclose(float(grad), second.grads["w3"][0][j], rel_tol=1e-6, abs_tol=1e-300)
+    assert page.js("explorer.goto_iteration(%d).param" % second.iteration) == f"w3[{j}]"  # the plotted one now
+    page.page.keyboard.press("r")  # leaving the replay: the trained net's numbers, exactly as written
+    assert page.js("explorer.data.dataText") == trained
+    assert page.js("document.getElementById('step').disabled") is False
+    page.clean()
+
+
+def test_network_view_draws_no_dashes_and_its_legend_says_grey_is_off(browser, run):
+    """Dashed lines cost most of a second per frame in software raster: an off ReLU's weights are thin grey."""
+    history, path = run
+    page = Page(browser, path)
+    page.page.add_init_script("""window.__dashes = 0; const set = CanvasRenderingContext2D.prototype.setLineDash;
+      CanvasRenderingContext2D.prototype.setLineDash = function (d) { if (this.canvas.id === 'weights' && d.length) window.__dashes++; return set.call(this, d); };""")
+    page.page.reload()
+    page.ready()
+    for k in page.js("explorer.iterations"):
+        page.js(f"explorer.goto_iteration({k})")
+    page.js("explorer.mode('replay')")
+    page.js("explorer.mode('predict')")
+    page.js("explorer.goto(explorer.steps)")
+    assert page.js("window.__dashes") == 0
+    assert "grey" in page.page.locator("#network-legend").text_content()
+    assert "off" in page.page.locator("#network-legend").text_content()
     page.clean()
 
 
