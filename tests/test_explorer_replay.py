@@ -206,3 +206,13 @@ def test_explore_of_a_history_without_recorded_moments_uses_the_snapshots(tmp_pa
     page = explore(history)
     assert [m["it"] for m in page.data["replay"]["moments"]] == [0, 5, 20]
     assert page.data["replay"]["moments"][1]["grads"] is None
+
+
+def test_replay_plots_first_a_parameter_that_training_moved(run):
+    history, _ = run
+    replay = explore(history).data["replay"]
+    name = replay["names"][replay["param"]]
+    first, last = ({n: v for n, v in zip(replay["names"], m["values"])} for m in (replay["moments"][0], replay["moments"][-1]))
+    assert abs(last[name] - first[name]) == max(abs(last[n] - first[n]) for n in first) > 0
+    asked = explore(history, "w2[3][7]").data["replay"]  # or the one asked for
+    assert asked["names"][asked["param"]] == "w2[3][7]"

@@ -632,7 +632,7 @@
       R.trained = { data: D.data.slice(), dataText: D.dataText.slice(), dead: dead.slice() };  // the page's own numbers
     }
     if (param !== undefined) R.param = D.replay.names.indexOf(param);
-    if (R.param < 0) R.param = Math.max(0, D.replay.names.indexOf("w2[3][7]"));
+    if (R.param < 0) R.param = D.replay.param;
     const same = R.m === i;
     R.m = i;
     if (same) { renderReplay(Number(k)); return moment(m); }  // the same held moment: only the cursor moves
@@ -811,7 +811,7 @@
   api.loaded = parsed.then(() => decode($("explorer-inspect").textContent.trim())).then((more) => {
     Object.assign(D, more);
     $("mode-replay").hidden = !D.replay;
-    if (D.replay) { R.param = Math.max(0, D.replay.names.indexOf("w2[3][7]")); $("replay-param-name").value = D.replay.names[R.param]; }
+    if (D.replay) { R.param = D.replay.param; $("replay-param-name").value = D.replay.names[R.param]; }
     api.loadedAt = performance.now();
     if (S.selected >= 0) select(D.names[S.selected]);
     else if (D.select !== null) select(D.names[D.select]);

@@ -58,5 +58,7 @@ def replay_data(history) -> tuple[object, dict]:
         "target": [data.target.fn(x) for x in history.grid] if data.target else None,
         "targetText": data.target.formula if data.target else f"data {data.name}",
         "lr": history.lr, "seed": history.seed,
+        # the parameter plotted first: one that training moved most (many never move, behind off ReLUs)
+        "param": max(range(len(names)), key=lambda j: abs(rows[-1]["values"][j] - rows[0]["values"][j])),
     }
     return C, replay
