@@ -547,11 +547,12 @@
     if (dw === null) { box.textContent = "Type Δw as a number, e.g. 0.01 or -1/8."; return null; }
     const r = nudge(name, dw);
     if (r.error) { box.textContent = r.error; drawNudge(null); return r; }
-    box.textContent = name + " = " + fmt(r.w) + ",  Δw = " + fmt(dw) + "\n" +
-      "predicted  ΔC ≈ ∂C/∂" + name + " · Δw = " + fmt(r.grad) + " · " + fmt(dw) + " = " + fmt(r.predicted) + "\n" +
-      "actual     ΔC = C(w + Δw) − C(w) = " + fmt(r.C1) + " − " + fmt(r.C0) + " = " + fmt(r.actual) + "\n" +
+    // one line each on a 1280-wide projector: Δw as typed, C(w + Δw) and C(w) as the page computed them
+    box.textContent = name + " = " + fmt(r.w) + ",  Δw = " + dw + "\n" +
+      "predicted ΔC ≈ ∂C/∂" + name + "·Δw = " + fmt(r.grad) + " · " + dw + " = " + fmt(r.predicted) + "\n" +
+      "actual    ΔC = C(w+Δw) − C(w) = " + fmt(r.C1) + " − " + fmt(r.C0) + " = " + fmt(r.actual) + "\n" +
       (r.actual === 0 && r.predicted === 0 ? "no change: this weight is behind an off ReLU" :
-        "they differ by " + fmt(r.actual - r.predicted) + " (the curvature the tangent leaves out)");
+        "apart by " + fmt(r.actual - r.predicted) + ": the curvature the tangent leaves out");
     drawNudge(r);
     return r;
   }
@@ -577,14 +578,15 @@
     line(act, "#0072B2", []); line(pre, "#E69F00", [6, 4]);
     ctx.fillStyle = "#CC79A7"; ctx.beginPath(); ctx.arc(X(r.dw), Y(r.actual), 5, 0, 7); ctx.fill();
     ctx.fillStyle = "#1a1a1a"; ctx.font = "13px system-ui, sans-serif";
-    ctx.fillText("ΔC against Δw from " + fmt(-R) + " to " + fmt(R), 34, 14);
-    ctx.fillStyle = "#0072B2"; ctx.fillText("— actual", W - 150, H - 4);
-    ctx.fillStyle = "#E69F00"; ctx.fillText("- - tangent ∂C/∂w·Δw", W - 90 - 60, H - 22 + 4);
+    ctx.fillText("ΔC against Δw, |Δw| ≤ " + fmt(R), 34, 14);
+    const tangent = "- - tangent ∂C/∂w·Δw", tw = ctx.measureText(tangent).width;  // the legend, top right
+    ctx.fillStyle = "#E69F00"; ctx.fillText(tangent, W - 8 - tw, 14);
+    ctx.fillStyle = "#0072B2"; ctx.fillText("— actual", W - 8 - tw - ctx.measureText("— actual  ").width, 14);
   }
   function renderSgd() {
     const r = sgdStep(0.01);
-    $("sgd-out").textContent = r.error ? r.error : "one SGD step, every parameter w ← w − 0.01·∂C/∂w:\n" +
-      "C " + fmt(r.C0) + " → " + fmt(r.C1) + ",  ΔC = " + fmt(r.actual) + "  (predicted −α·Σ(∂C/∂w)² = " + fmt(r.predicted) + ")";
+    $("sgd-out").textContent = r.error ? r.error : "w ← w − 0.01·∂C/∂w for every parameter:\n" +
+      "C " + fmt(r.C0) + " → " + fmt(r.C1) + ",  ΔC = " + fmt(r.actual) + "\npredicted −α·Σ(∂C/∂w)² = " + fmt(r.predicted);
     return r;
   }
   function setMode(m) {
