@@ -199,22 +199,31 @@ def check_writable(path: PathLike) -> Path:
     ('page.html', [])
     """
     given, real = check_target(path)
-    directory = real.parent
+    with _temporary(given, real.parent) as (tmp, fd):
+        os.close(fd)
+        os.unlink(tmp)
+    return real
+
+
+@contextlib.contextmanager
+def _temporary(given: Path, directory: Path):
+    """A new temporary file in ``directory`` for the target ``given``: yields its name and an
+    open descriptor; removed if anything (an interrupt too) leaves the block early."""
     tmp = os.path.join(directory, f".mgw{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    _active[tmp] = threading.get_ident()
+    _active[tmp] = threading.get_ident()  # registered first: an interrupt after the open leaves a name to clean
     try:
         try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            # 0o666: the umask applies, as for open(); O_EXCL: never an existing file or link
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         except OSError as e:
             raise _named(e, given, directory) from None
-        os.unlink(tmp)
-    except BaseException:
+        yield tmp, fd
+    except BaseException:  # KeyboardInterrupt too: never leave a temporary behind
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     finally:
         _active.pop(tmp, None)
-    return real
 
 
 def write_atomic(path: PathLike, data: Union[str, bytes], *, encoding: str = "utf-8") -> Path:
@@ -232,14 +241,7 @@ def write_atomic(path: PathLike, data: Union[str, bytes], *, encoding: str = "ut
         old = os.stat(real)
     except FileNotFoundError:
         old = None
-    tmp = os.path.join(directory, f".mgw{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    _active[tmp] = threading.get_ident()  # registered first: an interrupt after the open leaves a name to clean
-    try:
-        try:
-            # 0o666: the umask applies, as for open(); O_EXCL: never an existing file or link
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        except OSError as e:
-            raise _named(e, given, directory) from None
+    with _temporary(given, directory) as (tmp, fd):
         try:
             with os.fdopen(fd, "wb") as f:
                 if old is not None:
@@ -251,12 +253,6 @@ def write_atomic(path: PathLike, data: Union[str, bytes], *, encoding: str = "ut
         except OSError as e:
             raise _named(e, given, directory) from None
         _sync_directory(directory)
-    except BaseException:  # KeyboardInterrupt too: never leave a temporary behind
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    finally:
-        _active.pop(tmp, None)
     return real
 
 
