@@ -100,9 +100,9 @@ class Target:
     def row(self) -> str:
         goal = f"{'<=' if self.at_most else '>='} {self.goal:g}{self.unit}"
         if self.measured is None:
-            return f"  {self.what:52} {'n/a':>10} {goal:>10}  not measured"
+            return f"  {self.what:56} {'n/a':>10} {goal:>10}  not measured"
         ok = self.measured <= self.goal if self.at_most else self.measured >= self.goal
-        return f"  {self.what:52} {self.measured:9.3g}{self.unit} {goal:>10}  {'PASS' if ok else 'MISS'}"
+        return f"  {self.what:56} {f'{self.measured:.3g}{self.unit}':>10} {goal:>10}  {'PASS' if ok else 'MISS'}"
 
 
 @dataclass
