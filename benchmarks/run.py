@@ -24,6 +24,7 @@ not an error; a trajectory mismatch or a crashed worker is (exit status 1).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import random
@@ -43,7 +44,7 @@ import micrograd_ws as mw  # noqa: E402  (the driver only makes the initial weig
 from micrograd_ws.handout import ALPHA, HIDDEN, TRAINING_ITERS  # noqa: E402
 
 FAST = [C.Eager, C.Compiled, C.Floor, C.FloorSkipping, C.TorchLinear]
-SLOW = [C.Micrograd, C.TorchScalar]  # 50 to 500 times slower: fewer steps per process
+SLOW = [C.Micrograd, C.TorchScalar, C.MicrogradTorchHeap]  # 50 to 500 times slower: fewer steps per process
 
 
 def data_stream(n: int, seed: int = 0) -> list[tuple[float, float]]:
@@ -164,7 +165,7 @@ def graphs(n: int, repeats: int) -> dict[str, dict]:
     """µs and bytes per node for micrograd_ws and micrograd (if installed) on one random program."""
     out: dict[str, dict] = {}
     for name in ("micrograd_ws", "micrograd"):
-        if name == "micrograd" and not has_micrograd():
+        if not installed({name}):
             continue
         try:
             for measure in ("time", "bytes"):
@@ -178,14 +179,9 @@ def graphs(n: int, repeats: int) -> dict[str, dict]:
     return out
 
 
-def has_micrograd() -> bool:
-    import importlib.util
-    return importlib.util.find_spec("micrograd") is not None
-
-
-def has_torch() -> bool:
-    import importlib.util
-    return importlib.util.find_spec("torch") is not None
+def installed(packages: set[str]) -> bool:
+    """Whether all these packages can be imported here (without importing them)."""
+    return all(importlib.util.find_spec(p) is not None for p in packages)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,10 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a small net, small graphs, one round (a smoke run)")
     args = ap.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    available = [c for c in FAST + SLOW
-                 if (c is not C.Micrograd or has_micrograd()) and ("torch" not in c.needs or has_torch())]
-    print(f"python {sys.version.split()[0]}; micrograd {'0.1.0' if has_micrograd() else 'not installed'}; "
-          f"torch {'installed' if has_torch() else 'not installed'}; one fresh process per measurement")
+    available = [c for c in FAST + SLOW if installed(c.needs - {"numpy"})]
+    print(f"python {sys.version.split()[0]}; micrograd {'0.1.0' if installed({'micrograd'}) else 'not installed'}; "
+          f"torch {'installed' if installed({'torch'}) else 'not installed'}; one fresh process per measurement")
     targets: list[Target] = []
     h = sizes.hidden
 

@@ -76,7 +76,7 @@ def test_contenders_follow_the_floors_trajectory_in_their_own_processes():
     state = mw.two_hidden_layers(8, seed=2).state_dict()
     stream = bench.data_stream(4)
     names = [c.name for c in bench.FAST + bench.SLOW
-             if all(importlib.util.find_spec(p) for p in c.needs - {"numpy"})]
+             if bench.installed(c.needs - {"numpy"})]
     losses = {}
     for name in names:
         out = bench.run_job({"task": "sgd", "contender": name, "state": state, "alpha": 0.01,
