@@ -170,7 +170,8 @@ def schedules(sizes: Sizes, available: list[type]) -> dict[str, float]:
             result = run_job({"task": "schedule", "contender": c.name, "state": state, "alpha": ALPHA,
                               "stream": stream, "iters": list(sizes.iters)})
             seconds[c.name], losses[c.name] = result["seconds"], result["losses"]
-    check_same_trajectory(losses, C.Eager.name)
+    if losses:
+        check_same_trajectory(losses, next(iter(losses)))
     return seconds
 
 
