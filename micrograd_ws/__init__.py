@@ -9,6 +9,7 @@ from .engine import (Value, define_op, enable_grad, is_grad_enabled, mean, no_gr
 from .functional import grad, hessian, hvp
 from .nn import MLP, Layer, Module, Neuron, two_hidden_layers, two_neuron
 from .optim import SGD
+from .compiled import compile
 from .serialize import load
 from .explain import explain
 from .viz import draw_dot, draw_graph, draw_grad, render_grads
@@ -21,5 +22,5 @@ __all__ = [
     "Value", "define_op", "enable_grad", "is_grad_enabled", "mean", "no_grad", "squared_error",
     "topological_order", "weighted_sum", "MLP", "Layer", "Module", "Neuron",
     "two_hidden_layers", "two_neuron", "SGD", "load", "explain", "draw_dot", "draw_graph", "draw_grad",
-    "render_grads", "explore", "grad", "hessian", "hvp",
+    "render_grads", "explore", "grad", "hessian", "hvp", "compile",
 ]
