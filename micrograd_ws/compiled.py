@@ -839,7 +839,10 @@ class Compiled:
 
     def __call__(self, *args: Any) -> CompiledValue | Value:
         shape, flat = _flatten(args)
-        prog = self._program(shape, flat)
+        try:
+            prog = self._program(shape, flat)
+        except (ArithmeticError, ValueError):  # the trace failed on these numbers: eager's error, as eager words it
+            return self.fn(*args)
         values = [x for x in flat if isinstance(x, Value)]
         if values and not _replayable_values(values, prog):
             return self.fn(*args)  # eager: a Value argument with a graph behind it, or given twice
@@ -847,16 +850,12 @@ class Compiled:
         try:
             result, backward = prog.forward(*data)
         except (_Eager, ArithmeticError, ValueError, TypeError):
-            return self._eager(prog, flat)  # raises eager's error, or (an edge case) returns eager's result
-        out = CompiledValue(prog, result, backward, flat)
+            return self.fn(*args)  # eager: raises eager's error (or, an edge case, gives eager's result)
+        out = CompiledValue(prog, result, backward, flat, args, self.fn)
         if self.checks_left:
             self.checks_left -= 1
             out._eager = _compare_graphs(self, prog, flat, result)
         return out
-
-    def _eager(self, prog: _Program, flat: list) -> Value:
-        leaves = [x if isinstance(x, Value) else Value(x) for x in flat]
-        return self.fn(*_unflatten(prog.shape, leaves))
 
     def __repr__(self) -> str:
         return f"<compiled {getattr(self.fn, '__qualname__', self.fn)!s}: {len(self._programs)} trace(s)>"
@@ -882,10 +881,11 @@ class CompiledValue:
     every grad as it was.
     """
 
-    __slots__ = ("prog", "data", "grad", "_backward", "_flat", "_eager")
+    __slots__ = ("prog", "data", "grad", "_backward", "_flat", "_args", "_fn", "_eager")
 
-    def __init__(self, prog: _Program, data: float, backward: Callable, flat: list) -> None:
-        self.prog, self.data, self._backward, self._flat = prog, data, backward, flat
+    def __init__(self, prog: _Program, data: float, backward: Callable, flat: list, args: tuple,
+                 fn: Callable) -> None:
+        self.prog, self.data, self._backward, self._flat, self._args, self._fn = prog, data, backward, flat, args, fn
         self.grad = 0.0
         self._eager: Value | None = None
 
@@ -917,8 +917,7 @@ class CompiledValue:
 
     def _eager_backward(self, gradient: float) -> None:
         """A non-finite gradient: eager's pass raises its error (naming the node) and changes no grad."""
-        prog = self.prog
-        eager = Compiled._eager(None, prog, self._flat)  # type: ignore[arg-type]
+        eager = self._fn(*self._args)
         if eager.data != self.data:
             raise OverflowError("backward: a gradient is not finite, and the parameters changed since the "
                                 "forward pass, so eager cannot name it; every leaf's grad is left as it was")
@@ -1058,6 +1057,7 @@ class TrainingStep:
         self.compiled, self.optimizer = compiled, optimizer
         self.max_loss = math.inf if max_loss is None else engine._to_float(max_loss, "compile(max_loss)")
         self._checked: set[int] = set()
+        self.stage = "done"
 
     def __call__(self, *args: Any) -> float:
         compiled = self.compiled
@@ -1070,16 +1070,17 @@ class TrainingStep:
         try:
             return prog.train(self.optimizer.lr, self.max_loss, *flat)
         except (_Eager, ArithmeticError, ValueError, TypeError):
-            return self._eager(prog, flat)
+            return self._eager(args)
 
-    def run(self, samples: Iterable[Sequence]) -> list[float]:
+    def run(self, samples: Iterable[Sequence], losses: list[float] | None = None) -> list[float]:
         """One step per sample (each a tuple of fn's arguments), the parameters held in lists meanwhile.
 
         The same numbers as calling the step on each sample; the Values' ``.data`` are written
         once, at the end (also when a step raises), which is what makes a long run fast.
-        Returns the losses; it stops after a loss above ``max_loss`` (no step for that one).
+        Returns the losses (appended to ``losses`` if given: there they are kept when a step
+        raises); it stops after a loss above ``max_loss`` (no step for that one).
         """
-        losses: list[float] = []
+        losses = [] if losses is None else losses
         prog = state = None
         try:
             for args in samples:
@@ -1108,7 +1109,7 @@ class TrainingStep:
                     if state is not None:
                         _write_state(prog, state)
                         state = None
-                    loss = self._unfused(tuple(args)) if self.compiled.checks_left else self._eager(prog, flat)
+                    loss = self._unfused(tuple(args)) if self.compiled.checks_left else self._eager(tuple(args))
                 elif new is not None:
                     state = new
                 losses.append(loss)
@@ -1128,21 +1129,24 @@ class TrainingStep:
         self._checked.add(id(prog))
 
     def _unfused(self, args: tuple) -> float:
-        loss = self.compiled(*args)
-        if loss.data > self.max_loss:
-            return loss.data
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        return loss.data
+        return self._step(self.compiled, args)
 
-    def _eager(self, prog: _Program, flat: list) -> float:
-        loss = Compiled._eager(self.compiled, prog, flat)
+    def _eager(self, args: tuple) -> float:
+        return self._step(self.compiled.fn, args)
+
+    def _step(self, fn: Callable, args: tuple) -> float:
+        """``loss = fn(*args)``, then zero_grad, backward and SGD.step, as eager does; ``stage`` says
+        which was running when an error came (train tells a data error from divergence by it)."""
+        self.stage = "forward"
+        loss = fn(*args)
         if loss.data > self.max_loss:
             return loss.data
+        self.stage = "backward"
         self.optimizer.zero_grad()
         loss.backward()
+        self.stage = "step"
         self.optimizer.step()
+        self.stage = "done"
         return loss.data
 
     @property
