@@ -12,7 +12,7 @@ bit, several times faster.
 >>> step = compile(lambda x, y: squared_error(net(x), y))
 >>> loss = step(0.5, 1.0)
 >>> loss
-CompiledValue(data=0.6153..., grad=0.0, label='C', op='(O-O_des)²')
+CompiledValue(data=0.17781553229613..., grad=0.0, label='C', op='(O-O_des)²')
 >>> loss.backward()
 >>> eager = squared_error(net(0.5), 1.0)
 >>> grads = [p.grad for p in net.parameters()]; net.zero_grad(); eager.backward()
@@ -450,6 +450,7 @@ class _Codegen:
         root = len(prog.nodes) - 1
         lines = [] if fused else ["gradient = _to_float(gradient)"]
         scalars = [a for i in range(len(prog.nodes)) if (a := self.acc(i)) is not None and not self._in_vector(i)]
+        scalars += [f"ga{k}" for k in range(prog.n_inputs) if f"ga{k}" not in scalars]  # (an argument fn ignores)
         if scalars:
             lines.append(" = ".join(scalars) + " = 0.0")
         checks = [s for s in scalars if s.startswith("g")]

@@ -1,0 +1,317 @@
+"""compile(): the replay gives eager's numbers to the bit (data, gradients, updates, errors)."""
+import math
+import random
+import struct
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import micrograd_ws as mw
+from micrograd_ws import SGD, Value, define_op, mean, squared_error, two_hidden_layers
+from micrograd_ws.compiled import ReplayError
+from micrograd_ws.data import Dataset, make_dataset
+from micrograd_ws.testing import expressions, mlps
+from micrograd_ws.train import TrainingDiverged, train
+
+
+def bits(xs):
+    """Floats as their bit patterns: -0.0 and 0.0 differ, so do any two NaNs' payloads."""
+    return [struct.pack("<d", x) for x in xs]
+
+
+def outputs(out):
+    return out if isinstance(out, list) else [out]
+
+
+def sample_loss(model):
+    return lambda x, t: mean([squared_error(o, ti) for o, ti in zip(outputs(model(x)), t)])
+
+
+def eager_step(model, x, t):
+    """Eager reference: zero the grads, C, backward; returns (C.data, grads)."""
+    model.zero_grad()
+    C = sample_loss(model)([Value(v) for v in x], [Value(v) for v in t])
+    C.backward()
+    return C.data, [p.grad for p in model.parameters()]
+
+
+@settings(deadline=None)
+@given(case=mlps(max_width=5, kink_margin=0.0), lr=st.sampled_from([0.0, 0.01, 0.3]))
+def test_mlps_bit_identical_over_calls_and_updates(case, lr):
+    net, twin = case.model, mw.MLP(case.model.nin, case.model.sizes[1:], seed=0)
+    twin.load_state_dict(net.state_dict())
+    step = mw.compile(sample_loss(net))
+    opt, opt_twin = SGD(net.parameters(), lr=lr or 0.01), SGD(twin.parameters(), lr=lr or 0.01)
+    targets = [t if isinstance(t, list) else [t] for t in case.targets]
+    for x, t in zip(case.inputs * 2, targets * 2):
+        net.zero_grad()
+        loss = step(x, t)
+        loss.backward()
+        data, grads = eager_step(twin, x, t)
+        assert bits([loss.data]) == bits([data])
+        assert bits(p.grad for p in net.parameters()) == bits(grads)
+        if lr:
+            opt.step()
+            opt_twin.step()
+        assert bits(p.data for p in net.parameters()) == bits(p.data for p in twin.parameters())
+
+
+@settings(deadline=None)
+@given(e=expressions(max_steps=10), shift=st.floats(-0.5, 0.5))
+def test_expressions_bit_identical(e, shift):
+    step = mw.compile(lambda *xs: e(*xs))
+    for xs in (e.inputs, [x + shift for x in e.inputs], e.inputs):
+        ours = [Value(x) for x in xs]
+        theirs = [Value(x) for x in xs]
+        try:
+            want = e(*theirs)
+        except (ArithmeticError, ValueError) as err:  # outside an op's domain: the same error
+            with pytest.raises(type(err)):
+                step(*ours)
+            continue
+        got = step(*ours)
+        assert bits([got.data]) == bits([want.data])
+        if len(set(map(id, theirs))) == len(theirs):
+            want.backward()
+            got.backward()
+            assert bits(v.grad for v in ours) == bits(v.grad for v in theirs)
+
+
+@pytest.mark.parametrize("h", [10, 50, 100, 200])
+def test_handout_net_bit_identical(h):
+    """Several samples and SGD steps; some ReLUs die and revive between calls."""
+    net, twin = two_hidden_layers(h, seed=3), two_hidden_layers(h, seed=3)
+    step = mw.compile(lambda x, y: squared_error(net(x), y))
+    opt, opt_twin = SGD(net.parameters(), 0.05), SGD(twin.parameters(), 0.05)
+    rng = random.Random(h)
+    masks = []
+    for _ in range(8):
+        x, y = rng.uniform(-2, 2), rng.uniform(-1, 1)
+        opt.zero_grad()
+        loss = step(x, y)
+        loss.backward()
+        opt_twin.zero_grad()
+        C = squared_error(twin(x), y)
+        C.backward()
+        assert bits([loss.data]) == bits([C.data])
+        assert bits(p.grad for p in net.parameters()) == bits(p.grad for p in twin.parameters())
+        opt.step()
+        opt_twin.step()
+        masks.append(tuple(n.op == "relu" and n.data > 0 for n in mw.topological_order(C) if n.label.startswith("H")))
+    assert len(set(masks)) > 1  # the replay met other ReLU patterns than the trace's
+
+
+def test_leaf_grads_accumulate_like_eager():
+    net, twin = two_hidden_layers(4, seed=1), two_hidden_layers(4, seed=1)
+    loss = mw.compile(lambda x, y: squared_error(net(x), y))(0.3, 0.2)
+    loss.backward()
+    loss.backward(2.0)
+    C = squared_error(twin(0.3), 0.2)
+    C.backward()
+    C.backward(2.0)
+    assert bits(p.grad for p in net.parameters()) == bits(p.grad for p in twin.parameters())
+    assert loss.grad == C.grad == 2.0
+
+
+def test_value_arguments_get_their_gradients():
+    w = Value(0.7, "w")
+    step = mw.compile(lambda x, y: (x * w + y).tanh() * x)
+    x, y = Value(0.4), Value(-1.3)
+    step(x, y).backward()
+    ex, ey = Value(0.4), Value(-1.3)
+    w2 = Value(0.7)
+    ((ex * w2 + ey).tanh() * ex).backward()
+    assert bits([x.grad, y.grad, w.grad]) == bits([ex.grad, ey.grad, w2.grad])
+
+
+def test_user_op_replays():
+    cube = define_op("cube_compile_test", lambda x: (x ** 3, (3 * x ** 2,)))
+    a = Value(1.5)
+    step = mw.compile(lambda x: cube(x * a))
+    for x in (0.5, -2.0):
+        got = step(x)
+        got.backward()
+        g = a.grad
+        a.grad = 0.0
+        want = cube(Value(x) * a)
+        want.backward()
+        assert (got.data, g) == (want.data, a.grad)
+        a.grad = 0.0
+
+
+def test_fused_step_and_run_match_eager_sgd():
+    net, twin, loop = (two_hidden_layers(20, seed=5) for _ in range(3))
+    fused = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=SGD(net.parameters(), 0.05))
+    looped = mw.compile(lambda x, y: squared_error(loop(x), y), optimizer=SGD(loop.parameters(), 0.05))
+    opt = SGD(twin.parameters(), 0.05)
+    rng = random.Random(0)
+    samples = [(rng.uniform(-2, 2), rng.uniform(-1, 1)) for _ in range(30)]
+    want = []
+    for x, y in samples:
+        opt.zero_grad()
+        C = squared_error(twin(x), y)
+        C.backward()
+        opt.step()
+        want.append(C.data)
+    assert [fused(x, y) for x, y in samples] == want
+    assert looped.run(samples) == want
+    for other in (net, loop):
+        assert bits(p.data for p in other.parameters()) == bits(p.data for p in twin.parameters())
+
+
+def test_fused_step_refuses_a_non_finite_update_as_sgd_does():
+    w, b = Value(1.0, "w"), Value(0.5, "b")
+    step = mw.compile(lambda x: x * w + b, optimizer=SGD([w, b], lr=1e10))
+    with pytest.raises(OverflowError, match="SGD.step: w"):
+        step(-1e300)  # ∂/∂w = -1e300: w - 1e10·(-1e300) overflows
+    assert (w.data, b.data) == (1.0, 0.5)
+
+
+def test_fused_step_needs_the_optimizer_to_cover_every_parameter():
+    net = two_hidden_layers(3, seed=0)
+    step = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=SGD(net.parameters()[:-1]))
+    with pytest.raises(ReplayError, match="b3"):
+        step(0.5, 1.0)
+
+
+def test_forward_overflow_raises_eagers_error():
+    w = Value(1e200, "w")
+    step = mw.compile(lambda x: (x * w) * w)
+    assert step(1e-200).data == 1e200
+    with pytest.raises(OverflowError) as got:
+        step(1.0)
+    with pytest.raises(OverflowError) as want:
+        (Value(1.0) * w) * w
+    assert str(got.value) == str(want.value)
+
+
+def test_backward_non_finite_leaves_grads_as_they_were():
+    a, c = Value(1e-200, "a"), Value(1e200, "c")
+    step = mw.compile(lambda x: (a * x) * c)  # ∂/∂a = c·x = 1e400
+    a.grad, c.grad = 5.0, 0.0
+    loss = step(1e200)
+    assert loss.data == 1e200
+    with pytest.raises(OverflowError, match="backward") as got:
+        loss.backward()
+    assert (a.grad, c.grad) == (5.0, 0.0)
+    with pytest.raises(OverflowError) as want:
+        ((a * 1e200) * c).backward()
+    assert str(got.value) == str(want.value)
+
+
+def test_hand_set_nan_is_refused_as_eager_refuses_it():
+    net = two_hidden_layers(3, seed=0)
+    step = mw.compile(lambda x, y: squared_error(net(x), y))
+    step(0.5, 1.0)
+    net.layers[1].neurons[0].w[2].data = math.nan
+    with pytest.raises(ValueError, match="not finite"):
+        step(0.5, 1.0)
+
+
+def test_check_catches_control_flow_on_data():
+    a = Value(1.0, "a")
+    step = mw.compile(lambda x: (x * a).relu() if x.data > 0 else (x * a) * 2.0, check=True)
+    step(1.0)
+    with pytest.raises(ReplayError, match="control flow"):
+        step(-1.0)
+
+
+def test_check_catches_numbers_read_from_data():
+    step = mw.compile(lambda x: x * Value(x.data), check=True)
+    step(2.0)
+    with pytest.raises(ReplayError, match="constant"):
+        step(3.0)
+
+
+def test_check_compares_gradients_too():
+    net = two_hidden_layers(5, seed=2)
+    step = mw.compile(lambda x, y: squared_error(net(x), y), check=True)
+    for x in (0.5, -0.5, 1.5):
+        step(x, 0.1).backward()
+
+
+def test_a_call_of_another_shape_is_traced_again():
+    step = mw.compile(lambda *xs: mean(list(xs)))
+    assert step(1.0, 2.0).data == 1.5
+    assert step(1.0, 2.0, 6.0).data == 3.0
+    assert len(step._programs) == 2
+
+
+def test_bad_arguments_are_named():
+    step = mw.compile(lambda x, y: x * y)
+    with pytest.raises(TypeError, match="argument 2 is a str"):
+        step(1.0, "2")
+    with pytest.raises(TypeError):
+        step(1.0)  # fn itself refuses one argument
+
+
+def test_a_micrograd_style_op_is_refused_with_the_fix():
+    def double(v):
+        out = Value(2 * v.data, (v,), "double")
+
+        def _backward():
+            v.grad += 2 * out.grad
+        out._backward = _backward
+        return out
+
+    with pytest.raises(ReplayError, match="define_op"):
+        mw.compile(lambda x: double(x))(1.0)
+
+
+def test_a_plain_number_target_is_refused_with_the_fix():
+    net = two_hidden_layers(2, seed=0)
+    with pytest.raises(ReplayError, match="argument of fn"):
+        mw.compile(lambda x: squared_error(net(x), 1.0))(0.5)
+
+
+def test_fn_must_return_a_value():
+    with pytest.raises(TypeError, match="must return a Value"):
+        mw.compile(lambda x: 3.0)(1.0)
+
+
+def test_create_graph_points_to_eager():
+    loss = mw.compile(lambda x: x * x)(3.0)
+    with pytest.raises(ReplayError, match="eagerly"):
+        loss.backward(create_graph=True)
+    assert loss.item() == 9.0 and "CompiledValue(data=9.0" in repr(loss)
+
+
+# --- train: compiled and eager give the same history -----------------------------------
+
+def history_numbers(h):
+    return (h.losses, [(s.iteration, s.loss, s.max_error, s.curve, s.state) for s in h.snapshots],
+            [(m.iteration, m.state, m.grads) for m in h.moments])
+
+
+@pytest.mark.parametrize("hidden, iters, record", [(6, [30, 250], [0, 1, 7, 100, 250]), (30, [120], [])])
+def test_train_compiled_and_eager_agree_to_the_bit(hidden, iters, record):
+    runs = []
+    for compiled in (True, False):
+        model = two_hidden_layers(hidden, seed=1)
+        history = train(model, make_dataset("sin", 20), iters, lr=0.02, seed=4, record=record, compiled=compiled)
+        runs.append((repr(history_numbers(history)), repr(model.state_dict()),
+                     bits(p.grad for p in model.parameters())))
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("lr", [3.0, 1e30])
+def test_train_diverges_at_the_same_iteration_either_way(lr):
+    errors = []
+    for compiled in (True, False):
+        model = two_hidden_layers(8, seed=0)
+        with pytest.raises((TrainingDiverged, mw.data.DataError)) as e:
+            train(model, Dataset([0.1 * k for k in range(-10, 10)], [float(k) for k in range(20)], "ramp"),
+                  [2000], lr=lr, compiled=compiled)
+        errors.append((type(e.value), str(e.value), repr(model.state_dict())))
+    assert errors[0] == errors[1]
+
+
+def test_cli_no_compile_flag(tmp_path):
+    from micrograd_ws.cli import main
+
+    outs = []
+    for flag in ([], ["--no-compile"]):
+        out = tmp_path / ("c" if not flag else "e")
+        assert main(["train", "--hidden", "5", "--iters", "20,60", "--samples", "10", "--out", str(out), *flag]) == 0
+        outs.append((out / "mlp-sin-h5-n10-it20-60.json").read_bytes())
+    assert outs[0] == outs[1]
