@@ -975,16 +975,19 @@ def _compare_graphs(compiled: Compiled, prog: _Program, flat: list, result: floa
                               f"and is {v.data!r} now: fn computes it from .data, which a replay cannot follow")
         if kind[0] == "op" and (v.op != t.op or [index.get(id(p)) for p in v.parents]
                                 != [prog.index[id(p)] for p in t.parents]):
-            raise ReplayError(f"check: {where}: the graph differs from the trace here (op {v.op!r} on "
-                              f"{', '.join(_name(p) for p in v.parents[:3])}; traced {t.op!r} on "
-                              f"{', '.join(_name(p) for p in t.parents[:3])}): fn takes another path on these "
-                              "numbers (Python control flow on .data), which a replay cannot follow")
+            raise ReplayError(f"check: the graph differs from the trace at node {i}: {_what(v)} now, {_what(t)} "
+                              "in the trace; fn takes another path on these numbers (Python control flow on "
+                              ".data), which a replay cannot follow: run fn eagerly")
     if len(nodes) != len(prog.nodes):
         raise ReplayError(f"check: the graph has {len(nodes)} nodes now and {len(prog.nodes)} in the trace: fn "
                           "takes another path on these numbers (Python control flow on .data)")
     if eager.data != result:
         raise ReplayError(f"check: {_name(eager)} = {eager.data!r} eagerly but {result!r} replayed")
     return eager
+
+
+def _what(v: Value) -> str:
+    return f"{_name(v)} ({f'op {v.op!r}' if v.op else 'a leaf'})"
 
 
 def _compare_grads(out: CompiledValue, gradient: float) -> None:
