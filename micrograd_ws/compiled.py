@@ -221,15 +221,15 @@ class _Codegen:
     # -- layout ---------------------------------------------------------------------------
     def _find_groups(self) -> None:
         prog, nodes, index, uses = self.prog, self.prog.nodes, self.prog.index, self.prog.uses
-        by_shared: dict[int, list[int]] = {}
+        by_shared: dict[int, list[int]] = {}  # a layer's neurons share one tuple of inputs, the node's _x
         for i, v in enumerate(nodes):
-            if v.op == "w·x+b" and v._shared and prog.kind[i][0] == "op":
-                by_shared.setdefault(id(v._shared), []).append(i)
+            if v.op == "w·x+b" and getattr(v, "_x", None) and prog.kind[i][0] == "op":
+                by_shared.setdefault(id(v._x), []).append(i)
         self.groups: list[_Group] = []
         self.group_of: dict[int, tuple[_Group, int]] = {}  # member node -> (group, row)
         self.relu_of: dict[int, tuple[_Group, int]] = {}
         for members in by_shared.values():
-            shared = nodes[members[0]]._shared
+            shared = nodes[members[0]]._x
             m = len(shared)
             xs = [index[id(x)] for x in shared]
             ok = len(set(xs)) == m and all(uses[x] == len(members) for x in xs)
@@ -934,17 +934,18 @@ def _commit(prog: _Program, sp: list, rows: list, ins: list, flat: list) -> None
     """Add the pass's gradients into the leaves, with Ctrl-C held until all are written."""
     guard = engine._Interrupts.install(holding=True)
     try:
+        # eager: a leaf's grad is the pass's sum (from 0.0, so never -0.0) plus its earlier grad
         for p, t in zip(prog.ns["SP"], sp):
-            p.grad += t
+            p.grad = t + p.grad
         for k, group_rows in rows:
             pw, pb = prog.ns[f"PW{k}"], prog.ns[f"PB{k}"]
             for j, gj, grads in group_rows:
                 for p, t in zip(pw[j], grads):
-                    p.grad += t
-                pb[j].grad += gj
+                    p.grad = t + 0.0 + p.grad  # (t + 0.0: a product g·0.0 may be -0.0, the sum is not)
+                pb[j].grad = gj + pb[j].grad
         for x, t in zip(flat, ins):
             if isinstance(x, Value):
-                x.grad += t
+                x.grad = t + x.grad
     finally:
         if guard is not None:
             guard.release()
