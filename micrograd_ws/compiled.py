@@ -838,11 +838,18 @@ class Compiled:
         """The generated Python of the latest trace (forward, with backward inside it)."""
         return next(reversed(self._programs.values())).source if self._programs else ""
 
+    def _traced(self, shape: tuple, flat: list) -> _Program | None:
+        """The program for this shape, tracing it if need be; None if the trace failed on these
+        numbers (an overflow...): the caller runs fn eagerly, for eager's error in eager's words."""
+        try:
+            return self._program(shape, flat)
+        except (ArithmeticError, ValueError):
+            return None
+
     def __call__(self, *args: Any) -> CompiledValue | Value:
         shape, flat = _flatten(args)
-        try:
-            prog = self._program(shape, flat)
-        except (ArithmeticError, ValueError):  # the trace failed on these numbers: eager's error, as eager words it
+        prog = self._traced(shape, flat)
+        if prog is None:
             return self.fn(*args)
         values = [x for x in flat if isinstance(x, Value)]
         if values and not _replayable_values(values, prog):
@@ -1067,7 +1074,9 @@ class TrainingStep:
     def __call__(self, *args: Any) -> float:
         compiled = self.compiled
         shape, flat = _flatten(args)
-        prog = compiled._program(shape, flat)
+        prog = compiled._traced(shape, flat)
+        if prog is None:
+            return self._eager(args)
         if id(prog) not in self._checked:
             self._check_params(prog)
         if compiled.checks_left or any(isinstance(x, Value) for x in flat):
@@ -1090,7 +1099,15 @@ class TrainingStep:
         try:
             for args in samples:
                 shape, flat = _flatten(tuple(args))
-                now = self.compiled._program(shape, flat)
+                now = self.compiled._traced(shape, flat)
+                if now is None:  # the trace failed on these numbers: this step eagerly
+                    if state is not None:
+                        _write_state(prog, state)
+                        state = None
+                    losses.append(loss := self._eager(tuple(args)))
+                    if loss > self.max_loss:
+                        break
+                    continue
                 if now is not prog:
                     if state is not None:
                         _write_state(prog, state)

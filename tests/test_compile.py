@@ -315,3 +315,87 @@ def test_cli_no_compile_flag(tmp_path):
         assert main(["train", "--hidden", "5", "--iters", "20,60", "--samples", "10", "--out", str(out), *flag]) == 0
         outs.append((out / "mlp-sin-h5-n10-it20-60.json").read_bytes())
     assert outs[0] == outs[1]
+
+
+@settings(deadline=None)
+@given(case=mlps(nout=1, max_width=5, kink_margin=0.0), lr=st.sampled_from([1e-3, 0.05, 0.5]))
+def test_fused_step_and_run_match_eager_on_random_nets(case, lr):
+    """Zero and -0.0 weights and biases, subnormal inputs, dead rows: the fused paths' shortcuts hold."""
+    nets = [mw.MLP(case.model.nin, case.model.sizes[1:], seed=0) for _ in range(3)]
+    for n in nets:
+        n.load_state_dict(case.model.state_dict())
+    net, looped, twin = nets
+    fused = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=SGD(net.parameters(), lr))
+    loop = mw.compile(lambda x, y: squared_error(looped(x), y), optimizer=SGD(looped.parameters(), lr))
+    opt = SGD(twin.parameters(), lr)
+    samples = list(zip(case.inputs, case.targets)) * 2
+    want = []
+    for x, y in samples:
+        C = squared_error(twin(x), y)
+        opt.zero_grad()
+        C.backward()
+        opt.step()
+        want.append(C.data)
+    assert bits(fused(x, y) for x, y in samples) == bits(want)
+    assert bits(loop.run(samples)) == bits(want)
+    for other in (net, looped):
+        assert bits(p.data for p in other.parameters()) == bits(p.data for p in twin.parameters())
+
+
+@settings(deadline=None)
+@given(case=mlps(nout=1, max_width=4, kink_margin=0.0, weights=st.floats(-1e160, 1e160),
+                 inputs=st.floats(-1e160, 1e160)))
+def test_overflow_gives_eagers_error_and_leaves_the_same_weights(case):
+    net, twin = (mw.MLP(case.model.nin, case.model.sizes[1:], seed=0) for _ in range(2))
+    for n in (net, twin):
+        n.load_state_dict(case.model.state_dict())
+    fused = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=SGD(net.parameters(), 0.1))
+    opt = SGD(twin.parameters(), 0.1)
+
+    def eager(x, y):
+        C = squared_error(twin(x), y)
+        opt.zero_grad()
+        C.backward()
+        opt.step()
+        return C.data
+
+    for x, y in zip(case.inputs, case.targets):
+        outcomes = []
+        for step in (lambda: fused(x, y), lambda: eager(x, y)):
+            try:
+                outcomes.append(bits([step()]))
+            except (ArithmeticError, ValueError) as e:
+                outcomes.append((type(e), str(e)))
+        assert outcomes[0] == outcomes[1]
+        assert bits(p.data for p in net.parameters()) == bits(p.data for p in twin.parameters())
+
+
+@settings(deadline=None)
+@given(case=mlps(nout=1, max_width=4, kink_margin=0.0, weights=st.floats(-1e160, 1e160),
+                 inputs=st.floats(-1e160, 1e160)))
+def test_run_stops_at_eagers_error_with_the_same_weights(case):
+    net, twin = (mw.MLP(case.model.nin, case.model.sizes[1:], seed=0) for _ in range(2))
+    for n in (net, twin):
+        n.load_state_dict(case.model.state_dict())
+    loop = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=SGD(net.parameters(), 0.1))
+    opt = SGD(twin.parameters(), 0.1)
+    samples = list(zip(case.inputs, case.targets)) * 2
+    done, want = [], []
+    try:
+        loop.run(samples, done)
+        got = None
+    except (ArithmeticError, ValueError) as e:
+        got = (type(e), str(e))
+    expected = None
+    for x, y in samples:
+        try:
+            C = squared_error(twin(x), y)
+            opt.zero_grad()
+            C.backward()
+            opt.step()
+        except (ArithmeticError, ValueError) as e:
+            expected = (type(e), str(e))
+            break
+        want.append(C.data)
+    assert (got, bits(done)) == (expected, bits(want))
+    assert bits(p.data for p in net.parameters()) == bits(p.data for p in twin.parameters())
