@@ -399,3 +399,59 @@ def test_run_stops_at_eagers_error_with_the_same_weights(case):
         want.append(C.data)
     assert (got, bits(done)) == (expected, bits(want))
     assert bits(p.data for p in net.parameters()) == bits(p.data for p in twin.parameters())
+
+
+# --- Ctrl-C: the grads (or, fused, the weights) are all before or all after ---------------------
+
+FILES = ("compiled.py", "<micrograd_ws.compile>")
+
+
+def _every_point(setup, act, state):
+    from interrupts import at_line, count_lines
+    import signal
+
+    before = state()
+    act()
+    after = state()
+    setup(before)
+    n = count_lines(act, FILES)
+    setup(before)
+    assert n > 20
+    for k in range(1, n + 1):
+        try:
+            with at_line(k, FILES, "signal"):
+                act()
+        except KeyboardInterrupt:
+            assert state() in (before, after), f"Ctrl-C at line event {k} of {n} left them half-written"
+        else:
+            assert state() == after
+        setup(before)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_in_a_compiled_backward_never_half_writes_the_grads():
+    net = two_hidden_layers(3, seed=1)
+    loss = mw.compile(lambda x, y: squared_error(net(x), y))(0.5, 0.3)
+    params = net.parameters()
+
+    def setup(grads):
+        for p, g in zip(params, grads):
+            p.grad = g
+
+    setup([0.0 if k % 3 else 0.25 * k for k in range(len(params))])
+    _every_point(setup, loss.backward, lambda: [p.grad for p in params])
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_ctrl_c_in_a_fused_step_never_half_writes_the_weights(loop):
+    net = two_hidden_layers(3, seed=1)
+    params = net.parameters()
+    step = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=SGD(params, 0.1))
+    step(0.5, 0.3)  # traced
+
+    def setup(data):
+        for p, d in zip(params, data):
+            p.data = d
+
+    act = (lambda: step.run([(0.5, 0.3)])) if loop else (lambda: step(0.5, 0.3))
+    _every_point(setup, act, lambda: [p.data for p in params])
