@@ -29,8 +29,8 @@ not the Python that chose them.  What is replayed:
 * ReLU's branch and the skipping of zero gradients, decided on each call's numbers.
 
 What is not: Python control flow on ``.data`` (``if x.data > 0: ...``), numbers read from
-``.data`` into new Values, and a parameter Value replaced by another object after the
-trace (compile again).  ``compile(fn, check=True)`` runs ``fn`` eagerly beside the first
+``.data`` into new Values, a parameter Value replaced by another object after the trace
+(compile again), and work in ``fn`` that the loss does not depend on (nor its errors).  ``compile(fn, check=True)`` runs ``fn`` eagerly beside the first
 calls and raises :class:`ReplayError` naming the first node where the graph or a number
 differs.  A call that cannot be replayed as traced at all (an overflow, log of a negative
 number, a Value argument that is not a leaf) runs eagerly instead, with eager's errors.
