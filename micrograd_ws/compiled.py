@@ -30,10 +30,11 @@ not the Python that chose them.  What is replayed:
 
 What is not: Python control flow on ``.data`` (``if x.data > 0: ...``), numbers read from
 ``.data`` into new Values, a parameter Value replaced by another object after the trace
-(compile again), and work in ``fn`` that the loss does not depend on (nor its errors).  ``compile(fn, check=True)`` runs ``fn`` eagerly beside the first
-calls and raises :class:`ReplayError` naming the first node where the graph or a number
-differs.  A call that cannot be replayed as traced at all (an overflow, log of a negative
-number, a Value argument that is not a leaf) runs eagerly instead, with eager's errors.
+(compile again), and work in ``fn`` that the loss does not depend on (nor its errors).
+``compile(fn, check=True)`` runs ``fn`` eagerly beside the first calls and raises
+:class:`ReplayError` naming the first node where the graph or a number differs.  A call that
+cannot be replayed as traced at all (an overflow, log of a negative number, a Value argument
+that is not a leaf) runs eagerly instead, with eager's errors.
 
 ``compile(fn, optimizer=SGD(...))`` fuses a whole SGD step, see :class:`TrainingStep`.
 """
@@ -301,8 +302,8 @@ class _Codegen:
     def generate(self) -> None:
         prog = self.prog
         self._find_groups()
-        in_group = {j for g in self.groups for i in g.members
-                    for j in (self.prog.index[id(p)] for p in (*prog.nodes[i].parents[:g.m], prog.nodes[i].parents[-1]))}
+        in_group = {self.prog.index[id(p)] for g in self.groups for i in g.members
+                    for p in (*prog.nodes[i].parents[:g.m], prog.nodes[i].parents[-1])}
         scalar_params = [k for i, (kind, k) in enumerate(prog.kind) if kind == "param" and i not in in_group]
         self.sp_slot = {k: s for s, k in enumerate(scalar_params)}
         self.ns["SP"] = [prog.params[k] for k in scalar_params]
