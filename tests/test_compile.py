@@ -4,7 +4,7 @@ import random
 import struct
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 import micrograd_ws as mw
 from micrograd_ws import SGD, Value, define_op, mean, squared_error, two_hidden_layers
@@ -345,10 +345,13 @@ def test_fused_step_and_run_match_eager_on_random_nets(case, lr):
     samples = list(zip(case.inputs, case.targets)) * 2
     want = []
     for x, y in samples:
-        C = squared_error(twin(x), y)
-        opt.zero_grad()
-        C.backward()
-        opt.step()
+        try:
+            C = squared_error(twin(x), y)
+            opt.zero_grad()
+            C.backward()
+            opt.step()
+        except OverflowError:  # diverged: the overflow tests below cover that
+            assume(False)
         want.append(C.data)
     assert bits(fused(x, y) for x, y in samples) == bits(want)
     assert bits(loop.run(samples)) == bits(want)
