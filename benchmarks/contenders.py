@@ -49,16 +49,44 @@ class Eager:
         return loss.data
 
 
-class Compiled(Eager):
-    """micrograd_ws with the loss compiled once (micrograd_ws.compile), the same step otherwise."""
+def _compile(mw, *args, **kwargs):
+    if not hasattr(mw, "compile"):
+        raise NotAvailable("micrograd_ws.compile does not exist in this version")
+    return mw.compile(*args, **kwargs)
 
-    name = "micrograd_ws compiled"
+
+class CompiledPerCall(Eager):
+    """micrograd_ws compiled: loss and SGD update fused (``compile(loss, optimizer=opt)``), one call
+    per step (each call reads every weight's .data and writes the moved ones)."""
+
+    name = "micrograd_ws compiled, a call per step"
 
     def __init__(self, state: dict, alpha: float) -> None:
         super().__init__(state, alpha)
-        if not hasattr(self.mw, "compile"):
-            raise NotAvailable("micrograd_ws.compile does not exist in this version")
-        self.loss = self.mw.compile(self.loss)
+        self.fused = _compile(self.mw, self.loss, optimizer=self.opt)
+
+    def step(self, x: float, y: float) -> float:
+        return self.fused(x, y)
+
+
+class Compiled(CompiledPerCall):
+    """The same fused step, a block of samples in one call (``step.run(samples)``: the weights stay in
+    lists meanwhile, the Values' .data written at the end): a compiled training loop."""
+
+    name = "micrograd_ws compiled"
+
+    def steps(self, samples: list[tuple[float, float]]) -> list[float]:
+        return self.fused.run(samples)
+
+
+class CompiledLoss(Eager):
+    """Only the loss compiled (``loss = step(x, y)``), then ``loss.backward()`` and ``SGD.step()`` as eager."""
+
+    name = "micrograd_ws compiled loss, eager SGD"
+
+    def __init__(self, state: dict, alpha: float) -> None:
+        super().__init__(state, alpha)
+        self.loss = _compile(self.mw, self.loss)
 
 
 class Micrograd:
@@ -232,23 +260,28 @@ class TorchScalar:
 
 
 SGD_CONTENDERS: dict[str, type] = {c.name: c for c in
-                                   (Eager, Compiled, Micrograd, MicrogradTorchHeap, Floor, FloorSkipping, TorchLinear, TorchScalar)}
+                                   (Eager, Compiled, CompiledPerCall, CompiledLoss, Micrograd, MicrogradTorchHeap, Floor,
+                                    FloorSkipping, TorchLinear, TorchScalar)}
+
+
+def _steps(runner) -> Callable[[list], list[float]]:
+    """A block of SGD steps, as a training loop runs them: the contender's own loop if it has one
+    (``steps``), else one ``step`` per sample."""
+    return getattr(runner, "steps", None) or (lambda samples: [runner.step(x, y) for x, y in samples])
 
 
 def sgd(job: dict) -> dict:
     """Warm up, then time `blocks` blocks of `block` steps (GC at its defaults): ms per step per block."""
     runner = SGD_CONTENDERS[job["contender"]](job["state"], job["alpha"])
     stream = [tuple(s) for s in job["stream"]]
-    step, losses = runner.step, []
-    for x, y in stream[:job["warmup"]]:
-        losses.append(step(x, y))
+    steps = _steps(runner)
+    losses = steps(stream[:job["warmup"]])
     block_ms = []
     for k in range(job["blocks"]):
         start = job["warmup"] + k * job["block"]
         samples = stream[start:start + job["block"]]
         t = time.perf_counter()
-        for x, y in samples:
-            losses.append(step(x, y))
+        losses += steps(samples)
         block_ms.append((time.perf_counter() - t) / len(samples) * 1e3)
     return {"block_ms": block_ms, "losses": losses}
 
@@ -260,7 +293,7 @@ def schedule(job: dict) -> dict:
         runner = SGD_CONTENDERS[job["contender"]](job["state"], job["alpha"])
         samples = [tuple(s) for s in job["stream"][:iters]]
         t = time.perf_counter()
-        losses = [runner.step(x, y) for x, y in samples]
+        losses = _steps(runner)(samples)
         total += time.perf_counter() - t
     return {"seconds": total, "losses": losses}
 

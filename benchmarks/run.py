@@ -44,7 +44,7 @@ import dag  # noqa: E402
 import micrograd_ws as mw  # noqa: E402  (the driver only makes the initial weights)
 from micrograd_ws.handout import ALPHA, HIDDEN, TRAINING_ITERS  # noqa: E402
 
-FAST = [C.Eager, C.Compiled, C.Floor, C.FloorSkipping, C.TorchLinear]
+FAST = [C.Eager, C.Compiled, C.CompiledPerCall, C.CompiledLoss, C.Floor, C.FloorSkipping, C.TorchLinear]
 SLOW = [C.Micrograd, C.TorchScalar, C.MicrogradTorchHeap]  # 50 to 500 times slower: fewer steps per process
 
 
@@ -213,9 +213,9 @@ def main(argv: list[str] | None = None) -> int:
           f"each process, {sizes.rounds} round(s) interleaved")
     times = sgd_steps(sizes, available)
     skip, eager = C.FloorSkipping.name, C.Eager.name
-    print(f"  {'':30} {'min':>9} {'median':>9} {'/ floor (dead rows skipped)':>28}")
+    print(f"  {'':38} {'min':>9} {'median':>9} {'/ floor (dead rows skipped)':>28}")
     for name, ts in times.items():
-        print(f"  {name:30} {min(ts):9.3f} {statistics.median(ts):9.3f} {paired_ratio(times, name, skip):27.2f}x")
+        print(f"  {name:38} {min(ts):9.3f} {statistics.median(ts):9.3f} {paired_ratio(times, name, skip):27.2f}x")
     print("  ratios: the median over rounds of the ratio within a round; "
           "loss trajectories agree (relative 1e-7) in every round")
     ratio = lambda a, b: paired_ratio(times, a, b) if a in times and b in times else None  # noqa: E731
