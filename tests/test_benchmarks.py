@@ -95,20 +95,15 @@ def test_contenders_follow_the_floors_trajectory_in_their_own_processes():
         assert loss.data == pytest.approx(floor_loss, rel=1e-12)
 
 
-def test_compiled_contender_compiles_the_loss_once_and_steps_like_eager(monkeypatch):
-    """With compile stood in by a recorder (the real one may not be merged yet): the API it uses."""
-    compiled = []
-
-    def compile(fn):  # what micrograd_ws.compile is called with, and how often
-        compiled.append(fn)
-        return lambda x, y: fn(x, y)
-
-    monkeypatch.setattr(mw, "compile", compile, raising=False)
+def test_compiled_contenders_train_as_eager_does_to_the_bit(monkeypatch):
     state = mw.two_hidden_layers(5, seed=3).state_dict()
-    eager, comp = contenders.Eager(state, 0.01), contenders.Compiled(state, 0.01)
-    for x, y in bench.data_stream(3):
-        assert comp.step(x, y) == eager.step(x, y)
-    assert len(compiled) == 1
+    samples = bench.data_stream(30)
+    eager = contenders.Eager(state, 0.01)
+    expected = contenders._steps(eager)(samples)
+    for cls in (contenders.Compiled, contenders.CompiledPerCall, contenders.CompiledLoss):
+        runner = cls(state, 0.01)
+        assert contenders._steps(runner)(samples) == expected, cls.name
+        assert runner.net.state_dict() == eager.net.state_dict(), cls.name
     monkeypatch.delattr(mw, "compile")
     with pytest.raises(contenders.NotAvailable, match="compile"):
         contenders.Compiled(state, 0.01)
