@@ -751,17 +751,17 @@ def _write_state(prog: _Program, state: list) -> None:
 # --- arguments --------------------------------------------------------------------------
 
 def _flatten(args: tuple) -> tuple[tuple, list]:
-    """The call's shape (a number, or a list of n) and its numbers and Values, flat."""
-    shape, flat = [], []
-    for k, a in enumerate(args):
+    """The call's shape and its numbers and Values, flat: each argument's shape is None (a
+    number) or a tuple of its items' shapes (a list, of numbers or of lists, as a batch of samples)."""
+    flat: list = []
+
+    def walk(a: object, where: str) -> tuple | None:
         if isinstance(a, (list, tuple)):
-            shape.append(len(a))
-            for j, x in enumerate(a):
-                flat.append(_scalar(x, f"argument {k + 1}[{j}]"))
-        else:
-            shape.append(None)
-            flat.append(_scalar(a, f"argument {k + 1}"))
-    return tuple(shape), flat
+            return tuple(walk(x, f"{where}[{j}]") for j, x in enumerate(a))
+        flat.append(_scalar(a, where))
+        return None
+
+    return tuple(walk(a, f"argument {k + 1}") for k, a in enumerate(args)), flat
 
 
 def _scalar(x: object, where: str) -> object:
@@ -776,19 +776,16 @@ def _scalar(x: object, where: str) -> object:
 
 
 def _unflatten(shape: tuple, flat: list) -> list:
-    out, k = [], 0
-    for s in shape:
-        if s is None:
-            out.append(flat[k])
-            k += 1
-        else:
-            out.append(list(flat[k:k + s]))
-            k += s
-    return out
+    items = iter(flat)
+
+    def build(s: tuple | None) -> object:
+        return next(items) if s is None else [build(x) for x in s]
+
+    return [build(s) for s in shape]
 
 
 def _arg_names(fn: Callable, shape: tuple) -> list[str]:
-    """Labels for the traced input leaves: fn's parameter names (``x``, ``y``; ``xs[0]``)."""
+    """Labels for the traced input leaves: fn's parameter names (``x``, ``y``; ``xs[0]``, ``xs[0][1]``)."""
     try:
         import inspect
 
@@ -796,11 +793,11 @@ def _arg_names(fn: Callable, shape: tuple) -> list[str]:
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     except (TypeError, ValueError):
         params = []
-    names = []
-    for k, s in enumerate(shape):
-        base = params[k] if k < len(params) else f"arg{k + 1}"
-        names += [base] if s is None else [f"{base}[{j}]" for j in range(s)]
-    return names
+
+    def names(s: tuple | None, base: str) -> list[str]:
+        return [base] if s is None else [n for j, x in enumerate(s) for n in names(x, f"{base}[{j}]")]
+
+    return [n for k, s in enumerate(shape) for n in names(s, params[k] if k < len(params) else f"arg{k + 1}")]
 
 
 # --- the compiled function and its results ------------------------------------------------
@@ -871,7 +868,14 @@ class Compiled:
 
 
 def _describe_shape(shape: tuple) -> str:
-    return "(" + ", ".join("number" if s is None else f"list of {s}" for s in shape) + ")"
+    def one(s: tuple | None) -> str:
+        if s is None:
+            return "number"
+        if all(x is None for x in s):
+            return f"list of {len(s)}"
+        return "[" + ", ".join(map(one, s)) + "]"
+
+    return "(" + ", ".join(map(one, shape)) + ")"
 
 
 def _replayable_values(values: list[Value], prog: _Program) -> bool:

@@ -251,6 +251,29 @@ def test_a_call_of_another_shape_is_traced_again():
     assert len(step._programs) == 2
 
 
+def test_a_batch_of_samples_with_several_inputs_each():
+    # a list of lists (micrograd's demo: a batch of 2-D points) replays like eager, to the bit
+    net = mw.MLP(2, [4, 4, 1], seed=1)
+
+    def loss(xs, ys):
+        return mean([squared_error(net(x), y) for x, y in zip(xs, ys)]) + 0.01 * sum(p * p for p in net.parameters())
+
+    step, rng = mw.compile(loss), random.Random(0)
+    for _ in range(4):
+        xs = [[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(3)]
+        ys = [rng.uniform(-1, 1) for _ in range(3)]
+        net.zero_grad()
+        compiled = step(xs, ys)
+        compiled.backward()
+        grads = [p.grad for p in net.parameters()]
+        net.zero_grad()
+        eager = loss(xs, ys)
+        eager.backward()
+        assert compiled.data == eager.data and grads == [p.grad for p in net.parameters()]
+    with pytest.raises(TypeError, match=r"argument 1\[0\]\[1\] is a str"):
+        step([[0.5, "x"]], [1.0])
+
+
 def test_bad_arguments_are_named():
     step = mw.compile(lambda x, y: x * y)
     with pytest.raises(TypeError, match="argument 2 is a str"):
