@@ -22,8 +22,8 @@ True
 The contract, as for ``torch.jit.trace``: the trace records the *operations* ``fn`` ran,
 not the Python that chose them.  What is replayed:
 
-* the inputs: each call's arguments (numbers, Values, or lists of them, shaped as at the
-  trace: a call shaped otherwise is traced anew);
+* the inputs: each call's arguments (numbers, Values, or lists of them, nested as a batch of
+  samples may be, shaped as at the trace: a call shaped otherwise is traced anew);
 * the parameters: every leaf Value made *before* the trace (weights, biases) is read
   afresh on every call, so SGD updates and edits of ``.data`` are seen;
 * ReLU's branch and the skipping of zero gradients, decided on each call's numbers.
