@@ -10,6 +10,8 @@ import random
 import pytest
 
 from micrograd_ws import Value, explore, squared_error, two_hidden_layers, two_neuron
+from micrograd_ws.engine import topological_order
+from micrograd_ws.paths import name
 from micrograd_ws.stepping import backward_steps
 from test_explorer_browser import Page, _grads, _write
 
@@ -27,6 +29,61 @@ def _cost_at(net, x, y, name, dw):
         return squared_error(net(x), y).data
     finally:
         p.data = w
+
+
+def _engine_grads(C):
+    """Every node's gradient by its handout name after the engine's own backward pass, and its steps."""
+    n = sum(1 for _ in backward_steps(C))
+    return {name(v): v.grad for v in topological_order(C)}, n
+
+
+def _asked(page):
+    """The name in the question the page asks now: ∂C/∂w1 = ? → w1."""
+    assert page.page.locator("#ask-form").is_visible()
+    q = page.page.locator("#ask-q").text_content()
+    assert q.startswith("∂C/∂") and q.endswith(" = ?"), q
+    return q[len("∂C/∂"):-len(" = ?")]
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_predict_asks_for_w1_and_b1_on_the_two_neuron_page(browser, dot, tmp_path, right):
+    path = _write(tmp_path, ["--model", "two-neuron", "--x", "2", "--y", "1"])
+    net = two_neuron(seed=0)
+    engine, C = _grads(net, 2.0, 1.0)
+    dC_dO, i = C.parents[0].grad, 2.0
+    page = Page(browser, path, size=(1440, 900)).ready()
+    page.page.keyboard.press("p")
+    page.js("explorer.goto(2)")  # the forward pass shown
+    assert page.js("explorer.answer(1)")["question"] == "∂C/∂C"
+    assert page.js(f"explorer.answer({dC_dO!r})")["question"] == "∂C/∂O"
+    assert _asked(page) == "w1"  # O's step completes w1 and b1: asked before it is revealed
+    assert "w1" not in page.js("explorer.current().grads")
+    page.js("explorer.select('w1')")  # the inspector keeps the answer back until it is given
+    assert page.page.locator("#inspector h2").is_visible() and not page.page.locator("#inspector .total").is_visible()
+    assert page.js("explorer.factor()") == "∂O/∂w1"  # one factor on request: i
+    factor = page.js(f"explorer.answer({i!r})")
+    assert factor["accepted"] is True and factor["counted"] is False
+    typed = engine["w1"] if right else engine["w1"] * 1.02
+    r = page.js(f"explorer.answer({typed!r})")
+    assert r["question"] == "∂C/∂w1" and r["accepted"] is right and r["counted"] is True
+    assert r["product"] == (f"∂C/∂w1 = ∂C/∂O · ∂O/∂w1\n      = 2(O − O_des) · i\n"
+                            f"      = {dC_dO:.4g} · {i:.4g}\n      = {engine['w1']:.4g}")
+    assert r["product"] in page.page.locator("#learn-result").text_content()
+    assert r["score"] == f"{2 + right} of 3 on the first try"
+    assert page.page.locator("#inspector .total").is_visible()
+    assert _asked(page) == "b1" and "b1" not in page.js("explorer.current().grads")
+    page.page.keyboard.press("ArrowRight")  # the step waits for its last question
+    assert _asked(page) == "b1"
+    assert page.js("explorer.factor()") == "∂O/∂b1"
+    page.page.keyboard.type("1")
+    page.page.keyboard.press("Enter")  # keyboard only
+    page.page.keyboard.type(repr(engine["b1"]))
+    page.page.keyboard.press("Enter")
+    assert page.js("explorer.score().text") == f"{3 + right} of 4 on the first try"
+    shown = page.js("explorer.current().grads")  # the step revealed: the engine's gradients
+    assert page.page.locator("#ask-form").is_hidden()
+    assert shown["w1"] == engine["w1"] and shown["b1"] == engine["b1"]
+    page.clean()
 
 
 def test_predict_mode_accepts_refuses_and_keeps_score(browser, dot, tmp_path):
@@ -62,13 +119,16 @@ def test_predict_accepts_within_half_a_percent_and_fractions(browser, dot, tmp_p
     path = _write(tmp_path, ["--hidden", "2", "--x", "2", "--y", "1"])
     net = two_hidden_layers(hidden=2, seed=0)
     C = squared_error(net(2.0), 1.0)
-    truth = [s.grad for s in backward_steps(C)]
+    truth, n = _engine_grads(C)
     page = Page(browser, path).ready()
     page.js("explorer.mode('predict')")
-    page.js("explorer.goto(%d)" % (page.js("explorer.steps") - len(truth)))
+    page.js("explorer.goto(%d)" % (page.js("explorer.steps") - n))
     assert page.js("explorer.answer('2/2')")["accepted"] is True  # ∂C/∂C = 1 as a fraction
-    assert page.js(f"explorer.answer({truth[1] * 1.004!r})")["accepted"] is True  # 0.4% off: within 0.5%
-    assert page.js(f"explorer.answer({truth[2] * 1.006!r})")["accepted"] is (truth[2] == 0)
+    page.js("explorer.step()")  # the next step's first question
+    g = truth[_asked(page)]
+    assert page.js(f"explorer.answer({g * 1.004!r})")["accepted"] is True  # 0.4% off: within 0.5%
+    g = truth[_asked(page)]
+    assert page.js(f"explorer.answer({g * 1.006!r})")["accepted"] is (g == 0)
     asked = page.js("explorer.factor()")  # one factor of the next step, e.g. ∂H2[1]/∂z2[1]
     assert asked.startswith("∂") and page.page.locator("#ask-q").text_content() == asked + " = ?"
     factor = page.js("explorer.answer(1e9)")
@@ -82,30 +142,84 @@ def handout(tmp_path_factory):
     """The h = 100 net at i = 2, O_des = 1 (seed 0), its page and the engine's numbers."""
     net = two_hidden_layers(hidden=100, seed=0)
     C = squared_error(net(2.0), 1.0)
-    steps = [s.grad for s in backward_steps(C)]
+    nodes, steps = zip(*((s.node, s.grad) for s in backward_steps(C)))  # (one pass: a leaf's grad adds up over passes)
     path = tmp_path_factory.mktemp("learn") / "h100.html"
     explore(C).save(path)
-    return net, C, steps, path
+    return net, nodes, steps, path
+
+
+def _handout_questions(nodes):
+    """The questions the handout net's page should ask, by the rule its help states, with the
+    engine's answers: each step's node, then the parameters it completes, all of them when at
+    most 3 (w1[j], b1[j]), else the bias and the weight with the largest |∂C/∂w|."""
+    asked = []
+    for v in nodes:
+        params = [p for p in v.parents if not p.parents and p.label != "i"]
+        if len(params) > 3:
+            *weights, bias = params
+            params = [bias, max(weights, key=lambda w: abs(w.grad))]
+        asked += [(name(u), u.grad) for u in (v, *params)]
+    return asked
 
 
 @pytest.mark.slow
 def test_dead_paths_skipped_in_one_action_on_the_handout_net(browser, handout):
-    net, C, steps, path = handout
-    zero = sum(g == 0.0 for g in steps)
-    assert zero > 0
+    net, nodes, steps, path = handout
+    asked = _handout_questions(nodes)
+    zero = sum(g == 0.0 for _, g in asked)
+    assert zero > sum(g == 0.0 for g in steps) > 0  # behind each dead step, its parameters' questions too
     page = Page(browser, path).ready()
     page.js("explorer.mode('predict')")
     page.js("explorer.goto(explorer.steps - %d)" % len(steps))
     assert page.page.locator("#skip-dead").text_content() == f"skip the {zero} dead paths"
     assert page.js("explorer.skipDead()") == zero  # one action
-    asked = page.js("""(() => { const seen = []; const g = %s;
-        for (let s = 0; s < 2000 && explorer.current().step < explorer.steps; s++) {
-          explorer.step(); const q = document.getElementById('ask-q').textContent;
-          if (!document.getElementById('ask-form').hidden) { seen.push(q); explorer.answer(g[seen.length - 1]); }
-        } return seen; })()""" % [g for g in steps if g != 0.0])
-    assert len(asked) == len(steps) - zero  # every live step asked, no dead one
-    assert page.js("explorer.score().text") == f"{len(asked)} of {len(asked)} on the first try · {zero} dead paths skipped"
+    seen = page.js("""(g) => { const seen = [], form = document.getElementById('ask-form');
+        for (let s = 0; s < 5000 && explorer.current().step < explorer.steps; s++) {
+          if (form.hidden) { explorer.step(); continue; }
+          const q = document.getElementById('ask-q').textContent.slice(4, -4);
+          seen.push(q); explorer.answer(g[q]);
+        } return seen; }""", dict(asked))
+    assert seen == [n for n, g in asked if g != 0.0]  # every live question asked, in order; no dead one
+    assert page.js("explorer.score().text") == f"{len(seen)} of {len(seen)} on the first try · {zero} dead paths skipped"
+    assert page.js("explorer.current().grads")["b3"] == dict(net.named_parameters())["b3"].grad
     page.clean()
+
+
+@pytest.mark.slow
+def test_handout_net_asks_the_bias_and_the_weight_selected(browser, handout):
+    net, nodes, steps, path = handout
+    params = dict(net.named_parameters())
+    j = next(j for j in range(100) if params[f"b2[{j}]"].grad != 0.0)  # a live neuron of layer 2
+    weights = [params[f"w2[{j}][{k}]"] for k in range(100)]
+    top = max(weights, key=lambda w: abs(w.grad))
+    chosen = next(w for w in weights if w.grad != 0.0 and w is not top)  # not the page's default
+    page = Page(browser, path, size=(1440, 900)).ready()
+    page.js("explorer.mode('predict')")
+    page.js(f"explorer.select({chosen.label!r})")
+    order = [name(v) for v in nodes]
+    page.js("explorer.goto(explorer.steps - %d + %d)" % (len(steps), order.index(f"z2[{j}]")))
+    page.js("explorer.step()")
+    assert _asked(page) == f"z2[{j}]"
+    page.js(f"explorer.answer({steps[order.index(f'z2[{j}]')]!r})")
+    assert _asked(page) == f"b2[{j}]"
+    r = page.js(f"explorer.answer({params[f'b2[{j}]'].grad!r})")
+    assert r["accepted"] is True and r["product"].endswith(f"= {params[f'b2[{j}]'].grad:.4g}")
+    assert _asked(page) == chosen.label  # the weight selected in the inspector, of the step's 100
+    assert page.js("explorer.factor()") == f"∂z2[{j}]/∂{chosen.label}"
+    page.js("explorer.answer(1e9)")  # (a wrong factor is not scored)
+    assert page.js(f"explorer.answer({chosen.grad * 1.01!r})")["accepted"] is False
+    page2 = Page(page.context.browser, path).ready()  # a fresh look at the same step: the right answer accepted
+    page2.js("explorer.mode('predict')")
+    page2.js(f"explorer.select({chosen.label!r})")
+    page2.js("explorer.goto(explorer.steps - %d + %d)" % (len(steps), order.index(f"z2[{j}]")))
+    for g in (steps[order.index(f"z2[{j}]")], params[f"b2[{j}]"].grad, chosen.grad):
+        r = page2.js(f"explorer.answer({g!r})")
+        assert r["accepted"] is True, r
+    assert r["question"] == f"∂C/∂{chosen.label}" and r["product"].endswith(f"= {chosen.grad:.4g}")
+    assert page2.js("explorer.current().grads")[chosen.label] == chosen.grad  # the step revealed
+    assert "other 99 weights" in page2.page.locator("#learn-result").text_content()
+    page.clean()
+    page2.clean()
 
 
 def test_nudge_w1_on_two_neuron_predicted_and_actual(browser, dot, tmp_path):
@@ -134,7 +248,8 @@ def test_nudge_w1_on_two_neuron_predicted_and_actual(browser, dot, tmp_path):
 
 @pytest.mark.slow
 def test_nudge_a_weight_of_the_handout_net(browser, handout):
-    net, C, steps, path = handout  # backward_steps() left every grad as backward() does
+    net, nodes, _, path = handout  # backward_steps() left every grad as backward() does
+    C = nodes[0]  # the first step is the cost's
     params = dict(net.named_parameters())
     live = [n for n in ("w2[3][7]", "w1[0]", "w3[5]", "b2[10]") if params[n].grad != 0.0]
     assert live

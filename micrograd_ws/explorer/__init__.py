@@ -385,6 +385,7 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
     network = _network(graph)
     if network is not None:  # what the page's own forward pass (nudge) needs besides the weights
         network.update(desired=desired_output(C), sum=SUM_ORDER)
+    inputs = [order[n["node"]] for n in network["columns"][0]["neurons"]] if network else []  # data, not parameters
     head = title or f"{name(C)} = {_exact(C.data)}: {len(order):,} nodes, {len(forward)} forward and " \
                     f"{len(steps)} backward steps"
     note = f"{name(C)}.backward() had not been called: explore ran it." if fresh else ""
@@ -397,7 +398,7 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
         "dead": [k for k, v in enumerate(order) if v.op == "relu" and v.local_grads[0] == 0.0],
         "forward": forward, "forwardText": [_forward_text(order[k]) for k in forward],
         "backward": steps,
-        "inspect": inspect, "paths": paths, "predict": predict_steps(C, graph, [st["node"] for st in steps], grads),
+        "inspect": inspect, "paths": paths, "predict": predict_steps(C, graph, [st["node"] for st in steps], grads, inputs),
         "graph": view, "network": network,
         "select": pos[param] if param is not None else None,
     }

@@ -299,6 +299,7 @@
     now.className = "sofar"; now.id = "sofar";
     box.insertBefore(now, box.children[1] || null);
     render();
+    if (L.asked >= 0) renderPredict();  // a layer's weight asked: the one selected now
     if (L.mode === "replay" && R.m >= 0) renderReplay(Number($("replay-k").value));  // its plot follows the choice
     return info.text;
   }
@@ -351,6 +352,10 @@
   // checks a typed number and runs the MLP's forward pass itself for the nudge.
   const L = { mode: null, asked: -1, factor: false, hints: 0, done: new Map(), right: 0, answered: 0,
               skipped: 0, nudged: null };
+  const PREDICT_HELP = "Predict mode: → asks each backward step's gradient before showing it, then each parameter " +
+    "whose gradient the step completes (of a layer's many weights: its bias and one weight, the one selected in the " +
+    "inspector, else the one with the largest gradient). Type a number, Enter: each answer moves to the next " +
+    "question, the step's last one reveals it. hint, one factor, show; d skips every dead path.";
   function parseAnswer(x) {
     if (typeof x === "number") return Number.isFinite(x) ? x : null;
     const num = "(?:\\d+\\.?\\d*|\\.\\d+)(?:e[+-]?\\d+)?";
@@ -361,11 +366,24 @@
     return Number.isFinite(v) ? v : null;
   }
   const close = (a, t) => (t === 0 ? Math.abs(a) <= 1e-9 : Math.abs(a - t) <= 0.005 * Math.abs(t));
-  const pending = () => { let n = 0; for (let s = Math.max(0, S.k - F); s < B; s++) if (D.predict[s].dead && !L.done.has(s)) n++; return n; };
-  function productText(s) {
+  // A step's questions, in the order asked: its node's gradient, then the parameters it completes;
+  // of a layer's many weights (pick) the one selected in the inspector, else Python's first.
+  // The weights of a pick share one place in the score: key() is the question, or its pick.
+  function questionsOf(s) {
     const p = D.predict[s];
-    const rows = [p.formula, p.numbers, D.backward[s].gradText].filter((r, i, all) => i === 0 || r !== all[i - 1]);
-    return p.q + " = " + rows.join("\n      = ");
+    return p.pick ? [...p.asks, p.pick.find((q) => q.node === S.selected) || p.pick[0]] : p.asks;
+  }
+  const key = (s, q) => (D.predict[s].pick && D.predict[s].pick.includes(q) ? D.predict[s].pick : q);
+  const open = (s) => questionsOf(s).filter((q) => !L.done.has(key(s, q)));
+  const cur = () => open(L.asked)[0];
+  const pending = () => {
+    let n = 0;
+    for (let s = Math.max(0, S.k - F); s < B; s++) for (const q of questionsOf(s)) if (q.dead && !L.done.has(key(s, q))) n++;
+    return n;
+  };
+  function productText(q) {
+    const rows = [q.formula, q.handout, q.numbers, q.valueText].filter((r, i, all) => i === 0 || r !== all[i - 1]);
+    return q.q + " = " + rows.join("\n      = ");
   }
   function renderPredict(result) {
     $("learn-score").textContent = L.answered ? L.right + " of " + L.answered + " on the first try" +
@@ -373,8 +391,10 @@
     const n = D.predict ? pending() : 0;
     $("skip-dead").hidden = !n;
     $("skip-dead").textContent = "skip the " + n + " dead path" + (n === 1 ? "" : "s");
-    const q = L.asked >= 0 ? D.predict[L.asked] : null;
+    const q = L.asked >= 0 ? cur() : null;
     $("ask-form").hidden = !q;
+    // the inspector would give the answer away: it shows the node asked about once it is answered
+    $("inspector").classList.toggle("asking", !!q && q.node === S.selected);
     if (q) {
       $("ask-q").textContent = (L.factor ? q.factor.q : q.q) + " = ?";
       $("ask-factor").hidden = L.factor || !q.factor;
@@ -382,25 +402,30 @@
     }
     if (result !== undefined) $("learn-result").textContent = result;
   }
-  function ask(s) {
-    L.asked = s; L.factor = false; L.hints = 0;
-    compute(F + s); S.node = D.backward[s].node; render();
-    renderPredict("Before this step is revealed: what is " + D.predict[s].q + "?  (a number, 0, 1 or a fraction like 3/4)");
+  // the asked step's next open question (the step not revealed yet, the number asked hidden), or,
+  // when none is left, the step revealed; ``before`` is what the last answer showed
+  function pose(before) {
+    const s = L.asked, q = cur();
+    if (!q) { L.asked = -1; goto(F + s + 1); renderPredict(before); return; }
+    L.factor = false; L.hints = 0;
+    compute(F + s); S.node = D.backward[s].node; S.hasGrad[q.node] = 0; render();
+    renderPredict((before ? before + "\n\n" : "") + "Before this step is revealed: what is " + q.q +
+      "?  (a number, 0, 1 or a fraction like 3/4)");
     if (document.activeElement !== $("ask-input")) $("ask-input").focus();
     $("ask-input").value = "";
   }
-  // → in predict mode: ask the next backward step's gradient before revealing it
+  // → in predict mode: ask the next backward step's gradients before revealing it
   function stepOrAsk() {
     if (L.mode !== "predict" || !D.predict) return goto(S.k + 1);
-    if (L.asked >= 0) { renderPredict("Answer " + D.predict[L.asked].q + " first (or press “show”)."); return S.k; }
-    let k = S.k + 1;
-    while (k > F && k <= STEPS && L.done.get(k - F - 1) === "skipped") k++;
-    if (k > F && k <= STEPS && !L.done.has(k - F - 1)) { ask(k - F - 1); return S.k; }
+    if (L.asked >= 0) { renderPredict("Answer " + cur().q + " first (or press “show”)."); return S.k; }
+    let k = S.k + 1;  // steps whose questions were all skipped pass in one press
+    while (k > F && k <= STEPS && questionsOf(k - F - 1).every((q) => L.done.get(key(k - F - 1, q)) === "skipped")) k++;
+    if (k > F && k <= STEPS && open(k - F - 1).length) { L.asked = k - F - 1; pose(); return S.k; }
     return goto(k);
   }
   function hint() {
     if (L.asked < 0) return null;
-    const q = D.predict[L.asked];
+    const q = cur();
     L.hints++;
     const text = L.factor ? "Hint: " + q.factor.q + " is the local derivative of one edge: " + q.factor.q + " = " + q.factor.text.split(" = ")[0] :
       L.hints === 1 ? "Hint: " + q.q + " = " + q.formula + (q.why ? "  (" + q.why + ")" : "") :
@@ -408,20 +433,19 @@
     renderPredict(text);
     return text;
   }
-  function reveal(s, verdict) {
-    L.asked = -1;
-    if (!L.done.has(s)) { L.done.set(s, verdict); if (verdict !== "shown") { L.answered++; if (verdict === "right") L.right++; } }
-    goto(F + s + 1);
+  function settle(verdict, text) {  // the current question answered (or shown): score it, go on
+    const s = L.asked, q = cur(), k = key(s, q);
+    if (!L.done.has(k)) { L.done.set(k, verdict); if (verdict !== "shown") { L.answered++; if (verdict === "right") L.right++; } }
+    pose(text + (k !== q ? "\n" + D.predict[s].rest : ""));
   }
   function answer(x) {
     if (!D.predict) return { accepted: false, error: "the page is still loading its questions" };
     if (L.mode !== "predict") setMode("predict");
     if (L.asked < 0) { stepOrAsk(); if (L.asked < 0) return { accepted: false, error: "no backward step left to ask" }; }
-    const s = L.asked, q = D.predict[s], v = parseAnswer(x);
+    const q = cur(), v = parseAnswer(x);
     if (v === null) {  // not a number: a hint, no penalty
-      L.hints = Math.max(L.hints, 0);
       const h = hint();
-      return { accepted: false, counted: false, hint: h, score: $("learn-score").textContent };
+      return { accepted: false, counted: false, question: q.q, hint: h, score: $("learn-score").textContent };
     }
     if (L.factor) {
       const ok = close(v, q.factor.value);
@@ -429,18 +453,16 @@
       const text = (ok ? "✓ right: " : "✗ not quite (you typed " + x + "): ") + q.factor.q + " = " + q.factor.text +
         "\nNow " + q.q + " = ?";
       renderPredict(text);
-      return { accepted: ok, counted: false, product: text, score: $("learn-score").textContent };
+      return { accepted: ok, counted: false, question: q.factor.q, product: text, score: $("learn-score").textContent };
     }
-    const ok = close(v, q.value), product = productText(s);
-    reveal(s, L.done.has(s) ? L.done.get(s) : ok ? "right" : "wrong");
-    const text = (ok ? "✓ right. " : "✗ not quite: you typed " + x + ". ") + "The chain rule:\n" + product;
-    renderPredict(text);
-    return { accepted: ok, counted: true, product, score: $("learn-score").textContent };
+    const ok = close(v, q.value), product = productText(q);
+    settle(ok ? "right" : "wrong", (ok ? "✓ right. " : "✗ not quite: you typed " + x + ". ") + "The chain rule:\n" + product);
+    return { accepted: ok, counted: true, question: q.q, product, score: $("learn-score").textContent };
   }
   function askFactor() {  // the current question's first factor on its own, e.g. ∂H2[3]/∂z2[3] = ?
     if (L.mode !== "predict") setMode("predict");
     if (L.asked < 0) stepOrAsk();
-    const q = L.asked >= 0 ? D.predict[L.asked].factor : null;
+    const q = L.asked >= 0 ? cur().factor : null;
     if (!q) return null;
     L.factor = true;
     renderPredict("One factor: " + q.q + " = ?");
@@ -449,10 +471,13 @@
   }
   function skipDead() {
     let n = 0;
-    for (let s = Math.max(0, S.k - F); s < B; s++) if (D.predict[s].dead && !L.done.has(s)) { L.done.set(s, "skipped"); n++; }
+    for (let s = Math.max(0, S.k - F); s < B; s++) for (const q of questionsOf(s)) {
+      const k = key(s, q);
+      if (q.dead && !L.done.has(k)) { L.done.set(k, "skipped"); n++; }
+    }
     L.skipped += n;
-    if (L.asked >= 0 && L.done.get(L.asked) === "skipped") { L.asked = -1; stepOrAsk(); }
-    renderPredict("Skipped " + n + " steps whose gradient is 0: each lies behind a ReLU that is off, so nothing flows back.");
+    const text = "Skipped " + n + " questions whose gradient is 0: each lies behind a ReLU that is off, so nothing flows back.";
+    if (L.asked >= 0) pose(text); else renderPredict(text);
     return n;
   }
 
@@ -598,8 +623,8 @@
     // the replay holds each moment's weights, not its chain rule: stepping stays with the trained net
     for (const id of ["home", "back", "play", "step", "end", "scrub", "tab-graph", "paths"]) $(id).disabled = L.mode === "replay";
     if (L.mode === "replay") { pause(); $("paths").checked = false; }
-    if (L.mode === "predict") renderPredict("Predict mode: → asks each backward step's gradient before showing it.");
-    if (L.mode !== "predict") L.asked = -1;
+    if (L.mode === "predict") renderPredict(PREDICT_HELP);
+    if (L.mode !== "predict") { L.asked = -1; $("inspector").classList.remove("asking"); }
     if (L.mode === "replay") { showView("network"); if (S.k < F) goto(F); gotoIteration(D.replay.moments[R.m >= 0 ? R.m : D.replay.moments.length - 1].it); }
     else if (R.m >= 0 && R.m !== D.replay.moments.length - 1) gotoIteration(D.replay.last);  // back to the trained net
     if (L.mode === "nudge") {
@@ -773,7 +798,7 @@
   $("ask-form").onsubmit = (e) => { e.preventDefault(); answer($("ask-input").value); $("ask-input").value = ""; if (L.asked >= 0) $("ask-input").focus(); };
   $("ask-hint").onclick = hint;
   $("ask-factor").onclick = askFactor;
-  $("ask-show").onclick = () => { const s = L.asked; if (s >= 0) { reveal(s, "shown"); renderPredict("Shown (not scored):\n" + productText(s)); } };
+  $("ask-show").onclick = () => { if (L.asked >= 0) settle("shown", "Shown (not scored):\n" + productText(cur())); };
   $("skip-dead").onclick = skipDead;
   $("nudge-name").oninput = renderNudge; $("nudge-dw").oninput = renderNudge;
   $("nudge-slider").oninput = (e) => { $("nudge-dw").value = String(Number(e.target.value)); renderNudge(); };

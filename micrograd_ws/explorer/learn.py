@@ -1,8 +1,9 @@
 """The explorer's learning modes, as data for the page: predict then check, nudge a weight.
 
-*Predict*: for each backward step, the question in the handout's names (``∂C/∂z2[3]``), its
-answer, one factor to ask on request, and the handout's product with the numbers plugged
-in (``∂C/∂H2[3] · ∂H2[3]/∂z2[3] = 0.5 · 1``), so the page checks and shows, never derives.
+*Predict*: for each backward step, the questions in the handout's names (``∂C/∂z2[3]``, then
+the parameters it completes: ``∂C/∂b2[3]``), their answers, one factor to ask on request, and
+the handout's product with the numbers plugged in (``∂C/∂H2[3] · ∂H2[3]/∂z2[3] = 0.5 · 1``),
+so the page checks and shows, never derives.
 
 *Nudge*: what the page needs to run an MLP's forward pass itself (the handout's formulas):
 the desired output ``O_des`` of ``C = (O − O_des)²`` and how this Python adds a weighted
@@ -11,69 +12,122 @@ sum, so the page's floats equal the engine's.
 >>> from micrograd_ws import squared_error, two_neuron
 >>> net = two_neuron(seed=0); C = squared_error(net(2.0), 1.0); C.backward()
 >>> from micrograd_ws.paths import Graph
->>> g = Graph(C); q = predict_steps(C, g, [4, 3], [0.0, 0.0, 0.0, C.parents[0].grad, C.grad])
->>> q[1]["q"], q[1]["formula"]
-('∂C/∂O', '2(O − O_des)')
+>>> g, O = Graph(C), C.parents[0]
+>>> steps = predict_steps(C, g, [g.position[C], g.position[O]], [v.grad for v in g.order], inputs=[O.parents[1]])
+>>> [q["q"] for q in steps[1]["asks"]]          # O's step completes w1 and b1 (i is the input)
+['∂C/∂O', '∂C/∂w1', '∂C/∂b1']
+>>> w1 = steps[1]["asks"][1]; w1["formula"], w1["handout"]
+('∂C/∂O · ∂O/∂w1', '2(O − O_des) · i')
 """
 from __future__ import annotations
 
+import functools
 import math
 import sys
+from typing import Iterable
 
 from .. import viz
-from ..engine import Value
+from ..engine import Value, _NumberLabel
 from ..explain import _num, _product
 from ..paths import Edge, Graph, name, partial
 
 __all__ = ["predict_steps", "desired_output", "SUM_ORDER"]
 
 _TERMS_SHOWN = 3  # terms of a long sum written out; the rest are counted
+_ASK_ALL = 3  # a step completing at most this many parameters asks for each; more: the bias and one weight
 
 #: how ``sum(map(mul, w, x), b)`` adds: left to right before Python 3.12, compensated after
 SUM_ORDER = "neumaier" if sys.version_info >= (3, 12) else "plain"
 
 
-def predict_steps(C: Value, graph: Graph, nodes: list[int], grads: list[float]) -> list[dict]:
-    """One question per backward step: ∂C/∂v = ? for each node ``graph.order[k]``, k in ``nodes``.
+def predict_steps(C: Value, graph: Graph, nodes: list[int], grads: list[float],
+                  inputs: Iterable[Value] = ()) -> list[dict]:
+    """What predict mode asks before each backward step is revealed, step by step.
 
     ``nodes`` are the steps of ``backward_steps()`` (topological positions, in its order),
-    ``grads`` the pass's final gradients by position.  Each entry: ``q`` the
-    question's symbol, ``value`` its answer, ``formula`` the chain rule in symbols,
-    ``numbers`` the same with the numbers plugged in, ``locals`` each factor's formula and
-    value (the second hint), ``factor`` one factor to ask on its own, and ``dead`` for a
-    gradient that is 0 because a ReLU on the way is off.
+    ``grads`` the pass's final gradients by position, ``inputs`` the leaves that are data,
+    not parameters (the net's input i).  Each step's ``asks`` are its questions in order:
+    ∂C/∂v for its node v, then ∂C/∂p for each parameter p whose gradient the step completes
+    (a leaf, not a number, whose last child is v: ∂C/∂w1 and ∂C/∂b1 at O).  When there are
+    more than three (a layer's 100 weights and its bias), ``asks`` has only the bias and
+    ``pick`` holds the weights, the largest |∂C/∂w| first: the page asks one of them (the
+    one selected in the inspector, else the first), and ``rest`` says how the others follow.
+
+    Each question: ``q`` its symbol, ``node`` the position of the node asked about,
+    ``value`` and ``valueText`` its answer, ``formula`` the chain rule in symbols,
+    ``handout`` with each local derivative's formula, ``numbers`` with the numbers plugged
+    in, ``locals`` each factor's formula and value (the second hint), ``factor`` one factor
+    to ask on its own, and ``dead`` for a gradient that is 0 because a ReLU on the way is off.
     """
-    pos, top = graph.position, name(C)
+    order, pos = graph.order, graph.position
+    step_of = {order[k]: s for s, k in enumerate(nodes)}
+    data = set(inputs)
+    completes: dict[int, list[Value]] = {}  # step -> the parameters whose gradient it completes
+    for v in order:
+        if not v.parents and v not in data and type(v.label) is not _NumberLabel:
+            completes.setdefault(max(step_of[c] for c in graph.children[v]), []).append(v)
+    said: dict[Value, str] = {}  # a gradient's formula when it has no ∂ in it: 2(O − O_des)
+    ask = functools.partial(_question, C, graph, grads, said)
     out = []
-    for k in nodes:
-        v = graph.order[k]
-        g = grads[pos[v]]
-        q = partial(top, name(v))
-        if v is C:
-            out.append({"q": q, "value": 1.0, "formula": "1", "numbers": "1", "locals": [],
-                        "factor": None, "dead": False,
-                        "why": f"the backward pass starts with {q} = 1"})
-            continue
-        edges = [Edge(c, k) for c in dict.fromkeys(graph.children.get(v, ()))
-                 for k, p in enumerate(c.parents) if p is v]
-        terms = [(partial(top, name(e.child)), e.symbol, grads[pos[e.child]], e.local) for e in edges]
-        shown, more = terms[:_TERMS_SHOWN], len(terms) - _TERMS_SHOWN
-        tail = f" + … ({more} more terms)" if more > 0 else ""
-        if len(edges) == 1 and edges[0].child is C:  # ∂C/∂O: the cost's own edge, 2(O − O_des)
-            formula, numbers = edges[0].formula, _num(edges[0].local)
+    for s, k in enumerate(nodes):
+        v = order[k]
+        entry = {"asks": [ask(v)]}
+        params = sorted(completes.get(s, ()), key=v.parents.index)
+        if len(params) <= _ASK_ALL:
+            entry["asks"] += map(ask, params)
         else:
-            formula = " + ".join(f"{a} · {b}" for a, b, _, _ in shown) + tail
-            numbers = " + ".join(_product([x, y]) for _, _, x, y in shown) + tail
-        first = edges[0]
-        out.append({
-            "q": q, "value": g, "formula": formula, "numbers": numbers,
-            "locals": [f"{e.symbol} = {viz.edge_value(e)}" for e in edges[:_TERMS_SHOWN]]
-            + [f"{a} = {_num(x)}" for a, _, x, _ in shown],
-            "factor": {"q": first.symbol, "value": first.local, "text": viz.edge_value(first)},
-            "dead": g == 0.0,  # in a ReLU net: an off ReLU on every path from v to C
-            "why": "",
-        })
+            bias = [params.pop()] if v.op == "w·x+b" and params[-1] is v.parents[-1] else []
+            entry["asks"] += map(ask, bias)
+            entry["pick"] = [ask(p) for p in sorted(params, key=lambda p: -abs(grads[pos[p]]))]
+            g = partial(name(C), name(v))
+            kind = "weights" if bias else "parameters"
+            entry["rest"] = (f"The other {len(params) - 1} {kind} of this step get theirs the same way, "
+                             f"each {partial(name(C), 'w')} = {g} · {partial(name(v), 'w')} (the step lists them). "
+                             f"Select one in the inspector before this step to be asked for it.")
+        out.append(entry)
     return out
+
+
+def _question(C: Value, graph: Graph, grads: list[float], said: dict, v: Value) -> dict:
+    """∂C/∂v = ?: the chain rule over v's edges to its children, whose gradients are known."""
+    pos, top = graph.position, name(C)
+    g = grads[pos[v]]
+    asked = {"q": partial(top, name(v)), "node": pos[v], "value": g, "valueText": _num(g), "dead": g == 0.0}
+    if v is C:
+        said[v] = "1"
+        return {**asked, "formula": "1", "handout": "1", "numbers": "1", "locals": [], "factor": None,
+                "why": f"the backward pass starts with {asked['q']} = 1"}
+    edges = [Edge(c, k) for c in dict.fromkeys(graph.children.get(v, ()))
+             for k, p in enumerate(c.parents) if p is v]
+    shown, more = edges[:_TERMS_SHOWN], len(edges) - _TERMS_SHOWN
+    tail = f" + … ({more} more terms)" if more > 0 else ""
+    if len(edges) == 1 and edges[0].child is C:  # ∂C/∂O: the cost's own edge, 2(O − O_des)
+        formula = handout = said[v] = edges[0].formula
+        numbers = _num(edges[0].local)
+    else:
+        formula = " + ".join(f"{partial(top, name(e.child))} · {e.symbol}" for e in shown) + tail
+        handout = " + ".join(f"{_factor(said.get(e.child, partial(top, name(e.child))))} · {_factor(e.formula)}"
+                             for e in shown) + tail
+        numbers = " + ".join(_product([grads[pos[e.child]], e.local]) for e in shown) + tail
+    first = edges[0]
+    return {**asked, "formula": formula, "handout": handout, "numbers": numbers,
+            "locals": [f"{e.symbol} = {viz.edge_value(e)}" for e in shown]
+            + [f"{partial(top, name(e.child))} = {_num(grads[pos[e.child]])}" for e in shown],
+            "factor": {"q": first.symbol, "value": first.local, "text": viz.edge_value(first)},
+            "why": ""}
+
+
+def _factor(formula: str) -> str:
+    """A formula as a factor of a product: ``1 − tanh²(a)`` in parentheses, ``2(O − O_des)`` as it is.
+
+    >>> _factor('1 − tanh²(a)'), _factor('2(O − O_des)'), _factor('−1'), _factor('∂C/∂O')
+    ('(1 − tanh²(a))', '2(O − O_des)', '(−1)', '∂C/∂O')
+    """
+    depth, top = 0, formula.startswith("−")
+    for k, ch in enumerate(formula):
+        depth += (ch == "(") - (ch == ")")
+        top = top or (depth == 0 and formula[k:k + 3] in (" + ", " − "))
+    return f"({formula})" if top else formula
 
 
 def desired_output(C: Value) -> float | None:
