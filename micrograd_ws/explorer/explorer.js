@@ -306,7 +306,9 @@
 
   // --- stepping ---------------------------------------------------------------------------
   function render() {
-    $("current").textContent = L.mode === "replay" && R.m >= 0 ? replayNote() : stepText(S.k);
+    // while predict mode asks, the step's own text (and the one before, which may hold the answer) waits
+    $("current").textContent = L.mode === "replay" && R.m >= 0 ? replayNote() : L.asked >= 0 && cur() ?
+      "Backward " + (L.asked + 1) + " of " + B + ", not revealed yet:\n" + cur().q + " = ?" : stepText(S.k);
     $("counter").textContent = "step " + S.k + " of " + STEPS + (S.k === 0 ? "" : S.k <= F ? " · forward" : " · backward");
     $("scrub").value = S.k;
     const so = $("sofar");
@@ -408,7 +410,9 @@
     const s = L.asked, q = cur();
     if (!q) { L.asked = -1; goto(F + s + 1); renderPredict(before); return; }
     L.factor = false; L.hints = 0;
-    compute(F + s); S.node = D.backward[s].node; S.hasGrad[q.node] = 0; render();
+    compute(F + s); S.node = D.backward[s].node; S.hasGrad[q.node] = 0;
+    for (const a of questionsOf(s)) if (L.done.has(key(s, a))) { S.grad[a.node] = a.value; S.hasGrad[a.node] = 1; S.gradText[a.node] = a.valueText; }
+    render();
     renderPredict((before ? before + "\n\n" : "") + "Before this step is revealed: what is " + q.q +
       "?  (a number, 0, 1 or a fraction like 3/4)");
     if (document.activeElement !== $("ask-input")) $("ask-input").focus();

@@ -81,9 +81,9 @@ def predict_steps(C: Value, graph: Graph, nodes: list[int], grads: list[float],
             entry["pick"] = [ask(p) for p in sorted(params, key=lambda p: -abs(grads[pos[p]]))]
             g = partial(name(C), name(v))
             kind = "weights" if bias else "parameters"
-            entry["rest"] = (f"The other {len(params) - 1} {kind} of this step get theirs the same way, "
-                             f"each {partial(name(C), 'w')} = {g} · {partial(name(v), 'w')} (the step lists them). "
-                             f"Select one in the inspector before this step to be asked for it.")
+            entry["rest"] = (f"The other {len(params) - 1} {kind} of this step get their gradients the same way, "
+                             f"each {partial(name(C), 'w')} = {g} · {partial(name(v), 'w')} (listed above). "
+                             "Select one in the inspector before this step to be asked for it instead.")
         out.append(entry)
     return out
 
