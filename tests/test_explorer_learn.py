@@ -206,7 +206,7 @@ def test_handout_net_asks_the_bias_and_the_weight_selected(browser, handout):
     assert r["accepted"] is True and r["product"].endswith(f"= {params[f'b2[{j}]'].grad:.4g}")
     assert _asked(page) == chosen.label  # the weight selected in the inspector, of the step's 100
     assert page.js("explorer.factor()") == f"∂z2[{j}]/∂{chosen.label}"
-    page.js("explorer.answer(1e9)")  # (a wrong factor is not scored)
+    assert page.js("explorer.answer(1e9)")["counted"] is False  # a wrong factor is not scored
     assert page.js(f"explorer.answer({chosen.grad * 1.01!r})")["accepted"] is False
     page2 = Page(page.context.browser, path).ready()  # a fresh look at the same step: the right answer accepted
     page2.js("explorer.mode('predict')")
