@@ -408,7 +408,9 @@
   // when none is left, the step revealed; ``before`` is what the last answer showed
   function pose(before) {
     const s = L.asked, q = cur();
-    if (!q) { L.asked = -1; goto(F + s + 1); renderPredict(before); return; }
+    if (!q) {  // the answer box hides: → and the page's other keys are the page's again at once
+      L.asked = -1; $("ask-input").blur(); goto(F + s + 1); renderPredict(before); return;
+    }
     L.factor = false; L.hints = 0;
     compute(F + s); S.node = D.backward[s].node; S.hasGrad[q.node] = 0;
     for (const a of questionsOf(s)) if (L.done.has(key(s, a))) { S.grad[a.node] = a.value; S.hasGrad[a.node] = 1; S.gradText[a.node] = a.valueText; }
