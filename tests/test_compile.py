@@ -354,14 +354,32 @@ def test_cli_no_compile_flag(tmp_path):
     assert outs[0] == outs[1]
 
 
+def _same_nets(case, n: int) -> list:
+    """n nets with case's weights."""
+    nets = [mw.MLP(case.model.nin, case.model.sizes[1:], seed=0) for _ in range(n)]
+    for net in nets:
+        net.load_state_dict(case.model.state_dict())
+    return nets
+
+
+def _eager_sgd_step(net, opt: SGD, x, y) -> float:
+    C = squared_error(net(x), y)
+    opt.zero_grad()
+    C.backward()
+    opt.step()
+    return C.data
+
+
+#: nets whose numbers overflow somewhere: eager's errors, and where they leave the weights
+HUGE_NETS = mlps(nout=1, max_width=4, kink_margin=0.0, weights=st.floats(-1e160, 1e160),
+                 inputs=st.floats(-1e160, 1e160))
+
+
 @settings(deadline=None)
 @given(case=mlps(nout=1, max_width=5, kink_margin=0.0), lr=st.sampled_from([1e-3, 0.05, 0.5]))
 def test_fused_step_and_run_match_eager_on_random_nets(case, lr):
     """Zero and -0.0 weights and biases, subnormal inputs, dead rows: the fused paths' shortcuts hold."""
-    nets = [mw.MLP(case.model.nin, case.model.sizes[1:], seed=0) for _ in range(3)]
-    for n in nets:
-        n.load_state_dict(case.model.state_dict())
-    net, looped, twin = nets
+    net, looped, twin = _same_nets(case, 3)
     fused = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=SGD(net.parameters(), lr))
     loop = mw.compile(lambda x, y: squared_error(looped(x), y), optimizer=SGD(looped.parameters(), lr))
     opt = SGD(twin.parameters(), lr)
@@ -369,13 +387,9 @@ def test_fused_step_and_run_match_eager_on_random_nets(case, lr):
     want = []
     for x, y in samples:
         try:
-            C = squared_error(twin(x), y)
-            opt.zero_grad()
-            C.backward()
-            opt.step()
+            want.append(_eager_sgd_step(twin, opt, x, y))
         except OverflowError:  # diverged: the overflow tests below cover that
             assume(False)
-        want.append(C.data)
     assert bits(fused(x, y) for x, y in samples) == bits(want)
     assert bits(loop.run(samples)) == bits(want)
     for other in (net, looped):
@@ -383,25 +397,14 @@ def test_fused_step_and_run_match_eager_on_random_nets(case, lr):
 
 
 @settings(deadline=None)
-@given(case=mlps(nout=1, max_width=4, kink_margin=0.0, weights=st.floats(-1e160, 1e160),
-                 inputs=st.floats(-1e160, 1e160)))
+@given(case=HUGE_NETS)
 def test_overflow_gives_eagers_error_and_leaves_the_same_weights(case):
-    net, twin = (mw.MLP(case.model.nin, case.model.sizes[1:], seed=0) for _ in range(2))
-    for n in (net, twin):
-        n.load_state_dict(case.model.state_dict())
+    net, twin = _same_nets(case, 2)
     fused = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=SGD(net.parameters(), 0.1))
     opt = SGD(twin.parameters(), 0.1)
-
-    def eager(x, y):
-        C = squared_error(twin(x), y)
-        opt.zero_grad()
-        C.backward()
-        opt.step()
-        return C.data
-
     for x, y in zip(case.inputs, case.targets):
         outcomes = []
-        for step in (lambda: fused(x, y), lambda: eager(x, y)):
+        for step in (lambda: fused(x, y), lambda: _eager_sgd_step(twin, opt, x, y)):
             try:
                 outcomes.append(bits([step()]))
             except (ArithmeticError, ValueError) as e:
@@ -411,12 +414,9 @@ def test_overflow_gives_eagers_error_and_leaves_the_same_weights(case):
 
 
 @settings(deadline=None)
-@given(case=mlps(nout=1, max_width=4, kink_margin=0.0, weights=st.floats(-1e160, 1e160),
-                 inputs=st.floats(-1e160, 1e160)))
+@given(case=HUGE_NETS)
 def test_run_stops_at_eagers_error_with_the_same_weights(case):
-    net, twin = (mw.MLP(case.model.nin, case.model.sizes[1:], seed=0) for _ in range(2))
-    for n in (net, twin):
-        n.load_state_dict(case.model.state_dict())
+    net, twin = _same_nets(case, 2)
     loop = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=SGD(net.parameters(), 0.1))
     opt = SGD(twin.parameters(), 0.1)
     samples = list(zip(case.inputs, case.targets)) * 2
@@ -429,14 +429,10 @@ def test_run_stops_at_eagers_error_with_the_same_weights(case):
     expected = None
     for x, y in samples:
         try:
-            C = squared_error(twin(x), y)
-            opt.zero_grad()
-            C.backward()
-            opt.step()
+            want.append(_eager_sgd_step(twin, opt, x, y))
         except (ArithmeticError, ValueError) as e:
             expected = (type(e), str(e))
             break
-        want.append(C.data)
     assert (got, bits(done)) == (expected, bits(want))
     assert bits(p.data for p in net.parameters()) == bits(p.data for p in twin.parameters())
 
