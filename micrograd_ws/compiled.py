@@ -29,8 +29,10 @@ not the Python that chose them.  What is replayed:
 * ReLU's branch and the skipping of zero gradients, decided on each call's numbers.
 
 What is not: Python control flow on ``.data`` (``if x.data > 0: ...``), numbers read from
-``.data`` into new Values, a parameter Value replaced by another object after the trace
-(compile again), and work in ``fn`` that the loss does not depend on (nor its errors).
+``.data`` into new Values, a parameter Value replaced by another object in a container of
+your own after the trace (compile again; in a micrograd_ws net a replaced weight, neuron or
+layer is traced again by itself), and work in ``fn`` that the loss does not depend on (nor
+its errors).
 ``compile(fn, check=True)`` runs ``fn`` eagerly beside the first calls and raises
 :class:`ReplayError` naming the first node where the graph or a number differs.  A call that
 cannot be replayed as traced at all (an overflow, log of a negative number, a Value argument
@@ -43,11 +45,12 @@ from __future__ import annotations
 import builtins
 import math
 import numbers
+import weakref
 from itertools import compress, repeat
 from operator import add, attrgetter, itemgetter, mul
 from typing import Any, Callable, Iterable, Sequence
 
-from . import engine
+from . import engine, nn
 from .engine import Value, enable_grad, topological_order
 from .optim import SGD
 from .paths import name as _name
@@ -815,6 +818,7 @@ class Compiled:
         self.fn = fn
         self.checks_left = CHECKED_CALLS if check is True else int(check or 0)
         self._programs: dict[tuple, _Program] = {}
+        self._structure = nn.structure_changes
 
     def _program(self, shape: tuple, flat: list) -> _Program:
         prog = self._programs.get(shape)
@@ -838,7 +842,14 @@ class Compiled:
 
     def _traced(self, shape: tuple, flat: list) -> _Program | None:
         """The program for this shape, tracing it if need be; None if the trace failed on these
-        numbers (an overflow...): the caller runs fn eagerly, for eager's error in eager's words."""
+        numbers (an overflow...): the caller runs fn eagerly, for eager's error in eager's words.
+
+        A net whose make-up changed since the traces (a weight Value or a neuron replaced:
+        ``nn.structure_changes``) is traced again, so the replay follows the net as it is.
+        """
+        if self._structure != nn.structure_changes:
+            self._programs.clear()
+            self._structure = nn.structure_changes
         try:
             return self._program(shape, flat)
         except (ArithmeticError, ValueError):
@@ -1073,7 +1084,7 @@ class TrainingStep:
                             f"{type(optimizer).__name__}; for other optimizers use the unfused loop")
         self.compiled, self.optimizer = compiled, optimizer
         self.max_loss = math.inf if max_loss is None else engine._to_float(max_loss, "compile(max_loss)")
-        self._checked: set[int] = set()
+        self._checked: weakref.WeakSet[_Program] = weakref.WeakSet()  # programs whose parameters it covers
         self.stage = "done"
 
     def __call__(self, *args: Any) -> float:
@@ -1082,7 +1093,7 @@ class TrainingStep:
         prog = compiled._traced(shape, flat)
         if prog is None:
             return self._eager(args)
-        if id(prog) not in self._checked:
+        if prog not in self._checked:
             self._check_params(prog)
         if compiled.checks_left or any(isinstance(x, Value) for x in flat):
             return self._unfused(args)
@@ -1117,7 +1128,7 @@ class TrainingStep:
                     if state is not None:
                         _write_state(prog, state)
                     prog, state = now, None
-                    if id(prog) not in self._checked:
+                    if prog not in self._checked:
                         self._check_params(prog)
                 if self.compiled.checks_left or any(isinstance(x, Value) for x in flat):
                     loss, new = None, None
@@ -1153,7 +1164,7 @@ class TrainingStep:
             if id(p) not in mine:
                 raise ReplayError(f"compile(fn, optimizer=...): the loss depends on {_name(p)}, which the optimizer "
                                   "does not update; give the optimizer every parameter (model.parameters())")
-        self._checked.add(id(prog))
+        self._checked.add(prog)
 
     def _unfused(self, args: tuple) -> float:
         return self._step(self.compiled, args)

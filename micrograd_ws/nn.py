@@ -33,12 +33,57 @@ def _index(name: str, *idx: tuple[int, int]) -> str:
     return name + "".join(f"[{i}]" for i, size in idx if size > 1)
 
 
+#: How many times a net's make-up has changed: a weight or bias Value replaced, a neuron or a
+#: layer added, removed or replaced (never a change of ``.data``).  ``compile()`` traces again
+#: when it moves, so that a compiled step always follows the net as it is now.
+structure_changes = 0
+
+_PARTS = frozenset({"w", "b", "neurons", "layers"})  # the attributes that make up a net
+
+
+def _changed() -> None:
+    global structure_changes
+    structure_changes += 1
+
+
+class _Parts(list):
+    """A list of a net's parts (a neuron's weights, a layer's neurons, a net's layers) that counts
+    every change of its items in :data:`structure_changes`."""
+
+    def __reduce_ex__(self, protocol):  # pickled and copied as the plain list it is
+        return (_Parts, (list(self),))
+
+
+def _counting(name: str):
+    change = getattr(list, name)
+
+    def method(self, *args):
+        _changed()
+        return change(self, *args)
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend", "insert", "pop",
+              "remove", "clear", "sort", "reverse"):
+    setattr(_Parts, _name, _counting(_name))
+
+
 class Module:
     """Base class: ``parameters()``, ``named_parameters()``, ``zero_grad()``.
 
     Parameters come in micrograd's order: layer by layer, neuron by neuron, each
     neuron's weights then its bias (so weight lists copy between the two as they are).
     """
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _PARTS:  # a part of the net: its lists count their changes, and so does replacing it
+            if name in self.__dict__:
+                _changed()
+            if isinstance(value, list):
+                value = _Parts(value)
+        object.__setattr__(self, name, value)
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return []

@@ -274,6 +274,39 @@ def test_a_batch_of_samples_with_several_inputs_each():
         step([[0.5, "x"]], [1.0])
 
 
+def test_a_net_whose_parts_are_replaced_is_traced_again():
+    # a weight Value replaced, a neuron replaced: the replay follows the net as it is now
+    net = two_hidden_layers(4, seed=2)
+    step = mw.compile(lambda x, y: squared_error(net(x), y))
+
+    def both(x, y):
+        net.zero_grad()
+        compiled = step(x, y)
+        compiled.backward()
+        grads = [p.grad for p in net.parameters()]
+        net.zero_grad()
+        eager = squared_error(net(x), y)
+        eager.backward()
+        assert compiled.data == eager.data and grads == [p.grad for p in net.parameters()]
+
+    both(0.5, 1.0)
+    net.layers[1].neurons[2].w[1] = Value(3.0, label="w2[2][1]")
+    both(0.5, 1.0)
+    net.layers[0].neurons[0] = mw.Neuron(1)
+    both(0.5, 1.0)
+    net.layers[2].neurons[0].b = Value(-2.0, label="b3")
+    both(-0.3, 0.2)
+
+
+def test_a_fused_step_whose_net_gained_a_parameter_its_optimizer_lacks_says_so():
+    net = two_hidden_layers(3, seed=0)
+    step = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=SGD(net.parameters(), 0.01))
+    step(0.5, 1.0)
+    net.layers[1].neurons[0].w[0] = Value(0.3, label="new")
+    with pytest.raises(ReplayError, match="new, which the optimizer does not update"):
+        step(0.5, 1.0)
+
+
 def test_bad_arguments_are_named():
     step = mw.compile(lambda x, y: x * y)
     with pytest.raises(TypeError, match="argument 2 is a str"):
