@@ -105,7 +105,18 @@ class _Program:
         self.shape = shape
         mark = engine._next_id()  # Values numbered below this were made before the trace
         leaves = [Value(x, label=n) for x, n in zip(flat, names)]
-        out = fn(*_unflatten(shape, leaves))
+        entered = engine._no_grad_entries
+        try:
+            with enable_grad():
+                out = fn(*_unflatten(shape, leaves))
+        except TypeError as e:
+            e.add_note("(compile traces fn with Values for its arguments: inside fn use Value operations, "
+                       "not math.sin(x), float(x) or max(x, ...))")
+            raise
+        if engine._no_grad_entries != entered:
+            raise ReplayError("compile: fn enters no_grad(): what it computes there is a leaf, a number a replay "
+                              "would keep at its value in the trace. Compute it outside fn and pass it in as an "
+                              "argument, or run fn eagerly")
         if not isinstance(out, Value):
             raise TypeError(f"compile: fn must return a Value (the loss), got {type(out).__name__} {out!r}")
         self.root_node = out
@@ -334,7 +345,7 @@ class _Codegen:
                 self.units.append((i, "op", None))
         self.units.sort(key=lambda u: u[0])
         fwd, checks = self._forward()
-        fwd.append(f"if not isfinite({' + '.join(checks)}): raise _Eager")
+        fwd.append(_finite_check(checks))
         root = self.val(len(prog.nodes) - 1)
         ins = ", ".join(f"a{k}" for k in range(prog.n_inputs))
         src = [f"def forward({ins}):", *("    " + line for line in fwd), "    def backward(gradient):",
@@ -472,7 +483,7 @@ class _Codegen:
                     checks.append(f"sum({a})")
             else:
                 lines += self._scalar_backward(i)
-        lines.append(f"if not isfinite({' + '.join(checks) or '0.0'}): raise _Eager")
+        lines.append(_finite_check(checks))
         n_sp = len(self.ns["SP"])
         if not fused:
             rows = ", ".join(f"({g.k}, rows{g.k})" for g in groups)
@@ -566,6 +577,15 @@ class _Codegen:
 
 
 # --- the list operations of a layer's reverse pass and update (called by the generated code) --
+
+def _finite_check(terms: list[str]) -> str:
+    """The generated line that leaves the replay (for eager) unless every term is finite: a + b + ...,
+    or for a long graph one sum over a flat tuple (a chain of thousands of + nests too deep to compile)."""
+    if not terms:
+        return "pass"
+    total = " + ".join(terms) if len(terms) <= 64 else f"sum(({', '.join(terms)},))"
+    return f"if not isfinite({total}): raise _Eager"
+
 
 def _sequential_dot(G: list, col) -> float:
     total = 0.0
@@ -821,11 +841,12 @@ class Compiled:
         self._structure = nn.structure_changes
 
     def _program(self, shape: tuple, flat: list) -> _Program:
-        prog = self._programs.get(shape)
-        if prog is None:
-            if len(self._programs) >= MAX_TRACES:
-                raise ReplayError(f"compile: fn has been traced for {MAX_TRACES} shapes of arguments already "
-                                  f"({', '.join(map(_describe_shape, self._programs))}); call it with one shape")
+        prog = self._programs.pop(shape, None)
+        if prog is not None:
+            self._programs[shape] = prog  # (most recently used last)
+        else:
+            if len(self._programs) >= MAX_TRACES:  # the shape used longest ago makes room
+                del self._programs[next(iter(self._programs))]
             data = [x.data if isinstance(x, Value) else x for x in flat]
             prog = self._programs[shape] = _Program(self.fn, shape, data, _arg_names(self.fn, shape))
         return prog
@@ -1085,6 +1106,7 @@ class TrainingStep:
         self.compiled, self.optimizer = compiled, optimizer
         self.max_loss = math.inf if max_loss is None else engine._to_float(max_loss, "compile(max_loss)")
         self._checked: weakref.WeakSet[_Program] = weakref.WeakSet()  # programs whose parameters it covers
+        self._params_seen = list(optimizer.params)  # ... as the optimizer's parameters were then
         self.stage = "done"
 
     def __call__(self, *args: Any) -> float:
@@ -1093,6 +1115,7 @@ class TrainingStep:
         prog = compiled._traced(shape, flat)
         if prog is None:
             return self._eager(args)
+        self._params_unchanged()
         if prog not in self._checked:
             self._check_params(prog)
         if compiled.checks_left or any(isinstance(x, Value) for x in flat):
@@ -1112,8 +1135,12 @@ class TrainingStep:
         """
         losses = [] if losses is None else losses
         prog = state = None
+        self._params_unchanged()
         try:
             for args in samples:
+                if not isinstance(args, (tuple, list)):
+                    raise TypeError(f"run(samples): each sample is a tuple of fn's arguments, such as (x, y), or (x,) "
+                                    f"for a function of one argument; got {type(args).__name__} {args!r}")
                 shape, flat = _flatten(tuple(args))
                 now = self.compiled._traced(shape, flat)
                 if now is None:  # the trace failed on these numbers: this step eagerly
@@ -1162,9 +1189,17 @@ class TrainingStep:
         mine = {id(p) for p in self.optimizer.params}
         for p in prog.params:
             if id(p) not in mine:
-                raise ReplayError(f"compile(fn, optimizer=...): the loss depends on {_name(p)}, which the optimizer "
-                                  "does not update; give the optimizer every parameter (model.parameters())")
+                raise ReplayError(
+                    f"compile(fn, optimizer=...): the loss depends on {_name(p)}, which the optimizer does not update; "
+                    "a fused step updates every parameter of the loss. Give the optimizer model.parameters(), or, to "
+                    "keep some fixed, fuse nothing: loss = compile(fn)(x, y); loss.backward(); opt.step()")
         self._checked.add(prog)
+
+    def _params_unchanged(self) -> None:
+        """Forget the checks if ``optimizer.params`` changed (a part frozen or added since)."""
+        if self.optimizer.params != self._params_seen:
+            self._checked = weakref.WeakSet()
+            self._params_seen = list(self.optimizer.params)
 
     def _unfused(self, args: tuple) -> float:
         return self._step(self.compiled, args)

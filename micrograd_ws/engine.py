@@ -70,6 +70,7 @@ class _GradMode(threading.local):
 
 _mode = _GradMode()
 _threads_in_no_grad = 0  # while 0, no thread needs the (slower) thread-local look-up
+_no_grad_entries = 0  # how many times no_grad() was entered (compile's trace tells by it that fn used it)
 _no_grad_lock = threading.Lock()
 
 
@@ -90,10 +91,11 @@ def no_grad() -> Iterator[None]:
     >>> y.parents, y.data
     ((), 6.0)
     """
-    global _threads_in_no_grad
+    global _threads_in_no_grad, _no_grad_entries
     previous = _mode.enabled
     with _no_grad_lock:
         _threads_in_no_grad += 1
+        _no_grad_entries += 1
     try:  # everything after the count is undone in finally, even on an interrupt
         _mode.enabled = False
         yield

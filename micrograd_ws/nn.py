@@ -33,12 +33,12 @@ def _index(name: str, *idx: tuple[int, int]) -> str:
     return name + "".join(f"[{i}]" for i, size in idx if size > 1)
 
 
-#: How many times a net's make-up has changed: a weight or bias Value replaced, a neuron or a
-#: layer added, removed or replaced (never a change of ``.data``).  ``compile()`` traces again
+#: How many times a net's make-up has changed: a weight or bias Value replaced, a neuron's ReLU
+#: switched on or off, a neuron or a layer added, removed or replaced (never a change of ``.data``).  ``compile()`` traces again
 #: when it moves, so that a compiled step always follows the net as it is now.
 structure_changes = 0
 
-_PARTS = frozenset({"w", "b", "neurons", "layers"})  # the attributes that make up a net
+_PARTS = frozenset({"w", "b", "nonlin", "neurons", "layers"})  # the attributes that make up a net
 
 
 def _changed() -> None:
@@ -294,9 +294,12 @@ def _shape_ok(rows: object, nrows: int, ncols: int) -> bool:
 
 
 def _as_values(x: Sequence[Input], n: int, labels: Sequence[str] | None = None) -> list[Value]:
-    """Inputs as Values (numbers become labelled leaves), checking the count."""
+    """Inputs as Values (numbers become labelled leaves), checking the count; one number is one input."""
+    if n == 1 and isinstance(x, (Value, numbers.Real)) and not isinstance(x, bool):
+        x = [x]
     if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
-        raise TypeError(f"expected a number or a list of {n} numbers, got {type(x).__name__} {x!r}")
+        expected = "a number or a list of 1 number" if n == 1 else f"a list of {n} numbers"
+        raise TypeError(f"expected {expected}, got {type(x).__name__} {x!r}")
     if len(x) != n:
         raise ValueError(f"expected {n} input{'s' if n != 1 else ''}, got {len(x)}")
     return [xi if isinstance(xi, Value) else Value(xi, labels[k] if labels else "") for k, xi in enumerate(x)]

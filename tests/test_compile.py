@@ -296,6 +296,9 @@ def test_a_net_whose_parts_are_replaced_is_traced_again():
     both(0.5, 1.0)
     net.layers[2].neurons[0].b = Value(-2.0, label="b3")
     both(-0.3, 0.2)
+    for n in net.layers[0].neurons:
+        n.nonlin = False  # a ReLU switched off: another graph
+    both(2.0, 1.0)
 
 
 def test_a_fused_step_whose_net_gained_a_parameter_its_optimizer_lacks_says_so():
@@ -305,6 +308,69 @@ def test_a_fused_step_whose_net_gained_a_parameter_its_optimizer_lacks_says_so()
     net.layers[1].neurons[0].w[0] = Value(0.3, label="new")
     with pytest.raises(ReplayError, match="new, which the optimizer does not update"):
         step(0.5, 1.0)
+
+
+def test_a_long_graph_of_single_ops_is_replayed():
+    # 3,000 products summed one by one, and the handout net with an L2 term over all its weights
+    ps = [Value(0.001 * i) for i in range(3000)]
+    f = lambda x: sum((x * p for p in ps), Value(0.0))  # noqa: E731
+    assert mw.compile(f)(0.5).data.hex() == f(0.5).data.hex()
+    net = two_hidden_layers(30, seed=0)
+    loss = lambda x, y: squared_error(net(x), y) + 1e-4 * sum(p * p for p in net.parameters())  # noqa: E731
+    compiled = mw.compile(loss)(0.3, 0.2)
+    compiled.backward()
+    grads = [p.grad.hex() for p in net.parameters()]
+    net.zero_grad()
+    eager = loss(0.3, 0.2)
+    eager.backward()
+    assert compiled.data == eager.data and grads == [p.grad.hex() for p in net.parameters()]
+
+
+def test_no_grad_inside_fn_is_refused_with_the_fix():
+    a = Value(0.7)
+
+    def f(x):
+        with mw.no_grad():
+            return x * a  # a leaf: a replay would keep its value from the trace
+
+    with pytest.raises(ReplayError, match="no_grad.*pass it in as an argument"):
+        mw.compile(f)(1.0)
+    with mw.no_grad():  # compiling and calling under no_grad is fine: the trace records anyway
+        assert mw.compile(lambda x: x * a)(2.0).data == 1.4
+
+
+def test_more_shapes_than_it_keeps_are_traced_again():
+    a = Value(0.5)
+    step = mw.compile(lambda xs: mean([x * a for x in xs]))
+    for k in range(1, 3 * mw.compiled.MAX_TRACES):
+        assert step([float(j) for j in range(k)]).data == mean([j * a for j in range(k)]).data
+
+
+def test_a_fused_step_notices_that_its_optimizer_lost_a_parameter():
+    net = two_hidden_layers(4, seed=0)
+    opt = SGD(net.parameters(), lr=0.1)
+    step = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=opt)
+    step(0.5, 1.0)
+    opt.params = [p for p in net.parameters() if not p.label.startswith(("w1", "b1"))]  # freeze layer 1
+    with pytest.raises(ReplayError, match="w1.*keep some fixed.*loss.backward"):
+        step(0.3, 0.2)
+    with pytest.raises(ReplayError, match="which the optimizer does not update"):
+        step.run([(0.3, 0.2)])
+
+
+def test_run_says_what_a_sample_is():
+    a = Value(0.5)
+    step = mw.compile(lambda x: x * a, optimizer=SGD([a], lr=0.1))
+    with pytest.raises(TypeError, match=r"each sample is a tuple of fn's arguments.*\(x,\)"):
+        step.run([0.5, 0.3])
+
+
+def test_a_math_function_in_fn_gets_a_hint():
+    import math
+
+    with pytest.raises(TypeError) as info:
+        mw.compile(lambda x: Value(math.sin(x)))(0.5)
+    assert any("compile traces fn with Values" in note for note in info.value.__notes__)
 
 
 def test_bad_arguments_are_named():

@@ -171,3 +171,10 @@ def test_common_mistakes_get_clear_errors_and_arrays_work():
     net = MLP(2, [3, 1], seed=0)
     assert net(np.array([0.1, 0.2])).data == net([0.1, 0.2]).data
     assert two_neuron()(np.float64(0.3)).data == two_neuron()(0.3).data
+
+
+def test_a_neuron_or_layer_of_one_input_takes_one_number():
+    n = Neuron(1)
+    assert n(0.3).data == n([0.3]).data
+    with pytest.raises(TypeError, match=r"expected a list of 2 numbers, got float 0.3"):
+        Layer(2, 3)(0.3)
