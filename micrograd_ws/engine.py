@@ -505,7 +505,7 @@ class Value:
             if guard is not None:
                 guard.release()  # the last call: a Ctrl-C held until here still undoes the pass
         except BaseException:
-            _abort_backward(nodes, saved)
+            _abort_backward(saved)
             if guard is not None:
                 guard.release()  # delivers a Ctrl-C that came during the undo
             raise
@@ -698,16 +698,17 @@ def _weighted_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool) -> 
     """
     wd = [w.data for w in wt]  # (a comprehension reads slots faster than map(attrgetter))
     data = sum(map(mul, wd, xd), bias.data)
+    parents = wt + xt + (bias,)
     if not leaves or (_threads_in_no_grad and not _mode.enabled):
-        return _node(data, wt + xt + (bias,), (*xd, *wd, 1.0), "w·x+b")
+        return _node(data, parents, (*xd, *wd, 1.0), "w·x+b")
     if not _isfinite(data):
-        raise _non_finite("w·x+b", wt + xt + (bias,), data)
-    z = _new(_WeightedSum)
+        raise _non_finite("w·x+b", parents, data)
+    z = _new(_WeightedSum)  # _node's fields, but local_grads left unset (made when first read)
     z.data = data
     z.grad = 0.0
     z.label = ""
     z.op = "w·x+b"
-    z.parents = wt + xt + (bias,)
+    z.parents = parents
     z._w, z._x, z._xd, z._wd = wt, xt, xd, wd
     z._id = _next_id()
     z._pass = None
@@ -985,14 +986,13 @@ class Saved:
     ``started``: the pass has begun to change grads.
     """
 
-    __slots__ = ("touched", "earlier", "stamp", "started", "root")
+    __slots__ = ("touched", "earlier", "stamp", "started")
 
     def __init__(self) -> None:
         self.touched: list[Value] = []
         self.earlier: list[float] = []
         self.stamp = object()
         self.started = False
-        self.root: Value | None = None
 
 
 _MAIN_THREAD = threading.main_thread().ident
@@ -1049,31 +1049,26 @@ class _Interrupts:
             previous(_SIGINT, frame)
 
 
-def _prepare_backward(root: Value, gradient: float, nodes: list[Value] | None = None,
-                      saved: Saved | None = None, every_leaf: bool = False) -> tuple[list[Value], Saved]:
+def _prepare_backward(root: Value, gradient: float, nodes: list[Value], saved: Saved,
+                      every_leaf: bool = False) -> None:
     """Plan the pass, then zero this pass's intermediate nodes and seed the root.
 
-    Fills (and returns) ``nodes``, the non-leaf nodes in topological order (root last), and
-    ``saved`` (:class:`Saved`).  Leaves are set aside later, as the pass reaches them
+    Fills ``nodes``, the non-leaf nodes in topological order (root last), and ``saved``
+    (:class:`Saved`).  Leaves are set aside later, as the pass reaches them
     (:func:`_propagate`); with ``every_leaf`` every leaf ``root`` depends on is set aside
     here instead, for a caller that adds into leaves itself (backward_steps).
-    Pass in empty ``nodes`` and ``saved`` made *before* the call (as :meth:`Value.backward`
-    does) so that an undo with :func:`_abort_backward` covers an interrupt inside this call
+    ``nodes`` and ``saved`` come in empty, made *before* the call (as :meth:`Value.backward`
+    makes them) so that an undo with :func:`_abort_backward` covers an interrupt inside this call
     too; nothing is changed until the plan is complete.
     """
-    if nodes is None:
-        nodes = []
-    if saved is None:
-        saved = Saved()
     touched, earlier, stamp = saved.touched, saved.earlier, saved.stamp
-    saved.root = root
     if not root.parents:  # backward on a leaf: d root/d root
         earlier.append(root.grad)
         touched.append(root)
         saved.started = True
         root._pass = stamp
         root.grad = gradient
-        return nodes, saved
+        return
     seen = {root}
     shared_seen: set[int] = set()
     found = [root]
@@ -1107,7 +1102,6 @@ def _prepare_backward(root: Value, gradient: float, nodes: list[Value] | None = 
         v._pass = stamp
         v.grad = 0.0
     root.grad = gradient
-    return nodes, saved
 
 
 def _propagate(nodes: list[Value], saved: Saved) -> None:
@@ -1127,7 +1121,8 @@ def _propagate(nodes: list[Value], saved: Saved) -> None:
             continue
         if not _isfinite(g):
             raise _non_finite_grad(v, g)
-        # (a net's z = w·x + b keeps its derivatives apart: x, then w, then 1, as in local_grads)
+        # (a net's z = w·x + b: its local_grads, made here and dropped; kept on the node, they
+        # would cost every live node a 2n + 1 tuple that outlives the pass: 4% of an SGD step)
         local = (*v._xd, *v._wd, 1.0) if type(v) is _WeightedSum else v.local_grads
         for p, d in zip(v.parents, local):
             if p._pass is stamp:  # an intermediate node, or a leaf this pass has already reached
@@ -1173,7 +1168,7 @@ def _finish_backward(saved: Saved) -> None:
                 leaf.grad += earlier
 
 
-def _abort_backward(nodes: list[Value], saved: Saved) -> None:
+def _abort_backward(saved: Saved) -> None:
     """Undo a failed pass on the leaves: give back the grads they had before it.
 
     Only assigns values recorded before the pass changed anything, so it is idempotent, and

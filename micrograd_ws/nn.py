@@ -119,10 +119,10 @@ class Neuron(Module):
         xt = tuple(_as_values(x, len(self.w)))
         return self._forward(xt, [x.data for x in xt], "", "")
 
-    _seen: list | None = None  # self.w as the cached tuple below was made from
+    _cached_at = -1  # structure_changes when the tuple below was made
 
     def _forward(self, xt: tuple[Value, ...], xd: list[float], z_label: str, h_label: str) -> Value:
-        if self.w != self._seen or self.b is not self._seen_b:  # (a list compares by identity first: fast)
+        if self._cached_at != structure_changes:  # a net's make-up changed (maybe this neuron's)
             self._cache()
         z = _weighted_sum(self._wt, xt, xd, self.b, self._leaves)
         z.label = z_label
@@ -134,9 +134,9 @@ class Neuron(Module):
 
     def _cache(self) -> None:
         """The weights as one tuple for every forward pass, and whether they and the bias are
-        leaves (then backward never scans them: see engine._WeightedSum); remade when
-        ``self.w`` or ``self.b`` is changed."""
-        self._seen, self._seen_b, self._wt = list(self.w), self.b, tuple(self.w)
+        leaves (then backward never scans them: see engine._WeightedSum); made again after
+        any change of a net's make-up (:data:`structure_changes`), as of ``self.w`` or ``self.b``."""
+        self._cached_at, self._wt = structure_changes, tuple(self.w)
         self._leaves = _all_leaves((*self._wt, self.b))
 
     def named_parameters(self) -> list[tuple[str, Value]]:

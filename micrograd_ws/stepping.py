@@ -176,6 +176,6 @@ def _steps(root: Value, gradient: float) -> Iterator[BackwardStep]:
             yield BackwardStep(root, v, g, contributions, index, last + 1)
     finally:  # closed, dropped or failed half-way (an overflow, Ctrl-C): roll the whole pass back
         if not finished:
-            _abort_backward(nodes, saved)
+            _abort_backward(saved)
             for v, grad in earlier:
                 v.grad = grad
