@@ -899,17 +899,6 @@ class Compiled:
         return f"<compiled {getattr(self.fn, '__qualname__', self.fn)!s}: {len(self._programs)} trace(s)>"
 
 
-def _describe_shape(shape: tuple) -> str:
-    def one(s: tuple | None) -> str:
-        if s is None:
-            return "number"
-        if all(x is None for x in s):
-            return f"list of {len(s)}"
-        return "[" + ", ".join(map(one, s)) + "]"
-
-    return "(" + ", ".join(map(one, shape)) + ")"
-
-
 def _replayable_values(values: list[Value], prog: _Program) -> bool:
     """Value arguments replay as traced if each is a leaf, given once, and not a parameter."""
     ids = {id(v) for v in values}
@@ -1115,7 +1104,7 @@ class TrainingStep:
         prog = compiled._traced(shape, flat)
         if prog is None:
             return self._eager(args)
-        self._params_unchanged()
+        self._forget_checks_if_params_changed()
         if prog not in self._checked:
             self._check_params(prog)
         if compiled.checks_left or any(isinstance(x, Value) for x in flat):
@@ -1135,7 +1124,7 @@ class TrainingStep:
         """
         losses = [] if losses is None else losses
         prog = state = None
-        self._params_unchanged()
+        self._forget_checks_if_params_changed()
         try:
             for args in samples:
                 if not isinstance(args, (tuple, list)):
@@ -1195,7 +1184,7 @@ class TrainingStep:
                     "keep some fixed, fuse nothing: loss = compile(fn)(x, y); loss.backward(); opt.step()")
         self._checked.add(prog)
 
-    def _params_unchanged(self) -> None:
+    def _forget_checks_if_params_changed(self) -> None:
         """Forget the checks if ``optimizer.params`` changed (a part frozen or added since)."""
         if self.optimizer.params != self._params_seen:
             self._checked = weakref.WeakSet()
