@@ -664,6 +664,114 @@ def _power_value(a: Value, b: Value) -> Value:
     return out
 
 
+# --- a neuron's parameters, kept as float lists ----------------------------------------------
+
+class _Store:
+    """The numbers of one neuron's parameters, its weights and then its bias, as two lists.
+
+    Each parameter is a :class:`_Param`, a Value whose ``data`` and ``grad`` are its entries
+    here (``params``, in the same order).  So a forward pass reads a neuron's weights as one
+    list, and backward, ``zero_grad()`` and ``SGD.step()`` set whole lists, where a Value per
+    number would take a Python step per weight.  The rules that keep this exact:
+
+    * ``data`` is replaced, never changed in place, once a node keeps it as its local
+      derivatives (``shared``): a node remembers the weights of its forward pass.  Setting one
+      ``p.data`` copies the list first if it is shared.
+    * ``grad`` is set aside whole when a backward pass first reaches the store (``_pass``
+      is that pass's stamp, as a leaf's; see :func:`_set_aside`).
+    """
+
+    __slots__ = ("data", "grad", "params", "shared", "_pass")
+
+    def __init__(self, data: list[float]) -> None:
+        self.data = data
+        self.grad = [0.0] * len(data)
+        self.shared = False
+        self._pass = None
+        self.params = tuple(_param(self, k) for k in range(len(data)))
+
+
+def _param(store: _Store, k: int) -> _Param:
+    p = _new(_Param)
+    p._store, p._k = store, k
+    p.label = ""
+    p.op = ""
+    p.parents = p.local_grads = ()
+    p._id = _next_id()
+    return p
+
+
+def _get_data(p: _Param) -> float:
+    return p._store.data[p._k]
+
+
+def _set_data(p: _Param, x: float) -> None:
+    store = p._store
+    if store.shared:  # a node holds this list: copy, so that its local derivatives stay as they were
+        store.data = store.data[:]
+        store.shared = False
+    store.data[p._k] = x
+
+
+def _get_grad(p: _Param) -> float:
+    return p._store.grad[p._k]
+
+
+def _set_grad(p: _Param, g: float) -> None:
+    p._store.grad[p._k] = g
+
+
+def _get_pass(p: _Param) -> object:
+    return p._store._pass
+
+
+def _set_pass(p: _Param, stamp: object) -> None:
+    p._store._pass = stamp
+
+
+class _Param(Value):
+    """A leaf Value whose ``data`` and ``grad`` live in a :class:`_Store` (a neuron's weight or bias).
+
+    It is a Value like any other to read, set, use in expressions and pickle; only the
+    engine's fast paths (a neuron's forward pass, backward, SGD) see the store.
+
+    >>> import micrograd_ws as mw
+    >>> w = mw.Neuron(2, rng=__import__("random").Random(0)).w[1]
+    >>> w.data = 0.5; w.grad = 2.0; (w.data, w.grad, w._store.data[1], w._store.grad[1])
+    (0.5, 2.0, 0.5, 2.0)
+    """
+
+    __slots__ = ("_store", "_k")
+    data = property(_get_data, _set_data)
+    grad = property(_get_grad, _set_grad)
+    _pass = property(_get_pass, _set_pass)
+
+    def __getstate__(self) -> tuple:
+        # the store first: data and grad are read through it (pickle and deepcopy keep it shared)
+        return self.__dict__ or None, {"_store": self._store, "_k": self._k, "label": self.label}
+
+    def __setstate__(self, state: tuple) -> None:
+        attrs, slots = state
+        self._store, self._k, self.label = slots["_store"], slots["_k"], slots["label"]
+        self.op = ""
+        self.parents = self.local_grads = ()
+        self._id = _next_id()
+        for key, value in (attrs or {}).items():
+            setattr(self, key, value)
+
+
+_Param.__name__ = "Value"  # what messages call it; pickle finds it by __qualname__
+
+
+def _set_aside(store: _Store, saved: Saved) -> None:
+    """A pass reaches ``store`` for the first time: its grads are recorded in ``saved``, then
+    this pass's sums start from 0 (a fresh list: the recorded one is never changed)."""
+    saved.stores.append(store)
+    saved.before.append(store.grad)
+    store._pass = saved.stamp
+    store.grad = [0.0] * len(store.grad)
+
+
 # --- n-ary operations that keep the handout's granularity ----------------------------
 
 def weighted_sum(weights: Sequence[Value], inputs: Sequence[Value], bias: Value) -> Value:
@@ -703,13 +811,31 @@ def _weighted_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool) -> 
         return _node(data, parents, (*xd, *wd, 1.0), "w·x+b")
     if not _isfinite(data):
         raise _non_finite("w·x+b", parents, data)
+    return _weighted_sum_node(data, parents, xt, xd, wd, None)
+
+
+def _store_weighted_sum(store: _Store, wt: tuple, xt: tuple, xd: list, bias: Value) -> Value:
+    """weighted_sum for a neuron whose weights and bias are the parameters of ``store``, in order:
+    its forward pass reads them as one list (weights, then the bias last)."""
+    wd = store.data
+    store.shared = True  # the node keeps this list as its local derivatives: not to be changed in place now
+    data = sum(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
+    parents = wt + xt + (bias,)
+    if _threads_in_no_grad and not _mode.enabled:
+        return _node(data, parents, (*xd, *wd[:-1], 1.0), "w·x+b")
+    if not _isfinite(data):
+        raise _non_finite("w·x+b", parents, data)
+    return _weighted_sum_node(data, parents, xt, xd, wd, store)
+
+
+def _weighted_sum_node(data: float, parents: tuple, xt: tuple, xd: list, wd: list, store: _Store | None) -> Value:
     z = _new(_WeightedSum)  # _node's fields, but local_grads left unset (made when first read)
     z.data = data
     z.grad = 0.0
     z.label = ""
     z.op = "w·x+b"
     z.parents = parents
-    z._w, z._x, z._xd, z._wd = wt, xt, xd, wd
+    z._x, z._xd, z._wd, z._store = xt, xd, wd, store
     z._id = _next_id()
     z._pass = None
     return z
@@ -719,20 +845,22 @@ class _WeightedSum(Value):
     """A ``w·x+b`` node whose weights and bias are leaves, the nets' pre-activations.
 
     The same node as any other (``parents``: the weights, the inputs, the bias), keeping its
-    parts apart for backward: ``_w`` the weights, ``_x`` the inputs (one tuple shared by
-    all the neurons of a layer, so a pass scans it once, not once per neuron), ``_xd`` and
-    ``_wd`` their data.  ``local_grads`` (x then w then 1) is put together when first read,
-    not in every forward pass.
+    parts apart for backward: ``_x`` the inputs (one tuple shared by all the neurons of a
+    layer, so a pass scans it once, not once per neuron), ``_xd`` and ``_wd`` their data and
+    the weights' (``_wd`` may end with the bias: it is the neuron's :class:`_Store` list, and
+    ``_store`` that store, whose grads backward then sets as one list; else None).
+    ``local_grads`` (x then w then 1) is put together when first read, not in every forward pass.
     """
 
-    __slots__ = ("_w", "_x", "_xd", "_wd")
+    __slots__ = ("_x", "_xd", "_wd", "_store")
 
     @property
     def local_grads(self) -> tuple:
         try:
             return _LOCAL_GRADS.__get__(self)
         except AttributeError:  # first read: the 2n + 1 derivatives as one tuple, kept
-            local = (*self._xd, *self._wd, 1.0)
+            xd = self._xd
+            local = (*xd, *self._wd[:len(xd)], 1.0)
             _LOCAL_GRADS.__set__(self, local)
             return local
 
@@ -982,15 +1110,18 @@ class Saved:
 
     ``touched``: the leaves the pass has added into, in the order it reached them, and
     ``earlier``: their grads before (two lists, no tuple per leaf for the garbage collector
-    to chase); ``stamp``: this pass's mark on the nodes it has set up (``Value._pass``);
-    ``started``: the pass has begun to change grads.
+    to chase); ``stores`` and ``before``: the same for neurons' parameter stores (:class:`_Store`),
+    each set aside whole with its list of grads; ``stamp``: this pass's mark on the nodes it
+    has set up (``Value._pass``); ``started``: the pass has begun to change grads.
     """
 
-    __slots__ = ("touched", "earlier", "stamp", "started")
+    __slots__ = ("touched", "earlier", "stores", "before", "stamp", "started")
 
     def __init__(self) -> None:
         self.touched: list[Value] = []
         self.earlier: list[float] = []
+        self.stores: list[_Store] = []
+        self.before: list[list[float]] = []
         self.stamp = object()
         self.started = False
 
@@ -1108,7 +1239,9 @@ def _propagate(nodes: list[Value], saved: Saved) -> None:
     """The reverse pass proper: each node passes grad · local derivative to each parent.
 
     A parent not yet marked with this pass's stamp is a leaf reached for the first time:
-    its earlier grad is recorded in ``saved`` and this pass's sum for it starts from 0.
+    its earlier grad is recorded in ``saved`` and this pass's sum for it starts from 0 (for a
+    neuron's parameter, its whole store's: :func:`_set_aside`).  A neuron's ``w·x+b`` whose
+    parameters are a store adds ``grad · x`` into the store's grads as one list.
     """
     if _closures_set:  # micrograd-style ops: their closures give their local derivatives now
         for v in nodes:
@@ -1121,11 +1254,26 @@ def _propagate(nodes: list[Value], saved: Saved) -> None:
             continue
         if not _isfinite(g):
             raise _non_finite_grad(v, g)
-        # (a net's z = w·x + b: its local_grads, made here and dropped; kept on the node, they
-        # would cost every live node a 2n + 1 tuple that outlives the pass: 4% of an SGD step)
-        local = (*v._xd, *v._wd, 1.0) if type(v) is _WeightedSum else v.local_grads
-        for p, d in zip(v.parents, local):
+        if type(v) is _WeightedSum:
+            store = v._store
+            if store is not None:  # ∂C/∂w_k += g · x_k and ∂C/∂b += g · 1 for all k at once
+                if store._pass is not stamp:
+                    _set_aside(store, saved)
+                grads = store.grad
+                new = [s + g * x for s, x in zip(grads, v._xd)]
+                new.append(grads[-1] + g)
+                store.grad = new
+                parents, local = v._x, v._wd  # then the inputs, ∂z/∂x_k = w_k (zip stops before the bias)
+            else:  # (its local_grads, made here and dropped; kept on the node, they would cost
+                # every live node a 2n + 1 tuple that outlives the pass: 4% of an SGD step)
+                parents, local = v.parents, (*v._xd, *v._wd, 1.0)
+        else:
+            parents, local = v.parents, v.local_grads
+        for p, d in zip(parents, local):
             if p._pass is stamp:  # an intermediate node, or a leaf this pass has already reached
+                p.grad += g * d
+            elif type(p) is _Param:  # a neuron's parameter, reached for the first time: its store set aside
+                _set_aside(p._store, saved)
                 p.grad += g * d
             else:  # a leaf, reached for the first time: its earlier grad recorded before it changes
                 earlier.append(p.grad)
@@ -1148,9 +1296,10 @@ def _describe_node(v: Value) -> str:
 
 def _check_leaves(saved: Saved) -> None:
     """Every gradient this pass gave a leaf is finite, or an error names the first that is not."""
-    if _isfinite(sum(map(_grad, saved.touched))):
+    stores = saved.stores
+    if _isfinite(sum(map(_grad, saved.touched))) and (not stores or _isfinite(sum(map(sum, map(_grad, stores))))):
         return
-    for p in saved.touched:  # the sum overflowed or is inf/nan: find the leaf
+    for p in (*saved.touched, *(p for store in stores for p in store.params)):  # the sum overflowed or is inf/nan
         g = p.grad
         if not _isfinite(g) and not isinstance(p.label, _NumberLabel):  # (not a number an op made a Value)
             raise _non_finite_grad(p, g)
@@ -1166,6 +1315,9 @@ def _finish_backward(saved: Saved) -> None:
         for leaf, earlier in zip(saved.touched, saved.earlier):
             if earlier:
                 leaf.grad += earlier
+    for store, before in zip(saved.stores, saved.before):
+        if any(before):  # (an entry the pass left at 0 gets its earlier grad back: 0.0 + e is e)
+            store.grad = [g + e for g, e in zip(store.grad, before)]
 
 
 def _abort_backward(saved: Saved) -> None:
@@ -1180,6 +1332,8 @@ def _abort_backward(saved: Saved) -> None:
     try:
         for leaf, earlier in zip(saved.touched, saved.earlier):
             leaf.grad = earlier
+        for store, before in zip(saved.stores, saved.before):
+            store.grad = before
     finally:
         if guard is not None:
             guard.release()

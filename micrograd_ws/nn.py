@@ -20,7 +20,7 @@ import numbers
 import random
 from typing import Sequence, Union
 
-from .engine import BUILTIN_OPS, Value, _all_leaves, _to_float, _weighted_sum
+from .engine import BUILTIN_OPS, Value, _all_leaves, _Param, _Store, _store_weighted_sum, _to_float, _weighted_sum
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "two_neuron", "two_hidden_layers"]
 
@@ -100,20 +100,24 @@ class Neuron(Module):
     """z = w·x + b (one node), then ReLU if ``nonlin`` (micrograd's Neuron).
 
     Weights and bias start uniform in ±1/√nin (PyTorch's default for Linear), a
-    scale at which the handout's α = 0.01 trains the 100-wide net stably.
+    scale at which the handout's α = 0.01 trains the 100-wide net stably.  They are Values
+    whose numbers the neuron keeps as one list (an engine ``_Store``), so its forward and
+    backward pass and ``SGD.step()`` take a list at a time; replaced by other Values, they
+    are read one by one.
     """
 
     def __init__(self, nin: int, nonlin: bool = True, *, rng: random.Random | None = None) -> None:
         if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
             raise ValueError(f"Neuron(nin): nin must be a positive int, got {nin!r}")
-        self.w, self.b = self._initial(nin, rng if rng is not None else random)
+        weights, bias = self._initial(nin, rng if rng is not None else random)
+        *self.w, self.b = _Store([*weights, bias]).params
         self.nonlin = nonlin
 
     @staticmethod
-    def _initial(nin: int, r: random.Random) -> tuple[list[Value], Value]:
+    def _initial(nin: int, r: random.Random) -> tuple[list[float], float]:
         """The starting weights and bias, drawn from ``r`` (weights first)."""
         bound = 1.0 / math.sqrt(nin)
-        return [Value(r.uniform(-bound, bound)) for _ in range(nin)], Value(r.uniform(-bound, bound))
+        return [r.uniform(-bound, bound) for _ in range(nin)], r.uniform(-bound, bound)
 
     def __call__(self, x: Sequence[Input]) -> Value:
         xt = tuple(_as_values(x, len(self.w)))
@@ -124,7 +128,10 @@ class Neuron(Module):
     def _forward(self, xt: tuple[Value, ...], xd: list[float], z_label: str, h_label: str) -> Value:
         if self._cached_at != structure_changes:  # a net's make-up changed (maybe this neuron's)
             self._cache()
-        z = _weighted_sum(self._wt, xt, xd, self.b, self._leaves)
+        if self._store is not None:
+            z = _store_weighted_sum(self._store, self._wt, xt, xd, self.b)
+        else:
+            z = _weighted_sum(self._wt, xt, xd, self.b, self._leaves)
         z.label = z_label
         if not self.nonlin:
             return z
@@ -133,11 +140,23 @@ class Neuron(Module):
         return h
 
     def _cache(self) -> None:
-        """The weights as one tuple for every forward pass, and whether they and the bias are
-        leaves (then backward never scans them: see engine._WeightedSum); made again after
-        any change of a net's make-up (:data:`structure_changes`), as of ``self.w`` or ``self.b``."""
+        """The weights as one tuple for every forward pass, whether they and the bias are
+        leaves (then backward never scans them: see engine._WeightedSum), and the store that
+        holds them all in order, if one does; made again after any change of a net's make-up
+        (:data:`structure_changes`), as of ``self.w`` or ``self.b``."""
         self._cached_at, self._wt = structure_changes, tuple(self.w)
-        self._leaves = _all_leaves((*self._wt, self.b))
+        params = (*self._wt, self.b)
+        self._leaves = _all_leaves(params)
+        store = getattr(self.b, "_store", None) if type(self.b) is _Param else None
+        self._store = store if store is not None and store.params == params else None
+
+    def zero_grad(self) -> None:
+        if self._cached_at != structure_changes:
+            self._cache()
+        if self._store is not None:
+            self._store.grad = [0.0] * len(self._store.grad)
+        else:
+            super().zero_grad()
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [*((f"w[{k}]", w) for k, w in enumerate(self.w)), ("b", self.b)]
@@ -183,6 +202,10 @@ class Layer(Module):
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [(p.label, p) for n in self.neurons for p in (*n.w, n.b)]
+
+    def zero_grad(self) -> None:
+        for n in self.neurons:
+            n.zero_grad()
 
     def __repr__(self) -> str:
         return f"Layer(w{self.index} [{self.nout}×{self.nin}], b{self.index} [{self.nout}×1])"
@@ -235,6 +258,10 @@ class MLP(Module):
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [item for layer in self.layers for item in layer.named_parameters()]
+
+    def zero_grad(self) -> None:
+        for layer in self.layers:
+            layer.zero_grad()
 
     def state_dict(self) -> dict[str, list]:
         """Plain floats by handout name: ``w{l}`` as [nout][nin] lists, ``b{l}`` as [nout]."""

@@ -4,9 +4,31 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from .engine import Value, _to_float
+from .engine import Value, _Param, _Store, _to_float
 
 __all__ = ["SGD"]
+
+
+class _ParamList(list):
+    """``SGD.params``: a list that counts its changes, so that the optimizer regroups after one."""
+
+    version = 0
+
+
+def _counting(name: str):
+    change = getattr(list, name)
+
+    def method(self, *args):
+        self.version += 1
+        return change(self, *args)
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend", "insert", "pop",
+              "remove", "clear", "sort", "reverse"):
+    setattr(_ParamList, _name, _counting(_name))
 
 
 class SGD:
@@ -31,13 +53,43 @@ class SGD:
         if self.lr <= 0:
             raise ValueError(f"SGD(lr): the learning rate must be positive, got {self.lr}")
 
+    @property
+    def params(self) -> list[Value]:
+        """The parameters it updates (change them, or the list, at any time)."""
+        return self._params
+
+    @params.setter
+    def params(self, params: Iterable[Value]) -> None:
+        self._params = _ParamList(params)
+        self._grouped = None
+
+    def _group(self) -> None:
+        """Neurons' stores whose parameters are all here, once each, are updated a list at a time;
+        the other parameters one by one (``_loose``)."""
+        self._grouped = (self._params, self._params.version)  # what this grouping was made for
+        count: dict[int, int] = {}
+        for p in self.params:
+            count[id(p)] = count.get(id(p), 0) + 1
+        stores: dict[int, _Store] = {}
+        for p in self.params:
+            if type(p) is _Param and id(p._store) not in stores:
+                stores[id(p._store)] = p._store
+        stores = {k: s for k, s in stores.items() if all(count.get(id(q)) == 1 for q in s.params)}
+        self._stores = list(stores.values())
+        self._loose = [p for p in self.params if type(p) is not _Param or id(p._store) not in stores]
+
     def step(self) -> None:
         """Update every parameter, or none: refuses if a gradient or a new value is not finite."""
+        if self._grouped != (self._params, self._params.version):  # (list compared by identity first)
+            self._group()
         lr = self.lr
-        moving = [p for p in self.params if p.grad]  # most gradients are exactly 0 behind dead ReLUs
+        moving = [p for p in self._loose if p.grad]  # most gradients are exactly 0 behind dead ReLUs
         new = [p.data - lr * p.grad for p in moving]
-        if not math.isfinite(sum(new)):  # one fast check; the exact one below finds the culprit
-            for p, value in zip(moving, new):
+        # a store's new list, w - lr·g for each entry (an entry whose g is 0 stays: w - 0.0 is w)
+        rows = [(store, [w - lr * g for w, g in zip(store.data, store.grad)])
+                for store in self._stores if any(store.grad)]
+        if not math.isfinite(sum(new) + sum([sum(row) for _, row in rows])):  # one fast check; the exact one finds the culprit
+            for p, value in (*zip(moving, new), *((s.params[k], x) for s, row in rows for k, x in enumerate(row))):
                 if not math.isfinite(value):
                     raise OverflowError(
                         f"SGD.step: {p.label or 'a parameter'} - lr·∂C/∂{p.label or 'w'} = {p.data} - {lr}·{p.grad} "
@@ -46,7 +98,14 @@ class SGD:
                     )
         for p, value in zip(moving, new):
             p.data = value
+        for store, row in rows:
+            store.data = row  # a new list: nodes keep the one of their forward pass
+            store.shared = False
 
     def zero_grad(self) -> None:
-        for p in self.params:
+        if self._grouped != (self._params, self._params.version):
+            self._group()
+        for store in self._stores:
+            store.grad = [0.0] * len(store.grad)
+        for p in self._loose:
             p.grad = 0.0

@@ -21,7 +21,6 @@ from __future__ import annotations
 import random
 
 from .. import nn as _nn
-from ..engine import Value
 
 __all__ = ["Module", "Neuron", "Layer", "MLP"]
 
@@ -32,8 +31,8 @@ class Neuron(_nn.Neuron):
     """micrograd's Neuron: weights ``random.uniform(-1, 1)``, bias 0, ReLU if ``nonlin``."""
 
     @staticmethod
-    def _initial(nin: int, r: random.Random) -> tuple[list[Value], Value]:
-        return [Value(r.uniform(-1, 1)) for _ in range(nin)], Value(0)
+    def _initial(nin: int, r: random.Random) -> tuple[list[float], float]:
+        return [r.uniform(-1, 1) for _ in range(nin)], 0.0
 
 
 class Layer(_nn.Layer):
