@@ -811,30 +811,35 @@ def _weighted_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool) -> 
         return _node(data, parents, (*xd, *wd, 1.0), "w·x+b")
     if not _isfinite(data):
         raise _non_finite("w·x+b", parents, data)
-    return _weighted_sum_node(data, parents, xt, xd, wd, None)
+    z = _weighted_sum_node(data, xt, xd, wd, None, "")
+    z.parents = parents
+    return z
 
 
-def _store_weighted_sum(store: _Store, wt: tuple, xt: tuple, xd: list, bias: Value) -> Value:
+def _store_weighted_sum(store: _Store, xt: tuple, xd: list, label: str) -> Value:
     """weighted_sum for a neuron whose weights and bias are the parameters of ``store``, in order:
     its forward pass reads them as one list (weights, then the bias last)."""
     wd = store.data
     store.shared = True  # the node keeps this list as its local derivatives: not to be changed in place now
     data = sum(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
-    parents = wt + xt + (bias,)
-    if _threads_in_no_grad and not _mode.enabled:
-        return _node(data, parents, (*xd, *wd[:-1], 1.0), "w·x+b")
-    if not _isfinite(data):
-        raise _non_finite("w·x+b", parents, data)
-    return _weighted_sum_node(data, parents, xt, xd, wd, store)
+    if (_threads_in_no_grad and not _mode.enabled) or not _isfinite(data):  # (_node raises for the latter)
+        z = _node(data, _store_parents(store, xt), (*xd, *wd[:-1], 1.0), "w·x+b")
+        z.label = label
+        return z
+    return _weighted_sum_node(data, xt, xd, wd, store, label)
 
 
-def _weighted_sum_node(data: float, parents: tuple, xt: tuple, xd: list, wd: list, store: _Store | None) -> Value:
-    z = _new(_WeightedSum)  # _node's fields, but local_grads left unset (made when first read)
+def _store_parents(store: _Store, xt: tuple) -> tuple:
+    params = store.params
+    return params[:-1] + xt + params[-1:]  # the weights, the inputs, the bias
+
+
+def _weighted_sum_node(data: float, xt: tuple, xd: list, wd: list, store: _Store | None, label: str) -> Value:
+    z = _new(_WeightedSum)  # _node's fields, but local_grads (and, for a store's, parents) made when first read
     z.data = data
     z.grad = 0.0
-    z.label = ""
+    z.label = label
     z.op = "w·x+b"
-    z.parents = parents
     z._x, z._xd, z._wd, z._store = xt, xd, wd, store
     z._id = _next_id()
     z._pass = None
@@ -849,10 +854,24 @@ class _WeightedSum(Value):
     layer, so a pass scans it once, not once per neuron), ``_xd`` and ``_wd`` their data and
     the weights' (``_wd`` may end with the bias: it is the neuron's :class:`_Store` list, and
     ``_store`` that store, whose grads backward then sets as one list; else None).
-    ``local_grads`` (x then w then 1) is put together when first read, not in every forward pass.
+    ``local_grads`` (x then w then 1) is put together when first read, not in every forward
+    pass, and so are a store's node's ``parents`` (backward reads ``_x`` and the store instead).
     """
 
     __slots__ = ("_x", "_xd", "_wd", "_store")
+
+    @property
+    def parents(self) -> tuple:
+        try:
+            return _PARENTS.__get__(self)
+        except AttributeError:  # first read of a store's node
+            parents = _store_parents(self._store, self._x)
+            _PARENTS.__set__(self, parents)
+            return parents
+
+    @parents.setter
+    def parents(self, value: tuple) -> None:
+        _PARENTS.__set__(self, value)
 
     @property
     def local_grads(self) -> tuple:
@@ -870,7 +889,8 @@ class _WeightedSum(Value):
 
 
 _WeightedSum.__name__ = "Value"  # what messages call it ("got Value ..."); pickle finds it by __qualname__
-_LOCAL_GRADS = Value.__dict__["local_grads"]  # the slot under _WeightedSum's property
+_LOCAL_GRADS = Value.__dict__["local_grads"]  # the slots under _WeightedSum's properties
+_PARENTS = Value.__dict__["parents"]
 
 
 def _weighted_sum_derivative(z: Value, *parents: Value) -> tuple:
@@ -1214,7 +1234,7 @@ def _prepare_backward(root: Value, gradient: float, nodes: list[Value], saved: S
         else:
             group = v.parents
         for p in group:
-            if p.parents:
+            if type(p) is _WeightedSum or p.parents:  # (a weighted sum is never a leaf: no need to make its parents)
                 if p not in seen:
                     seen.add(p)
                     found.append(p)
@@ -1248,6 +1268,7 @@ def _propagate(nodes: list[Value], saved: Saved) -> None:
             if getattr(v, "_closure", None) is not None:
                 _run_closure(v)
     stamp, touched, earlier = saved.stamp, saved.touched, saved.earlier
+    set_aside, before = saved.stores.append, saved.before.append
     for v in reversed(nodes):
         g = v.grad
         if not g:  # a zero gradient (e.g. behind a dead ReLU) adds nothing: its edges are not walked
@@ -1257,11 +1278,16 @@ def _propagate(nodes: list[Value], saved: Saved) -> None:
         if type(v) is _WeightedSum:
             store = v._store
             if store is not None:  # ∂C/∂w_k += g · x_k and ∂C/∂b += g · 1 for all k at once
-                if store._pass is not stamp:
-                    _set_aside(store, saved)
-                grads = store.grad
-                new = [s + g * x for s, x in zip(grads, v._xd)]
-                new.append(grads[-1] + g)
+                if store._pass is not stamp:  # reached first: set aside (as _set_aside), sums from 0
+                    set_aside(store)
+                    before(store.grad)
+                    store._pass = stamp
+                    new = [g * x + 0.0 for x in v._xd]  # (0.0 + -0.0 is 0.0, as for a leaf)
+                    new.append(g)
+                else:
+                    grads = store.grad
+                    new = [s + g * x for s, x in zip(grads, v._xd)]
+                    new.append(grads[-1] + g)
                 store.grad = new
                 parents, local = v._x, v._wd  # then the inputs, ∂z/∂x_k = w_k (zip stops before the bias)
             else:  # (its local_grads, made here and dropped; kept on the node, they would cost

@@ -129,10 +129,10 @@ class Neuron(Module):
         if self._cached_at != structure_changes:  # a net's make-up changed (maybe this neuron's)
             self._cache()
         if self._store is not None:
-            z = _store_weighted_sum(self._store, self._wt, xt, xd, self.b)
+            z = _store_weighted_sum(self._store, xt, xd, z_label)
         else:
             z = _weighted_sum(self._wt, xt, xd, self.b, self._leaves)
-        z.label = z_label
+            z.label = z_label
         if not self.nonlin:
             return z
         h = _relu(z)

@@ -115,5 +115,5 @@ def test_a_pass_touches_only_the_leaves_it_reaches():
     _propagate(nodes, saved)
     dead = {id(p) for n in layer2[:4] for p in (*n.w, n.b)}
     live = {id(p) for n in layer2[4:] for p in (*n.w, n.b)}
-    touched = {id(p) for p in saved.touched}
+    touched = {id(p) for p in (*saved.touched, *(p for store in saved.stores for p in store.params))}
     assert not touched & dead and live <= touched
