@@ -678,17 +678,22 @@ class _Store:
       derivatives (``shared``): a node remembers the weights of its forward pass.  Setting one
       ``p.data`` copies the list first if it is shared.
     * ``grad`` is set aside whole when a backward pass first reaches the store (``_pass``
-      is that pass's stamp, as a leaf's; see :func:`_set_aside`).
+      is that pass's stamp, as a leaf's; see :func:`_set_aside`).  All zero, it is ``zeros``,
+      one list shared by all stores of its length (so zeroing and finding the zero stores is
+      one step each); setting one ``p.grad`` copies it first.
     """
 
-    __slots__ = ("data", "grad", "params", "shared", "_pass")
+    __slots__ = ("data", "grad", "zeros", "params", "shared", "_pass")
 
     def __init__(self, data: list[float]) -> None:
         self.data = data
-        self.grad = [0.0] * len(data)
+        self.grad = self.zeros = _ZEROS.setdefault(len(data), [0.0] * len(data))
         self.shared = False
         self._pass = None
         self.params = tuple(_param(self, k) for k in range(len(data)))
+
+
+_ZEROS: dict[int, list[float]] = {}  # length -> the shared list of zeros (never changed)
 
 
 def _param(store: _Store, k: int) -> _Param:
@@ -718,7 +723,10 @@ def _get_grad(p: _Param) -> float:
 
 
 def _set_grad(p: _Param, g: float) -> None:
-    p._store.grad[p._k] = g
+    store = p._store
+    if store.grad is store.zeros:  # the shared zeros: copy first
+        store.grad = store.zeros[:]
+    store.grad[p._k] = g
 
 
 def _get_pass(p: _Param) -> object:
@@ -769,7 +777,7 @@ def _set_aside(store: _Store, saved: Saved) -> None:
     saved.stores.append(store)
     saved.before.append(store.grad)
     store._pass = saved.stamp
-    store.grad = [0.0] * len(store.grad)
+    store.grad = store.zeros  # (copied by the first p.grad += ...)
 
 
 # --- n-ary operations that keep the handout's granularity ----------------------------
@@ -1223,9 +1231,7 @@ def _prepare_backward(root: Value, gradient: float, nodes: list[Value], saved: S
     seen = {root}
     shared_seen: set[int] = set()
     found = [root]
-    stack = [root]
-    while stack:
-        v = stack.pop()
+    for v in found:  # (a work list: what it finds is appended, and visited in turn)
         if type(v) is _WeightedSum and not every_leaf:  # its weights and bias are leaves: only its inputs
             group = v._x
             if id(group) in shared_seen:  # the layer's inputs, scanned once for all its neurons
@@ -1238,7 +1244,6 @@ def _prepare_backward(root: Value, gradient: float, nodes: list[Value], saved: S
                 if p not in seen:
                     seen.add(p)
                     found.append(p)
-                    stack.append(p)
             elif every_leaf and p not in seen:
                 seen.add(p)
                 earlier.append(p.grad)
@@ -1342,7 +1347,7 @@ def _finish_backward(saved: Saved) -> None:
             if earlier:
                 leaf.grad += earlier
     for store, before in zip(saved.stores, saved.before):
-        if any(before):  # (an entry the pass left at 0 gets its earlier grad back: 0.0 + e is e)
+        if before is not store.zeros and any(before):  # (an entry the pass left at 0 gets its earlier grad back)
             store.grad = [g + e for g, e in zip(store.grad, before)]
 
 

@@ -154,7 +154,7 @@ class Neuron(Module):
         if self._cached_at != structure_changes:
             self._cache()
         if self._store is not None:
-            self._store.grad = [0.0] * len(self._store.grad)
+            self._store.grad = self._store.zeros
         else:
             super().zero_grad()
 

@@ -87,7 +87,7 @@ class SGD:
         new = [p.data - lr * p.grad for p in moving]
         # a store's new list, w - lr·g for each entry (an entry whose g is 0 stays: w - 0.0 is w)
         rows = [(store, [w - lr * g for w, g in zip(store.data, store.grad)])
-                for store in self._stores if any(store.grad)]
+                for store in self._stores if store.grad is not store.zeros and any(store.grad)]
         if not math.isfinite(sum(new) + sum([sum(row) for _, row in rows])):  # one fast check; the exact one finds the culprit
             for p, value in (*zip(moving, new), *((s.params[k], x) for s, row in rows for k, x in enumerate(row))):
                 if not math.isfinite(value):
@@ -106,6 +106,6 @@ class SGD:
         if self._grouped != (self._params, self._params.version):
             self._group()
         for store in self._stores:
-            store.grad = [0.0] * len(store.grad)
+            store.grad = store.zeros
         for p in self._loose:
             p.grad = 0.0
