@@ -47,7 +47,7 @@ import math
 import numbers
 import weakref
 from itertools import compress, repeat
-from operator import add, attrgetter, itemgetter, mul
+from operator import add, itemgetter, mul
 from typing import Any, Callable, Iterable, Sequence
 
 from . import engine, nn
@@ -212,6 +212,7 @@ class _Group:
     def __init__(self, k: int, members: list[int], xs: list[int]) -> None:
         self.k, self.members, self.xs = k, members, xs
         self.relus: list[int] | None = None
+        self.stores: list[engine._Store] | None = None  # each member's parameter store, if all have one
         self.n, self.m = len(members), len(xs)
         self.z, self.h = f"Z{k}", f"H{k}"  # the members' values and their ReLUs' values
 
@@ -226,8 +227,8 @@ class _Codegen:
             "exp": math.exp, "log": math.log, "tanh": math.tanh, "_mean": _mean, "_user": _user,
             "_Eager": _Eager, "K": prog.consts, "UN": [], "_accumulate": _accumulate,
             "_accumulate_alive": _accumulate_alive, "_row_grads": _row_grads, "_total": _total,
-            "_step_rows": _step_rows, "_gather": _gather, "_new_rows": _new_rows,
-            "_new_column": _new_column, "_step_column": _step_column, "_restore": _restore, "_dot": _dot,
+            "_gather": _gather, "_new_rows": _new_rows, "_new_column": _new_column, "_dot": _dot,
+            "_write_rows": _write_rows,
             "_hold": lambda: engine._Interrupts.install(holding=True),
             "_to_float": lambda g: engine._to_float(g, "backward(gradient)"),
         }
@@ -256,6 +257,8 @@ class _Codegen:
             if not ok:
                 continue
             g = _Group(len(self.groups), members, xs)
+            stores = [nodes[i]._store if type(nodes[i]) is engine._WeightedSum else None for i in members]
+            g.stores = None if None in stores else stores  # a neuron's parameters as one list each: read as lists
             self.groups.append(g)
             for row, i in enumerate(members):
                 self.group_of[i] = (g, row)
@@ -326,6 +329,7 @@ class _Codegen:
             self.ns[f"PW{g.k}"] = [list(r[:g.m]) for r in rows]
             self.ns[f"GW{g.k}"] = [w for r in rows for w in r[:g.m]]
             self.ns[f"PB{g.k}"] = [r[-1] for r in rows]
+            self.ns[f"ST{g.k}"] = g.stores
             self.ns[f"RREV{g.k}"] = range(g.n - 1, -1, -1)
         # each unit of the replay sits where its first node was made: a layer at its first
         # neuron, its ReLUs at the first ReLU; every other op at its own node
@@ -358,25 +362,28 @@ class _Codegen:
                   for line in self.compressed.get(k, line).split("\n")),
                 f"    if {root} > max_loss: return {root}, None",
                 *("    " + line for line in self._backward(fused="flat"))]
-        prog.state = self.ns["state"] = lambda: [[p.data for p in self.ns["SP"]]] + [
-            x for g in self.groups for x in ([p.data for p in self.ns[f"GW{g.k}"]] if g.m == 1 else
-                                             [[p.data for p in r] for r in self.ns[f"PW{g.k}"]],
-                                             [p.data for p in self.ns[f"PB{g.k}"]])]
+        reads = ["def state():", *("    " + line for line in fwd[:self.n_reads]), f"    return [{state}]"]
         prog.source, prog.train_source = "\n".join(src) + "\n", "\n".join(train) + "\n"
         prog.flat_source = "\n".join(flat) + "\n"
-        for text in (prog.source, prog.train_source, prog.flat_source):  # indices and templates only, no user text
+        prog.state_source = "\n".join(reads) + "\n"
+        for text in (prog.source, prog.train_source, prog.flat_source, prog.state_source):  # indices and templates only
             exec(builtins.compile(text, "<micrograd_ws.compile>", "exec"), self.ns)  # noqa: S102
         prog.groups = self.groups
-        prog.forward, prog.train, prog.train_flat, prog.ns = (self.ns["forward"], self.ns["train"],
-                                                              self.ns["train_flat"], self.ns)
+        prog.forward, prog.train, prog.train_flat, prog.state, prog.ns = (
+            self.ns["forward"], self.ns["train"], self.ns["train_flat"], self.ns["state"], self.ns)
 
     def _forward(self) -> tuple[list[str], list[str]]:
         prog = self.prog
         lines = ["S = [p.data for p in SP]"]
         checks = ["sum(S)"]  # a non-finite .data set by hand is refused as eager refuses it
         for g in self.groups:
-            rows = f"[p.data for p in GW{g.k}]" if g.m == 1 else f"[[p.data for p in r] for r in PW{g.k}]"
-            lines.append(f"W{g.k} = {rows}; B{g.k} = [p.data for p in PB{g.k}]")
+            k = g.k
+            if g.stores is not None:  # a neuron's store holds its weights, then its bias
+                rows = f"[s.data[0] for s in ST{k}]" if g.m == 1 else f"[s.data[:-1] for s in ST{k}]"
+                lines.append(f"W{k} = {rows}; B{k} = [s.data[-1] for s in ST{k}]")
+            else:
+                rows = f"[p.data for p in GW{k}]" if g.m == 1 else f"[[p.data for p in r] for r in PW{k}]"
+                lines.append(f"W{k} = {rows}; B{k} = [p.data for p in PB{k}]")
         self.n_reads = len(lines)
         self.compressed: dict[int, str] = {}
         for i, unit, g in self.units:
@@ -490,35 +497,26 @@ class _Codegen:
             lines.append(f"return [{', '.join(f'gs{s}' for s in range(n_sp))}], [{rows}], "
                          f"[{', '.join(f'ga{k}' for k in range(prog.n_inputs))}]")
             return lines
-        if fused == "flat":  # the new values in new lists, for the next step; the Values are not touched
-            gs = ", ".join(f"gs{s}" for s in range(n_sp))
-            lines.append(f"S = [d - lr * g if g else d for d, g in zip(S, ({gs}{',' if n_sp == 1 else ''}))]")
-            new = ["S", *(f"W{g.k}, B{g.k}" for g in self.groups)]  # in the order of ``state``
-            for g in groups:
-                tail = f"{self._x_name(g)}, lr" if g.m == 1 else f"{self._x_name(g)}, XK{g.k}, IG{g.k}, IX{g.k}, lr"
-                lines.append(f"W{g.k}, B{g.k}, f{g.k} = _new_{'column' if g.m == 1 else 'rows'}(W{g.k}, B{g.k}, "
-                             f"J{g.k}, G{g.k}, {tail})")
-            lines.append(f"if not isfinite(sum(S){''.join(f' + f{g.k}' for g in groups)}): raise _Eager")
+        # SGD.step: p.data - lr * p.grad for each parameter whose gradient is not 0, in new lists
+        # (flat: kept for the next step; else written into the parameters, once all are finite)
+        gs = ", ".join(f"gs{s}" for s in range(n_sp))
+        lines.append(f"S = [d - lr * g if g else d for d, g in zip(S, ({gs}{',' if n_sp == 1 else ''}))]")
+        new = ["S", *(f"W{g.k}, B{g.k}" for g in self.groups)]  # in the order of ``state``
+        for g in groups:
+            tail = f"{self._x_name(g)}, lr" if g.m == 1 else f"{self._x_name(g)}, XK{g.k}, IG{g.k}, IX{g.k}, lr"
+            lines.append(f"W{g.k}, B{g.k}, f{g.k} = _new_{'column' if g.m == 1 else 'rows'}(W{g.k}, B{g.k}, "
+                         f"J{g.k}, G{g.k}, {tail})")
+        lines.append(f"if not isfinite(sum(S){''.join(f' + f{g.k}' for g in groups)}): raise _Eager")
+        if fused == "flat":
             lines.append(f"return {self.val(root)}, [{', '.join(new)}]")
             return lines
-        # SGD.step: p.data - lr * p.grad for each parameter whose gradient is not 0
-        lines.append("moved = []")
-        lines += [f"if gs{s}: moved.append((SP[{s}], S[{s}] - lr * gs{s}))" for s in range(n_sp)]
-        lines.append("if not isfinite(sum([d for p, d in moved])): raise _Eager")
-        # each layer writes its live rows and reads them back: a non-finite new weight undoes every write
-        steps = " and ".join(f"_step_column(GW{g.k}, PB{g.k}, W{g.k}, B{g.k}, J{g.k}, G{g.k}, {self._x_name(g)}, lr)"
-                             if g.m == 1 else f"_step_rows(PW{g.k}, PB{g.k}, W{g.k}, B{g.k}, J{g.k}, G{g.k}, "
-                             f"{self._x_name(g)}, XK{g.k}, IG{g.k}, lr)" for g in groups)
-        lines.append("guard = _hold()")
+        lines.append("guard = _hold()")  # Ctrl-C waits until every parameter is written
         lines.append("try:")
-        lines.append("    for p, d in moved: p.data = d")
-        lines.append(f"    done = {steps or 'True'}")
-        lines.append("    if not done:")
-        lines.append("        for p, d in zip(SP, S): p.data = d")
-        lines += [f"        _restore(PW{g.k}, GW{g.k}, PB{g.k}, W{g.k}, B{g.k}, J{g.k})" for g in groups]
+        lines.append("    for p, d, g in zip(SP, S, (" + gs + ("," if n_sp == 1 else "") + ")):")
+        lines.append("        if g: p.data = d")
+        lines += [f"    _write_rows(W{g.k}, B{g.k}, J{g.k}, ST{g.k}, PW{g.k}, GW{g.k}, PB{g.k})" for g in groups]
         lines.append("finally:")
         lines.append("    if guard is not None: guard.release()")
-        lines.append("if not done: raise _Eager")
         lines.append(f"return {self.val(root)}")
         return lines
 
@@ -652,44 +650,6 @@ def _total(rows: list) -> float:
     return sum([g + sum(r) for _, g, r in rows])
 
 
-def _step_rows(PW: list, PB: list, W: list, B: list, J: list, G: list, X: list, XK: Sequence,
-               gather: Callable, lr: float) -> bool:
-    """SGD.step on a layer's live neurons: w ← w - lr·(G_j·x_k) where that gradient is not 0, b ← b - lr·G_j.
-
-    Written at once and read back (one pass fewer than computing a list first); False if a new
-    number is not finite (the caller undoes the writes, and eager's SGD.step refuses the step).
-    """
-    lo = min(map(abs, XK)) if XK else 0.0
-    total = 0.0
-    for j, g in zip(J, G):
-        b = PB[j].data = B[j] - lr * g
-        if g * lo:  # every x_k != 0 gives a gradient != 0 (no product underflows)
-            row = gather(PW[j])
-            for p, w, x in zip(row, gather(W[j]), XK):
-                p.data = w - lr * (g * x)
-            total += b + sum(map(_data, row))
-        else:
-            for p, w, x in zip(PW[j], W[j], X):
-                if t := g * x:
-                    p.data = w = w - lr * t
-                    total += w
-            total += b
-    return math.isfinite(total)
-
-
-def _step_column(GW: list, PB: list, W: list, B: list, J: list, G: list, X: list, lr: float) -> bool:
-    """:func:`_step_rows` for neurons of one input x."""
-    x = X[0]
-    total = 0.0
-    for j, g in zip(J, G):
-        total += (b := B[j] - lr * g)
-        PB[j].data = b
-        if t := g * x:
-            total += (w := W[j] - lr * t)
-            GW[j].data = w
-    return math.isfinite(total)
-
-
 def _new_rows(W: list, B: list, J: list, G: list, X: list, XK: Sequence, gather: Callable, idx: list[int],
               lr: float) -> tuple[list, list, float]:
     """SGD's step on a layer held in lists: new lists (the live rows copied and changed where the
@@ -727,18 +687,22 @@ def _new_column(W: list, B: list, J: list, G: list, X: list, lr: float) -> tuple
     return W, B, total
 
 
-def _restore(PW: list, GW: list, PB: list, W: list, B: list, J: list) -> None:
-    """Undo :func:`_step_rows` / :func:`_step_column` (the values read before the step)."""
-    for j in J:
+def _write_rows(W: list, B: list, rows: Iterable[int], ST: list | None, PW: list, GW: list, PB: list) -> None:
+    """Write a layer's new numbers (``W``, ``B`` as :func:`_new_rows` makes them) into its parameters,
+    the given rows: a neuron's store takes a new list (nodes keep the one of their forward pass)."""
+    if ST is not None:
+        for j in rows:
+            row = W[j]
+            ST[j].data = [*row, B[j]] if type(row) is list else [row, B[j]]
+            ST[j].shared = False
+        return
+    for j in rows:
         PB[j].data = B[j]
         if type(W[j]) is list:
             for p, w in zip(PW[j], W[j]):
                 p.data = w
         else:
             GW[j].data = W[j]
-
-
-_data = attrgetter("data")
 
 
 def _finite_state(state: list) -> bool:
@@ -757,15 +721,8 @@ def _write_state(prog: _Program, state: list) -> None:
         for p, d in zip(ns["SP"], state[0]):
             p.data = d
         for g, W, B in zip(prog.groups, state[1::2], state[2::2]):
-            if g.m == 1:
-                for p, d in zip(ns[f"GW{g.k}"], W):
-                    p.data = d
-            else:
-                for row, ws in zip(ns[f"PW{g.k}"], W):
-                    for p, d in zip(row, ws):
-                        p.data = d
-            for p, d in zip(ns[f"PB{g.k}"], B):
-                p.data = d
+            k = g.k
+            _write_rows(W, B, range(g.n), ns[f"ST{k}"], ns[f"PW{k}"], ns[f"GW{k}"], ns[f"PB{k}"])
     finally:
         if guard is not None:
             guard.release()
@@ -971,10 +928,16 @@ def _commit(prog: _Program, sp: list, rows: list, ins: list, flat: list) -> None
         for p, t in zip(prog.ns["SP"], sp):
             p.grad = t + p.grad
         for k, group_rows in rows:
-            pw, pb = prog.ns[f"PW{k}"], prog.ns[f"PB{k}"]
-            for j, gj, grads in group_rows:
+            pw, pb, stores = prog.ns[f"PW{k}"], prog.ns[f"PB{k}"], prog.ns[f"ST{k}"]
+            for j, gj, grads in group_rows:  # (t + 0.0: a product g·0.0 may be -0.0, the sum is not)
+                if stores is not None:
+                    earlier = stores[j].grad
+                    new = [t + 0.0 + e for t, e in zip(grads, earlier)]
+                    new.append(gj + earlier[-1])
+                    stores[j].grad = new
+                    continue
                 for p, t in zip(pw[j], grads):
-                    p.grad = t + 0.0 + p.grad  # (t + 0.0: a product g·0.0 may be -0.0, the sum is not)
+                    p.grad = t + 0.0 + p.grad
                 pb[j].grad = gj + pb[j].grad
         for x, t in zip(flat, ins):
             if isinstance(x, Value):
@@ -1095,7 +1058,7 @@ class TrainingStep:
         self.compiled, self.optimizer = compiled, optimizer
         self.max_loss = math.inf if max_loss is None else engine._to_float(max_loss, "compile(max_loss)")
         self._checked: weakref.WeakSet[_Program] = weakref.WeakSet()  # programs whose parameters it covers
-        self._params_seen = list(optimizer.params)  # ... as the optimizer's parameters were then
+        self._params_seen, self._params_list = optimizer.params.version, optimizer.params  # ... as they were then
         self.stage = "done"
 
     def __call__(self, *args: Any) -> float:
@@ -1186,9 +1149,10 @@ class TrainingStep:
 
     def _forget_checks_if_params_changed(self) -> None:
         """Forget the checks if ``optimizer.params`` changed (a part frozen or added since)."""
-        if self.optimizer.params != self._params_seen:
+        seen = self.optimizer.params.version  # (a new list counts from 0, but is a new object: see SGD.params)
+        if seen != self._params_seen or self.optimizer.params is not self._params_list:
             self._checked = weakref.WeakSet()
-            self._params_seen = list(self.optimizer.params)
+            self._params_seen, self._params_list = seen, self.optimizer.params
 
     def _unfused(self, args: tuple) -> float:
         return self._step(self.compiled, args)

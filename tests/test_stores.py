@@ -1,0 +1,196 @@
+"""A neuron's parameters kept as float lists (engine._Store): the same numbers as Values one by one.
+
+A net's weights are Values whose data and grad live in one list per neuron, so that the forward
+pass, backward, zero_grad and SGD.step take a list at a time. Every test compares against the
+same net whose parameters are plain Values (each neuron's weights replaced by fresh leaves with
+the same numbers), which the engine reads one by one, or against the rules a Value promises.
+"""
+import copy
+import math
+import pickle
+import random
+
+import pytest
+
+from micrograd_ws import SGD, MLP, Value, mean, squared_error, two_hidden_layers
+from micrograd_ws.engine import _Param
+
+
+def plain_copy(net: MLP) -> MLP:
+    """The same net with every weight and bias a plain Value (no store): the one-by-one path."""
+    twin = copy.deepcopy(net)
+    for layer in twin.layers:
+        for n in layer.neurons:
+            n.w = [Value(w.data, label=w.label) for w in n.w]
+            n.b = Value(n.b.data, label=n.b.label)
+    assert not any(isinstance(p, _Param) for p in twin.parameters())
+    return twin
+
+
+def bits(net: MLP) -> list[tuple[str, str]]:
+    return [(p.data.hex(), p.grad.hex()) for p in net.parameters()]
+
+
+def samples(n: int, seed: int = 0) -> list[tuple[float, float]]:
+    rng = random.Random(seed)
+    return [(x, math.sin(3 * x)) for x in (rng.uniform(-1, 1) for _ in range(n))]
+
+
+def train(net: MLP, opt: SGD, data, loss=squared_error) -> list[float]:
+    out = []
+    for x, y in data:
+        opt.zero_grad()
+        C = loss(net(x), y)
+        C.backward()
+        opt.step()
+        out.append(C.data)
+    return out
+
+
+def test_a_nets_parameters_live_in_one_store_per_neuron():
+    net = two_hidden_layers(5, seed=0)
+    for layer in net.layers:
+        for n in layer.neurons:
+            assert all(type(p) is _Param for p in (*n.w, n.b))
+            assert {id(p._store) for p in (*n.w, n.b)} == {id(n.b._store)}
+            assert n.b._store.data == [p.data for p in (*n.w, n.b)]
+
+
+@pytest.mark.parametrize("hidden", [1, 7, 30])
+def test_training_with_stores_is_bit_identical_to_training_plain_values(hidden):
+    net = two_hidden_layers(hidden, seed=hidden)
+    twin = plain_copy(net)
+    data = samples(60, seed=hidden)
+    assert train(net, SGD(net.parameters(), lr=0.05), data) == train(twin, SGD(twin.parameters(), lr=0.05), data)
+    assert bits(net) == bits(twin)
+
+
+def test_batches_an_l2_term_and_earlier_gradients_match_plain_values():
+    net = two_hidden_layers(9, seed=3)
+    twin = plain_copy(net)
+    rng = random.Random(1)
+    for p, q in zip(net.parameters(), twin.parameters()):
+        p.grad = q.grad = rng.choice([0.0, rng.uniform(-1, 1)])  # some gradients already there
+
+    def loss(model):
+        C = mean([squared_error(model(x), y) for x, y in samples(3, seed=5)])
+        return C + 1e-2 * sum(p * p for p in model.parameters())
+
+    for model in (net, twin):
+        loss(model).backward()
+        loss(model).backward()  # twice: added onto the first pass
+        SGD(model.parameters(), lr=0.1).step()
+    assert bits(net) == bits(twin)
+
+
+def test_a_partial_or_repeated_parameter_list_matches_plain_values():
+    net = two_hidden_layers(6, seed=4)
+    twin = plain_copy(net)
+    for model in (net, twin):
+        ps = model.parameters()
+        frozen = {id(p) for p in model.layers[0].neurons[2].w} | {id(model.layers[1].neurons[0].b)}
+        chosen = [p for p in ps if id(p) not in frozen] + ps[:3]  # some left out, three twice
+        train(model, SGD(chosen, lr=0.05), samples(30, seed=2))
+    assert bits(net) == bits(twin)
+    assert net.layers[0].neurons[2].w[0].data == two_hidden_layers(6, seed=4).layers[0].neurons[2].w[0].data
+
+
+def test_changing_sgd_params_after_a_step_is_followed():
+    net = two_hidden_layers(4, seed=0)
+    opt = SGD(net.parameters(), lr=0.1)
+    train(net, opt, samples(3))
+    layer1 = {id(p) for p in net.layers[0].parameters()}
+    opt.params[:] = [p for p in opt.params if id(p) not in layer1]  # freeze the first layer
+    before = [p.data for p in net.layers[0].parameters()]
+    train(net, opt, samples(5, seed=1))
+    assert [p.data for p in net.layers[0].parameters()] == before
+    opt.params = net.parameters()  # and thaw it
+    train(net, opt, samples(5, seed=2))
+    assert [p.data for p in net.layers[0].parameters()] != before
+
+
+def test_a_node_keeps_the_weights_of_its_forward_pass():
+    # ∂z/∂x_k = w_k as it was when z was made, whatever happens to w afterwards
+    net = two_hidden_layers(3, seed=1)
+    neuron = net.layers[1].neurons[0]
+    z = neuron([0.5, 1.0, -2.0]).parents[0] if neuron.nonlin else neuron([0.5, 1.0, -2.0])
+    weights = [w.data for w in neuron.w]
+    expected = (0.5, 1.0, -2.0, *weights, 1.0)
+    assert z.local_grads == expected
+    neuron.w[1].data = 42.0  # by hand
+    neuron.w[0].grad = 3.0
+    SGD(neuron.parameters(), lr=1.0).step()  # by SGD
+    net.load_state_dict(two_hidden_layers(3, seed=9).state_dict())  # by loading
+    assert z.local_grads == expected
+    assert neuron.w[1].data != 42.0
+
+
+def test_grads_set_by_hand_are_stepped_zeroed_and_added_to():
+    net = two_hidden_layers(3, seed=2)
+    opt = SGD(net.parameters(), lr=0.5)
+    w = net.layers[1].neurons[1].w[2]
+    w.grad = 2.0
+    start = w.data
+    opt.step()
+    assert w.data == start - 0.5 * 2.0
+    C = squared_error(net(0.7), 1.0)
+    opt.zero_grad()
+    assert all(p.grad == 0.0 for p in net.parameters())
+    w.grad = 1.5
+    C.backward()
+    once = w.grad - 1.5
+    C.backward()
+    assert w.grad == pytest.approx(1.5 + 2 * once, rel=1e-15, abs=1e-300)
+    net.zero_grad()
+    assert all(p.grad == 0.0 for p in net.parameters())
+
+
+def test_micrograds_update_loop_equals_sgd_step():
+    net = two_hidden_layers(8, seed=5)
+    twin = copy.deepcopy(net)
+    for model in (net, twin):
+        squared_error(model(0.3), -0.4).backward()
+    SGD(net.parameters(), lr=0.01).step()
+    for p in twin.parameters():  # the lecture's loop, one Value at a time
+        p.data -= 0.01 * p.grad
+    assert [p.data for p in net.parameters()] == [p.data for p in twin.parameters()]
+
+
+@pytest.mark.parametrize("clone", [copy.deepcopy, lambda net: pickle.loads(pickle.dumps(net))])
+def test_a_copied_net_has_stores_of_its_own(clone):
+    net = two_hidden_layers(4, seed=6)
+    squared_error(net(0.2), 1.0).backward()
+    twin = clone(net)
+    assert bits(twin) == bits(net)
+    assert all(type(p) is _Param for p in twin.parameters())
+    train(twin, SGD(twin.parameters(), lr=0.1), samples(5))
+    assert bits(twin) != bits(net)
+    assert [p.data for p in net.parameters()] == [p.data for p in clone(net).parameters()]
+    n = twin.layers[1].neurons[0]
+    assert n.b._store is n.w[0]._store and n.b._store is not net.layers[1].neurons[0].b._store
+
+
+def test_an_overflowing_pass_leaves_every_store_as_it_was():
+    net = two_hidden_layers(3, seed=0)
+    rng = random.Random(0)
+    for p in net.parameters():
+        p.grad = rng.uniform(-1, 1)
+    before = bits(net)
+    for n in net.layers[1].neurons:
+        n.b.data = 1e200  # every ReLU of layer 2 on, and huge
+    grads = [p.grad for p in net.parameters()]
+    with pytest.raises(OverflowError, match="overflow"):
+        squared_error(net(0.5), 0.0).backward()
+    assert [p.grad for p in net.parameters()] == grads
+    assert [g for _, g in bits(net)] == [g for _, g in before]
+
+
+def test_a_replaced_weight_takes_the_one_by_one_path_with_the_same_numbers():
+    net = two_hidden_layers(5, seed=7)
+    twin = plain_copy(net)
+    for model in (net, twin):
+        n = model.layers[1].neurons[2]
+        n.w[3] = Value(n.w[3].data, label=n.w[3].label)  # net: this neuron leaves its store
+    data = samples(20, seed=4)
+    assert train(net, SGD(net.parameters(), lr=0.05), data) == train(twin, SGD(twin.parameters(), lr=0.05), data)
+    assert bits(net) == bits(twin)
