@@ -26,6 +26,11 @@ Gradient semantics (the same as PyTorch's ``.grad`` with ``retain_graph=True``):
 * an *intermediate* node's ``grad`` holds ∂root/∂node of the *latest* backward
   through it; it is recomputed from zero on each call, never summed twice.
 
+A net's weights and biases (:mod:`micrograd_ws.nn`) are Values like any other to read, set
+and compute with; each neuron keeps their numbers in one list (a ``_Store``), so that its
+forward pass, its part of backward and ``SGD.step()`` take a list at a time, not a Python
+step per weight, with the same numbers to the bit.
+
 Numbers are always finite: ``Value(nan)`` and ``Value(inf)`` raise ``ValueError``,
 and an operation whose result would overflow raises ``OverflowError`` naming the
 operation and its operands (training that diverges stops at the first bad
