@@ -46,19 +46,18 @@ def _changed() -> None:
     structure_changes += 1
 
 
-class _Parts(list):
-    """A list of a net's parts (a neuron's weights, a layer's neurons, a net's layers) that counts
-    every change of its items in :data:`structure_changes`."""
+class _CountingList(list):
+    """A list that calls its ``_changed()`` on every change of its items (a subclass says what to count)."""
 
-    def __reduce_ex__(self, protocol):  # pickled and copied as the plain list it is
-        return (_Parts, (list(self),))
+    def _changed(self) -> None:
+        raise NotImplementedError
 
 
 def _counting(name: str):
     change = getattr(list, name)
 
     def method(self, *args):
-        _changed()
+        self._changed()
         return change(self, *args)
 
     method.__name__ = name
@@ -67,7 +66,18 @@ def _counting(name: str):
 
 for _name in ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend", "insert", "pop",
               "remove", "clear", "sort", "reverse"):
-    setattr(_Parts, _name, _counting(_name))
+    setattr(_CountingList, _name, _counting(_name))
+
+
+class _Parts(_CountingList):
+    """A list of a net's parts (a neuron's weights, a layer's neurons, a net's layers) that counts
+    every change of its items in :data:`structure_changes`."""
+
+    def _changed(self) -> None:
+        _changed()
+
+    def __reduce_ex__(self, protocol):  # pickled and copied as the plain list it is
+        return (_Parts, (list(self),))
 
 
 class Module:

@@ -5,30 +5,18 @@ import math
 from typing import Iterable
 
 from .engine import Value, _Param, _Store, _to_float
+from .nn import _CountingList
 
 __all__ = ["SGD"]
 
 
-class _ParamList(list):
+class _ParamList(_CountingList):
     """``SGD.params``: a list that counts its changes, so that the optimizer regroups after one."""
 
     version = 0
 
-
-def _counting(name: str):
-    change = getattr(list, name)
-
-    def method(self, *args):
+    def _changed(self) -> None:
         self.version += 1
-        return change(self, *args)
-
-    method.__name__ = name
-    return method
-
-
-for _name in ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend", "insert", "pop",
-              "remove", "clear", "sort", "reverse"):
-    setattr(_ParamList, _name, _counting(_name))
 
 
 class SGD:

@@ -160,13 +160,7 @@ def test_fused_step_and_run_match_eager_sgd():
     opt = SGD(twin.parameters(), 0.05)
     rng = random.Random(0)
     samples = [(rng.uniform(-2, 2), rng.uniform(-1, 1)) for _ in range(30)]
-    want = []
-    for x, y in samples:
-        opt.zero_grad()
-        C = squared_error(twin(x), y)
-        C.backward()
-        opt.step()
-        want.append(C.data)
+    want = [_eager_sgd_step(twin, opt, x, y) for x, y in samples]
     assert [fused(x, y) for x, y in samples] == want
     assert looped.run(samples) == want
     for other in (net, loop):
