@@ -587,7 +587,7 @@ class _Binary(Value):
 
     @parents.setter
     def parents(self, value: tuple) -> None:
-        self._a, self._b = value
+        self._a, self._b = _two(value, "parents")
 
 
 class _Mul(_Binary):
@@ -601,7 +601,14 @@ class _Mul(_Binary):
 
     @local_grads.setter
     def local_grads(self, value: tuple) -> None:
-        self._da, self._db = value
+        self._da, self._db = _two(value, "local_grads")
+
+
+def _two(value: tuple, name: str) -> tuple:
+    if len(value) != 2:
+        raise ValueError(f"{name}: a node of a + b, a - b or a * b has two, got {value!r}; "
+                         "for another node make a Value of your own (Value(data, _children, _op))")
+    return value
 
 
 _Binary.__name__ = _Mul.__name__ = "Value"  # what messages call them; pickle finds them by __qualname__

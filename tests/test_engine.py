@@ -344,3 +344,25 @@ def test_help_value_describes_data_and_grad_and_no_source_comment():
     text = pydoc.render_doc(Value, renderer=pydoc.plaintext)
     assert "``data`` is the number" in text and "``grad`` is ∂root/∂self" in text
     assert "# ---" not in text  # a comment above a method is not its help
+
+
+def test_sums_differences_and_products_read_as_any_node_and_survive_copies():
+    # their parents (and a product's local derivatives) live in slots, not tuples: the reads are the same
+    import copy
+    import pickle
+
+    a, b = Value(2.0, "a"), Value(-3.0, "b")
+    for y, local in [(a + b, (1.0, 1.0)), (a - b, (1.0, -1.0)), (a * b, (-3.0, 2.0)), (3 - a, (1.0, -1.0)),
+                     (2 * b, (-3.0, 2.0))]:
+        assert isinstance(y, Value) and type(y).__name__ == "Value" and len(y.parents) == 2
+        assert y.local_grads == local and any(p is a or p is b for p in y.parents)
+        for twin in (copy.deepcopy(y), pickle.loads(pickle.dumps(y))):
+            assert (twin.data, twin.op, twin.local_grads) == (y.data, y.op, y.local_grads)
+            assert [p.data for p in twin.parents] == [p.data for p in y.parents]
+    c = a * b + a - b * 2.0
+    c.backward()
+    assert (a.grad, b.grad) == (-3.0 + 1.0, 2.0 - 2.0)
+    with no_grad():
+        assert (a * b).parents == () and (a + b).local_grads == ()
+    with pytest.raises(ValueError, match="has two, got"):
+        (a * b).local_grads = ()
