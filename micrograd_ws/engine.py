@@ -978,7 +978,6 @@ class _WeightedSum(Value):
 
 
 _WeightedSum.__name__ = "Value"  # what messages call it ("got Value ..."); pickle finds it by __qualname__
-_TWO_PARENTS = frozenset({_Binary, _Mul})
 _NEVER_LEAVES = frozenset({_Binary, _Mul, _WeightedSum})  # (made only when recording a graph)
 _LOCAL_GRADS = Value.__dict__["local_grads"]  # the slots under _WeightedSum's properties
 _PARENTS = Value.__dict__["parents"]
@@ -1315,17 +1314,20 @@ def _prepare_backward(root: Value, gradient: float, nodes: list[Value], saved: S
     shared_seen: set[int] = set()
     found = [root]
     for v in found:  # (a work list: what it finds is appended, and visited in turn)
-        if type(v) is _WeightedSum and not every_leaf:  # its weights and bias are leaves: only its inputs
+        t = type(v)
+        if t is Value:
+            group = v.parents
+        elif t is _WeightedSum and not every_leaf:  # its weights and bias are leaves: only its inputs
             group = v._x
             if id(group) in shared_seen:  # the layer's inputs, scanned once for all its neurons
                 continue
             shared_seen.add(id(group))
-        elif type(v) in _TWO_PARENTS:
+        elif t is _Binary or t is _Mul:
             group = (v._a, v._b)
         else:
             group = v.parents
         for p in group:
-            if type(p) in _NEVER_LEAVES or p.parents:  # (no need to make their parents tuples to know)
+            if (p.parents if type(p) is Value else type(p) in _NEVER_LEAVES or p.parents):  # (no tuple made to know)
                 if p not in seen:
                     seen.add(p)
                     found.append(p)
@@ -1365,7 +1367,13 @@ def _propagate(nodes: list[Value], saved: Saved) -> None:
             continue
         if not _isfinite(g):
             raise _non_finite_grad(v, g)
-        if type(v) is _WeightedSum:
+        t = type(v)
+        if t is Value:
+            local = v.local_grads
+            if local is _OFF:  # a ReLU that is off: adding g · 0 into its input would change no sum
+                continue
+            parents = v.parents
+        elif t is _WeightedSum:
             store = v._store
             if store is not None:  # ∂C/∂w_k += g · x_k and ∂C/∂b += g · 1 for all k at once
                 if store._pass is not stamp:  # reached first: set aside (as _set_aside), sums from 0
@@ -1383,9 +1391,9 @@ def _propagate(nodes: list[Value], saved: Saved) -> None:
             else:  # (its local_grads, made here and dropped; kept on the node, they would cost
                 # every live node a 2n + 1 tuple that outlives the pass: 4% of an SGD step)
                 parents, local = v.parents, (*v._xd, *v._wd, 1.0)
-        elif type(v) is _Binary:
+        elif t is _Binary:
             parents, local = (v._a, v._b), v.local_grads
-        elif type(v) is _Mul:
+        elif t is _Mul:
             parents, local = (v._a, v._b), (v._da, v._db)
         else:
             parents, local = v.parents, v.local_grads
