@@ -686,15 +686,19 @@ class _Store:
       is that pass's stamp, as a leaf's; see :func:`_set_aside`).  All zero, it is ``zeros``,
       one list shared by all stores of its length (so zeroing and finding the zero stores is
       one step each); setting one ``p.grad`` copies it first.
+    * ``reached``: the entries that pass has added into, when it reached the store only
+      through some of its parameters (an L2 term on a dead neuron's weights), else None (its
+      ``w·x+b`` reached them all).  The others keep their grad exactly as it was (-0.0, an
+      int, a ``create_graph`` float), as a leaf that a pass never reaches does.
     """
 
-    __slots__ = ("data", "grad", "zeros", "params", "shared", "_pass")
+    __slots__ = ("data", "grad", "zeros", "params", "shared", "_pass", "reached")
 
     def __init__(self, data: list[float]) -> None:
         self.data = data
         self.grad = self.zeros = _ZEROS.setdefault(len(data), [0.0] * len(data))
         self.shared = False
-        self._pass = None
+        self._pass = self.reached = None
         self.params = tuple(_param(self, k) for k in range(len(data)))
 
 
@@ -735,11 +739,14 @@ def _set_grad(p: _Param, g: float) -> None:
 
 
 def _get_pass(p: _Param) -> object:
-    return p._store._pass
+    store = p._store
+    reached = store.reached
+    return store._pass if reached is None or p._k in reached else None
 
 
 def _set_pass(p: _Param, stamp: object) -> None:
-    p._store._pass = stamp
+    store = p._store
+    store._pass, store.reached = stamp, None
 
 
 class _Param(Value):
@@ -777,11 +784,12 @@ _Param.__name__ = "Value"  # what messages call it; pickle finds it by __qualnam
 
 
 def _set_aside(store: _Store, saved: Saved) -> None:
-    """A pass reaches ``store`` for the first time: its grads are recorded in ``saved``, then
-    this pass's sums start from 0 (a fresh list: the recorded one is never changed)."""
+    """A pass reaches ``store`` for the first time through one of its parameters: its grads are
+    recorded in ``saved``, then this pass's sums start from 0 (a fresh list: the recorded one
+    is never changed), none of its entries reached yet."""
     saved.stores.append(store)
     saved.before.append(store.grad)
-    store._pass = saved.stamp
+    store._pass, store.reached = saved.stamp, set()
     store.grad = store.zeros  # (copied by the first p.grad += ...)
 
 
@@ -1298,7 +1306,7 @@ def _propagate(nodes: list[Value], saved: Saved) -> None:
                     grads = store.grad
                     new = [s + g * x for s, x in zip(grads, v._xd)]
                     new.append(grads[-1] + g)
-                store.grad = new
+                store.grad, store.reached = new, None  # every entry reached
                 parents, local = v._x, v._wd  # then the inputs, ∂z/∂x_k = w_k (zip stops before the bias)
             else:  # (its local_grads, made here and dropped; kept on the node, they would cost
                 # every live node a 2n + 1 tuple that outlives the pass: 4% of an SGD step)
@@ -1309,7 +1317,10 @@ def _propagate(nodes: list[Value], saved: Saved) -> None:
             if p._pass is stamp:  # an intermediate node, or a leaf this pass has already reached
                 p.grad += g * d
             elif type(p) is _Param:  # a neuron's parameter, reached for the first time: its store set aside
-                _set_aside(p._store, saved)
+                store = p._store
+                if store._pass is not stamp:
+                    _set_aside(store, saved)
+                store.reached.add(p._k)
                 p.grad += g * d
             else:  # a leaf, reached for the first time: its earlier grad recorded before it changes
                 earlier.append(p.grad)
@@ -1352,7 +1363,15 @@ def _finish_backward(saved: Saved) -> None:
             if earlier:
                 leaf.grad += earlier
     for store, before in zip(saved.stores, saved.before):
-        if before is not store.zeros and any(before):  # (an entry the pass left at 0 gets its earlier grad back)
+        if before is store.zeros:  # the pass's sums are the grads
+            continue
+        reached = store.reached
+        if reached is not None:  # only some entries: the others as they were, the reached ones plus earlier
+            grads, new = store.grad, before[:]
+            for k in reached:
+                new[k] = grads[k] + before[k]
+            store.grad = new
+        elif any(before):  # (an entry the pass left at 0 gets its earlier grad back)
             store.grad = [g + e for g, e in zip(store.grad, before)]
 
 

@@ -199,3 +199,24 @@ def test_a_replaced_weight_takes_the_one_by_one_path_with_the_same_numbers():
     data = samples(20, seed=4)
     assert train(net, SGD(net.parameters(), lr=0.05), data) == train(twin, SGD(twin.parameters(), lr=0.05), data)
     assert bits(net) == bits(twin)
+
+
+@pytest.mark.parametrize("earlier", [-0.0, 0, "create_graph"])
+def test_a_pass_reaching_some_of_a_stores_parameters_leaves_the_others_as_they_were(earlier):
+    # the L2 term reaches two of a dead neuron's parameters, so its store is set aside; the
+    # grads the pass never reached keep their type and sign (-0.0, an int, a create_graph float)
+    net = two_hidden_layers(3, seed=0)
+    twin = plain_copy(net)
+    for model in (net, twin):
+        if earlier == "create_graph":
+            squared_error(model(0.4), 0.2).backward(create_graph=True)
+        else:
+            for p in model.parameters():
+                p.grad = earlier
+        n = model.layers[0].neurons[1]
+        n.b.data = -5.0  # dead for x = 0.5: z < 0
+        C = squared_error(model(0.5), 0.3) + n.w[0] * n.w[0] + 2.0 * model.layers[1].neurons[0].b
+        C.backward()
+    assert [(repr(p.grad), type(p.grad)) for p in net.parameters()] == \
+        [(repr(p.grad), type(p.grad)) for p in twin.parameters()]
+    assert [p.grad_value is None for p in net.parameters()] == [p.grad_value is None for p in twin.parameters()]
