@@ -220,3 +220,27 @@ def test_a_pass_reaching_some_of_a_stores_parameters_leaves_the_others_as_they_w
     assert [(repr(p.grad), type(p.grad)) for p in net.parameters()] == \
         [(repr(p.grad), type(p.grad)) for p in twin.parameters()]
     assert [p.grad_value is None for p in net.parameters()] == [p.grad_value is None for p in twin.parameters()]
+
+
+def test_sgd_step_moves_and_refuses_what_one_by_one_moves_and_refuses():
+    net = two_hidden_layers(3, seed=1)
+    twin = plain_copy(net)
+    outcomes = []
+    for model in (net, twin):
+        n = model.layers[1].neurons[2]
+        n.w[0] = Value(n.w[0].data, label=n.w[0].label)  # a loose parameter after two stores' in the list
+        ps = model.parameters()
+        for p in ps:
+            p.grad = 0.5
+        ps[0].data, ps[0].grad = -0.0, -0.0  # not moved: -0.0 stays -0.0
+        ps[1].data, ps[1].grad = 3, 0  # not moved: stays the int it is
+        ps[2].data, ps[2].grad = float("nan"), 0.0  # not moved, so not refused
+        opt = SGD(ps, lr=0.1)
+        opt.step()
+        outcomes.append([(repr(p.data), type(p.data)) for p in ps])
+        for p in ps[4:]:
+            p.grad = 1e308  # every one would overflow: the first in the list is named
+        with pytest.raises(OverflowError) as e:
+            SGD(ps, lr=1e10).step()
+        outcomes.append(str(e.value))
+    assert outcomes[:2] == outcomes[2:]
