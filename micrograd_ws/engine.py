@@ -506,7 +506,7 @@ class Value:
             guard = _Interrupts.install()
             _prepare_backward(self, g, nodes, saved)
             _propagate(nodes, saved)
-            _finish_backward(saved)
+            _finish_backward(saved, nodes)
             if guard is not None:
                 guard.release()  # the last call: a Ctrl-C held until here still undoes the pass
         except BaseException:
@@ -1341,23 +1341,40 @@ def _describe_node(v: Value) -> str:
     return v.label or (f"({v.op} node, data={v.data!r})" if v.op else f"(leaf, data={v.data!r})")
 
 
-def _check_leaves(saved: Saved) -> None:
-    """Every gradient this pass gave a leaf is finite, or an error names the first that is not."""
+def _check_leaves(saved: Saved, nodes: Sequence[Value] = ()) -> None:
+    """Every gradient this pass gave a leaf is finite, or an error names the first that is not
+    (the first the pass over ``nodes`` reached, as if each parameter were a leaf of its own)."""
     stores = saved.stores
     if _isfinite(sum(map(_grad, saved.touched))) and (not stores or _isfinite(sum(map(sum, map(_grad, stores))))):
         return
-    for p in (*saved.touched, *(p for store in stores for p in store.params)):  # the sum overflowed or is inf/nan
+    leaves = _reached_leaves(nodes) if stores and nodes else (*saved.touched, *(p for s in stores for p in s.params))
+    for p in leaves:  # the sum overflowed or is inf/nan
         g = p.grad
         if not _isfinite(g) and not isinstance(p.label, _NumberLabel):  # (not a number an op made a Value)
             raise _non_finite_grad(p, g)
 
 
+def _reached_leaves(nodes: Sequence[Value]) -> list[Value]:
+    """The leaves a pass over ``nodes`` added into, in the order :func:`_propagate` first reached
+    them (``Saved.touched`` keeps the order of loose leaves only, not that of a store's parameters)."""
+    seen: set[Value] = set()
+    leaves = []
+    for v in reversed(nodes):
+        if v.grad:
+            for p in v.parents:
+                if type(p) is not _WeightedSum and not p.parents and p not in seen:
+                    seen.add(p)
+                    leaves.append(p)
+    return leaves
+
+
 _grad = attrgetter("grad")
 
 
-def _finish_backward(saved: Saved) -> None:
-    """Check this pass's leaf gradients, then add the earlier gradients back (the pass is complete)."""
-    _check_leaves(saved)
+def _finish_backward(saved: Saved, nodes: Sequence[Value] = ()) -> None:
+    """Check this pass's leaf gradients (``nodes``: the pass's, to name a culprit in order), then
+    add the earlier gradients back (the pass is complete)."""
+    _check_leaves(saved, nodes)
     if any(saved.earlier):
         for leaf, earlier in zip(saved.touched, saved.earlier):
             if earlier:

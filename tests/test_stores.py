@@ -244,3 +244,18 @@ def test_sgd_step_moves_and_refuses_what_one_by_one_moves_and_refuses():
             SGD(ps, lr=1e10).step()
         outcomes.append(str(e.value))
     assert outcomes[:2] == outcomes[2:]
+
+
+def test_a_non_finite_gradient_is_named_as_one_by_one_names_it():
+    # ∂C/∂w = 1e200·x and ∂C/∂x = 1e200·w both overflow: the first leaf the pass reached is named
+    messages = []
+    for model in (lambda net: net, plain_copy):
+        net = model(MLP(1, [1], seed=0))
+        w, b = net.layers[0].neurons[0].w[0], net.layers[0].neurons[0].b
+        w.data, b.data = 1e150, -(1e150 * 1e150)  # O = 0
+        x = Value(1e150, label="x")
+        with pytest.raises(OverflowError) as e:
+            (net([x]) * 1e200).backward()
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
+    assert "∂/∂w1 = inf" in messages[0]
