@@ -701,6 +701,15 @@ class _Store:
         self._pass = self.reached = None
         self.params = tuple(_param(self, k) for k in range(len(data)))
 
+    def __getstate__(self) -> tuple:
+        # its numbers: its parameters are made again, in order (see _Param.__reduce__)
+        return self.data, self.grad, self.zeros, self.shared, len(self.params)
+
+    def __setstate__(self, state: tuple) -> None:
+        self.data, self.grad, self.zeros, self.shared, n = state
+        self._pass = self.reached = None
+        _store_param(self, 0, n)  # (its parameters, unless a graph in its grads made them already)
+
 
 _ZEROS: dict[int, list[float]] = {}  # length -> the shared list of zeros (never changed)
 
@@ -713,6 +722,18 @@ def _param(store: _Store, k: int) -> _Param:
     p.parents = p.local_grads = ()
     p._id = _next_id()
     return p
+
+
+def _store_param(store: _Store, k: int, n: int) -> _Param:
+    """Unpickling and ``copy.deepcopy``: the ``k``-th of a store's ``n`` parameters.  They are made
+    together when the first is needed, so numbered in order, the weights then the bias, as a
+    neuron makes them (maybe before the store's numbers are restored: a ``create_graph``
+    gradient in them is a graph that may hold its parameters)."""
+    try:
+        params = store.params
+    except AttributeError:
+        params = store.params = tuple(_param(store, i) for i in range(n))
+    return params[k]
 
 
 def _get_data(p: _Param) -> float:
@@ -766,16 +787,12 @@ class _Param(Value):
     grad = property(_get_grad, _set_grad)
     _pass = property(_get_pass, _set_pass)
 
-    def __getstate__(self) -> tuple:
-        # the store first: data and grad are read through it (pickle and deepcopy keep it shared)
-        return self.__dict__ or None, {"_store": self._store, "_k": self._k, "label": self.label}
+    def __reduce__(self) -> tuple:
+        # its store's k-th parameter (pickle and deepcopy keep the store shared), then its label and attributes
+        return _store_param, (self._store, self._k, len(self._store.params)), (self.__dict__ or None, self.label)
 
     def __setstate__(self, state: tuple) -> None:
-        attrs, slots = state
-        self._store, self._k, self.label = slots["_store"], slots["_k"], slots["label"]
-        self.op = ""
-        self.parents = self.local_grads = ()
-        self._id = _next_id()
+        attrs, self.label = state
         for key, value in (attrs or {}).items():
             setattr(self, key, value)
 

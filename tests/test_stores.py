@@ -12,6 +12,7 @@ import random
 
 import pytest
 
+import micrograd_ws as mw
 from micrograd_ws import SGD, MLP, Value, mean, squared_error, two_hidden_layers
 from micrograd_ws.engine import _Param
 
@@ -259,3 +260,19 @@ def test_a_non_finite_gradient_is_named_as_one_by_one_names_it():
         messages.append(str(e.value))
     assert messages[0] == messages[1]
     assert "∂/∂w1 = inf" in messages[0]
+
+
+@pytest.mark.parametrize("clone", [copy.deepcopy, lambda x: pickle.loads(pickle.dumps(x))])
+def test_a_copied_nets_parameters_keep_their_order(clone):
+    # a copy's Values are numbered afresh as they are restored: the weights, then the bias, as made
+    net = two_hidden_layers(3, seed=2)
+    orders = [[v.label or v.op for v in mw.topological_order(squared_error(model(0.5), 1.0))]
+              for model in (clone(net), clone(plain_copy(net)))]
+    assert orders[0] == orders[1]
+    # grads that are graphs holding the parameters themselves (create_graph) are copied too
+    squared_error(net(0.3), 0.1).backward(create_graph=True)
+    twin = clone(net)
+    assert bits(twin) == bits(net)
+    b = twin.layers[2].neurons[0].b
+    assert b.grad_value.data == b.grad and b in mw.topological_order(twin.layers[2].neurons[0].w[0].grad_value)
+    assert all(p._store.params[p._k] is p for p in twin.parameters())
