@@ -796,6 +796,13 @@ class _Param(Value):
         for key, value in (attrs or {}).items():
             setattr(self, key, value)
 
+    def __copy__(self) -> Value:
+        # a leaf of its own with the same numbers, as copy.copy of a plain Value (not its store's k-th again)
+        v = _new(Value)
+        v.__setstate__((self.__dict__, {"data": self.data, "grad": self.grad, "label": self.label, "op": "",
+                                        "parents": (), "local_grads": ()}))
+        return v
+
 
 _Param.__name__ = "Value"  # what messages call it; pickle finds it by __qualname__
 

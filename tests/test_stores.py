@@ -276,3 +276,14 @@ def test_a_copied_nets_parameters_keep_their_order(clone):
     b = twin.layers[2].neurons[0].b
     assert b.grad_value.data == b.grad and b in mw.topological_order(twin.layers[2].neurons[0].w[0].grad_value)
     assert all(p._store.params[p._k] is p for p in twin.parameters())
+
+
+def test_copy_copy_of_a_parameter_is_a_value_of_its_own():
+    net = two_hidden_layers(2, seed=0)
+    p = net.layers[1].neurons[0].w[1]
+    p.grad, p.color = 2.0, "red"
+    q = copy.copy(p)
+    assert (q.data, q.grad, q.label, vars(q)) == (p.data, 2.0, p.label, {"color": "red"})
+    q.data, q.grad = 5.0, 0.0
+    assert (p.data, p.grad) != (5.0, 0.0) and q.data == 5.0
+    assert [x.data for x in net.layers[1].neurons[0].w] == net.layers[1].neurons[0].b._store.data[:-1]
