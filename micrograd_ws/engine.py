@@ -787,6 +787,10 @@ class _Param(Value):
     grad = property(_get_grad, _set_grad)
     _pass = property(_get_pass, _set_pass)
 
+    def __new__(cls, *args, **kwargs) -> Value:
+        # type(p)(2.0) makes a plain Value, as for any leaf (a store makes its own parameters: _param)
+        return Value(*args, **kwargs)
+
     def __reduce__(self) -> tuple:
         # its store's k-th parameter (pickle and deepcopy keep the store shared), then its label and attributes
         return _store_param, (self._store, self._k, len(self._store.params)), (self.__dict__ or None, self.label)

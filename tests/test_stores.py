@@ -287,3 +287,11 @@ def test_copy_copy_of_a_parameter_is_a_value_of_its_own():
     q.data, q.grad = 5.0, 0.0
     assert (p.data, p.grad) != (5.0, 0.0) and q.data == 5.0
     assert [x.data for x in net.layers[1].neurons[0].w] == net.layers[1].neurons[0].b._store.data[:-1]
+
+
+def test_a_parameters_type_makes_values_as_value_does():
+    p = two_hidden_layers(2, seed=0).layers[0].neurons[1].b
+    v = type(p)(2.0, label="v")
+    assert (v.data, v.grad, v.label, v.parents) == (2.0, 0.0, "v", ())
+    v.data = 3.0
+    assert p.data != 3.0
