@@ -295,3 +295,25 @@ def test_a_parameters_type_makes_values_as_value_does():
     assert (v.data, v.grad, v.label, v.parents) == (2.0, 0.0, "v", ())
     v.data = 3.0
     assert p.data != 3.0
+
+
+def test_zero_grad_resets_what_parameters_lists_in_a_subclass():
+    class Scaled(MLP):  # one more parameter
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.scale = Value(1.0, label="scale")
+
+        def named_parameters(self):
+            return [*super().named_parameters(), ("scale", self.scale)]
+
+    class FirstFrozen(mw.nn.Layer):  # a layer whose first neuron is not trained
+        def named_parameters(self):
+            return super().named_parameters()[len(self.neurons[0].w) + 1:]
+
+    net = Scaled(1, [3, 1], seed=0)
+    net.layers[0].__class__ = FirstFrozen
+    for p in (*net.parameters(), *net.layers[0].neurons[0].parameters()):
+        p.grad = 2.0
+    net.zero_grad()
+    assert net.scale.grad == 0.0 and all(p.grad == 0.0 for p in net.parameters())
+    assert [p.grad for p in net.layers[0].neurons[0].parameters()] == [2.0, 2.0]
