@@ -542,7 +542,7 @@ class Value:
             guard = _Interrupts.install()
             _prepare_backward(self, g, nodes, saved)
             _propagate(nodes, saved)
-            _finish_backward(saved)
+            _finish_backward(saved, nodes)
             if guard is not None:
                 guard.release()  # the last call: a Ctrl-C held until here still undoes the pass
         except BaseException:
@@ -762,16 +762,29 @@ class _Store:
       is that pass's stamp, as a leaf's; see :func:`_set_aside`).  All zero, it is ``zeros``,
       one list shared by all stores of its length (so zeroing and finding the zero stores is
       one step each); setting one ``p.grad`` copies it first.
+    * ``reached``: the entries that pass has added into, when it reached the store only
+      through some of its parameters (an L2 term on a dead neuron's weights), else None (its
+      ``w·x+b`` reached them all).  The others keep their grad exactly as it was (-0.0, an
+      int, a ``create_graph`` float), as a leaf that a pass never reaches does.
     """
 
-    __slots__ = ("data", "grad", "zeros", "params", "shared", "_pass")
+    __slots__ = ("data", "grad", "zeros", "params", "shared", "_pass", "reached")
 
     def __init__(self, data: list[float]) -> None:
         self.data = data
         self.grad = self.zeros = _ZEROS.setdefault(len(data), [0.0] * len(data))
         self.shared = False
-        self._pass = None
+        self._pass = self.reached = None
         self.params = tuple(_param(self, k) for k in range(len(data)))
+
+    def __getstate__(self) -> tuple:
+        # its numbers: its parameters are made again, in order (see _Param.__reduce__)
+        return self.data, self.grad, self.zeros, self.shared, len(self.params)
+
+    def __setstate__(self, state: tuple) -> None:
+        self.data, self.grad, self.zeros, self.shared, n = state
+        self._pass = self.reached = None
+        _store_param(self, 0, n)  # (its parameters, unless a graph in its grads made them already)
 
 
 _ZEROS: dict[int, list[float]] = {}  # length -> the shared list of zeros (never changed)
@@ -785,6 +798,18 @@ def _param(store: _Store, k: int) -> _Param:
     p.parents = p.local_grads = ()
     p._id = _next_id()
     return p
+
+
+def _store_param(store: _Store, k: int, n: int) -> _Param:
+    """Unpickling and ``copy.deepcopy``: the ``k``-th of a store's ``n`` parameters.  They are made
+    together when the first is needed, so numbered in order, the weights then the bias, as a
+    neuron makes them (maybe before the store's numbers are restored: a ``create_graph``
+    gradient in them is a graph that may hold its parameters)."""
+    try:
+        params = store.params
+    except AttributeError:
+        params = store.params = tuple(_param(store, i) for i in range(n))
+    return params[k]
 
 
 def _get_data(p: _Param) -> float:
@@ -811,11 +836,14 @@ def _set_grad(p: _Param, g: float) -> None:
 
 
 def _get_pass(p: _Param) -> object:
-    return p._store._pass
+    store = p._store
+    reached = store.reached
+    return store._pass if reached is None or p._k in reached else None
 
 
 def _set_pass(p: _Param, stamp: object) -> None:
-    p._store._pass = stamp
+    store = p._store
+    store._pass, store.reached = stamp, None
 
 
 class _Param(Value):
@@ -835,29 +863,37 @@ class _Param(Value):
     grad = property(_get_grad, _set_grad)
     _pass = property(_get_pass, _set_pass)
 
-    def __getstate__(self) -> tuple:
-        # the store first: data and grad are read through it (pickle and deepcopy keep it shared)
-        return self.__dict__ or None, {"_store": self._store, "_k": self._k, "label": self.label}
+    def __new__(cls, *args, **kwargs) -> Value:
+        # type(p)(2.0) makes a plain Value, as for any leaf (a store makes its own parameters: _param)
+        return Value(*args, **kwargs)
+
+    def __reduce__(self) -> tuple:
+        # its store's k-th parameter (pickle and deepcopy keep the store shared), then its label and attributes
+        return _store_param, (self._store, self._k, len(self._store.params)), (self.__dict__ or None, self.label)
 
     def __setstate__(self, state: tuple) -> None:
-        attrs, slots = state
-        self._store, self._k, self.label = slots["_store"], slots["_k"], slots["label"]
-        self.op = ""
-        self.parents = self.local_grads = ()
-        self._id = _next_id()
+        attrs, self.label = state
         for key, value in (attrs or {}).items():
             setattr(self, key, value)
+
+    def __copy__(self) -> Value:
+        # a leaf of its own with the same numbers, as copy.copy of a plain Value (not its store's k-th again)
+        v = _new(Value)
+        v.__setstate__((self.__dict__, {"data": self.data, "grad": self.grad, "label": self.label, "op": "",
+                                        "parents": (), "local_grads": ()}))
+        return v
 
 
 _Param.__name__ = "Value"  # what messages call it; pickle finds it by __qualname__
 
 
 def _set_aside(store: _Store, saved: Saved) -> None:
-    """A pass reaches ``store`` for the first time: its grads are recorded in ``saved``, then
-    this pass's sums start from 0 (a fresh list: the recorded one is never changed)."""
+    """A pass reaches ``store`` for the first time through one of its parameters: its grads are
+    recorded in ``saved``, then this pass's sums start from 0 (a fresh list: the recorded one
+    is never changed), none of its entries reached yet."""
     saved.stores.append(store)
     saved.before.append(store.grad)
-    store._pass = saved.stamp
+    store._pass, store.reached = saved.stamp, set()
     store.grad = store.zeros  # (copied by the first p.grad += ...)
 
 
@@ -1386,7 +1422,7 @@ def _propagate(nodes: list[Value], saved: Saved) -> None:
                     grads = store.grad
                     new = [s + g * x for s, x in zip(grads, v._xd)]
                     new.append(grads[-1] + g)
-                store.grad = new
+                store.grad, store.reached = new, None  # every entry reached
                 parents, local = v._x, v._wd  # then the inputs, ∂z/∂x_k = w_k (zip stops before the bias)
             else:  # (its local_grads, made here and dropped; kept on the node, they would cost
                 # every live node a 2n + 1 tuple that outlives the pass: 4% of an SGD step)
@@ -1401,7 +1437,10 @@ def _propagate(nodes: list[Value], saved: Saved) -> None:
             if p._pass is stamp:  # an intermediate node, or a leaf this pass has already reached
                 p.grad += g * d
             elif type(p) is _Param:  # a neuron's parameter, reached for the first time: its store set aside
-                _set_aside(p._store, saved)
+                store = p._store
+                if store._pass is not stamp:
+                    _set_aside(store, saved)
+                store.reached.add(p._k)
                 p.grad += g * d
             else:  # a leaf, reached for the first time: its earlier grad recorded before it changes
                 earlier.append(p.grad)
@@ -1422,29 +1461,54 @@ def _describe_node(v: Value) -> str:
     return v.label or (f"({v.op} node, data={v.data!r})" if v.op else f"(leaf, data={v.data!r})")
 
 
-def _check_leaves(saved: Saved) -> None:
-    """Every gradient this pass gave a leaf is finite, or an error names the first that is not."""
+def _check_leaves(saved: Saved, nodes: Sequence[Value] = ()) -> None:
+    """Every gradient this pass gave a leaf is finite, or an error names the first that is not
+    (the first the pass over ``nodes`` reached, as if each parameter were a leaf of its own)."""
     stores = saved.stores
     if _isfinite(sum(map(_grad, saved.touched))) and (not stores or _isfinite(sum(map(sum, map(_grad, stores))))):
         return
-    for p in (*saved.touched, *(p for store in stores for p in store.params)):  # the sum overflowed or is inf/nan
+    leaves = _reached_leaves(nodes) if stores and nodes else (*saved.touched, *(p for s in stores for p in s.params))
+    for p in leaves:  # the sum overflowed or is inf/nan
         g = p.grad
         if not _isfinite(g) and not isinstance(p.label, _NumberLabel):  # (not a number an op made a Value)
             raise _non_finite_grad(p, g)
 
 
+def _reached_leaves(nodes: Sequence[Value]) -> list[Value]:
+    """The leaves a pass over ``nodes`` added into, in the order :func:`_propagate` first reached
+    them (``Saved.touched`` keeps the order of loose leaves only, not that of a store's parameters)."""
+    seen: set[Value] = set()
+    leaves = []
+    for v in reversed(nodes):
+        if v.grad:
+            for p in v.parents:
+                if type(p) is not _WeightedSum and not p.parents and p not in seen:
+                    seen.add(p)
+                    leaves.append(p)
+    return leaves
+
+
 _grad = attrgetter("grad")
 
 
-def _finish_backward(saved: Saved) -> None:
-    """Check this pass's leaf gradients, then add the earlier gradients back (the pass is complete)."""
-    _check_leaves(saved)
+def _finish_backward(saved: Saved, nodes: Sequence[Value] = ()) -> None:
+    """Check this pass's leaf gradients (``nodes``: the pass's, to name a culprit in order), then
+    add the earlier gradients back (the pass is complete)."""
+    _check_leaves(saved, nodes)
     if any(saved.earlier):
         for leaf, earlier in zip(saved.touched, saved.earlier):
             if earlier:
                 leaf.grad += earlier
     for store, before in zip(saved.stores, saved.before):
-        if before is not store.zeros and any(before):  # (an entry the pass left at 0 gets its earlier grad back)
+        if before is store.zeros:  # the pass's sums are the grads
+            continue
+        reached = store.reached
+        if reached is not None:  # only some entries: the others as they were, the reached ones plus earlier
+            grads, new = store.grad, before[:]
+            for k in reached:
+                new[k] = grads[k] + before[k]
+            store.grad = new
+        elif any(before):  # (an entry the pass left at 0 gets its earlier grad back)
             store.grad = [g + e for g, e in zip(store.grad, before)]
 
 

@@ -106,6 +106,13 @@ class Module:
             p.grad = 0.0
 
 
+def _lists_its_own(module: Module, cls: type) -> bool:
+    """``module.parameters()`` is ``cls``'s own list (a subclass may list others): then zero_grad
+    may zero its neurons' parameters a store at a time."""
+    t = type(module)
+    return t.parameters is Module.parameters and t.named_parameters is cls.named_parameters
+
+
 class Neuron(Module):
     """z = w·x + b (one node), then ReLU if ``nonlin`` (micrograd's Neuron).
 
@@ -161,12 +168,20 @@ class Neuron(Module):
         self._store = store if store is not None and store.params == params else None
 
     def zero_grad(self) -> None:
+        if _lists_its_own(self, Neuron):
+            self._zero_grad()
+        else:
+            super().zero_grad()
+
+    def _zero_grad(self) -> None:
+        """Its weights' and bias's grads to 0 (a store's as one list)."""
         if self._cached_at != structure_changes:
             self._cache()
         if self._store is not None:
             self._store.grad = self._store.zeros
         else:
-            super().zero_grad()
+            for p in (*self.w, self.b):
+                p.grad = 0.0
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [*((f"w[{k}]", w) for k, w in enumerate(self.w)), ("b", self.b)]
@@ -214,8 +229,10 @@ class Layer(Module):
         return [(p.label, p) for n in self.neurons for p in (*n.w, n.b)]
 
     def zero_grad(self) -> None:
+        if not _lists_its_own(self, Layer):
+            return super().zero_grad()
         for n in self.neurons:
-            n.zero_grad()
+            n._zero_grad()
 
     def __repr__(self) -> str:
         return f"Layer(w{self.index} [{self.nout}×{self.nin}], b{self.index} [{self.nout}×1])"
@@ -270,8 +287,11 @@ class MLP(Module):
         return [item for layer in self.layers for item in layer.named_parameters()]
 
     def zero_grad(self) -> None:
+        if not (_lists_its_own(self, MLP) and all(_lists_its_own(layer, Layer) for layer in self.layers)):
+            return super().zero_grad()
         for layer in self.layers:
-            layer.zero_grad()
+            for n in layer.neurons:
+                n._zero_grad()
 
     def state_dict(self) -> dict[str, list]:
         """Plain floats by handout name: ``w{l}`` as [nout][nin] lists, ``b{l}`` as [nout]."""

@@ -73,12 +73,13 @@ class SGD:
         lr = self.lr
         moving = [p for p in self._loose if p.grad]  # most gradients are exactly 0 behind dead ReLUs
         new = [p.data - lr * p.grad for p in moving]
-        # a store's new list, w - lr·g for each entry (an entry whose g is 0 stays: w - 0.0 is w)
-        rows = [(store, [w - lr * g for w, g in zip(store.data, store.grad)])
+        # a store's new list, w - lr·g for each entry whose g is not 0 (the others stay as they are:
+        # -0.0 - lr·-0.0 is 0.0)
+        rows = [(store, [w - lr * g if g else w for w, g in zip(store.data, store.grad)])
                 for store in self._stores if store.grad is not store.zeros and any(store.grad)]
         if not math.isfinite(sum(new) + sum([sum(row) for _, row in rows])):  # one fast check; the exact one finds the culprit
-            for p, value in (*zip(moving, new), *((s.params[k], x) for s, row in rows for k, x in enumerate(row))):
-                if not math.isfinite(value):
+            for p in self.params:  # in their order, each moved one (an unmoved nan set by hand is no culprit)
+                if p.grad and not math.isfinite(value := p.data - lr * p.grad):
                     raise OverflowError(
                         f"SGD.step: {p.label or 'a parameter'} - lr·∂C/∂{p.label or 'w'} = {p.data} - {lr}·{p.grad} "
                         f"= {value}; no parameter was changed. Training diverged: lower the learning rate "

@@ -12,6 +12,7 @@ import random
 
 import pytest
 
+import micrograd_ws as mw
 from micrograd_ws import SGD, MLP, Value, mean, squared_error, two_hidden_layers
 from micrograd_ws.engine import _Param
 
@@ -199,3 +200,120 @@ def test_a_replaced_weight_takes_the_one_by_one_path_with_the_same_numbers():
     data = samples(20, seed=4)
     assert train(net, SGD(net.parameters(), lr=0.05), data) == train(twin, SGD(twin.parameters(), lr=0.05), data)
     assert bits(net) == bits(twin)
+
+
+@pytest.mark.parametrize("earlier", [-0.0, 0, "create_graph"])
+def test_a_pass_reaching_some_of_a_stores_parameters_leaves_the_others_as_they_were(earlier):
+    # the L2 term reaches two of a dead neuron's parameters, so its store is set aside; the
+    # grads the pass never reached keep their type and sign (-0.0, an int, a create_graph float)
+    net = two_hidden_layers(3, seed=0)
+    twin = plain_copy(net)
+    for model in (net, twin):
+        if earlier == "create_graph":
+            squared_error(model(0.4), 0.2).backward(create_graph=True)
+        else:
+            for p in model.parameters():
+                p.grad = earlier
+        n = model.layers[0].neurons[1]
+        n.b.data = -5.0  # dead for x = 0.5: z < 0
+        C = squared_error(model(0.5), 0.3) + n.w[0] * n.w[0] + 2.0 * model.layers[1].neurons[0].b
+        C.backward()
+    assert [(repr(p.grad), type(p.grad)) for p in net.parameters()] == \
+        [(repr(p.grad), type(p.grad)) for p in twin.parameters()]
+    assert [p.grad_value is None for p in net.parameters()] == [p.grad_value is None for p in twin.parameters()]
+
+
+def test_sgd_step_moves_and_refuses_what_one_by_one_moves_and_refuses():
+    net = two_hidden_layers(3, seed=1)
+    twin = plain_copy(net)
+    outcomes = []
+    for model in (net, twin):
+        n = model.layers[1].neurons[2]
+        n.w[0] = Value(n.w[0].data, label=n.w[0].label)  # a loose parameter after two stores' in the list
+        ps = model.parameters()
+        for p in ps:
+            p.grad = 0.5
+        ps[0].data, ps[0].grad = -0.0, -0.0  # not moved: -0.0 stays -0.0
+        ps[1].data, ps[1].grad = 3, 0  # not moved: stays the int it is
+        ps[2].data, ps[2].grad = float("nan"), 0.0  # not moved, so not refused
+        opt = SGD(ps, lr=0.1)
+        opt.step()
+        outcomes.append([(repr(p.data), type(p.data)) for p in ps])
+        for p in ps[4:]:
+            p.grad = 1e308  # every one would overflow: the first in the list is named
+        with pytest.raises(OverflowError) as e:
+            SGD(ps, lr=1e10).step()
+        outcomes.append(str(e.value))
+    assert outcomes[:2] == outcomes[2:]
+
+
+def test_a_non_finite_gradient_is_named_as_one_by_one_names_it():
+    # ∂C/∂w = 1e200·x and ∂C/∂x = 1e200·w both overflow: the first leaf the pass reached is named
+    messages = []
+    for model in (lambda net: net, plain_copy):
+        net = model(MLP(1, [1], seed=0))
+        w, b = net.layers[0].neurons[0].w[0], net.layers[0].neurons[0].b
+        w.data, b.data = 1e150, -(1e150 * 1e150)  # O = 0
+        x = Value(1e150, label="x")
+        with pytest.raises(OverflowError) as e:
+            (net([x]) * 1e200).backward()
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
+    assert "∂/∂w1 = inf" in messages[0]
+
+
+@pytest.mark.parametrize("clone", [copy.deepcopy, lambda x: pickle.loads(pickle.dumps(x))])
+def test_a_copied_nets_parameters_keep_their_order(clone):
+    # a copy's Values are numbered afresh as they are restored: the weights, then the bias, as made
+    net = two_hidden_layers(3, seed=2)
+    orders = [[v.label or v.op for v in mw.topological_order(squared_error(model(0.5), 1.0))]
+              for model in (clone(net), clone(plain_copy(net)))]
+    assert orders[0] == orders[1]
+    # grads that are graphs holding the parameters themselves (create_graph) are copied too
+    squared_error(net(0.3), 0.1).backward(create_graph=True)
+    twin = clone(net)
+    assert bits(twin) == bits(net)
+    b = twin.layers[2].neurons[0].b
+    assert b.grad_value.data == b.grad and b in mw.topological_order(twin.layers[2].neurons[0].w[0].grad_value)
+    assert all(p._store.params[p._k] is p for p in twin.parameters())
+
+
+def test_copy_copy_of_a_parameter_is_a_value_of_its_own():
+    net = two_hidden_layers(2, seed=0)
+    p = net.layers[1].neurons[0].w[1]
+    p.grad, p.color = 2.0, "red"
+    q = copy.copy(p)
+    assert (q.data, q.grad, q.label, vars(q)) == (p.data, 2.0, p.label, {"color": "red"})
+    q.data, q.grad = 5.0, 0.0
+    assert (p.data, p.grad) != (5.0, 0.0) and q.data == 5.0
+    assert [x.data for x in net.layers[1].neurons[0].w] == net.layers[1].neurons[0].b._store.data[:-1]
+
+
+def test_a_parameters_type_makes_values_as_value_does():
+    p = two_hidden_layers(2, seed=0).layers[0].neurons[1].b
+    v = type(p)(2.0, label="v")
+    assert (v.data, v.grad, v.label, v.parents) == (2.0, 0.0, "v", ())
+    v.data = 3.0
+    assert p.data != 3.0
+
+
+def test_zero_grad_resets_what_parameters_lists_in_a_subclass():
+    class Scaled(MLP):  # one more parameter
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.scale = Value(1.0, label="scale")
+
+        def named_parameters(self):
+            return [*super().named_parameters(), ("scale", self.scale)]
+
+    class FirstFrozen(mw.nn.Layer):  # a layer whose first neuron is not trained
+        def named_parameters(self):
+            return super().named_parameters()[len(self.neurons[0].w) + 1:]
+
+    net = Scaled(1, [3, 1], seed=0)
+    net.layers[0].__class__ = FirstFrozen
+    for p in (*net.parameters(), *net.layers[0].neurons[0].parameters()):
+        p.grad = 2.0
+    net.zero_grad()
+    assert net.scale.grad == 0.0 and all(p.grad == 0.0 for p in net.parameters())
+    assert [p.grad for p in net.layers[0].neurons[0].parameters()] == [2.0, 2.0]
