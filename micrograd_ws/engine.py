@@ -1397,6 +1397,7 @@ def _propagate(nodes: list[Value], saved: Saved) -> None:
                 _run_closure(v)
     stamp, touched, earlier = saved.stamp, saved.touched, saved.earlier
     set_aside, before = saved.stores.append, saved.before.append
+    inner: dict[int, bool] = {}  # a layer's inputs (by id): all nodes of this pass (no leaf among them)?
     for v in reversed(nodes):
         g = v.grad
         if not g:  # a zero gradient (e.g. behind a dead ReLU) adds nothing: its edges are not walked
@@ -1409,6 +1410,9 @@ def _propagate(nodes: list[Value], saved: Saved) -> None:
             if local is _OFF:  # a ReLU that is off: adding g · 0 into its input would change no sum
                 continue
             parents = v.parents
+            if local is _ON and parents[0]._pass is stamp:  # a ReLU that is on: g · 1 into its input
+                parents[0].grad += g
+                continue
         elif t is _WeightedSum:
             store = v._store
             if store is not None:  # ∂C/∂w_k += g · x_k and ∂C/∂b += g · 1 for all k at once
@@ -1424,6 +1428,13 @@ def _propagate(nodes: list[Value], saved: Saved) -> None:
                     new.append(grads[-1] + g)
                 store.grad, store.reached = new, None  # every entry reached
                 parents, local = v._x, v._wd  # then the inputs, ∂z/∂x_k = w_k (zip stops before the bias)
+                known = inner.get(id(parents))
+                if known is None:
+                    known = inner[id(parents)] = all([p._pass is stamp for p in parents])
+                if known:  # the inputs are all nodes of this pass (a layer's ReLUs): no leaf to set aside
+                    for p, d in zip(parents, local):
+                        p.grad += g * d
+                    continue
             else:  # (its local_grads, made here and dropped; kept on the node, they would cost
                 # every live node a 2n + 1 tuple that outlives the pass: 4% of an SGD step)
                 parents, local = v.parents, (*v._xd, *v._wd, 1.0)
