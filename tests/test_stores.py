@@ -317,3 +317,22 @@ def test_zero_grad_resets_what_parameters_lists_in_a_subclass():
     net.zero_grad()
     assert net.scale.grad == 0.0 and all(p.grad == 0.0 for p in net.parameters())
     assert [p.grad for p in net.layers[0].neurons[0].parameters()] == [2.0, 2.0]
+
+
+@pytest.mark.parametrize("hidden", [3, 20])
+def test_compiled_steps_on_stores_match_eager_steps_on_plain_values(hidden):
+    # compile reads and writes a neuron's store as lists: the same numbers as eager one by one
+    net = two_hidden_layers(hidden, seed=hidden)
+    twin = plain_copy(net)
+    data = samples(40, seed=7)
+    want = train(twin, SGD(twin.parameters(), lr=0.05), data[:20])
+    step = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=SGD(net.parameters(), lr=0.05))
+    assert [step(x, y) for x, y in data[:10]] + step.run(data[10:20]) == want
+    assert [p.data.hex() for p in net.parameters()] == [p.data.hex() for p in twin.parameters()]
+    loss = mw.compile(lambda x, y: squared_error(net(x), y))
+    for model in (net, twin):
+        model.zero_grad()
+    for x, y in data[20:]:  # unfused: grads accumulated over the samples, through the stores' lists
+        loss(x, y).backward()
+        squared_error(twin(x), y).backward()
+    assert bits(net) == bits(twin)
