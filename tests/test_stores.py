@@ -57,7 +57,7 @@ def test_a_nets_parameters_live_in_one_store_per_neuron():
             assert n.b._store.data == [p.data for p in (*n.w, n.b)]
 
 
-@pytest.mark.parametrize("hidden", [1, 7, 30])
+@pytest.mark.parametrize("hidden", [1, 7, 30, 100])
 def test_training_with_stores_is_bit_identical_to_training_plain_values(hidden):
     net = two_hidden_layers(hidden, seed=hidden)
     twin = plain_copy(net)
