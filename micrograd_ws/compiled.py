@@ -1058,7 +1058,7 @@ class TrainingStep:
         self.compiled, self.optimizer = compiled, optimizer
         self.max_loss = math.inf if max_loss is None else engine._to_float(max_loss, "compile(max_loss)")
         self._checked: weakref.WeakSet[_Program] = weakref.WeakSet()  # programs whose parameters it covers
-        self._params_seen, self._params_list = optimizer.params.version, optimizer.params  # ... as they were then
+        self._params_seen = optimizer._params_key  # ... as the optimizer's parameters were then
         self.stage = "done"
 
     def __call__(self, *args: Any) -> float:
@@ -1149,10 +1149,9 @@ class TrainingStep:
 
     def _forget_checks_if_params_changed(self) -> None:
         """Forget the checks if ``optimizer.params`` changed (a part frozen or added since)."""
-        seen = self.optimizer.params.version  # (a new list counts from 0, but is a new object: see SGD.params)
-        if seen != self._params_seen or self.optimizer.params is not self._params_list:
+        if self.optimizer._params_key != self._params_seen:
             self._checked = weakref.WeakSet()
-            self._params_seen, self._params_list = seen, self.optimizer.params
+            self._params_seen = self.optimizer._params_key
 
     def _unfused(self, args: tuple) -> float:
         return self._step(self.compiled, args)

@@ -108,7 +108,7 @@ class Module:
 
 def _lists_its_own(module: Module, cls: type) -> bool:
     """``module.parameters()`` is ``cls``'s own list (a subclass may list others): then zero_grad
-    may zero its neurons' parameters a store at a time."""
+    may hand the work to its parts, down to each neuron zeroing its store as one list."""
     t = type(module)
     return t.parameters is Module.parameters and t.named_parameters is cls.named_parameters
 
@@ -164,24 +164,18 @@ class Neuron(Module):
         self._cached_at, self._wt = structure_changes, tuple(self.w)
         params = (*self._wt, self.b)
         self._leaves = _all_leaves(params)
-        store = getattr(self.b, "_store", None) if type(self.b) is _Param else None
+        store = self.b._store if type(self.b) is _Param else None
         self._store = store if store is not None and store.params == params else None
 
     def zero_grad(self) -> None:
-        if _lists_its_own(self, Neuron):
-            self._zero_grad()
-        else:
-            super().zero_grad()
-
-    def _zero_grad(self) -> None:
-        """Its weights' and bias's grads to 0 (a store's as one list)."""
+        if not _lists_its_own(self, Neuron):
+            return super().zero_grad()
         if self._cached_at != structure_changes:
             self._cache()
-        if self._store is not None:
+        if self._store is not None:  # its weights and bias: one list of zeros
             self._store.grad = self._store.zeros
         else:
-            for p in (*self.w, self.b):
-                p.grad = 0.0
+            super().zero_grad()
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [*((f"w[{k}]", w) for k, w in enumerate(self.w)), ("b", self.b)]
@@ -232,7 +226,7 @@ class Layer(Module):
         if not _lists_its_own(self, Layer):
             return super().zero_grad()
         for n in self.neurons:
-            n._zero_grad()
+            n.zero_grad()
 
     def __repr__(self) -> str:
         return f"Layer(w{self.index} [{self.nout}×{self.nin}], b{self.index} [{self.nout}×1])"
@@ -287,11 +281,10 @@ class MLP(Module):
         return [item for layer in self.layers for item in layer.named_parameters()]
 
     def zero_grad(self) -> None:
-        if not (_lists_its_own(self, MLP) and all(_lists_its_own(layer, Layer) for layer in self.layers)):
+        if not _lists_its_own(self, MLP):
             return super().zero_grad()
         for layer in self.layers:
-            for n in layer.neurons:
-                n._zero_grad()
+            layer.zero_grad()
 
     def state_dict(self) -> dict[str, list]:
         """Plain floats by handout name: ``w{l}`` as [nout][nin] lists, ``b{l}`` as [nout]."""

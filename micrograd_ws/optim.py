@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Iterable
 
 from .engine import Value, _Param, _Store, _to_float
@@ -51,24 +52,24 @@ class SGD:
         self._params = _ParamList(params)
         self._grouped = None
 
+    @property
+    def _params_key(self) -> tuple:
+        """Equal as long as ``params`` is the same list, unchanged (compared by identity first)."""
+        return self._params, self._params.version
+
     def _group(self) -> None:
         """Neurons' stores whose parameters are all here, once each, are updated a list at a time;
         the other parameters one by one (``_loose``)."""
-        self._grouped = (self._params, self._params.version)  # what this grouping was made for
-        count: dict[int, int] = {}
-        for p in self.params:
-            count[id(p)] = count.get(id(p), 0) + 1
-        stores: dict[int, _Store] = {}
-        for p in self.params:
-            if type(p) is _Param and id(p._store) not in stores:
-                stores[id(p._store)] = p._store
-        stores = {k: s for k, s in stores.items() if all(count.get(id(q)) == 1 for q in s.params)}
-        self._stores = list(stores.values())
-        self._loose = [p for p in self.params if type(p) is not _Param or id(p._store) not in stores]
+        self._grouped = self._params_key  # what this grouping was made for
+        count = Counter(map(id, self._params))
+        stores = {id(p._store): p._store for p in self._params if type(p) is _Param}
+        whole: dict[int, _Store] = {k: s for k, s in stores.items() if all(count[id(q)] == 1 for q in s.params)}
+        self._stores = list(whole.values())
+        self._loose = [p for p in self._params if type(p) is not _Param or id(p._store) not in whole]
 
     def step(self) -> None:
         """Update every parameter, or none: refuses if a gradient or a new value is not finite."""
-        if self._grouped != (self._params, self._params.version):  # (list compared by identity first)
+        if self._grouped != self._params_key:
             self._group()
         lr = self.lr
         moving = [p for p in self._loose if p.grad]  # most gradients are exactly 0 behind dead ReLUs
@@ -92,7 +93,7 @@ class SGD:
             store.shared = False
 
     def zero_grad(self) -> None:
-        if self._grouped != (self._params, self._params.version):
+        if self._grouped != self._params_key:
             self._group()
         for store in self._stores:
             store.grad = store.zeros
