@@ -4,13 +4,17 @@
 >>> x = Value(2.0); y = x * x + 3 * x; y.backward(); x.grad
 7.0
 """
-from .engine import (Value, define_op, enable_grad, is_grad_enabled, mean, no_grad, squared_error,
-                     topological_order, weighted_sum)
+from .engine import Value, mean, squared_error, topological_order, weighted_sum
+from .mode import enable_grad, is_grad_enabled, no_grad
+from . import compact  # smaller nodes for + - *, installed in the engine
+from .custom import define_op
 from .functional import grad, hessian, hvp
+from . import stepping  # Value.backward_steps()
 from .nn import MLP, Layer, Module, Neuron, two_hidden_layers, two_neuron
 from .optim import SGD
 from .compiled import compile
-from .serialize import load
+from .serialize import load, save  # also net.save(path)
+from .torch_interop import from_torch, to_torch  # also net.to_torch(), MLP.from_torch(module)
 from .explain import explain
 from .viz import draw_dot, draw_graph, draw_grad, render_grads
 from .explorer import explore
@@ -21,6 +25,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Value", "define_op", "enable_grad", "is_grad_enabled", "mean", "no_grad", "squared_error",
     "topological_order", "weighted_sum", "MLP", "Layer", "Module", "Neuron",
-    "two_hidden_layers", "two_neuron", "SGD", "load", "explain", "draw_dot", "draw_graph", "draw_grad",
-    "render_grads", "explore", "grad", "hessian", "hvp", "compile",
+    "two_hidden_layers", "two_neuron", "SGD", "load", "save", "to_torch", "from_torch", "explain", "draw_dot",
+    "draw_graph", "draw_grad", "render_grads", "explore", "grad", "hessian", "hvp", "compile",
 ]

@@ -50,10 +50,16 @@ from itertools import compress, repeat
 from operator import add, itemgetter, mul
 from typing import Any, Callable, Iterable, Sequence
 
-from . import engine, nn
-from .engine import Value, enable_grad, topological_order
+from . import mode, nn
+from .checks import to_float
+from .custom import user_ops
+from .engine import Value, topological_order
+from .mode import enable_grad
+from .pickling import next_id
+from .safety import Interrupts
+from .stores import Store, WeightedSum
 from .optim import SGD
-from .paths import name as _name
+from .notation import name as _name
 
 __all__ = ["compile", "Compiled", "CompiledValue", "TrainingStep", "ReplayError"]
 
@@ -87,7 +93,7 @@ def _mean(xs: tuple) -> float:
 
 def _user(name: str, *xs: float) -> tuple:
     """A define_op op on floats, through the op itself (its checks and its errors)."""
-    op = engine._user_ops.get(name)
+    op = user_ops.get(name)
     if op is None:
         raise _Eager
     with enable_grad():
@@ -103,9 +109,9 @@ class _Program:
 
     def __init__(self, fn: Callable, shape: tuple, flat: list, names: list[str]) -> None:
         self.shape = shape
-        mark = engine._next_id()  # Values numbered below this were made before the trace
+        mark = next_id()  # Values numbered below this were made before the trace
         leaves = [Value(x, label=n) for x, n in zip(flat, names)]
-        entered = engine._no_grad_entries
+        entered = mode.no_grad_entries()
         try:
             with enable_grad():
                 out = fn(*_unflatten(shape, leaves))
@@ -113,7 +119,7 @@ class _Program:
             e.add_note("(compile traces fn with Values for its arguments: inside fn use Value operations, "
                        "not math.sin(x), float(x) or max(x, ...))")
             raise
-        if engine._no_grad_entries != entered:
+        if mode.no_grad_entries() != entered:
             raise ReplayError("compile: fn enters no_grad(): what it computes there is a leaf, a number a replay "
                               "would keep at its value in the trace. Compute it outside fn and pass it in as an "
                               "argument, or run fn eagerly")
@@ -165,7 +171,7 @@ def _replayable(v: Value, mark: int) -> None:
             "recompute it. Compute it inside fn (or make it a leaf: Value(x.data))"
         )
     op = v.op
-    if op in _TEMPLATES or op in engine._user_ops or (op.startswith("**") and op != "**"):
+    if op in _TEMPLATES or op in user_ops or (op.startswith("**") and op != "**"):
         if op == "(O-O_des)²" and len(v.parents) == 1:
             raise ReplayError(
                 "compile: squared_error(O, O_des) with O_des a plain number inside fn: the replay cannot "
@@ -212,7 +218,7 @@ class _Group:
     def __init__(self, k: int, members: list[int], xs: list[int]) -> None:
         self.k, self.members, self.xs = k, members, xs
         self.relus: list[int] | None = None
-        self.stores: list[engine._Store] | None = None  # each member's parameter store, if all have one
+        self.stores: list[Store] | None = None  # each member's parameter store, if all have one
         self.n, self.m = len(members), len(xs)
         self.z, self.h = f"Z{k}", f"H{k}"  # the members' values and their ReLUs' values
 
@@ -229,8 +235,8 @@ class _Codegen:
             "_accumulate_alive": _accumulate_alive, "_row_grads": _row_grads, "_total": _total,
             "_gather": _gather, "_new_rows": _new_rows, "_new_column": _new_column, "_dot": _dot,
             "_write_rows": _write_rows,
-            "_hold": lambda: engine._Interrupts.install(holding=True),
-            "_to_float": lambda g: engine._to_float(g, "backward(gradient)"),
+            "_hold": lambda: Interrupts.install(holding=True),
+            "_to_float": lambda g: to_float(g, "backward(gradient)"),
         }
         self.locals_: dict[int, tuple[str, ...]] = {}  # each scalar op's local derivatives, as expressions
 
@@ -257,7 +263,7 @@ class _Codegen:
             if not ok:
                 continue
             g = _Group(len(self.groups), members, xs)
-            stores = [nodes[i]._store if type(nodes[i]) is engine._WeightedSum else None for i in members]
+            stores = [nodes[i]._store if type(nodes[i]) is WeightedSum else None for i in members]
             g.stores = None if None in stores else stores  # a neuron's parameters as one list each: read as lists
             self.groups.append(g)
             for row, i in enumerate(members):
@@ -432,7 +438,7 @@ class _Codegen:
             self.prog.consts.append(1.0 / len(ps))
             self.locals_[i] = (f"K[{k}]",) * len(ps)
             return [f"{out} = _mean(({', '.join(ps)},))"]
-        if op in engine._user_ops and op not in _TEMPLATES:
+        if op in user_ops and op not in _TEMPLATES:
             k = len(self.ns["UN"])
             self.ns["UN"].append(op)
             ds = tuple(f"d{i}_{j}" for j in range(len(ps)))
@@ -716,7 +722,7 @@ def _finite_state(state: list) -> bool:
 def _write_state(prog: _Program, state: list) -> None:
     """Write :meth:`TrainingStep.run`'s lists into the parameters, with Ctrl-C held until all are."""
     ns = prog.ns
-    guard = engine._Interrupts.install(holding=True)
+    guard = Interrupts.install(holding=True)
     try:
         for p, d in zip(ns["SP"], state[0]):
             p.data = d
@@ -904,7 +910,7 @@ class CompiledValue:
         except _Eager:
             return self._eager_backward(gradient)
         _commit(self.prog, sp, rows, ins, self._flat)
-        self.grad = engine._to_float(gradient, "backward(gradient)")
+        self.grad = to_float(gradient, "backward(gradient)")
 
     def _eager_backward(self, gradient: float) -> None:
         """A non-finite gradient: eager's pass raises its error (naming the node) and changes no grad."""
@@ -922,7 +928,7 @@ class CompiledValue:
 
 def _commit(prog: _Program, sp: list, rows: list, ins: list, flat: list) -> None:
     """Add the pass's gradients into the leaves, with Ctrl-C held until all are written."""
-    guard = engine._Interrupts.install(holding=True)
+    guard = Interrupts.install(holding=True)
     try:
         # eager: a leaf's grad is the pass's sum (from 0.0, so never -0.0) plus its earlier grad
         for p, t in zip(prog.ns["SP"], sp):
@@ -1056,7 +1062,7 @@ class TrainingStep:
             raise TypeError(f"compile(fn, optimizer=...): a fused step needs micrograd_ws.SGD, got "
                             f"{type(optimizer).__name__}; for other optimizers use the unfused loop")
         self.compiled, self.optimizer = compiled, optimizer
-        self.max_loss = math.inf if max_loss is None else engine._to_float(max_loss, "compile(max_loss)")
+        self.max_loss = math.inf if max_loss is None else to_float(max_loss, "compile(max_loss)")
         self._checked: weakref.WeakSet[_Program] = weakref.WeakSet()  # programs whose parameters it covers
         self._params_seen = optimizer._params_key  # ... as the optimizer's parameters were then
         self.stage = "done"

@@ -1,5 +1,8 @@
 """Explain one gradient as the handout's chain rule (stepping the pass is :mod:`micrograd_ws.stepping`).
 
+The names are :mod:`micrograd_ws.notation`'s; the text, LaTeX and MathML renderings of the
+rows are written by :mod:`micrograd_ws.mathtext`.
+
 >>> from micrograd_ws import Value, squared_error
 >>> w1, i, b1 = Value(0.5, 'w1'), Value(2.0, 'i'), Value(0.1, 'b1')
 >>> O = w1 * i + b1; O.label = 'O'
@@ -18,8 +21,6 @@ w1.grad = 0.4 ✓ the same number C.backward() computed
 """
 from __future__ import annotations
 
-import functools
-import html
 import math
 import re
 import shutil
@@ -30,20 +31,12 @@ from functools import cached_property
 from typing import Sequence, Union
 
 from .engine import Value, topological_order
-from .paths import Analysis, Edge, _wrap, did_you_mean, name, partial, path_product
+from .mathtext import (MathML, Plain, TeX, join_factors, md_escape, mml, mml_num, mml_partial, tex, tex_num,
+                       tex_partial, tex_text, xml_text)
+from .notation import did_you_mean, name, num, partial, wrap
+from .paths import Analysis, Edge, path_product
 
-__all__ = ["explain", "Explanation", "PathTerm", "MAX_LISTED"]
-
-
-def _num(x: float, digits: int = 4) -> str:
-    """A number for reading, 4 significant digits (the objects keep the exact floats)."""
-    s = f"{x:.{digits}g}"
-    return "0" if s == "-0" else s
-
-
-def _product(xs: Sequence[float]) -> str:
-    """``a · b · (-c)``: negative factors after the first in parentheses."""
-    return " · ".join(_num(x) if k == 0 or x >= 0 else f"({_num(x)})" for k, x in enumerate(xs))
+__all__ = ["explain", "Explanation", "PathTerm", "MAX_LISTED", "build_explanation", "find_label"]
 
 
 # --- explain: ∂C/∂w as a sum over paths of products of local derivatives ---------------
@@ -99,18 +92,18 @@ def explain(root: Value, w: Union[Value, str], *, all_paths: bool = False,
     if not isinstance(root, Value):
         raise TypeError(f"explain(root, w): root must be a Value (e.g. the cost C), got {type(root).__name__}")
     if isinstance(w, str):
-        w = _find_label(root, w, "explain")
+        w = find_label(root, w, "explain")
     elif not isinstance(w, Value):
         raise TypeError(f"explain(root, w): w must be a Value or its label, got {type(w).__name__} {w!r}")
     if not isinstance(all_paths, bool):
         raise TypeError(f"explain: all_paths must be True or False, got {all_paths!r}")
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
         raise ValueError(f"explain: max_paths must be a positive int, got {max_paths!r}")
-    return _explain(root, w, all_paths, max_paths)
+    return build_explanation(root, w, all_paths, max_paths)
 
 
-def _explain(root: Value, w: Value, all_paths: bool, max_paths: int,
-             analysis: Analysis | None = None) -> Explanation:
+def build_explanation(root: Value, w: Value, all_paths: bool, max_paths: int,
+                      analysis: Analysis | None = None) -> Explanation:
     """explain() without the argument checks, reading the analysis of (root, w) when given
     (:mod:`micrograd_ws.viz` and :mod:`micrograd_ws.explorer` pass the one they draw from)."""
     a = analysis if analysis is not None else Analysis(root, w)
@@ -133,7 +126,7 @@ def _n_factors(a: Analysis) -> int:
     return length.get(a.root, 0)
 
 
-def _find_label(root: Value, label: str, caller: str) -> Value:
+def find_label(root: Value, label: str, caller: str) -> Value:
     """The one node of root's graph labelled ``label``; else an error naming the likely ones."""
     order = topological_order(root)
     found = [v for v in order if v.label == label]
@@ -273,7 +266,7 @@ class Explanation:
             more = listed[len(shown):]
             rest = math.fsum(t.product for _, t in more)
             rows.append((("note", f"… and {len(more)} more path{'s' * (len(more) > 1)} with a nonzero product, "
-                                  f"together {_num(rest)}: only the first {self.max_paths} nonzero paths are "
+                                  f"together {num(rest)}: only the first {self.max_paths} nonzero paths are "
                                   f"listed; explain(C, w, all_paths=True) lists {'them all' if len(more) > 1 else 'it'}"),
                          [], None))
         zero = [t for t in terms if t.product == 0.0]
@@ -284,18 +277,19 @@ class Explanation:
             rows.append((None, [("sum", products)], None))
         return rows + [total]
 
-    def _status(self) -> str:
-        w = _wrap(name(self.w))
+    def status(self) -> str:
+        """The last line of :meth:`format`: ``w.grad`` checked against the sum over paths."""
+        w = wrap(name(self.w))
         call = f"{self.root.label}.backward()" if self.root.label.isidentifier() else "backward()"
         if self.matches:
-            return f"{w}.grad = {_num(self.grad)} ✓" + (f" the same number {call} computed" if self.n_paths else "")
+            return f"{w}.grad = {num(self.grad)} ✓" + (f" the same number {call} computed" if self.n_paths else "")
         if self.grad == 0.0:
             return f"{w}.grad is 0: call {call} to compute it"
         ratio = self.grad / self.total if self.total else 0.0
         if not self.w.parents and round(ratio) >= 2 and math.isclose(ratio, round(ratio), rel_tol=1e-9):
-            return (f"{w}.grad = {_num(self.grad)} is {round(ratio)} × this: a leaf's .grad adds up over "
+            return (f"{w}.grad = {num(self.grad)} is {round(ratio)} × this: a leaf's .grad adds up over "
                     f"backward() calls (as in PyTorch); call zero_grad() before {call}")
-        return (f"{w}.grad = {_num(self.grad)} differs: it comes from another backward() or from values "
+        return (f"{w}.grad = {num(self.grad)} differs: it comes from another backward() or from values "
                 f"changed since; call zero_grad(), recompute the graph, then {call}")
 
     def format(self, width: int | None = None, *, total_digits: int = 4, check: bool = True) -> str:
@@ -320,7 +314,7 @@ class Explanation:
         label_width = max((len(label[1]) + 1 for label, _, _ in rows if label and label[0] == "path"), default=0)
         lines = []
         for label, factors, product in rows:
-            text = _factors(factors, _Plain)
+            text = join_factors(factors, Plain)
             kind = label[0] if label else None
             if kind is None:
                 line = f" = {text}"
@@ -329,12 +323,12 @@ class Explanation:
             elif kind == "text":
                 line = f" = {label[1]}"
             elif kind == "path":
-                line = f"     {label[1] + ':':<{label_width}}  {text} = {_num(product)}"
+                line = f"     {label[1] + ':':<{label_width}}  {text} = {num(product)}"
             else:
                 line = f"     {label[1]}"
             lines.append((pad if lines else lhs) + line)
         if check:
-            lines.append(self._status())
+            lines.append(self.status())
         if width:
             hang = lambda line: " " * max(len(line) - len(line.lstrip()) + 4, len(pad) + 5)  # noqa: E731
             lines = [part for line in lines for part in _fold(line, width, hang(line))]
@@ -347,25 +341,25 @@ class Explanation:
 
     def _repr_markdown_(self) -> str:
         """The derivation as a LaTeX ``aligned`` block (Jupyter renders it), notes below it."""
-        tex, notes = [], []
+        aligned, notes = [], []
         for label, factors, product in self._layout():
-            text = _factors(factors, _TeX)
+            text = join_factors(factors, TeX)
             kind = label[0] if label else None
             if kind is None:
-                tex.append(f"&= {text}")
+                aligned.append(f"&= {text}")
             elif kind == "sigma":
-                tex.append(rf"&= \sum_{{{','.join(label[1])}}} {text}")
+                aligned.append(rf"&= \sum_{{{','.join(label[1])}}} {text}")
             elif kind == "text":
-                tex.append(rf"&= \text{{{_tex_text(label[1])}}}")
+                aligned.append(rf"&= \text{{{tex_text(label[1])}}}")
             elif kind == "path":
-                lab = rf"\text{{{label[1]}}}" if label[1].startswith("path") else _tex(label[1])
-                tex.append(rf"&\qquad {lab}:\quad {text} = {_tex_num(product)}")
+                lab = rf"\text{{{label[1]}}}" if label[1].startswith("path") else tex(label[1])
+                aligned.append(rf"&\qquad {lab}:\quad {text} = {tex_num(product)}")
             else:
-                notes.append(f"*{_md_escape(label[1])}*  ")
-        lhs = _tex_partial(name(self.root), name(self.w))
-        body = " \\\\\n".join(tex)
+                notes.append(f"*{md_escape(label[1])}*  ")
+        lhs = tex_partial(name(self.root), name(self.w))
+        body = " \\\\\n".join(aligned)
         return "\n".join([f"$$\n\\begin{{aligned}}\n{lhs} {body}\n\\end{{aligned}}\n$$", "", *notes,
-                          _md_escape(self._status())])
+                          md_escape(self.status())])
 
 
     def mathml(self, total_digits: int = 12) -> str:
@@ -380,21 +374,21 @@ class Explanation:
         """
         rows = []
         for k, (label, factors, product) in enumerate(self._layout(total_digits)):
-            text = _factors(factors, _MathML)
+            text = join_factors(factors, MathML)
             kind = label[0] if label else None
             if kind is None:
                 right = f"<mo>=</mo>{text}"
             elif kind == "sigma":
-                right = f"<mo>=</mo><munder><mo>∑</mo><mrow>{_mml(','.join(label[1]))}</mrow></munder>{text}"
+                right = f"<mo>=</mo><munder><mo>∑</mo><mrow>{mml(','.join(label[1]))}</mrow></munder>{text}"
             elif kind == "text":
-                right = f"<mo>=</mo><mtext>{_xml(label[1])}</mtext>"
+                right = f"<mo>=</mo><mtext>{xml_text(label[1])}</mtext>"
             elif kind == "path":
-                lab = f"<mtext>{_xml(label[1])}</mtext>" if label[1].startswith("path") else _mml(label[1])
+                lab = f"<mtext>{xml_text(label[1])}</mtext>" if label[1].startswith("path") else mml(label[1])
                 right = f'<mspace width="2em"></mspace>{lab}<mo>:</mo><mspace width="0.6em"></mspace>{text}' \
-                        f"<mo>=</mo>{_mml_num(product)}"
+                        f"<mo>=</mo>{mml_num(product)}"
             else:
-                right = f'<mspace width="2em"></mspace><mtext>{_xml(label[1])}</mtext>'
-            left = _mml_partial(name(self.root), name(self.w)) if k == 0 else ""
+                right = f'<mspace width="2em"></mspace><mtext>{xml_text(label[1])}</mtext>'
+            left = mml_partial(name(self.root), name(self.w)) if k == 0 else ""
             rows.append(f"<mtr><mtd>{left}</mtd><mtd>{right}</mtd></mtr>")
         return f'<math display="block"><mtable columnalign="right left">{"".join(rows)}</mtable></math>'
 
@@ -456,229 +450,5 @@ def _zero_note(zero: Sequence[PathTerm], n_terms: int) -> str:
 def _describe_zero(e: Edge) -> str:
     text = f"{e.symbol} = 0"
     if e.child.op == "relu":
-        text += f" (the ReLU {name(e.child)} is off: {name(e.parent)} = {_num(e.parent.data)} ≤ 0)"
+        text += f" (the ReLU {name(e.child)} is off: {name(e.parent)} = {num(e.parent.data)} ≤ 0)"
     return text
-
-
-def _has_top_level_sum(formula: str) -> bool:
-    """``1 − tanh²(x)`` needs parentheses inside a product; ``2(O − O_des)`` does not."""
-    depth = 0
-    for k, c in enumerate(formula):
-        depth += (c == "(") - (c == ")")
-        if depth == 0 and c in "+-−" and formula[k - 1:k] == " ":
-            return True
-    return False
-
-
-class _Plain:
-    dot, partial, formula, num = "·", staticmethod(partial), staticmethod(str), staticmethod(_num)
-    eq, sign, wrap = "=", staticmethod(str), staticmethod("({})".format)
-
-
-def _factors(factors, style) -> str:
-    """A row's factors joined by the style's dot: ("sym", top, bottom), ("formula", text),
-    ("num", x), ("sum", [x, ...]); ("eq",) separates the parts of a row."""
-    out: list[str] = []
-    for f in factors:
-        kind = f[0]
-        if kind == "eq":
-            out.append(style.eq)
-            continue
-        if kind == "sym":
-            s = style.partial(f[1], f[2])
-        elif kind == "formula":
-            s = style.formula(f"({f[1]})" if len(factors) > 1 and _has_top_level_sum(f[1]) else f[1])
-        elif kind == "sum":
-            s = " ".join(style.num(x) if k == 0 else f"{style.sign('-' if x < 0 else '+')} {style.num(abs(x))}"
-                         for k, x in enumerate(f[1]))
-        else:
-            x = f[1]  # ("num", x) or ("num", x, significant digits)
-            s = style.num(*f[1:]) if not out or out[-1] == style.eq or x >= 0 else style.wrap(style.num(*f[1:]))
-        if out and out[-1] != style.eq:
-            out.append(style.dot)
-        out.append(s)
-    return " ".join(out)
-
-
-# --- LaTeX, for Jupyter ---------------------------------------------------------------
-
-_TEX_WORDS = {"tanh": r"\tanh", "exp": r"\exp", "log": r"\log", "ln": r"\ln", "max": r"\max"}
-_TEX_CHARS = {
-    "·": r"\cdot", "−": "-", "²": "^{2}", "σ": r"\sigma", "∂": r"\partial", "′": "'", "Σ": r"\sum",
-    "×": r"\times", "≤": r"\le", "…": r"\ldots", "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&",
-    "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\sim", "\\": r"\backslash",
-}
-_TEX_SAFE = set("()[]+-/=,.;:!?'|<>*@0123456789")
-_TOKEN = re.compile(r"(?P<num>\d+(?:\.\d+)?(?:e[+-]?\d+)?)|(?P<word>[A-Za-z][A-Za-z0-9_]*)|(?P<ch>\S)")
-
-
-def _tex(s: str) -> str:
-    """Any name or handout formula as LaTeX math: ``w2[3][7]`` → ``w_{2}[3][7]``; specials escaped."""
-    return _tex_join(_tex_tokens(list(_TOKEN.finditer(s))))
-
-
-def _tex_join(parts: list[str]) -> str:
-    """Concatenate, with a space only where a command or letter would run into a letter."""
-    out = ""
-    for p in parts:
-        out += " " + p if out and out[-1].isalpha() and p[:1].isalpha() else p
-    return out
-
-
-def _exponent(tokens, k: int):
-    """The tokens of an exponent starting at ``tokens[k]`` (a (group), a signed atom or one atom),
-    and the index after it."""
-    end = k
-    if end < len(tokens) and tokens[end].group() == "(":
-        depth = 0
-        for end in range(k, len(tokens)):
-            depth += {"(": 1, ")": -1}.get(tokens[end].group(), 0)
-            if depth == 0:
-                break
-        return tokens[k + 1:end], end + 1
-    if end < len(tokens) and tokens[end].group() in "-−":
-        end += 1
-    return tokens[k:end + 1], end + 1
-
-
-def _tex_tokens(tokens) -> list[str]:
-    out: list[str] = []
-    k = 0
-    while k < len(tokens):
-        m = tokens[k]
-        k += 1
-        if m.group() == "^":
-            inner, k = _exponent(tokens, k)
-            # a second superscript in a row (a label with ^ or ²) goes on an empty base
-            base = "{}" if out and out[-1].startswith(("^", "{}^")) else ""
-            out.append(base + "^{" + _tex_join(_tex_tokens(inner)) + "}")
-        elif m.lastgroup == "num":
-            out.append(_tex_number_text(m.group()))
-        elif m.lastgroup == "word":
-            out.append(_tex_word(m.group()))
-        else:
-            c = m.group()
-            tex = _TEX_CHARS.get(c, c if c in _TEX_SAFE else rf"\text{{{c}}}")
-            out.append("{}" + tex if tex.startswith("^") and out and out[-1].startswith(("^", "{}^")) else tex)
-    return out
-
-
-def _tex_word(word: str) -> str:
-    r"""``w2`` → ``w_{2}``, ``O_des`` → ``O_{\mathrm{des}}``, ``tanh`` → ``\tanh``, ``input`` → ``\mathrm{input}``."""
-    if word in _TEX_WORDS:
-        return _TEX_WORDS[word]
-    base, _, sub = word.partition("_")
-    if sub and "_" not in sub:
-        return rf"{_tex_word(base)}_{{\mathrm{{{sub}}}}}"
-    m = re.fullmatch(r"([A-Za-z]+)(\d*)", word)
-    if m is None:
-        return rf"\mathrm{{{word.replace('_', _TEX_CHARS['_'])}}}"
-    letters, digits = m.groups()
-    head = letters if len(letters) == 1 else rf"\mathrm{{{letters}}}"
-    return head + (f"_{{{digits}}}" if digits else "")
-
-
-def _tex_number_text(s: str) -> str:
-    mantissa, _, exponent = s.partition("e")
-    return f"{mantissa} \\times 10^{{{int(exponent)}}}" if exponent else mantissa
-
-
-def _tex_num(x: float, digits: int = 4) -> str:
-    s = _num(x, digits)
-    return "-" + _tex_number_text(s[1:]) if s.startswith("-") else _tex_number_text(s)
-
-
-def _tex_partial(top: str, bottom: str) -> str:
-    return rf"\frac{{\partial {_tex(_wrap(top))}}}{{\partial {_tex(_wrap(bottom))}}}"
-
-
-def _tex_text(s: str) -> str:
-    return "".join(_TEX_CHARS.get(c, c) if c in "#$%&_{}~\\" else c for c in s)
-
-
-class _TeX(_Plain):
-    dot, partial, formula, num = r"\cdot", staticmethod(_tex_partial), staticmethod(_tex), staticmethod(_tex_num)
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~&])")
-
-
-def _md_escape(s: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", s)
-
-
-# --- MathML, for the explorer page (browsers typeset it natively) ------------------------
-
-@functools.lru_cache(maxsize=1 << 16)  # names and formulas repeat across the parameters of a page
-def _xml(s: str) -> str:
-    """Text for HTML/MathML: escaped, control characters as Python escapes (never markup)."""
-    return html.escape("".join(c if c.isprintable() or c == " " else ascii(c)[1:-1] for c in s), quote=True)
-
-
-_MML_WORDS = {"tanh", "exp", "log", "ln", "max", "relu"}
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _mml(s: str) -> str:
-    """Any name or handout formula as MathML: ``w2[3][7]`` → w with subscript 2, then [3][7]."""
-    return "".join(_mml_tokens(list(_TOKEN.finditer(s))))
-
-
-def _mml_tokens(tokens) -> list[str]:
-    out: list[str] = []
-    k = 0
-    while k < len(tokens):
-        m = tokens[k]
-        k += 1
-        c = m.group()
-        if c in ("^", "²"):  # the exponent: a (group), a signed atom or one atom; ² is ^2
-            if c == "²":
-                exponent = "<mn>2</mn>"
-            else:
-                inner, k = _exponent(tokens, k)
-                exponent = "".join(_mml_tokens(inner))
-            base = out.pop() if out else "<mrow></mrow>"
-            out.append(f"<msup>{base}<mrow>{exponent}</mrow></msup>")
-        elif m.lastgroup == "num":
-            out.append(_mml_number(c))
-        elif m.lastgroup == "word":
-            out.append(_mml_word(c))
-        else:
-            out.append(f"<mi>{_xml(c)}</mi>" if c.isalpha() else f"<mo>{_xml(c)}</mo>")
-    return out
-
-
-def _mml_word(word: str) -> str:
-    """``w2`` → w₂, ``O_des`` → O with subscript des; words such as ``tanh`` upright."""
-    if word in _MML_WORDS:
-        return f"<mi>{word}</mi>"
-    base, _, sub = word.partition("_")
-    if sub and "_" not in sub:
-        return f"<msub>{_mml_word(base)}<mi>{_xml(sub)}</mi></msub>"
-    m = re.fullmatch(r"([A-Za-z]+)(\d+)", word)
-    if m:
-        return f"<msub><mi>{m.group(1)}</mi><mn>{m.group(2)}</mn></msub>"
-    return f"<mi>{_xml(word)}</mi>"
-
-
-def _mml_number(s: str) -> str:
-    mantissa, _, exponent = s.partition("e")
-    if not exponent:
-        return f"<mn>{mantissa}</mn>"
-    return f"<mrow><mn>{mantissa}</mn><mo>×</mo><msup><mn>10</mn><mn>{int(exponent)}</mn></msup></mrow>"
-
-
-def _mml_num(x: float, digits: int = 4) -> str:
-    s = _num(x, digits)
-    return f"<mrow><mo>-</mo>{_mml_number(s[1:])}</mrow>" if s.startswith("-") else _mml_number(s)
-
-
-def _mml_partial(top: str, bottom: str) -> str:
-    return (f"<mfrac><mrow><mo>∂</mo>{_mml(_wrap(top))}</mrow>"
-            f"<mrow><mo>∂</mo>{_mml(_wrap(bottom))}</mrow></mfrac>")
-
-
-class _MathML(_Plain):
-    dot, partial, formula, num, eq = "<mo>·</mo>", staticmethod(_mml_partial), staticmethod(_mml), \
-        staticmethod(_mml_num), "<mo>=</mo>"
-    sign, wrap = staticmethod("<mo>{}</mo>".format), staticmethod("<mrow><mo>(</mo>{}<mo>)</mo></mrow>".format)

@@ -21,8 +21,10 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence, Union
 
-from . import engine
-from .engine import Value, _describe, _local_derivative_values, _run_closure, _to_float, topological_order
+from .checks import describe, non_finite_grad, to_float
+from .compat import run_closures
+from .custom import local_derivative_values
+from .engine import EXTENSIONS, Value, topological_order
 
 __all__ = ["grad", "hessian", "hvp", "backward_create_graph", "GradFloat"]
 
@@ -71,10 +73,8 @@ def _gradients(root: Value, seed: float, create_graph: bool) -> tuple[list[Value
     by the op's derivative in Values, so every gradient is a Value (or a constant).
     """
     order = topological_order(root)
-    if engine._closures_set and not create_graph:  # micrograd-style ops: their closures give the floats now,
-        for v in order:                             # as in backward() (each grad is put back as it was)
-            if getattr(v, "_closure", None) is not None:
-                _run_closure(v)
+    if not create_graph:
+        run_closures(order)  # micrograd-style ops: their closures give the floats now, as in backward()
     grads: dict = {root: seed}
     for v in reversed(order):
         g = grads.get(v)
@@ -84,9 +84,8 @@ def _gradients(root: Value, seed: float, create_graph: bool) -> tuple[list[Value
             if not g:
                 continue  # a zero gradient (behind a dead ReLU) adds nothing
             if not math.isfinite(g):
-                raise OverflowError(f"grad: ∂/∂{v.label or v.op} = {g} overflowed a float; "
-                                    "lower the learning rate or scale the inputs")
-        locals_ = _local_derivative_values(v) if create_graph else v.local_grads
+                raise non_finite_grad(v, g)
+        locals_ = local_derivative_values(v) if create_graph else v.local_grads
         for p, d in zip(v.parents, locals_):
             term = _times(g, d)
             if term is not None:
@@ -147,7 +146,7 @@ def grad(output: Value, inputs: Value | Sequence[Value], create_graph: bool = Fa
     result = []
     for k, x in enumerate(xs):
         if x not in reached and not allow_unused:
-            raise ValueError(f"grad: the output does not depend on inputs[{k}] ({_describe(x)}); "
+            raise ValueError(f"grad: the output does not depend on inputs[{k}] ({describe(x)}); "
                              "pass allow_unused=True to get 0 for it")
         g = grads.get(x, 0.0)
         result.append(g if not create_graph or isinstance(g, Value) else Value(g))
@@ -199,7 +198,7 @@ def _evaluate(f: Callable[..., Value], inputs: Sequence[Input], where: str) -> t
         raise TypeError(f"{where}: f must be a function of Values returning one Value, got {type(f).__name__} {f!r}")
     if isinstance(inputs, (str, bytes, Value)) or not hasattr(inputs, "__iter__"):
         raise TypeError(f"{where}: inputs must be a list of numbers (or Values), got {type(inputs).__name__} {inputs!r}")
-    xs = [x if isinstance(x, Value) else Value(_to_float(x, f"{where} input")) for x in inputs]
+    xs = [x if isinstance(x, Value) else Value(to_float(x, f"{where} input")) for x in inputs]
     if not xs:
         raise ValueError(f"{where}: no inputs; give one number (or Value) per argument of f")
     return _output(f(*xs), where, "f must return"), xs
@@ -234,7 +233,7 @@ def hvp(f: Callable[..., Value], inputs: Sequence[Input], v: Sequence[float]) ->
     out, xs = _evaluate(f, inputs, "hvp(f, inputs, v)")
     if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or len(v) != len(xs):
         raise ValueError(f"hvp(f, inputs, v): v must be a list of {len(xs)} numbers, one per input, got {v!r}")
-    weights = [_to_float(x, "hvp(f, inputs, v) entry") for x in v]
+    weights = [to_float(x, "hvp(f, inputs, v) entry") for x in v]
     total: Gradient | None = None
     for g, w in zip(grad(out, xs, create_graph=True, allow_unused=True), weights):
         term = _times(g, w)
@@ -243,3 +242,6 @@ def hvp(f: Callable[..., Value], inputs: Sequence[Input], v: Sequence[float]) ->
     if not isinstance(total, Value):  # the gradient is constant: f is linear, or v is 0
         return [0.0] * len(xs)
     return grad(total, xs, allow_unused=True)
+
+
+EXTENSIONS["create_graph"] = backward_create_graph  # Value.backward(create_graph=True)

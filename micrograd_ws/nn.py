@@ -20,7 +20,10 @@ import numbers
 import random
 from typing import Sequence, Union
 
-from .engine import BUILTIN_OPS, Value, _all_leaves, _Param, _Store, _store_weighted_sum, _to_float, _weighted_sum
+from .checks import to_float
+from .custom import BUILTIN_OPS
+from .engine import Value
+from .stores import Param, Store, layer_sum, neuron_sum
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "two_neuron", "two_hidden_layers"]
 
@@ -46,7 +49,7 @@ def _changed() -> None:
     structure_changes += 1
 
 
-class _CountingList(list):
+class CountingList(list):
     """A list that calls its ``_changed()`` on every change of its items (a subclass says what to count)."""
 
     def _changed(self) -> None:
@@ -66,10 +69,10 @@ def _counting(name: str):
 
 for _name in ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend", "insert", "pop",
               "remove", "clear", "sort", "reverse"):
-    setattr(_CountingList, _name, _counting(_name))
+    setattr(CountingList, _name, _counting(_name))
 
 
-class _Parts(_CountingList):
+class _Parts(CountingList):
     """A list of a net's parts (a neuron's weights, a layer's neurons, a net's layers) that counts
     every change of its items in :data:`structure_changes`."""
 
@@ -118,7 +121,7 @@ class Neuron(Module):
 
     Weights and bias start uniform in ±1/√nin (PyTorch's default for Linear), a
     scale at which the handout's α = 0.01 trains the 100-wide net stably.  They are Values
-    whose numbers the neuron keeps as one list (an engine ``_Store``), so its forward and
+    whose numbers the neuron keeps as one list (a ``stores.Store``), so its forward and
     backward pass and ``SGD.step()`` take a list at a time; replaced by other Values, they
     are read one by one.
     """
@@ -127,7 +130,7 @@ class Neuron(Module):
         if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
             raise ValueError(f"Neuron(nin): nin must be a positive int, got {nin!r}")
         weights, bias = self._initial(nin, rng if rng is not None else random)
-        *self.w, self.b = _Store([*weights, bias]).params
+        *self.w, self.b = Store([*weights, bias]).params
         self.nonlin = nonlin
 
     @staticmethod
@@ -146,9 +149,9 @@ class Neuron(Module):
         if self._cached_at != structure_changes:  # a net's make-up changed (maybe this neuron's)
             self._cache()
         if self._store is not None:
-            z = _store_weighted_sum(self._store, xt, xd, z_label)
+            z = neuron_sum(self._store, xt, xd, z_label)
         else:
-            z = _weighted_sum(self._wt, xt, xd, self.b, self._leaves)
+            z = layer_sum(self._wt, xt, xd, self.b, self._leaves)
             z.label = z_label
         if not self.nonlin:
             return z
@@ -158,13 +161,13 @@ class Neuron(Module):
 
     def _cache(self) -> None:
         """The weights as one tuple for every forward pass, whether they and the bias are
-        leaves (then backward never scans them: see engine._WeightedSum), and the store that
+        leaves (then backward never scans them: see stores.WeightedSum), and the store that
         holds them all in order, if one does; made again after any change of a net's make-up
         (:data:`structure_changes`), as of ``self.w`` or ``self.b``."""
         self._cached_at, self._wt = structure_changes, tuple(self.w)
         params = (*self._wt, self.b)
-        self._leaves = _all_leaves(params)
-        store = self.b._store if type(self.b) is _Param else None
+        self._leaves = not any(p.parents for p in params)
+        store = self.b._store if type(self.b) is Param else None
         self._store = store if store is not None and store.params == params else None
 
     def zero_grad(self) -> None:
@@ -306,29 +309,10 @@ class MLP(Module):
             if not _shape_ok(rows, layer.nout, layer.nin) or not _shape_ok([bs], 1, layer.nout):
                 raise ValueError(f"w{l} must be [{layer.nout}×{layer.nin}] and b{l} [{layer.nout}] lists of numbers")
             for n, row, b in zip(layer.neurons, rows, bs):
-                updates += [(w, _to_float(x, w.label)) for w, x in zip(n.w, row)]
-                updates.append((n.b, _to_float(b, n.b.label)))
+                updates += [(w, to_float(x, w.label)) for w, x in zip(n.w, row)]
+                updates.append((n.b, to_float(b, n.b.label)))
         for p, x in updates:  # all checked before any is changed
             p.data = x
-
-    def save(self, path: str) -> None:
-        """Save as JSON (architecture, handout names, exact floats); see :mod:`micrograd_ws.serialize`."""
-        from .serialize import save
-
-        save(self, path)
-
-    def to_torch(self):
-        """An equivalent ``torch.nn.Module`` (float64) with the same weights; needs torch."""
-        from .torch_interop import to_torch
-
-        return to_torch(self)
-
-    @classmethod
-    def from_torch(cls, module) -> "MLP":
-        """The reverse of :meth:`to_torch`: an MLP with the module's weights."""
-        from .torch_interop import from_torch
-
-        return from_torch(module)
 
     def __repr__(self) -> str:
         arrows = " → ".join(map(str, self.sizes))

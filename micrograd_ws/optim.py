@@ -5,13 +5,15 @@ import math
 from collections import Counter
 from typing import Iterable
 
-from .engine import Value, _Param, _Store, _to_float
-from .nn import _CountingList
+from .checks import to_float
+from .engine import Value
+from .nn import CountingList
+from .stores import Param, Store
 
 __all__ = ["SGD"]
 
 
-class _ParamList(_CountingList):
+class _ParamList(CountingList):
     """``SGD.params``: a list that counts its changes, so that the optimizer regroups after one."""
 
     version = 0
@@ -38,7 +40,7 @@ class SGD:
                 raise TypeError(f"SGD: parameter {i} is a {type(p).__name__}, not a Value; pass model.parameters()")
         if not self.params:
             raise ValueError("SGD: no parameters to optimise; pass model.parameters()")
-        self.lr = _to_float(lr, "SGD(lr)")
+        self.lr = to_float(lr, "SGD(lr)")
         if self.lr <= 0:
             raise ValueError(f"SGD(lr): the learning rate must be positive, got {self.lr}")
 
@@ -62,10 +64,10 @@ class SGD:
         the other parameters one by one (``_loose``)."""
         self._grouped = self._params_key  # what this grouping was made for
         count = Counter(map(id, self._params))
-        stores = {id(p._store): p._store for p in self._params if type(p) is _Param}
-        whole: dict[int, _Store] = {k: s for k, s in stores.items() if all(count[id(q)] == 1 for q in s.params)}
+        stores = {id(p._store): p._store for p in self._params if type(p) is Param}
+        whole: dict[int, Store] = {k: s for k, s in stores.items() if all(count[id(q)] == 1 for q in s.params)}
         self._stores = list(whole.values())
-        self._loose = [p for p in self._params if type(p) is not _Param or id(p._store) not in whole]
+        self._loose = [p for p in self._params if type(p) is not Param or id(p._store) not in whole]
 
     def step(self) -> None:
         """Update every parameter, or none: refuses if a gradient or a new value is not finite."""

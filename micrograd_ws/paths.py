@@ -3,7 +3,7 @@
 Each edge of the graph carries the local derivative ∂child/∂parent that the engine
 recorded in the forward pass.  ∂C/∂w is the sum, over every path from ``w`` up to
 ``C``, of the product of the local derivatives along it; this module finds those
-edges and paths and names them the way the handout writes them.  One
+edges and paths, named the way the handout writes them (:mod:`micrograd_ws.notation`).  One
 :class:`Analysis` of (C, w) holds all of it, computed once; the explanations
 (:mod:`micrograd_ws.explain`), the pictures (:mod:`micrograd_ws.viz`) and the
 explorer page (:mod:`micrograd_ws.explorer`) read it.
@@ -21,127 +21,15 @@ explorer page (:mod:`micrograd_ws.explorer`) read it.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from difflib import SequenceMatcher, get_close_matches
-from typing import Iterable, Iterator
+from typing import Iterator
 
-from .engine import Value, _NumberLabel, topological_order
+from .engine import Value, topological_order
+from .notation import did_you_mean, expression, local_formula, name, partial, suggest_labels
 
+# name, expression, suggest_labels and did_you_mean are notation's, here too as before
 __all__ = ["Edge", "Graph", "Analysis", "name", "expression", "subgraph", "edges", "paths", "count_paths",
            "path_product", "suggest_labels", "did_you_mean"]
-
-
-def name(v: Value, depth: int = 2) -> str:
-    """A node's name: its label, or a short expression of its parents.
-
-    A number in an expression (the ``3`` of ``a * 3``) is labelled with itself; a Value
-    you made without a label reads ``Value(2)``, never a bare number that would look
-    like a constant.  Parts deeper than ``depth`` read ``…``, an operation with many
-    inputs by its op (label a node to give it a name of your own).
-
-    >>> a = Value(2.0, 'a')
-    >>> name(a), name(Value(3.0)), name(a * 3), name((a * 3).tanh())
-    ('a', 'Value(3)', 'a·3', 'tanh(a·3)')
-    >>> q = Value(2.0); name(q * q)
-    'Value(2)·Value(2)'
-    >>> from micrograd_ws import mean
-    >>> name(a * 3 * 3 * 3), name(mean([a, a, a]) * 2)
-    ('…·3·3', 'mean(…)·2')
-    """
-    if v.label:
-        return v.label
-    return expression(v, depth)
-
-
-def expression(v: Value, depth: int = 2) -> str:
-    """What computed ``v``, from its parents' names, whatever its label: ``expression(z)`` is ``a·3``.
-
-    >>> a = Value(2.0, 'a'); z = a * 3; z.label = 'z'
-    >>> expression(z), expression(a)
-    ('a·3', '2')
-    """
-    if not v.parents:
-        # a number, or a labelled leaf's value; a Value made without a label reads Value(2)
-        return f"{v.data:g}" if v.label or type(v.label) is _NumberLabel else f"Value({v.data:g})"
-    if depth == 0:
-        return "…"
-    if len(v.parents) > 2:
-        return f"{v.op}(…)" if v.op.isidentifier() else v.op
-    args = [name(p, depth - 1) for p in v.parents]
-    if v.op in ("+", "-", "*", "/") and len(args) == 2:
-        a, b = (_wrap(x) if v.op != "+" else x for x in args)
-        return f"{a} {v.op} {b}" if v.op in "+-" else f"{a}{'·' if v.op == '*' else '/'}{b}"
-    if v.op == "neg":
-        return f"−{_wrap(args[0])}"
-    if v.op.startswith("**"):
-        return f"{_wrap(args[0])}^{_wrap(args[1]) if len(args) == 2 else v.op[2:]}"
-    return f"{v.op}({', '.join(args)})"
-
-
-_INDICES = re.compile(r"(\[[^\]]*\])+$")
-
-
-def _stem(label: str) -> str:
-    """A label without its indices, lower case: ``W2[3][1]`` → ``w2``."""
-    return _INDICES.sub("", label).lower()
-
-
-def suggest_labels(wanted: str, labels: Iterable[str], n: int = 3) -> list[str]:
-    """The labels a user most likely meant by ``wanted``, best first (at most ``n``).
-
-    One rule for every look-up by name (``explain``, ``draw_grad``, the command line's
-    ``--only``): the same name in another case first (``W1[0]`` → ``w1[0]``), then
-    the name with an index dropped or added (``b3[0]`` → ``b3``, ``w1`` → ``w1[0]``),
-    then close spellings, those of the same kind (first letter) before others; when
-    nothing is close, the first name of each kind with the same letter, else of every
-    kind, so there is always something to try.
-
-    >>> names = ['w1[0]', 'w1[1]', 'b1[0]', 'z1[0]', 'w3[0]', 'b2[0]', 'b3', 'O', 'C']
-    >>> suggest_labels('b3[0]', names), suggest_labels('W1[0]', names)
-    (['b3', 'b2[0]', 'b1[0]'], ['w1[0]', 'w1[1]', 'w3[0]'])
-    >>> suggest_labels('w9', names)
-    ['w1[0]', 'w3[0]']
-    """
-    wanted = wanted.strip()
-    low, stem = wanted.lower(), _stem(wanted)
-    names = [s for s in dict.fromkeys(labels) if s]
-    by_lower: dict[str, str] = {}
-    for s in names:
-        by_lower.setdefault(s.lower(), s)
-    close = [by_lower[m] for m in get_close_matches(low, list(by_lower), n=max(n, 10), cutoff=0.6)]
-    close.sort(key=lambda s: s[:1].lower() != low[:1])  # stable: the same kind first
-    kinds: dict[str, str] = {}  # the first name of each kind
-    for s in names:
-        kinds.setdefault(_stem(s), s)
-    same_stem = sorted((s for s in names if _stem(s) == stem),  # the closest index first
-                       key=lambda s: -SequenceMatcher(None, low, s.lower()).ratio())
-    tiers = ([s for s in names if s.lower() == low], same_stem, close)
-    found = list(dict.fromkeys(s for tier in tiers for s in tier))
-    if not found:
-        found = [s for s in kinds.values() if s[:1].lower() == low[:1]] or list(kinds.values())
-    return found[:n]
-
-
-def did_you_mean(label: str, labels: Iterable[str]) -> str:
-    """``did you mean b3, b2[0] or b1[0]?``: the hint of every look-up by name (:func:`suggest_labels`).
-
-    >>> did_you_mean('b3[0]', ['w1', 'b1', 'b3']), did_you_mean('W1[0]', ['w1[0]', 'w1[1]', 'z1[0]'])
-    ('did you mean b3?', 'did you mean w1[0], w1[1] or z1[0]?')
-    """
-    close = suggest_labels(label, labels)
-    if not close:
-        return "nothing in it has a label: pass the Value itself, or label it (Value(2.0, label='x'))"
-    return "did you mean " + (", ".join(close[:-1]) + " or " if len(close) > 1 else "") + close[-1] + "?"
-
-
-def partial(top: str, bottom: str) -> str:
-    """``∂top/∂bottom``, bracketing expression names: ``partial('C', 'a·b + c')`` is ``∂C/∂(a·b + c)``."""
-    return f"∂{_wrap(top)}/∂{_wrap(bottom)}"
-
-
-def _wrap(s: str) -> str:
-    return f"({s})" if " " in s else s
 
 
 @dataclass(frozen=True)
@@ -168,46 +56,7 @@ class Edge:
     @property
     def formula(self) -> str:
         """What the local derivative is, as the handout writes it, e.g. ``H1[7]`` or ``2(O − O_des)``."""
-        return _formula(self.child, self.index)
-
-
-def _formula(c: Value, i: int) -> str:
-    op, ps = c.op, c.parents
-    arg = name(ps[i])  # inside f(…) as it is; as a factor or a base in parentheses if it has spaces
-    x = _wrap(arg)
-    if op == "+":
-        return "1"
-    if op == "-":
-        return "1" if i == 0 else "−1"
-    if op == "neg":
-        return "−1"
-    if op == "*":
-        return name(ps[1 - i])
-    if op == "/":
-        a, b = _wrap(name(ps[0])), _wrap(name(ps[1]))
-        return f"1/{b}" if i == 0 else f"−{a}/{b}²"
-    if op == "w·x+b":
-        n = (len(ps) - 1) // 2
-        return "1" if i == 2 * n else name(ps[i + n] if i < n else ps[i - n])
-    if op == "(O-O_des)²":
-        target = name(ps[1]) if len(ps) == 2 else "O_des"
-        o = name(ps[0])
-        return f"2({o} − {target})" if i == 0 else f"−2({o} − {target})"
-    if op == "relu":  # the handout's ∂H/∂z: 0 where H = 0, else 1
-        return f"{c.local_grads[i]:g}"
-    if op == "square":
-        return f"2·{x}"
-    if op.startswith("**") and len(ps) == 1:
-        n = float(op[2:])
-        return f"{op[2:]}·{x}^{n - 1:g}" if n != 2 else f"2·{x}"
-    if op == "**":
-        a, b = _wrap(name(ps[0])), _wrap(name(ps[1]))
-        return f"{b}·{a}^({b} − 1)" if i == 0 else f"{a}^{b}·ln {a}"
-    simple = {"exp": f"exp({arg})", "log": f"1/{x}", "tanh": f"1 − tanh²({arg})",
-              "sigmoid": f"σ({arg})(1 − σ({arg}))", "mean": f"1/{len(ps)}"}
-    if op in simple:
-        return simple[op]
-    return f"∂{op}/∂arg{i + 1}" if len(ps) > 1 else f"{op}′({arg})"
+        return local_formula(self.child, self.index)
 
 
 class Graph:

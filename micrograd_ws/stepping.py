@@ -26,10 +26,12 @@ import math
 from dataclasses import dataclass
 from typing import Iterator, Union
 
-from .engine import (Saved, Value, _abort_backward, _finish_backward, _prepare_backward, _run_closure, _to_float,
-                     topological_order)
-from .explain import _num, _product
-from .paths import Edge, name, partial
+from .checks import non_finite_grad, to_float
+from .compat import run_closures
+from .engine import EXTENSIONS, Value, pass_order, topological_order
+from .safety import Pass
+from .notation import name, num as _num, partial, product as _product
+from .paths import Edge
 
 __all__ = ["backward_steps", "BackwardStep", "Contribution"]
 
@@ -139,43 +141,54 @@ def backward_steps(root: Value, gradient: Union[int, float] = 1.0) -> Iterator[B
     """
     if not isinstance(root, Value):
         raise TypeError(f"backward_steps(root): root must be a Value (e.g. the cost C), got {type(root).__name__}")
-    return _steps(root, _to_float(gradient, "backward_steps(gradient)"))
+    return _steps(root, to_float(gradient, "backward_steps(gradient)"))
 
 
 def _steps(root: Value, gradient: float) -> Iterator[BackwardStep]:
-    earlier = [(v, v.grad) for v in topological_order(root) if v.parents]  # to roll back an unfinished pass
-    nodes: list[Value] = []
-    saved = Saved()  # made before the set-up, so that the roll-back covers an interrupt inside it
+    """backward()'s pass (the same ``_chain`` at each node), yielding after each node.
+
+    Every leaf is kept aside first, so that until the pass ends a leaf shows only this pass's part."""
+    nodes = pass_order(root)
+    earlier = [(v, v.grad) for v in nodes]  # to roll back an unfinished pass
+    t = Pass()
     finished = False
     try:
-        _prepare_backward(root, gradient, nodes, saved, every_leaf=True)
+        stamp = t.stamp
+        for leaf in topological_order(root):
+            if not leaf.parents and leaf._pass is not stamp:
+                leaf._reach(t)
+        for v in nodes:
+            v._pass, v.grad = stamp, 0.0
+        root.grad = gradient
         last = len(nodes) - 1
         if last < 0:  # a leaf root: the pass is complete with no step
-            _finish_backward(saved)
+            t.finish()
             finished = True
-        for index, v in enumerate(reversed(nodes)):
+        for index, v in enumerate(nodes):
             g = v.grad
-            if g:  # the engine's loop, recording what each edge adds
+            sums = {}  # each parent's sum so far, as the step adds into it
+            added = []
+            if g:
                 if not math.isfinite(g):
-                    raise OverflowError(
-                        f"backward: ∂/∂{name(v)} = {g} overflowed a float; lower the learning rate or scale the inputs"
-                    )
-                if getattr(v, "_closure", None) is not None:  # a micrograd-style op, as backward does
-                    _run_closure(v)
-                added = []
+                    raise non_finite_grad(v, g)
+                run_closures((v,))  # a micrograd-style op, as backward does
                 for p, d in zip(v.parents, v.local_grads):
                     a = g * d
-                    p.grad += a
-                    added.append((a, p.grad))
+                    sums[p] = sums.get(p, p.grad) + a  # what v._chain(t) adds, in the same order
+                    added.append((a, sums[p]))
+                v._chain(t)
             else:
                 added = [(0.0, p.grad) for p in v.parents]
             if index == last:  # complete the leaves before the last step is shown
-                _finish_backward(saved)
+                t.finish(nodes)
                 finished = True
             contributions = tuple(Contribution(Edge(v, k), a, so_far) for k, (a, so_far) in enumerate(added))
             yield BackwardStep(root, v, g, contributions, index, last + 1)
     finally:  # closed, dropped or failed half-way (an overflow, Ctrl-C): roll the whole pass back
         if not finished:
-            _abort_backward(saved)
+            t.abort()
             for v, grad in earlier:
                 v.grad = grad
+
+
+EXTENSIONS["backward_steps"] = backward_steps  # Value.backward_steps()

@@ -21,7 +21,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence, Union
 
-from .engine import BUILTIN_OPS as _B, Value, _to_float, enable_grad, mean, no_grad, squared_error, weighted_sum
+from .checks import to_float as _to_float
+from .custom import BUILTIN_OPS as _B
+from .engine import Value, mean, squared_error, weighted_sum
+from .mode import enable_grad, no_grad
 from .functional import grad
 from .nn import MLP
 

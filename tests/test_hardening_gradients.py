@@ -26,7 +26,7 @@ from interrupts import at_line, count_lines
 from micrograd_ws import Value, mean, squared_error, two_hidden_layers
 from micrograd_ws.testing import expressions
 
-ENGINE = ("micrograd_ws/engine.py",)
+ENGINE = ("micrograd_ws/engine.py", "micrograd_ws/safety.py", "micrograd_ws/stores.py", "micrograd_ws/compact.py")
 
 
 # --- pickling, deepcopy, other processes -----------------------------------------------------
@@ -140,8 +140,8 @@ def test_ctrl_c_at_every_line_of_backward_leaves_the_grads_as_they_were():
 
 def test_an_exception_at_every_line_of_the_pass_leaves_the_grads_as_they_were():
     # raised directly (not a signal) anywhere in the set-up, the pass and the finish
-    interrupted, n = _check_every_point("raise", {"_prepare_backward", "_propagate", "_finish_backward",
-                                                 "_check_leaves", "backward", "install"})
+    interrupted, n = _check_every_point("raise", {"pass_order", "_chain", "_reach", "keep", "keep_part",
+                                                 "finish", "commit", "backward", "install", "begin"})
     assert interrupted == n
 
 

@@ -8,7 +8,7 @@ from hypothesis import given
 
 from micrograd_ws import (MLP, Value, define_op, draw_graph, grad, hessian, hvp, mean, no_grad, squared_error,
                           topological_order, two_neuron)
-from micrograd_ws.engine import _local_derivative_values
+from micrograd_ws.custom import local_derivative_values as _local_derivative_values
 from micrograd_ws.testing import GradcheckError, expressions, gradcheck, gradgradcheck, values
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import micrograd_ws
 from micrograd_ws import MLP, SGD, Value, draw_dot, draw_graph, explain, squared_error, two_hidden_layers
-from micrograd_ws.engine import BUILTIN_OPS
+from micrograd_ws.custom import BUILTIN_OPS
 from micrograd_ws.testing import OPS, gradcheck
 
 

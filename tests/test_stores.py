@@ -1,4 +1,4 @@
-"""A neuron's parameters kept as float lists (engine._Store): the same numbers as Values one by one.
+"""A neuron's parameters kept as float lists (stores.Store): the same numbers as Values one by one.
 
 A net's weights are Values whose data and grad live in one list per neuron, so that the forward
 pass, backward, zero_grad and SGD.step take a list at a time. Every test compares against the
@@ -14,7 +14,7 @@ import pytest
 
 import micrograd_ws as mw
 from micrograd_ws import SGD, MLP, Value, mean, squared_error, two_hidden_layers
-from micrograd_ws.engine import _Param
+from micrograd_ws.stores import Param as _Param
 
 
 def plain_copy(net: MLP) -> MLP:

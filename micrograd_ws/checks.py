@@ -1,0 +1,119 @@
+"""Number checks and the messages they give: every number micrograd_ws keeps is a finite float.
+
+A room of its own so that the engine's ops read as maths: an op calls :func:`to_float` on what
+a user gives it, and :func:`non_finite` / :func:`non_finite_grad` make the one message for a
+result or gradient that overflowed.  Also how a node is named in those messages
+(:func:`describe`), how a power is written (:func:`fmt`), and :class:`NumberLabel`, the label
+of a plain number an operator turned into a Value.
+
+>>> to_float(3, "Value()")
+3.0
+>>> to_float(float("inf"), "Value()")
+Traceback (most recent call last):
+ValueError: Value(): got inf; micrograd_ws keeps every number finite. Check the data for missing or infinite entries.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Sequence
+
+__all__ = ["to_float", "op_result", "describe", "describe_node", "fmt", "non_finite", "non_finite_grad",
+           "check_local", "NumberLabel", "NUMBER"]
+
+_isfinite = math.isfinite
+
+
+def to_float(x: object, where: str) -> float:
+    """Check a user-supplied number: a finite real, not a bool, not a string; as a float."""
+    if type(x) is float:
+        f = x
+    elif type(x) is not int and (isinstance(x, bool) or not isinstance(x, numbers.Real)):
+        hint = " (use the Value itself, or its .data)" if hasattr(x, "local_grads") else ""
+        raise TypeError(
+            f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}{hint}"
+        )
+    else:
+        try:
+            f = float(x)
+        except OverflowError:  # an int (or a Fraction, Decimal, ...) beyond float range
+            raise ValueError(f"{where}: {_magnitude(x)} is beyond the range of a float "
+                             "(at most about 1.8e308)") from None
+    if not _isfinite(f):
+        raise ValueError(
+            f"{where}: got {f}; micrograd_ws keeps every number finite. "
+            "Check the data for missing or infinite entries."
+        )
+    return f
+
+
+def op_result(x: object, where: str) -> float:
+    """A number returned by a user's function (an op, a closure): a finite float, or an error naming it."""
+    if isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isinf(x):
+        raise OverflowError(f"{where} = {x}: the result overflows a float")
+    return to_float(x, where)
+
+
+def _magnitude(x: numbers.Real) -> str:
+    """How big a number too large for a float is, without str() (refused for huge ints)."""
+    if isinstance(x, numbers.Rational):
+        if x.denominator == 1:
+            return f"an integer of about {int(abs(x.numerator).bit_length() * math.log10(2)) + 1} digits"
+        bits = abs(x.numerator).bit_length() - x.denominator.bit_length()
+        return f"a {type(x).__name__} of about 10**{int(bits * math.log10(2))}"
+    return f"a {type(x).__name__} this large"
+
+
+def describe(v) -> str:
+    """A node in a message: its label and number (``a=2.0``), or its number."""
+    return f"{v.label}={v.data!r}" if v.label else repr(v.data)
+
+
+def describe_node(v) -> str:
+    """A node in a gradient message: its label, or what it is (``(relu node, data=0.5)``)."""
+    return v.label or (f"({v.op} node, data={v.data!r})" if v.op else f"(leaf, data={v.data!r})")
+
+
+def fmt(x: float) -> str:
+    """An exponent as an op's name writes it: ``2`` for 2.0, else the float's repr."""
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
+
+
+def non_finite(op: str, parents: Sequence, data: float) -> ArithmeticError:
+    """The error for an op whose result is not finite: an operand set to inf/nan by hand, or an overflow."""
+    bad = [p for p in parents if not _isfinite(p.data)]
+    if bad:  # someone assigned a non-finite .data by hand
+        return ValueError(f"{op}: operand {describe(bad[0])} is not finite; reset that .data to a finite number")
+    shown = ", ".join(describe(p) for p in parents[:4]) + (", ..." if len(parents) > 4 else "")
+    return OverflowError(
+        f"{op}({shown}) = {data}: the result overflows a float. Numbers this large usually mean "
+        "training diverged: lower the learning rate or scale the inputs."
+    )
+
+
+def non_finite_grad(v, g: float) -> OverflowError:
+    """The one error for a gradient that is not finite, whichever pass (backward, steps, grad) found it."""
+    what = "is NaN (two infinite contributions cancelled)" if g != g else "overflowed a float"
+    return OverflowError(
+        f"backward: ∂/∂{describe_node(v)} = {g} {what}; every leaf's grad is left as it was. "
+        "Lower the learning rate or scale the inputs"
+    )
+
+
+def check_local(out) -> None:
+    """Refuse a node whose local derivative overflowed (1/x at a tiny x, say)."""
+    for d in out.local_grads:
+        if not _isfinite(d):
+            raise OverflowError(
+                f"{out.op}: the local derivative overflows a float at "
+                f"{', '.join(describe(p) for p in out.parents)}"
+            )
+
+
+class NumberLabel(str):
+    """The empty label of a number that an operator turned into a Value (``3`` in ``a * 3``):
+    equal to ``''`` everywhere, told apart by ``paths.name``, which shows the number instead
+    of ``Value(3)`` (the name of a Value made without a label)."""
+
+
+NUMBER = NumberLabel()

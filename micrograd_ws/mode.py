@@ -1,0 +1,90 @@
+"""Grad mode: :func:`no_grad` and :func:`enable_grad`, per thread, like ``torch.no_grad``.
+
+A room of its own so that the engine reads one flag: :func:`recording` is True unless this
+thread is inside :func:`no_grad`.  While no thread is inside ``no_grad`` it answers without
+the (slower) thread-local look-up.
+
+>>> from micrograd_ws import Value
+>>> with no_grad():
+...     y = Value(3.0) * 2
+>>> y.parents, is_grad_enabled()
+((), True)
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "recording", "no_grad_entries", "state", "threads_inside"]
+
+
+class _GradMode(threading.local):
+    enabled = True
+    entries = 0  # how many times this thread entered no_grad() (compile's trace tells by it that fn used it)
+
+
+#: this thread's mode (``state.enabled``), and how many threads are inside ``no_grad`` now: while
+#: that is 0, the engine records without the thread-local look-up (``recording()``, inlined there).
+state = _GradMode()
+threads_inside = 0
+_lock = threading.Lock()
+
+
+def recording() -> bool:
+    """True when an op should record its parents: this thread is not inside :func:`no_grad`."""
+    return not threads_inside or state.enabled
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside :func:`no_grad` (in this thread)."""
+    return state.enabled
+
+
+def no_grad_entries() -> int:
+    """How many times this thread has entered :func:`no_grad` (a counter, for compile's trace)."""
+    return state.entries
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Evaluate without recording the graph (per thread): results made inside are leaves.
+
+    >>> from micrograd_ws import Value
+    >>> w = Value(3.0)
+    >>> with no_grad():
+    ...     y = w * 2
+    >>> y.parents, y.data
+    ((), 6.0)
+    """
+    global threads_inside
+    previous = state.enabled
+    state.entries += 1
+    with _lock:
+        threads_inside += 1
+    try:  # everything after the count is undone in finally, even on an interrupt
+        state.enabled = False
+        yield
+    finally:
+        state.enabled = previous
+        with _lock:
+            threads_inside -= 1
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Record the graph again inside :func:`no_grad` (per thread, like ``torch.enable_grad``).
+
+    >>> from micrograd_ws import Value
+    >>> with no_grad():
+    ...     with enable_grad():
+    ...         y = Value(3.0) * 2
+    >>> y.op
+    '*'
+    """
+    previous = state.enabled
+    try:
+        state.enabled = True
+        yield
+    finally:
+        state.enabled = previous

@@ -1,0 +1,186 @@
+"""All or nothing: a backward pass that fails leaves every leaf's ``grad`` exactly as it was.
+
+A pass can fail half-way: a gradient overflows, a ``_backward`` closure raises, Ctrl-C.  The
+promise, and how :class:`Pass` keeps it:
+
+* a leaf is *kept* (:meth:`Pass.keep`) when the pass first adds into it: its earlier grad is
+  recorded before its grad changes, and the pass's sum starts from 0.  So a pass costs
+  nothing for leaves it never reaches (a dead ReLU's weights), and the undo knows every change.
+  A neuron's parameters are kept as one list (:meth:`Pass.keep_part`, stores.py).
+* :meth:`Pass.finish` checks that every new leaf gradient is finite *before* it adds the
+  earlier grads back, so a non-finite gradient is refused before anything is committed.
+* :meth:`Pass.abort` only *assigns* values recorded before any change, so running it again, or
+  after a half-done finish, gives the same result; Ctrl-C is held while it runs.
+* In the main thread the pass installs :class:`Interrupts`: Ctrl-C raises KeyboardInterrupt as
+  usual, but one that comes while the undo runs is held and delivered once the grads are
+  consistent again.
+
+>>> from micrograd_ws import Value
+>>> a = Value(1e308, 'a'); a.grad = 5.0
+>>> (a * 10.0 * 0.1).backward()
+Traceback (most recent call last):
+OverflowError: a * 10: ...
+"""
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+from operator import attrgetter
+
+from .checks import NumberLabel, non_finite_grad
+
+__all__ = ["Pass", "Interrupts"]
+
+_isfinite = math.isfinite
+_grad = attrgetter("grad")
+
+
+class Pass:
+    """One backward pass's changes to leaves, recorded before they are made.
+
+    ``stamp`` marks the nodes this pass has set up (``Value._pass``); ``touched``/``earlier``:
+    the leaves it has added into, in the order it reached them, and their grads before (two
+    lists, no tuple per leaf for the garbage collector to chase); ``parts``/``before``: the same
+    for neurons' parameter stores, each kept whole with its list of grads (``part.commit``).
+
+    Used as ``t = Pass()``, then ``try: t.begin(); ...; t.finish()`` and ``except: t.abort(); raise``
+    (a ``with`` block would leave a gap: an interrupt can land between its end and ``__exit__``).
+    """
+
+    __slots__ = ("stamp", "touched", "earlier", "parts", "before", "guard", "memo")
+
+    def __init__(self) -> None:
+        self.stamp = object()
+        self.touched: list = []
+        self.earlier: list[float] = []
+        self.parts: list = []
+        self.before: list[list[float]] = []
+        self.guard: Interrupts | None = None
+        self.memo: dict = {}  # what a node type notes for the rest of this pass (stores.py)
+
+    def begin(self) -> None:
+        """Hold Ctrl-C to this pass's rules (the main thread only): call it first in the ``try``."""
+        self.guard = Interrupts.install()
+
+    def release(self) -> None:
+        if self.guard is not None:
+            self.guard.release()  # (idempotent)
+
+    def keep(self, leaf) -> None:
+        """``leaf`` is reached for the first time: record its grad, then its sum starts from 0."""
+        self.earlier.append(leaf.grad)
+        self.touched.append(leaf)
+        leaf._pass = self.stamp
+        leaf.grad = 0.0
+
+    def keep_part(self, part) -> None:
+        """A neuron's store (stores.py) reached for the first time: record its list of grads,
+        then this pass's sums start from its list of zeros (a fresh list: the recorded one is kept)."""
+        self.parts.append(part)
+        self.before.append(part.grad)
+        part._pass = self.stamp
+        part.grad = part.zeros
+
+    def finish(self, nodes=()) -> None:
+        """Check every leaf gradient of this pass, then add the earlier gradients back.
+
+        ``nodes``: the pass's nodes, root first, to name the first non-finite one in the order
+        the pass reached it."""
+        touched, parts = self.touched, self.parts
+        if not (_isfinite(sum(map(_grad, touched))) and (not parts or _isfinite(sum(map(sum, map(_grad, parts)))))):
+            for p in _reached_leaves(nodes) if nodes else touched:
+                if not _isfinite(p.grad) and not isinstance(p.label, NumberLabel):  # (not a number made a Value)
+                    raise non_finite_grad(p, p.grad)
+            for part in parts:
+                for p in part.params:
+                    if not _isfinite(p.grad):
+                        raise non_finite_grad(p, p.grad)
+        if any(self.earlier):
+            for leaf, earlier in zip(touched, self.earlier):
+                if earlier:
+                    leaf.grad += earlier
+        for part, before in zip(parts, self.before):
+            part.commit(before)
+        self.release()  # the last call: a Ctrl-C that comes until here still undoes the pass
+
+    def abort(self) -> None:
+        """Give every leaf the grad it had before the pass (idempotent; Ctrl-C held meanwhile)."""
+        guard = Interrupts.install(holding=True)
+        try:
+            for leaf, earlier in zip(self.touched, self.earlier):
+                leaf.grad = earlier
+            for part, before in zip(self.parts, self.before):
+                part.grad = before
+        finally:
+            if guard is not None:
+                guard.release()
+            self.release()  # (delivers a Ctrl-C held during the undo)
+
+
+def _reached_leaves(nodes) -> list:
+    """The leaves a pass over ``nodes`` (root first) added into, in the order it reached them."""
+    seen: set = set()
+    leaves = []
+    for v in nodes:
+        if v.grad:
+            for p in v.parents:
+                if not p.parents and p not in seen:
+                    seen.add(p)
+                    leaves.append(p)
+    return leaves
+
+
+_MAIN_THREAD = threading.main_thread().ident
+_get_ident = threading.get_ident
+try:  # the C functions under signal.signal/getsignal, without its enum conversions (a few µs per pass)
+    import _signal as _sig
+except ImportError:  # pragma: no cover - not CPython
+    _sig = signal
+_SIGINT = int(signal.SIGINT)
+
+
+class Interrupts:
+    """SIGINT (Ctrl-C) during a pass in the main thread: the pass is finished or undone, never half.
+
+    The handler raises KeyboardInterrupt as the usual one does, while the pass can still be
+    undone; once an exception is on its way to that undo (this handler raised one, or an
+    ``except`` clause is handling one) further SIGINTs are *held*, and :meth:`release` delivers
+    them when every grad is consistent again.  Outside the main thread (where Python never runs
+    signal handlers) nothing is installed.
+    """
+
+    __slots__ = ("previous", "held", "holding", "outer")
+
+    @classmethod
+    def install(cls, holding: bool = False) -> Interrupts | None:
+        if _get_ident() != _MAIN_THREAD:
+            return None
+        self = cls()
+        self.previous = _sig.getsignal(_SIGINT)
+        if not callable(self.previous):  # ignored, default (terminate) or not set from Python
+            return None
+        self.held, self.holding, self.outer = None, holding, sys.exc_info()[1]
+        try:
+            _sig.signal(_SIGINT, self._handler)
+            return self
+        except BaseException:  # the handler raised at once: put the old one back
+            _sig.signal(_SIGINT, self.previous)
+            raise
+
+    def _handler(self, signum: int, frame) -> None:
+        if self.holding or sys.exc_info()[1] is not self.outer:
+            self.held = frame
+            return
+        self.holding = True  # from here the pass is being undone: hold the next ones
+        self.previous(signum, frame)  # KeyboardInterrupt, normally
+        self.holding = False
+
+    def release(self) -> None:
+        """Put the previous handler back and deliver a held SIGINT to it (idempotent)."""
+        previous = self.previous
+        _sig.signal(_SIGINT, previous)
+        if self.held is not None:
+            frame, self.held = self.held, None
+            previous(_SIGINT, frame)

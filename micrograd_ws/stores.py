@@ -1,0 +1,292 @@
+"""A neuron's parameters kept as float lists: its forward pass, its part of backward and
+``SGD.step()`` take a list at a time, where a Value per number takes a Python step per weight.
+
+The numbers are the same to the bit as with plain Values (tests/test_stores.py).  The pieces:
+
+* :class:`Store`: a neuron's weights then its bias, as a list of numbers (``data``) and a list of
+  gradients (``grad``); its parameters are :class:`Param` Values whose ``data`` and ``grad``
+  are entries of those lists.
+* :func:`neuron_sum`: the neuron's ``w·x+b`` node (a :class:`WeightedSum`), whose backward
+  step (``_chain``) writes the store's gradients as one list.
+
+The rules that keep this exact:
+
+* ``data`` is replaced, never changed in place, once a node keeps it as its local derivatives
+  (``shared``): setting one ``p.data`` copies the list first if it is shared.
+* ``grad`` is kept aside whole when a pass first reaches the store (safety.Pass.keep_part).
+  All zero, it is ``zeros``, one list shared by all stores of its length; setting one ``p.grad``
+  copies it first.
+* ``reached``: the entries that pass has added into, when it reached the store only through
+  some of its parameters (an L2 term on a dead neuron's weights), else None (its ``w·x+b``
+  reached them all).  The others keep their grad exactly as it was.
+
+>>> import random, micrograd_ws as mw
+>>> w = mw.Neuron(2, rng=random.Random(0)).w[1]
+>>> w.data = 0.5; w.grad = 2.0; (w.data, w.grad, w._store.data[1], w._store.grad[1])
+(0.5, 2.0, 0.5, 2.0)
+"""
+from __future__ import annotations
+
+import math
+from operator import mul
+
+from . import mode
+from .checks import non_finite
+from .engine import Value, node
+from .pickling import next_id
+
+__all__ = ["Store", "Param", "WeightedSum", "neuron_sum", "layer_sum"]
+
+_new = object.__new__
+_ZEROS: dict[int, list[float]] = {}  # length -> the shared list of zeros (never changed)
+
+
+class Store:
+    """The numbers of one neuron's parameters, its weights and then its bias (see the module docstring)."""
+
+    __slots__ = ("data", "grad", "zeros", "params", "shared", "_pass", "reached")
+
+    def __init__(self, data: list[float]) -> None:
+        self.data = data
+        self.grad = self.zeros = _ZEROS.setdefault(len(data), [0.0] * len(data))
+        self.shared = False
+        self._pass = self.reached = None
+        self.params = tuple(_param(self, k) for k in range(len(data)))
+
+    def commit(self, before: list[float]) -> None:
+        """The end of a pass that kept this store aside: its sums plus the grads ``before`` it."""
+        if before is self.zeros:  # the pass's sums are the grads
+            return
+        if self.reached is not None:  # only some entries: the others as they were, the reached ones plus earlier
+            grads, new = self.grad, before[:]
+            for k in self.reached:
+                new[k] = grads[k] + before[k]
+            self.grad = new
+        elif any(before):  # (an entry the pass left at 0 gets its earlier grad back)
+            self.grad = [g + e for g, e in zip(self.grad, before)]
+
+    def __getstate__(self) -> tuple:
+        # its numbers: its parameters are made again, in order (see Param.__reduce__)
+        return self.data, self.grad, self.zeros, self.shared, len(self.params)
+
+    def __setstate__(self, state: tuple) -> None:
+        self.data, self.grad, self.zeros, self.shared, n = state
+        self._pass = self.reached = None
+        store_param(self, 0, n)  # (its parameters, unless a graph in its grads made them already)
+
+
+def _param(store: Store, k: int) -> Param:
+    p = _new(Param)
+    p._store, p._k = store, k
+    p.label = p.op = ""
+    p.parents = p.local_grads = ()
+    p._id = next_id()
+    return p
+
+
+def store_param(store: Store, k: int, n: int) -> Param:
+    """Unpickling and ``copy.deepcopy``: the ``k``-th of a store's ``n`` parameters.  They are made
+    together when the first is needed, so numbered in order, the weights then the bias, as a
+    neuron makes them (maybe before the store's numbers are restored: a ``create_graph``
+    gradient in them is a graph that may hold its parameters)."""
+    try:
+        params = store.params
+    except AttributeError:
+        params = store.params = tuple(_param(store, i) for i in range(n))
+    return params[k]
+
+
+def _get_data(p: Param) -> float:
+    return p._store.data[p._k]
+
+
+def _set_data(p: Param, x: float) -> None:
+    store = p._store
+    if store.shared:  # a node holds this list: copy, so that its local derivatives stay as they were
+        store.data = store.data[:]
+        store.shared = False
+    store.data[p._k] = x
+
+
+def _get_grad(p: Param) -> float:
+    return p._store.grad[p._k]
+
+
+def _set_grad(p: Param, g: float) -> None:
+    store = p._store
+    if store.grad is store.zeros:  # the shared zeros: copy first
+        store.grad = store.zeros[:]
+    store.grad[p._k] = g
+
+
+def _get_pass(p: Param) -> object:
+    store = p._store
+    reached = store.reached
+    return store._pass if reached is None or p._k in reached else None
+
+
+def _set_pass(p: Param, stamp: object) -> None:
+    store = p._store
+    store._pass, store.reached = stamp, None
+
+
+class Param(Value):
+    """A leaf Value whose ``data`` and ``grad`` live in a :class:`Store` (a neuron's weight or bias).
+
+    It is a Value like any other to read, set, use in expressions and pickle; only the fast
+    paths (a neuron's forward pass, backward, SGD, compile) see the store.
+    """
+
+    __slots__ = ("_store", "_k")
+    data = property(_get_data, _set_data)
+    grad = property(_get_grad, _set_grad)
+    _pass = property(_get_pass, _set_pass)
+    _is_node = False
+
+    def __new__(cls, *args, **kwargs) -> Value:
+        # type(p)(2.0) makes a plain Value, as for any leaf (a store makes its own parameters: _param)
+        return Value(*args, **kwargs)
+
+    def _reach(self, t) -> None:
+        """A pass reaches this parameter first: its store is kept aside whole, this entry marked reached."""
+        store = self._store
+        if store._pass is not t.stamp:
+            t.keep_part(store)
+            store.reached = set()
+        store.reached.add(self._k)
+
+    def __reduce__(self) -> tuple:
+        # its store's k-th parameter (pickle and deepcopy keep the store shared), then its label and attributes
+        return store_param, (self._store, self._k, len(self._store.params)), (self.__dict__ or None, self.label)
+
+    def __setstate__(self, state: tuple) -> None:
+        attrs, self.label = state
+        for key, value in (attrs or {}).items():
+            setattr(self, key, value)
+
+    def __copy__(self) -> Value:
+        # a leaf of its own with the same numbers, as copy.copy of a plain Value (not its store's k-th again)
+        v = _new(Value)
+        v.__setstate__((self.__dict__, {"data": self.data, "grad": self.grad, "label": self.label, "op": "",
+                                        "parents": (), "local_grads": ()}))
+        return v
+
+
+Param.__name__ = "Value"  # what messages call it; pickle finds it by __qualname__
+
+
+# --- a neuron's w·x+b --------------------------------------------------------------------------
+
+def layer_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool) -> Value:
+    """engine.weighted_sum for a layer's neuron whose weights are not one store: ``xt`` and its
+    data ``xd`` are shared by all the layer's neurons; ``leaves``: every weight and the bias is a
+    leaf (then the node is a :class:`WeightedSum`, whose pass scans the inputs once per layer)."""
+    wd = [w.data for w in wt]  # (a comprehension reads slots faster than map(attrgetter))
+    data = sum(map(mul, wd, xd), bias.data)
+    parents = wt + xt + (bias,)
+    if not leaves or not mode.recording():
+        return node(data, parents, (*xd, *wd, 1.0), "w·x+b")
+    if not math.isfinite(data):
+        raise non_finite("w·x+b", parents, data)
+    z = _sum_node(data, xt, xd, wd, None, "")
+    z._parents = parents
+    return z
+
+
+def neuron_sum(store: Store, xt: tuple, xd: list, label: str) -> Value:
+    """engine.weighted_sum for a neuron whose weights and bias are the parameters of ``store``, in
+    order: its forward pass reads them as one list (weights, then the bias last)."""
+    wd = store.data
+    store.shared = True  # the node keeps this list as its local derivatives: not to be changed in place now
+    data = sum(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
+    if (mode.threads_inside and not mode.state.enabled) or not math.isfinite(data):  # (node() raises for the latter)
+        z = node(data, _store_parents(store, xt), (*xd, *wd[:-1], 1.0), "w·x+b")
+        z.label = label
+        return z
+    return _sum_node(data, xt, xd, wd, store, label)
+
+
+def _store_parents(store: Store, xt: tuple) -> tuple:
+    params = store.params
+    return params[:-1] + xt + params[-1:]  # the weights, the inputs, the bias
+
+
+def _sum_node(data: float, xt: tuple, xd: list, wd: list, store: Store | None, label: str) -> Value:
+    z = _new(WeightedSum)  # node()'s fields, but local_grads (and, for a store's, parents) made when first read
+    z.data, z.grad, z.label, z.op, z._id, z._pass = data, 0.0, label, "w·x+b", next_id(), None
+    z._x, z._xd, z._wd, z._store, z._parents, z._local = xt, xd, wd, store, None, None
+    return z
+
+
+class WeightedSum(Value):
+    """A ``w·x+b`` node whose weights and bias are leaves: the nets' pre-activations.
+
+    The same node as any other (``parents``: the weights, the inputs, the bias), keeping its
+    parts apart for backward: ``_x`` the inputs (one tuple shared by all the neurons of a
+    layer, so a pass scans it once, not once per neuron), ``_xd`` and ``_wd`` their data and
+    the weights' (``_wd`` may end with the bias: it is the neuron's store's list, and
+    ``_store`` that store, whose grads ``_chain`` sets as one list; else None).
+    ``local_grads`` and a store's node's ``parents`` are put together when first read.
+    """
+
+    __slots__ = ("_x", "_xd", "_wd", "_store", "_parents", "_local")
+    _is_node = True
+
+    @property
+    def parents(self) -> tuple:
+        if self._parents is None:
+            self._parents = _store_parents(self._store, self._x)
+        return self._parents
+
+    @parents.setter
+    def parents(self, value: tuple) -> None:
+        self._parents = value
+
+    @property
+    def local_grads(self) -> tuple:
+        if self._local is None:  # the 2n + 1 derivatives as one tuple, kept
+            xd = self._xd
+            self._local = (*xd, *self._wd[:len(xd)], 1.0)
+        return self._local
+
+    @local_grads.setter
+    def local_grads(self, value: tuple) -> None:
+        self._local = value
+
+    def _inputs(self, seen: set) -> tuple:
+        """Only the inputs can be nodes (the weights are leaves), and a layer's are scanned once."""
+        x = self._x
+        if id(x) in seen:
+            return ()
+        seen.add(id(x))
+        return x
+
+    def _chain(self, t) -> None:
+        g, stamp, store = self.grad, t.stamp, self._store
+        if store is not None:  # ∂C/∂w_k += g · x_k and ∂C/∂b += g · 1 for all k at once
+            if store._pass is not stamp:  # reached first: kept aside, sums from 0
+                t.keep_part(store)
+                new = [g * x + 0.0 for x in self._xd]  # (0.0 + -0.0 is 0.0, as for a leaf)
+                new.append(g)
+            else:
+                grads = store.grad
+                new = [s + g * x for s, x in zip(grads, self._xd)]
+                new.append(grads[-1] + g)
+            store.grad, store.reached = new, None  # every entry reached
+            parents, local = self._x, self._wd  # then the inputs, ∂z/∂x_k = w_k (zip stops before the bias)
+            inner = t.memo.get(id(parents))  # the layer's inputs all nodes of this pass (its ReLUs)?
+            if inner is None:
+                inner = t.memo[id(parents)] = all([p._pass is stamp for p in parents])
+            if inner:  # then no leaf among them to keep aside
+                for p, d in zip(parents, local):
+                    p.grad += g * d
+                return
+        else:  # (its local_grads, made here and dropped: kept, they would outlive the pass)
+            parents, local = self.parents, (*self._xd, *self._wd, 1.0)
+        for p, d in zip(parents, local):
+            if p._pass is not stamp:
+                p._reach(t)
+            p.grad += g * d
+
+
+WeightedSum.__name__ = "Value"  # what messages call it; pickle finds it by __qualname__
