@@ -9,7 +9,7 @@ Writes two galleries (open their index.html in a browser):
   timed: building it, and rendering it to SVG with ``dot``.
 
 Both for one sample, input 0.5 and desired output 1: the defaults of ``micrograd-ws graphs``
-(``micrograd_ws.cli.DEFAULT_INPUT``, ``DEFAULT_DESIRED``).
+(``micrograd_ws.commands.common.DEFAULT_INPUT``, ``DEFAULT_DESIRED``).
 
 Each caption's total is checked against ``w.grad`` from ``C.backward()``.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from micrograd_ws import draw_grad, render_grads, squared_error, two_hidden_layers, two_neuron  # noqa: E402
-from micrograd_ws.cli import DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, whole_number  # noqa: E402
+from micrograd_ws.commands.common import DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, whole_number  # noqa: E402
 from micrograd_ws.handout import HIDDEN  # noqa: E402
 from micrograd_ws.viz import FORMATS, DotNotFoundError, one_of_each_kind  # noqa: E402
 

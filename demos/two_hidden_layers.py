@@ -14,11 +14,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a clon
 
 import micrograd_ws  # noqa: E402
 from micrograd_ws import two_hidden_layers  # noqa: E402
-from micrograd_ws.cli import whole_number  # noqa: E402
+from micrograd_ws.commands.common import whole_number  # noqa: E402
+from micrograd_ws.commands.train import iteration_counts  # noqa: E402
 from micrograd_ws.data import make_dataset  # noqa: E402
 from micrograd_ws.files import write_figure  # noqa: E402
 from micrograd_ws.handout import ALPHA, HIDDEN, TRAINING_ITERS  # noqa: E402
-from micrograd_ws.train import iteration_counts, plot, summary, train  # noqa: E402
+from micrograd_ws.train import plot, summary, train  # noqa: E402
 
 
 def main(argv=None) -> None:

@@ -1,7 +1,7 @@
-"""``python -m micrograd_ws COMMAND``: see :mod:`micrograd_ws.cli`."""
+"""``python -m micrograd_ws COMMAND``: see :mod:`micrograd_ws.commands`."""
 import sys
 
-from .cli import main
+from .commands import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -27,7 +27,8 @@ and number before building the net; saving writes a temporary file next to the
 target and renames it over the target, so an interrupted save leaves the previous
 file intact.  Saving to a symbolic link writes through it: the file the link points
 to is replaced (atomically, in its own directory) and the link stays.  Loading reads
-only regular files of at most :data:`MAX_BYTES` (256 MiB).
+only regular files of at most :data:`MAX_BYTES` (256 MiB).  ``net.save(path)`` is
+:func:`save`: this module adds the method to :class:`~micrograd_ws.MLP`.
 
 >>> import os, tempfile
 >>> from micrograd_ws import two_hidden_layers
@@ -81,6 +82,9 @@ def save(model: MLP, path: PathLike) -> None:
         write_atomic(path, _dumps(model))
     except UnsafeTargetError as e:
         raise ModelFileError(str(e)) from None
+
+
+MLP.save = save  # net.save(path): nn knows nothing of files, this module adds the method
 
 
 def _saveable(name: str, x: object) -> float:

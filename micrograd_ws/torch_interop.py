@@ -119,3 +119,8 @@ def from_torch(module: torch.nn.Module) -> MLP:
         state[f"w{l}"], state[f"b{l}"] = weight.tolist(), bias.tolist()
     model.load_state_dict(state)
     return model
+
+
+# model.to_torch() and MLP.from_torch(module): nn knows nothing of torch, this module adds the methods
+MLP.to_torch = to_torch
+MLP.from_torch = staticmethod(from_torch)

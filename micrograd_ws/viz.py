@@ -32,21 +32,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Union
 from urllib.parse import quote as url_quote
 
-from .cli import DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, finite_number, whole_number
 from .engine import Value, topological_order
+from .explain import MAX_LISTED, Explanation, build_explanation, find_label
 from .files import quoted, write_atomic
-from .explain import MAX_LISTED, Explanation, _explain, _find_label, _num, did_you_mean
-from .handout import HIDDEN
-from .paths import Analysis, Edge, name, partial
+from .notation import exact, name, num, partial
+from .paths import Analysis, Edge
 
 if TYPE_CHECKING:  # graphviz is optional: imported where it is needed
     import graphviz
 
 __all__ = ["draw_graph", "draw_dot", "draw_grad", "render_grads", "grad_caption", "DotNotFoundError",
-           "DotTimeoutError", "run_dot", "DOT_TIMEOUT", "MAX_NODES", "FORMATS"]
+           "DotTimeoutError", "run_dot", "DOT_TIMEOUT", "MAX_NODES", "FORMATS", "INSTALL_DOT", "edge_value",
+           "one_of_each_kind"]
 
 MAX_NODES = 500  #: larger pictures take dot minutes to lay out and nobody can read them
-MAX_HIDDEN = 1000  #: ``graphs --hidden`` cap, as ``train``'s: the net alone has h² Values (1000: a million)
 FORMATS = ("svg", "png", "pdf", "dot")
 INSTALL_DOT = ("Install Graphviz: Debian/Ubuntu `sudo apt-get install graphviz`, macOS `brew install "
                "graphviz`, Windows `winget install graphviz` (then open a new terminal so PATH is updated).")
@@ -102,23 +101,18 @@ def _node_label(v: Value) -> str:
     rows = [f"<B>{_text(name(v), _NAME_WIDTH)}</B>"]
     if v.op:
         rows.append(f'<FONT POINT-SIZE="10" COLOR="#555555">{_text(v.op, _NAME_WIDTH)}</FONT>')
-    rows += [f"data {_num(v.data)}", f"grad {_num(v.grad)}"]
+    rows += [f"data {num(v.data)}", f"grad {num(v.grad)}"]
     return _html(*rows)
 
 
 def edge_value(e: Edge) -> str:
     """What an edge's local derivative is: ``H1[7] = 0.52``, or just the number when they are the same."""
-    number = _num(e.local)
+    number = num(e.local)
     return f"{e.formula} = {number}" if e.formula != number else number
 
 
 def _edge_label(e: Edge) -> str:
     return _html(_text(e.symbol, 2 * _NAME_WIDTH), _text(f"= {edge_value(e)}", 2 * _NAME_WIDTH), size=9)
-
-
-def _exact(x: float) -> str:
-    """A gradient to 12 significant digits (``w.grad`` to 1e-12 relative)."""
-    return _num(x, 12)
 
 
 def _caption_label(lines: list[str]) -> str:
@@ -327,7 +321,7 @@ def draw_graph(root: Value, *, max_nodes: int = MAX_NODES, rankdir: str = "LR") 
         _refuse(len(nodes), f"the graph of {name(root)}", max_nodes,
                 "draw one gradient with draw_grad(C, w), or build a smaller net (e.g. two_hidden_layers(hidden=4))")
     graph_edges = [Edge(v, i) for v in nodes for i in range(len(v.parents))]
-    g = _new_picture([f"{name(root)} = {_num(root.data)}: {len(nodes)} nodes, {len(graph_edges)} edges; "
+    g = _new_picture([f"{name(root)} = {num(root.data)}: {len(nodes)} nodes, {len(graph_edges)} edges; "
                       "each edge reads ∂child/∂parent = formula = number", *_no_backward_note(root)], rankdir,
                      f"draw_graph picture: the whole graph of {name(root)}, {len(nodes)} nodes", "graph")
     ids = _Ids()
@@ -410,7 +404,7 @@ def _caption(e: Explanation) -> list[str]:
 
 
 def _find(C: Value, w: Value | str, caller: str) -> Value:
-    return _find_label(C, w, caller) if isinstance(w, str) else _check_value(w, f"{caller}(C, w)")
+    return find_label(C, w, caller) if isinstance(w, str) else _check_value(w, f"{caller}(C, w)")
 
 
 def grad_caption(C: Value, w: Value | str, *, max_terms: int = MAX_LISTED) -> str:
@@ -435,7 +429,7 @@ def grad_caption(C: Value, w: Value | str, *, max_terms: int = MAX_LISTED) -> st
     """
     C = _check_value(C, "grad_caption(C, w)")
     _check_count(max_terms, "grad_caption: max_terms", 0)
-    return "\n".join(_caption(_explain(C, _find(C, w, "grad_caption"), all_paths=False, max_paths=max_terms)))
+    return "\n".join(_caption(build_explanation(C, _find(C, w, "grad_caption"), all_paths=False, max_paths=max_terms)))
 
 
 def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_terms: int = MAX_LISTED,
@@ -476,7 +470,7 @@ def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_te
         _refuse(len(drawn), f"the graph of {partial(name(C), name(w))}", max_nodes,
                 "build a smaller net (e.g. two_hidden_layers(hidden=4))" +
                 (", fold the zero paths (show_zero_paths=False)" if show_zero_paths else ""))
-    explanation = _explain(C, w, all_paths=False, max_paths=max_terms, analysis=info)
+    explanation = build_explanation(C, w, all_paths=False, max_paths=max_terms, analysis=info)
     listed = None  # the edges of the paths the caption writes out, when it sums the others in one row
     nonzero = [t for t in explanation.paths if t.product != 0.0]
     if fold and max_terms and len(nonzero) > max_terms:
@@ -520,7 +514,7 @@ def draw_grad(C: Value, w: Value | str, *, show_zero_paths: bool = False, max_te
     if more:  # as the caption: the first max_terms live paths drawn, the others in one node
         n_more, rest = len(nonzero) - max_terms, math.fsum(t.product for t in nonzero[max_terms:])
         _draw_fold(g, ids, kept, more, "more", [
-            f"<B>{n_more} more path{'s' * (n_more > 1)}, together {_num(rest)}</B>",
+            f"<B>{n_more} more path{'s' * (n_more > 1)}, together {num(rest)}</B>",
             f"not drawn: only the first {max_terms} nonzero paths are (max_terms)"])
     g.ids = ids
     return g
@@ -552,7 +546,7 @@ def _named(root: Value, params: Params) -> list[tuple[str, Value]]:
         if isinstance(item, Value):
             out.append((name(item), item))
         elif isinstance(item, str):  # a label, as draw_grad takes it
-            out.append((item, _find_label(root, item, "render_grads")))
+            out.append((item, find_label(root, item, "render_grads")))
         elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Value):
             out.append((str(item[0]), item[1]))
         else:
@@ -630,7 +624,7 @@ def _gallery(root: Value, entries: list, format: str, title: str, missing_dot: b
             shown = ""  # the DOT source below is the picture
         cards.append(
             f'<section id="{slug}">\n<h2>{e(label)} <span class="grad">∂{e(name(root))}/∂{e(label)} = '
-            f'{e(_exact(w.grad))}</span></h2>\n<pre>{e(caption)}</pre>\n{shown}'
+            f'{e(exact(w.grad))}</span></h2>\n<pre>{e(caption)}</pre>\n{shown}'
             f'<p class="src">DOT source: <a href="{url_quote(source)}">{e(source)}</a></p>\n</section>'
         )
     if missing_dot:
@@ -644,7 +638,7 @@ def _gallery(root: Value, entries: list, format: str, title: str, missing_dot: b
     else:
         notice = ""
     rows = "\n".join(
-        f'<tr><td><a href="#{slug}">{e(label)}</a></td><td>{e(_exact(w.grad))}</td></tr>'
+        f'<tr><td><a href="#{slug}">{e(label)}</a></td><td>{e(exact(w.grad))}</td></tr>'
         for label, w, _, slug, *_ in entries
     )
     heading = f"∂{e(name(root))}/∂w for every parameter"
@@ -666,7 +660,7 @@ table {{ border-collapse: collapse; }} td {{ padding: 0.1em 1em 0.1em 0; }}
 <body>
 <h1>{heading}</h1>
 {notice}<p>{e(title)}</p>
-<p>{e(name(root))} = {e(_exact(root.data))}. Each picture keeps the paths from one parameter to
+<p>{e(name(root))} = {e(exact(root.data))}. Each picture keeps the paths from one parameter to
 {e(name(root))}; every edge carries its local derivative, and the caption multiplies them
 along each path and adds the paths: the chain rule. Its total is the gradient the engine's
 <code>backward()</code> computed.</p>
@@ -685,83 +679,9 @@ def _code(text: str) -> str:
     return re.sub(r"`([^`]*)`", r"<code>\1</code>", text)
 
 
-# --- the `graphs` command ------------------------------------------------------------------
-
-def add_arguments(parser) -> None:
-    """Options of ``python -m micrograd_ws graphs`` (defaults: :data:`micrograd_ws.cli.DEFAULT_INPUT` ...)."""
-    parser.add_argument("--model", choices=("two-neuron", "mlp"), default="mlp",
-                        help="the handout's two-neuron model or its 1 → h → h → 1 net (default: mlp)")
-    parser.add_argument("--hidden", type=whole_number(1, MAX_HIDDEN), default=None, metavar="H",
-                        help=f"hidden neurons per layer for --model mlp (default: {HIDDEN}, the handout's h; "
-                             f"at most {MAX_HIDDEN}: the net has h² weights in pure Python)")
-    parser.add_argument("--out", default=f"{DEFAULT_OUT}/graphs", metavar="DIR",
-                        help=f"output folder (default: {DEFAULT_OUT}/graphs)")
-    parser.add_argument("--format", choices=FORMATS, default="svg", help="picture format (default: svg)")
-    parser.add_argument("--x", type=finite_number, default=DEFAULT_INPUT,
-                        help=f"the input i (default: {DEFAULT_INPUT})")
-    parser.add_argument("--y", type=finite_number, default=DEFAULT_DESIRED,
-                        help=f"the desired output O_des (default: {DEFAULT_DESIRED})")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
-    parser.add_argument("--only", metavar="NAMES", default=None,
-                        help="comma-separated parameter names to draw, e.g. 'w1[0],w2[0][0],b3' "
-                             "(default: all, or one of each kind past --max-params)")
-    parser.add_argument("--show-zero-paths", action="store_true",
-                        help="draw paths through ReLUs that are off instead of folding them")
-    parser.add_argument("--max-params", type=whole_number(1), default=500, metavar="N",
-                        help="without --only, a net with more than N parameters gets one picture of each kind "
-                             "(w1[0], b1[0], w2[0][0], ...) (default: 500)")
-
-
 def one_of_each_kind(names: Iterable[str]) -> list[str]:
     """The first parameter of each kind: ``w1[0], b1[0], w2[0][0], b2[0], w3[0], b3`` for the handout's net."""
     kinds: dict[str, str] = {}
     for n in names:
         kinds.setdefault(re.sub(r"(\[[^\]]*\])+$", "", n), n)
     return list(kinds.values())
-
-
-def run(args) -> int:
-    """Build the model, run forward and backward, and write every ∂C/∂w picture with a gallery."""
-    import sys
-
-    from .cli import UsageError, handout_cost
-
-    def fail(msg: str, code: int = 2) -> int:
-        print(f"micrograd-ws graphs: error: {msg}", file=sys.stderr)
-        return code
-
-    try:
-        net, O, C = handout_cost(args, default_hidden=HIDDEN)
-    except UsageError as e:
-        return fail(str(e))
-    except (OverflowError, ValueError) as e:  # finite but extreme --x / --y
-        return fail(f"--x {args.x:g} with --y {args.y:g} overflows this net: {str(e).split(':')[0]} is beyond a "
-                    "float. Use inputs of a size the handout uses, such as --x 2")
-    params = dict(net.named_parameters())
-    if args.only is not None:
-        wanted = [s.strip() for s in args.only.split(",") if s.strip()]
-        if not wanted:
-            return fail(f"--only {quoted(args.only)} names no parameter; give names separated by commas, "
-                        f"such as {','.join(list(params)[:3])}")
-        unknown = [s for s in wanted if s not in params]
-        if unknown:
-            return fail(f"--only: no parameter named {unknown[0]!r}; {did_you_mean(unknown[0], list(params))}")
-        params = {s: params[s] for s in wanted}
-    elif len(params) > args.max_params:
-        kinds = one_of_each_kind(params)
-        print(f"This net has {len(params)} parameters, more than --max-params {args.max_params}: drawing one of "
-              f"each kind ({', '.join(kinds)}). Pick others with --only 'w1[5],w2[3][7]' or raise --max-params.")
-        params = {s: params[s] for s in kinds}
-    title = f"{net!r} (seed {args.seed}): i = {args.x:g}, O = {O.data:.6g}, O_des = {args.y:g}, C = {C.data:.6g}"
-    print(title)
-    try:
-        index = render_grads(C, params, args.out, format=args.format, show_zero_paths=args.show_zero_paths,
-                             title=title)
-    except (DotNotFoundError, DotTimeoutError, ImportError) as e:
-        return fail(str(e), 1)
-    except (OSError, ValueError) as e:  # ValueError: UnsafeTargetError (a pipe where a file goes), a NUL byte
-        return fail(f"cannot write to {args.out}: {e.strerror if isinstance(e, OSError) and e.strerror else e}", 1)
-    n = len(params)
-    what = "DOT source" if args.format == "dot" else f"{args.format.upper()} picture"
-    print(f"wrote {n} {what}{'s' * (n != 1)} of ∂C/∂w to {args.out}; open {index}")
-    return 0

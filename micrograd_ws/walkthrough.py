@@ -1,27 +1,24 @@
-"""``python -m micrograd_ws walkthrough``: a paced tour of the handout with real numbers.
+"""The slides of ``python -m micrograd_ws walkthrough``: a paced tour of the handout with real numbers.
 
 First the handout's two-neuron model: forward, cost, each derivative, the reverse
 pass, the chain rule, the update with α = 0.01.  Then one training step of its
 two-hidden-layer net with a small h.  Each slide's heading names its model, and the
-counter (``3/14``) counts slides.  In a terminal each key acts at once, without Enter: Enter (or
-space, →) shows the next slide, ``b`` (or ←) the previous one, ``q`` quits; with
-piped input (not a terminal) it prints every slide and ends.
+counter (``3/14``) counts slides.  Showing them one at a time, key by key, is the
+command's (:mod:`micrograd_ws.commands.walkthrough`).
 """
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
-import sys
 import textwrap
 from typing import Iterator
 
-from .cli import whole_number
 from .engine import Value, squared_error, topological_order
-from .explain import _num, _product, explain
+from .explain import explain
 from .handout import ALPHA
+from .notation import num, product
 from .nn import two_hidden_layers, two_neuron
 from .optim import SGD
+
+__all__ = ["Slide", "two_neuron_slides", "two_hidden_layer_slides"]
 
 Slide = tuple[str, str]  # (title, body)
 
@@ -29,111 +26,6 @@ Slide = tuple[str, str]  # (title, body)
 W1, B1, INPUT, DESIRED = 0.5, 0.1, 2.0, 1.0
 # The two-hidden-layer slides: with seed 2 and h = 3 one ReLU is off in each hidden layer at i = 0.5.
 NET_INPUT, NET_DESIRED = 0.5, 0.25
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--hidden", type=whole_number(1, 12), default=3, metavar="H",
-                        help="neurons per hidden layer of the two-hidden-layer slides, 1 to 12 (default 3; the handout trains h = 100)")
-    parser.add_argument("--seed", type=int, default=2,
-                        help="initial weights of the two-hidden-layer net (default 2: one ReLU off in each layer)")
-    parser.add_argument("--no-pause", action="store_true",
-                        help="print every slide without waiting (automatic when input is not a terminal)")
-
-
-def run(args: argparse.Namespace) -> int:
-    columns = min(shutil.get_terminal_size((80, 24)).columns, 100)
-    width = columns - 4  # the slides' text is indented by 2
-    slides = list(two_neuron_slides(width)) + list(two_hidden_layer_slides(args.hidden, args.seed, width))
-    interactive = not args.no_pause and sys.stdin is not None and sys.stdin.isatty()
-    style = _Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb")
-    try:
-        return _show(slides, interactive, style, columns)
-    except BrokenPipeError:  # e.g. `walkthrough | head`: the reader left, nothing more to say
-        sys.stdout = open(os.devnull, "w")
-        return 0
-
-
-class _Style:
-    def __init__(self, color: bool) -> None:
-        self.bold = "\033[1m" if color else ""
-        self.dim = "\033[2m" if color else ""
-        self.reset = "\033[0m" if color else ""
-
-
-def _show(slides: list[Slide], interactive: bool, style: _Style, columns: int = 80) -> int:
-    k = 0
-    while k < len(slides):
-        title, body = slides[k]
-        counter = f"{k + 1}/{len(slides)}"
-        rule = "─" * max(3, columns - len(title) - len(counter) - 7)
-        print(f"\n{style.bold}── {title} {rule} {counter}{style.reset}\n")
-        print("\n".join("  " + line if line else "" for line in body.strip("\n").splitlines()), flush=True)
-        if not interactive:
-            k += 1
-            continue
-        last = k == len(slides) - 1
-        hint = "Enter: finish" if last else "Enter: next"
-        answer = _answer(f"\n{style.dim}[{hint} · b: back · q: quit]{style.reset} ")
-        if answer == "end":  # Ctrl-D or the input closed: stop quietly
-            return 0
-        if answer == "quit":
-            print("Bye! Run it again any time: python -m micrograd_ws walkthrough")
-            return 0
-        k = max(0, k - 1) if answer == "back" else k + 1
-    print("\nThat was the handout, one step end to end.\nNext, do it yourself in the REPL: docs/tutorial.md")
-    return 0
-
-
-#: what a key does at the prompt; other keys are ignored
-_KEYS = {"\r": "next", "\n": "next", " ": "next", "\x1b[C": "next",  # → as well
-         "b": "back", "\x1b[D": "back",  # ← as well
-         "q": "quit", "\x04": "end"}  # Ctrl-D, as at the end of input
-
-
-def _answer(prompt: str) -> str:
-    """Show ``prompt``, then read 'next', 'back', 'quit' or 'end' (input closed): one keypress, no
-    Enter needed, when stdin is a terminal with termios (POSIX); else a line ended with Enter."""
-    try:
-        import termios
-        import tty
-    except ImportError:  # Windows
-        return _answer_line(prompt)
-    try:
-        fd = sys.stdin.fileno()
-        saved = termios.tcgetattr(fd)
-    except (termios.error, AttributeError, ValueError, OSError):  # not a real terminal after all
-        return _answer_line(prompt)
-    try:
-        tty.setcbreak(fd)  # keys arrive one by one, unechoed; Ctrl-C still interrupts
-        print(prompt, end="", flush=True)  # only now: a key pressed before counts as a key, not a line
-        while True:
-            key = _read_key(fd)
-            action = _KEYS.get(key.lower() if len(key) == 1 else key) if key else "end"
-            if action:
-                print()  # end the prompt's line (cbreak mode does not echo the key)
-                return action
-    finally:  # also on Ctrl-C: the terminal gets its settings back
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-
-
-def _read_key(fd: int) -> str:
-    """One keypress; an arrow key is one escape sequence of three bytes, read whole."""
-    import select
-
-    key = os.read(fd, 1)
-    if key == b"\x1b":  # a lone Esc, or the start of a sequence that follows at once
-        while len(key) < 3 and select.select([fd], [], [], 0.05)[0]:
-            key += os.read(fd, 1)
-    return key.decode("utf-8", errors="replace")
-
-
-def _answer_line(prompt: str) -> str:
-    try:
-        line = input(prompt).strip().lower()
-    except EOFError:
-        print()
-        return "end"
-    return "quit" if line in ("q", "quit", "exit") else "back" if line in ("b", "back") else "next"
 
 
 def _repl(*lines: str) -> str:
@@ -154,12 +46,12 @@ The handout's first model has one weight and one bias:
 {_repl(">>> from micrograd_ws import *", ">>> model = two_neuron()", ">>> model", repr(model),
        ">>> w1, b1 = model.parameters()", f">>> w1.data, b1.data = {W1}, {B1}    # round numbers to follow by hand")}
 
-We teach it that input = {_num(INPUT)} should give desired_output = {_num(DESIRED)}.
+We teach it that input = {num(INPUT)} should give desired_output = {num(DESIRED)}.
 Every number below is computed live, by the same code you can call yourself.
 """
     O = model(INPUT)
     yield "Two neurons · ① Forward propagation", f"""
-    Output = w1(input) + b1 = {_num(W1)} · {_num(INPUT)} + {_num(B1)} = {_num(O.data)}
+    Output = w1(input) + b1 = {num(W1)} · {num(INPUT)} + {num(B1)} = {num(O.data)}
 
 {_repl(f">>> O = model({INPUT})", ">>> O", repr(O))}
 
@@ -170,7 +62,7 @@ its handout name (label) and the operation that made it (op).
     yield "Two neurons · The cost", f"""
 How wrong is the output?  The handout's cost squares the error:
 
-    C = (Output − desired_output)² = ({_num(O.data)} − {_num(DESIRED)})² = {_num(C.data)}
+    C = (Output − desired_output)² = ({num(O.data)} − {num(DESIRED)})² = {num(C.data)}
 
 {_repl(f">>> C = squared_error(O, {DESIRED})", ">>> C", repr(C))}
 """
@@ -178,8 +70,8 @@ How wrong is the output?  The handout's cost squares the error:
     yield "Two neurons · ② Backward propagation: the local derivatives", f"""
 Each operation wrote down its local derivatives when it ran forward:
 
-    ∂C/∂Output  = 2(Output − desired_output) = 2({_num(O.data)} − {_num(DESIRED)}) = {_num(dC_dO)}
-    ∂Output/∂w1 = input = {_num(INPUT)}
+    ∂C/∂Output  = 2(Output − desired_output) = 2({num(O.data)} − {num(DESIRED)}) = {num(dC_dO)}
+    ∂Output/∂w1 = input = {num(INPUT)}
     ∂Output/∂b1 = 1
 
 {_repl(">>> C.local_grads", repr(C.local_grads),
@@ -208,12 +100,12 @@ The handout multiplies the local derivatives along the way from C down to w1:
     yield "Two neurons · ③ Update weights & biases", f"""
 Step against the gradient with the learning rate α = {ALPHA}:
 
-    w1 = w1 − α ∂C/∂w1 = {_num(old_w1)} − {_product([ALPHA, w1.grad])} = {_num(w1.data)}
-    b1 = b1 − α ∂C/∂b1 = {_num(old_b1)} − {_product([ALPHA, b1.grad])} = {_num(b1.data)}
+    w1 = w1 − α ∂C/∂w1 = {num(old_w1)} − {product([ALPHA, w1.grad])} = {num(w1.data)}
+    b1 = b1 − α ∂C/∂b1 = {num(old_b1)} − {product([ALPHA, b1.grad])} = {num(b1.data)}
 
 {_repl(f">>> SGD(model.parameters(), lr={ALPHA}).step()", ">>> w1.data, b1.data", repr((w1.data, b1.data)))}
 
-Forward again: Output = {_num(model(INPUT).data)} and C = {_num(new_C)} (it was {_num(old_C)}).
+Forward again: Output = {num(model(INPUT).data)} and C = {num(new_C)} (it was {num(old_C)}).
 The cost went down: that is one step of training.  Training repeats it.
 """
 
@@ -235,13 +127,13 @@ Each hidden neuron is z = w·a + b, then the ReLU H = max(0, z).
     O = net(NET_INPUT)
     C = squared_error(O, NET_DESIRED)
     yield "Two hidden layers · " + "① Forward propagation", f"""
-With i = {_num(NET_INPUT)} and O_des = {_num(NET_DESIRED)}:   >>> C = squared_error(net({NET_INPUT}), {NET_DESIRED})
+With i = {num(NET_INPUT)} and O_des = {num(NET_DESIRED)}:   >>> C = squared_error(net({NET_INPUT}), {NET_DESIRED})
 
 {_layer_table(C, 'z1', 'H1', hidden)}
 
 {_layer_table(C, 'z2', 'H2', hidden)}
 
-    O = w3 H2 + b3 = {_num(O.data)}        C = (O − O_des)² = {_num(C.data)}
+    O = w3 H2 + b3 = {num(O.data)}        C = (O − O_des)² = {num(C.data)}
 
 A ReLU that is off (H = 0) passes no gradient back: ∂H/∂z = 0 there.
 """
@@ -283,15 +175,15 @@ gradients as products along the paths from C down to each parameter:
     yield f"Two hidden layers · {title}", f"""
 {explain(C, w1).format(width)}
 
-∂C/∂{b1.label} is {same} with ∂z1/∂b1 = 1 in place of i: {_num(b1.grad)}.
+∂C/∂{b1.label} is {same} with ∂z1/∂b1 = 1 in place of i: {num(b1.grad)}.
 {more}
 """
     before = {name: (p.data, p.grad) for name, p in params.items()}
     SGD(net.parameters(), lr=ALPHA).step()
     new_C = squared_error(net(NET_INPUT), NET_DESIRED).data
     shown = [_name("w3", j_on, hidden), "b3", _name("w2", j_on, hidden, k_on), _name("w1", k_on, hidden)]
-    rows = "\n".join(f"    {name:<9} = {_num(before[name][0])} − {_product([ALPHA, before[name][1]])} = "
-                     f"{_num(params[name].data)}" for name in shown)
+    rows = "\n".join(f"    {name:<9} = {num(before[name][0])} − {product([ALPHA, before[name][1]])} = "
+                     f"{num(params[name].data)}" for name in shown)
     yield "Two hidden layers · " + "③ Update weights & biases", f"""
 All {len(params)} parameters take the same step, w = w − α ∂C/∂w, with α = {ALPHA}:
 
@@ -300,7 +192,7 @@ All {len(params)} parameters take the same step, w = w − α ∂C/∂w, with α
 
 {_repl(f">>> SGD(net.parameters(), lr={ALPHA}).step()")}
 
-Forward again: C = {_num(new_C)} (it was {_num(C.data)}).  The handout repeats this
+Forward again: C = {num(new_C)} (it was {num(C.data)}).  The handout repeats this
 step 100, 500, 1000 and 5000 times: python -m micrograd_ws train
 
 Watch the backward pass move through the h = 100 net in a browser:
@@ -328,7 +220,7 @@ def _first_on(C: Value, H: str, hidden: int) -> int:
 
 def _layer_table(C: Value, z: str, H: str, hidden: int) -> str:
     zs, Hs = _nodes(C, z, hidden), _nodes(C, H, hidden)
-    rows = [f"    {zv.label:<6} = {_num(zv.data):>8}    {Hv.label:<6} = max(0, {zv.label}) = {_num(Hv.data)}"
+    rows = [f"    {zv.label:<6} = {num(zv.data):>8}    {Hv.label:<6} = max(0, {zv.label}) = {num(Hv.data)}"
             + ("" if Hv.data > 0 else "    ← off") for zv, Hv in zip(zs, Hs)]
     return "\n".join(rows)
 

@@ -75,6 +75,7 @@ def test_the_handouts_settings_are_the_defaults():
     import inspect
 
     from micrograd_ws import train as training
+    from micrograd_ws.commands import train as train_command
     from micrograd_ws.handout import HIDDEN, TRAINING_ITERS
 
     assert (ALPHA, TRAINING_ITERS, HIDDEN) == (0.01, (100, 500, 1000, 5000), 100)  # the handout's numbers
@@ -82,7 +83,7 @@ def test_the_handouts_settings_are_the_defaults():
     defaults = inspect.signature(training.train).parameters
     assert defaults["iters"].default == TRAINING_ITERS and defaults["lr"].default == ALPHA
     parser = argparse.ArgumentParser()
-    training.add_arguments(parser)
+    train_command.add_arguments(parser)
     args = parser.parse_args([])
     assert args.iters == list(TRAINING_ITERS) and args.lr == ALPHA and args.hidden is None  # None: HIDDEN
     assert sgd_update(1.0, 2.0) == 1.0 - 0.01 * 2.0

@@ -12,7 +12,7 @@ import pytest
 from micrograd_ws import two_hidden_layers
 from micrograd_ws.handout import (ALPHA, MLPParams, mlp_forward, mlp_gradients, sgd_update, two_neuron_forward,
                                   two_neuron_gradients)
-from micrograd_ws.walkthrough import run
+from micrograd_ws.commands.walkthrough import run
 
 COMMAND = [sys.executable, "-m", "micrograd_ws", "walkthrough"]
 SLIDES = 14
@@ -111,7 +111,7 @@ def test_space_and_arrow_keys_move_too():
 
 TERMINAL_AFTER = """
 import sys, termios
-from micrograd_ws.walkthrough import _answer
+from micrograd_ws.commands.walkthrough import _answer
 try:
     print("answer", _answer("ready> "), flush=True)
 except KeyboardInterrupt:
@@ -235,7 +235,7 @@ def test_the_first_layer_slide_is_right_for_any_width(hidden, seed):
 
 
 def test_without_a_real_terminal_answers_are_lines(monkeypatch, capsys):
-    from micrograd_ws.walkthrough import _show, _Style
+    from micrograd_ws.commands.walkthrough import _show, _Style
 
     slides = [(f"slide {k}", f"body {k}") for k in range(1, 4)]
     monkeypatch.setattr(sys, "stdin", io.StringIO("\nb\n\n\nquit\n"))  # no fileno(): line by line

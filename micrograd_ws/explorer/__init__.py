@@ -29,12 +29,17 @@ from typing import Union
 
 from .. import viz
 from ..engine import Value
-from ..explain import MAX_LISTED, _explain, _find_label, _num, _xml
+from ..explain import MAX_LISTED, build_explanation, find_label
+from ..files import write_atomic
+from ..mathtext import xml_text
+from ..notation import exact, expression, name, num, partial
+from ..paths import Analysis, Edge, Graph
 from ..stepping import backward_steps
-from ..paths import Analysis, Edge, Graph, expression, name, partial
+from ..train import History
 from .learn import SUM_ORDER, desired_output, predict_steps
+from .replay import replay_data
 
-__all__ = ["explore", "Explorer", "ExploreError", "MAX_GRAPH_NODES", "add_arguments", "run"]
+__all__ = ["explore", "Explorer", "ExploreError", "MAX_GRAPH_NODES"]
 
 #: the graph view draws at most this many nodes (dot's layout and the browser stay quick)
 MAX_GRAPH_NODES = 500
@@ -43,10 +48,6 @@ _EDGES_SHOWN = 8  # the inspector lists this many edges of a node, then says how
 
 class ExploreError(ValueError):
     """The graph cannot be explored as asked; the message names the fix."""
-
-
-def _exact(x: float) -> str:
-    return _num(x, 12)
 
 
 # --- recording the two passes ------------------------------------------------------------
@@ -69,8 +70,8 @@ def _record(C: Value, graph: Graph) -> tuple[list[dict], list[float], bool]:
         so_far = [c.so_far for c in step.contributions]
         for v, g in zip(step.node.parents, so_far):
             grads[pos[v]] = g
-        steps.append({"node": k, "grad": step.grad, "gradText": _num(step.grad), "text": step.describe(),
-                      "soFar": so_far, "soFarText": [_num(g) for g in so_far]})
+        steps.append({"node": k, "grad": step.grad, "gradText": num(step.grad), "text": step.describe(),
+                      "soFar": so_far, "soFarText": [num(g) for g in so_far]})
     if not fresh:  # explore looks, it does not touch: the grads as the user left them
         for v, g in zip(order, before):
             v.grad = g
@@ -91,7 +92,7 @@ def _forward_text(v: Value) -> str:
         expr = f"max(0, {name(ps[0])})"
     else:
         expr = expression(v)
-    return f"{name(v)} = {expr} = {_num(v.data)}" if v.label else f"{expr} = {_num(v.data)}"
+    return f"{name(v)} = {expr} = {num(v.data)}" if v.label else f"{expr} = {num(v.data)}"
 
 
 # --- the network view: an MLP's layers, found in the graph -------------------------------
@@ -175,13 +176,13 @@ def _network_svg(network: dict, order: list[Value], dead: set, width: int = 900,
             out.append(f'<line x1="{xa:.1f}" y1="{ya:.1f}" x2="{xb:.1f}" y2="{yb:.1f}" stroke="{colour}" '
                        f'stroke-width="{width:.2f}"/>')
     for ci, c in enumerate(cols):
-        out.append(f'<text x="{pos[ci][0][0]:.0f}" y="18" text-anchor="middle" font-size="15">{_xml(c["title"])}</text>')
+        out.append(f'<text x="{pos[ci][0][0]:.0f}" y="18" text-anchor="middle" font-size="15">{xml_text(c["title"])}</text>')
         for (x, y), nr in zip(pos[ci], c["neurons"]):
             v = order[nr["node"]]
             style = 'fill="#ddd" stroke="#8c8c8c" stroke-dasharray="3 2"' if nr["node"] in dead else \
                 'fill="#56B4E9" stroke="#1a1a1a"'
-            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" {style}><title>{_xml(name(v))}: data '
-                       f'{_num(v.data)}, grad {_num(v.grad)}</title></circle>')
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" {style}><title>{xml_text(name(v))}: data '
+                       f'{num(v.data)}, grad {num(v.grad)}</title></circle>')
     out.append("</svg>")
     return "".join(out)
 
@@ -217,7 +218,7 @@ def _graph_view(C: Value, graph: Graph, w: Value | None) -> dict:
         k = ids.get(m.group(1))
         if k is None:
             return m.group(0)
-        return f'{m.group(0)} data-k="{k}" data-name="{_xml(name(graph.order[k]))}"'
+        return f'{m.group(0)} data-k="{k}" data-name="{xml_text(name(graph.order[k]))}"'
 
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r'<g id="(n\d+)" class="node[^"]*"', mark, svg)
@@ -229,8 +230,8 @@ def _graph_view(C: Value, graph: Graph, w: Value | None) -> dict:
 
 def _inspector(C: Value, v: Value, graph: Graph, grad: float) -> tuple[str, str, dict | None]:
     """The inspector's HTML and text for ``v``, and for a leaf the nodes on its paths to C."""
-    e = _xml
-    head = [f"data {_num(v.data)}", f"grad {_exact(grad)}", f"op {v.op}" if v.op else "a leaf"]
+    e = xml_text
+    head = [f"data {num(v.data)}", f"grad {exact(grad)}", f"op {v.op}" if v.op else "a leaf"]
     rows_html = [f'<h2 class="name">{e(name(v))}</h2>', f'<p class="meta">{" · ".join(map(e, head))}</p>']
     rows_text = [name(v), " · ".join(head)]
     if v.parents:
@@ -248,11 +249,11 @@ def _inspector(C: Value, v: Value, graph: Graph, grad: float) -> tuple[str, str,
     paths = None
     if not v.parents:
         a = Analysis(C, v, graph)
-        x = _explain(C, v, all_paths=False, max_paths=10, analysis=a)
-        status = x._status()
+        x = build_explanation(C, v, all_paths=False, max_paths=10, analysis=a)
+        status = x.status()
         rows_html.append(f'<div class="math">{x.mathml()}</div>'
-                         f'<p class="total">total <span class="num">{e(_exact(x.total))}</span> · '
-                         f'{e(name(v))}.grad <span class="num">{e(_exact(v.grad))}</span></p>'
+                         f'<p class="total">total <span class="num">{e(exact(x.total))}</span> · '
+                         f'{e(name(v))}.grad <span class="num">{e(exact(v.grad))}</span></p>'
                          f'<p class="status">{e(status)}</p>')
         rows_text.append(x.format(total_digits=12))
         pos = graph.position
@@ -317,8 +318,6 @@ class Explorer:
 
     def save(self, path: Union[str, Path]) -> Path:
         """Write the page (atomically: never a half-written file); returns its path."""
-        from ..files import write_atomic
-
         p = Path(path)
         write_atomic(p, self.html)
         return p
@@ -355,18 +354,16 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
     If ``C.backward()`` has not been called, explore runs it (and the page says so);
     otherwise every ``grad`` is left as it was.
     """
-    from ..train import History
-
     if isinstance(C, History):
         return _replay(C, param, title)
     if not isinstance(C, Value):
         hint = " (call the net first: O = net(x); C = squared_error(O, y))" if hasattr(C, "parameters") else ""
         raise TypeError(f"explore(C): C must be a Value, the cost to explore; got {type(C).__name__}{hint}")
     if not C.parents:
-        raise ExploreError(f"explore(C): {name(C)} = {_num(C.data)} is a leaf, with no graph to explore; pass the "
+        raise ExploreError(f"explore(C): {name(C)} = {num(C.data)} is a leaf, with no graph to explore; pass the "
                            "cost computed from it, e.g. C = squared_error(net(x), y)")
     if isinstance(param, str):
-        param = _find_label(C, param, "explore")
+        param = find_label(C, param, "explore")
     elif param is not None and not isinstance(param, Value):
         raise TypeError(f"explore(C, param): param must be a Value or its label, got {type(param).__name__}")
     graph = Graph(C)
@@ -386,14 +383,14 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
     if network is not None:  # what the page's own forward pass (nudge) needs besides the weights
         network.update(desired=desired_output(C), sum=SUM_ORDER)
     inputs = [order[n["node"]] for n in network["columns"][0]["neurons"]] if network else []  # data, not parameters
-    head = title or f"{name(C)} = {_exact(C.data)}: {len(order):,} nodes, {len(forward)} forward and " \
+    head = title or f"{name(C)} = {exact(C.data)}: {len(order):,} nodes, {len(forward)} forward and " \
                     f"{len(steps)} backward steps"
     note = f"{name(C)}.backward() had not been called: explore ran it." if fresh else ""
     data = {
         "title": head, "note": note, "root": pos[C],
         "names": [name(v) for v in order], "ops": [v.op for v in order],
-        "data": [v.data for v in order], "dataText": [_num(v.data) for v in order],
-        "grads": grads, "gradText": [_num(g) for g in grads],
+        "data": [v.data for v in order], "dataText": [num(v.data) for v in order],
+        "grads": grads, "gradText": [num(g) for g in grads],
         "parents": [[pos[p] for p in v.parents] for v in order],
         "dead": [k for k, v in enumerate(order) if v.op == "relu" and v.local_grads[0] == 0.0],
         "forward": forward, "forwardText": [_forward_text(order[k]) for k in forward],
@@ -408,8 +405,6 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
 
 def _replay(history, param, title: str) -> Explorer:
     """``explore(history)``: the trained net's page with the run's timeline."""
-    from .replay import replay_data
-
     C, replay = replay_data(history)
     held = [m["it"] for m in replay["moments"]]
     n = len(history.losses)
@@ -428,65 +423,14 @@ def _replay(history, param, title: str) -> Explorer:
 
 def _summary(C: Value, order: list, steps: list, grads: list, param, graph: Graph, note: str) -> str:
     """The text shown where the page cannot run: the passes in brief and one explanation."""
-    lines = [f"micrograd_ws explorer: {name(C)} = {_exact(C.data)}, {len(order):,} nodes, "
+    lines = [f"micrograd_ws explorer: {name(C)} = {exact(C.data)}, {len(order):,} nodes, "
              f"{len(steps)} backward steps (open the page: .save('explorer.html'))"]
     if note:
         lines.append(note)
     leaves = [(v, g) for v, g in zip(order, grads) if not v.parents]
-    lines += [f"  ∂{name(C)}/∂{name(v)} = {_exact(g)}" for v, g in leaves[:12]]
+    lines += [f"  ∂{name(C)}/∂{name(v)} = {exact(g)}" for v, g in leaves[:12]]
     if len(leaves) > 12:
         lines.append(f"  … and {len(leaves) - 12} more")
     if param is not None:
-        lines += ["", _explain(C, param, False, MAX_LISTED, Analysis(C, param, graph)).format(total_digits=12)]
+        lines += ["", build_explanation(C, param, False, MAX_LISTED, Analysis(C, param, graph)).format(total_digits=12)]
     return "\n".join(lines)
-
-
-# --- the `explore` command ---------------------------------------------------------------
-
-def add_arguments(parser) -> None:
-    """Options of ``micrograd-ws explore``."""
-    from ..cli import DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, finite_number, whole_number
-
-    parser.add_argument("--model", choices=("two-neuron", "mlp"), default="mlp",
-                        help="the handout's two-neuron model or its 1 → h → h → 1 net (default: mlp)")
-    parser.add_argument("--hidden", type=whole_number(1), default=None, metavar="H",
-                        help="hidden neurons per layer for --model mlp (default: 100, the handout's h)")
-    parser.add_argument("--x", type=finite_number, default=DEFAULT_INPUT, help=f"the input i (default: {DEFAULT_INPUT})")
-    parser.add_argument("--y", type=finite_number, default=DEFAULT_DESIRED,
-                        help=f"the desired output O_des (default: {DEFAULT_DESIRED})")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
-    parser.add_argument("--param", metavar="NAME", default=None,
-                        help="a parameter to inspect first and to draw in the graph view, e.g. 'w2[3][7]'")
-    parser.add_argument("--out", default=f"{DEFAULT_OUT}/explorer.html", metavar="FILE.html",
-                        help=f"the page to write (default: {DEFAULT_OUT}/explorer.html)")
-    parser.add_argument("--open", action="store_true", help="open the page in the default browser")
-
-
-def run(args) -> int:
-    """Build the model, run both passes, write the explorer page and print its path."""
-    import sys
-    import webbrowser
-
-    from ..cli import UsageError, handout_cost
-
-    def fail(msg: str, code: int = 2) -> int:
-        print(f"micrograd-ws explore: error: {msg}", file=sys.stderr)
-        return code
-
-    try:
-        net, _, C = handout_cost(args, default_hidden=100)
-    except UsageError as e:
-        return fail(str(e))
-    title = f"{net!r} (seed {args.seed}): i = {args.x:g}, O_des = {args.y:g}, C = {C.data:.6g}"
-    try:
-        page = explore(C, args.param, title=title)
-    except ValueError as e:
-        return fail(str(e).replace("explore: ", "--param: ", 1))
-    try:
-        path = page.save(args.out)
-    except OSError as e:
-        return fail(f"cannot write {args.out}: {e.strerror or e}", 1)
-    print(path.resolve())
-    if args.open:
-        webbrowser.open(path.resolve().as_uri())
-    return 0

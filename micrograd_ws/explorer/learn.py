@@ -27,9 +27,10 @@ import sys
 from typing import Iterable
 
 from .. import viz
-from ..engine import Value, _NumberLabel
-from ..explain import _num, _product
-from ..paths import Edge, Graph, name, partial
+from ..checks import NumberLabel
+from ..engine import Value
+from ..notation import name, num, partial, product
+from ..paths import Edge, Graph
 
 __all__ = ["predict_steps", "desired_output", "SUM_ORDER"]
 
@@ -64,7 +65,7 @@ def predict_steps(C: Value, graph: Graph, nodes: list[int], grads: list[float],
     data = set(inputs)
     completes: dict[int, list[Value]] = {}  # step -> the parameters whose gradient it completes
     for v in order:
-        if not v.parents and v not in data and type(v.label) is not _NumberLabel:
+        if not v.parents and v not in data and type(v.label) is not NumberLabel:
             completes.setdefault(max(step_of[c] for c in graph.children[v]), []).append(v)
     said: dict[Value, str] = {}  # a gradient's formula when it has no ∂ in it: 2(O − O_des)
     ask = functools.partial(_question, C, graph, grads, said)
@@ -92,7 +93,7 @@ def _question(C: Value, graph: Graph, grads: list[float], said: dict, v: Value) 
     """∂C/∂v = ?: the chain rule over v's edges to its children, whose gradients are known."""
     pos, top = graph.position, name(C)
     g = grads[pos[v]]
-    asked = {"q": partial(top, name(v)), "node": pos[v], "value": g, "valueText": _num(g), "dead": g == 0.0}
+    asked = {"q": partial(top, name(v)), "node": pos[v], "value": g, "valueText": num(g), "dead": g == 0.0}
     if v is C:
         said[v] = "1"
         return {**asked, "formula": "1", "handout": "1", "numbers": "1", "locals": [], "factor": None,
@@ -103,16 +104,16 @@ def _question(C: Value, graph: Graph, grads: list[float], said: dict, v: Value) 
     tail = f" + … ({more} more terms)" if more > 0 else ""
     if len(edges) == 1 and edges[0].child is C:  # ∂C/∂O: the cost's own edge, 2(O − O_des)
         formula = handout = said[v] = edges[0].formula
-        numbers = _num(edges[0].local)
+        numbers = num(edges[0].local)
     else:
         formula = " + ".join(f"{partial(top, name(e.child))} · {e.symbol}" for e in shown) + tail
         handout = " + ".join(f"{_factor(said.get(e.child, partial(top, name(e.child))))} · {_factor(e.formula)}"
                              for e in shown) + tail
-        numbers = " + ".join(_product([grads[pos[e.child]], e.local]) for e in shown) + tail
+        numbers = " + ".join(product([grads[pos[e.child]], e.local]) for e in shown) + tail
     first = edges[0]
     return {**asked, "formula": formula, "handout": handout, "numbers": numbers,
             "locals": [f"{e.symbol} = {viz.edge_value(e)}" for e in shown]
-            + [f"{partial(top, name(e.child))} = {_num(grads[pos[e.child]])}" for e in shown],
+            + [f"{partial(top, name(e.child))} = {num(grads[pos[e.child]])}" for e in shown],
             "factor": {"q": first.symbol, "value": first.local, "text": viz.edge_value(first)},
             "why": ""}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..engine import squared_error
 from ..nn import MLP
+from ..train import Moment, fit
 
 __all__ = ["replay_data"]
 
@@ -26,8 +27,6 @@ def replay_data(history) -> tuple[object, dict]:
     Uses ``history.moments`` (kept by ``train(record=...)``), or the schedule's snapshots
     when the run kept none (then without gradients).
     """
-    from ..train import Moment, fit
-
     data = history.data
     if data is None or not history.snapshots:
         raise ValueError("explore(history): this History has no data or snapshots; pass what train() returned")

@@ -1,0 +1,138 @@
+"""What the commands share: their defaults, argument types, the handout model they build, safe output."""
+from __future__ import annotations
+
+import argparse
+import errno
+import math
+import os
+from typing import Callable
+
+from ..engine import squared_error
+from ..nn import two_hidden_layers, two_neuron
+
+__all__ = ["DEFAULT_INPUT", "DEFAULT_DESIRED", "DEFAULT_OUT", "MAX_HIDDEN", "whole_number", "finite_number", "positive_number",
+           "UsageError", "handout_cost", "QuietStream"]
+
+#: One set of defaults for every command and for ``make demo``: the handout's net
+#: (``--model mlp --hidden 100``), one sample i = 0.5 with desired output 1 for the
+#: gradient pictures, and everything written under ``out/`` (train: ``out/``, graphs:
+#: ``out/graphs/``).  The hidden width is :data:`micrograd_ws.handout.HIDDEN`.
+DEFAULT_INPUT = 0.5
+DEFAULT_DESIRED = 1.0
+DEFAULT_OUT = "out"
+#: the widest ``--hidden`` of ``train`` and ``graphs``: the net alone has h² Values in pure Python
+#: (1000: a million; beyond, a run takes hours and gigabytes)
+MAX_HIDDEN = 1000
+
+
+# --- argument types shared by the commands ----------------------------------------------
+
+def whole_number(low: int = 1, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` (to ``high``).
+
+    >>> whole_number(1, 12)("3")
+    3
+    """
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            n = None
+        if n is None or n < low or (high is not None and n > high):
+            wanted = f"a whole number from {low} to {high}" if high is not None else \
+                "a positive whole number" if low == 1 else f"a whole number of at least {low}"
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return n
+
+    return parse
+
+
+def finite_number(text: str) -> float:
+    """An argparse type: a finite float."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return x
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite float above 0 (a learning rate)."""
+    try:
+        x = finite_number(text)
+    except argparse.ArgumentTypeError:
+        x = 0.0
+    if x <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number such as 0.01, got {text!r}")
+    return x
+
+
+class UsageError(ValueError):
+    """A command's options do not go together; the message says which and why."""
+
+
+def handout_cost(args: argparse.Namespace, default_hidden: int):
+    """The handout model named by ``--model``/``--hidden``/``--seed``, its output O at ``--x`` and
+    C = (O − ``--y``)², backward done: ``(net, O, C)``."""
+    if args.model == "two-neuron":
+        if args.hidden is not None:
+            raise UsageError("--hidden applies to --model mlp only (the two-neuron model has no hidden layer)")
+        net = two_neuron(seed=args.seed)
+    else:
+        net = two_hidden_layers(hidden=args.hidden or default_hidden, seed=args.seed)
+    O = net(args.x)
+    C = squared_error(O, args.y)
+    C.backward()
+    return net, O, C
+
+
+# --- output that a closed pipe cannot break ------------------------------------------------
+
+class QuietStream:
+    """``sys.stdout`` / ``sys.stderr`` for a command: a reader that goes away ends the output, not the command.
+
+    ``micrograd-ws train | head -1`` closes the pipe after one line; a write then fails with
+    BrokenPipeError.  This wrapper drops that output (and all later output to the stream)
+    instead, so the command goes on to save its results and exits normally.  A stream that
+    was closed before the start (``>&-``: Python then has ``None``) writes nowhere.
+    """
+
+    _LOST = (errno.EPIPE, errno.EBADF, errno.EINVAL, errno.ECONNRESET)
+
+    def __init__(self, stream) -> None:
+        self._stream = stream if stream is not None else open(os.devnull, "w")
+        self.lost = stream is None
+
+    def write(self, text: str) -> int:
+        if not self.lost:
+            try:
+                return self._stream.write(text)
+            except (OSError, ValueError) as e:
+                self._lose(e)
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.lost:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError) as e:
+                self._lose(e)
+
+    def isatty(self) -> bool:
+        return not self.lost and self._stream.isatty()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+    def _lose(self, e: Exception) -> None:
+        if isinstance(e, OSError) and e.errno not in self._LOST:
+            raise e
+        self.lost = True
+        try:  # what is still buffered goes to /dev/null at exit, not into a traceback
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass

@@ -1,0 +1,56 @@
+"""``micrograd-ws explore``: write the explorer page of the handout's model on one sample.
+
+The page is :func:`micrograd_ws.explore`'s (:mod:`micrograd_ws.explorer`).
+"""
+from __future__ import annotations
+
+import sys
+import webbrowser
+
+from ..explorer import explore
+from .common import DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, UsageError, finite_number, handout_cost, whole_number
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser) -> None:
+    """Options of ``micrograd-ws explore``."""
+    parser.add_argument("--model", choices=("two-neuron", "mlp"), default="mlp",
+                        help="the handout's two-neuron model or its 1 → h → h → 1 net (default: mlp)")
+    parser.add_argument("--hidden", type=whole_number(1), default=None, metavar="H",
+                        help="hidden neurons per layer for --model mlp (default: 100, the handout's h)")
+    parser.add_argument("--x", type=finite_number, default=DEFAULT_INPUT, help=f"the input i (default: {DEFAULT_INPUT})")
+    parser.add_argument("--y", type=finite_number, default=DEFAULT_DESIRED,
+                        help=f"the desired output O_des (default: {DEFAULT_DESIRED})")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
+    parser.add_argument("--param", metavar="NAME", default=None,
+                        help="a parameter to inspect first and to draw in the graph view, e.g. 'w2[3][7]'")
+    parser.add_argument("--out", default=f"{DEFAULT_OUT}/explorer.html", metavar="FILE.html",
+                        help=f"the page to write (default: {DEFAULT_OUT}/explorer.html)")
+    parser.add_argument("--open", action="store_true", help="open the page in the default browser")
+
+
+def run(args) -> int:
+    """Build the model, run both passes, write the explorer page and print its path."""
+    try:
+        net, _, C = handout_cost(args, default_hidden=100)
+    except UsageError as e:
+        return _fail(str(e))
+    title = f"{net!r} (seed {args.seed}): i = {args.x:g}, O_des = {args.y:g}, C = {C.data:.6g}"
+    try:
+        page = explore(C, args.param, title=title)
+    except ValueError as e:
+        return _fail(str(e).replace("explore: ", "--param: ", 1))
+    try:
+        path = page.save(args.out)
+    except OSError as e:
+        return _fail(f"cannot write {args.out}: {e.strerror or e}", 1)
+    print(path.resolve())
+    if args.open:
+        webbrowser.open(path.resolve().as_uri())
+    return 0
+
+
+def _fail(msg: str, code: int = 2) -> int:
+    print(f"micrograd-ws explore: error: {msg}", file=sys.stderr)
+    return code

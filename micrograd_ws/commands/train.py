@@ -1,0 +1,171 @@
+"""``micrograd-ws train``: train the handout's nets on 1-D data, plot the fit, save the model.
+
+The loop and the figure are :mod:`micrograd_ws.train`; ``--explore`` adds the explorer's
+replay of the run (:func:`micrograd_ws.explore` of the run's history).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from ..data import TARGETS, DataError, make_dataset, read_csv
+from ..explorer import explore
+from ..files import check_writable, write_figure
+from ..handout import ALPHA, HIDDEN, TRAINING_ITERS
+from ..nn import two_hidden_layers, two_neuron
+from ..serialize import save
+from ..train import MAX_SAMPLES, TrainingDiverged, plot, replay_iterations, require, schedule, summary, train
+from .common import DEFAULT_OUT, MAX_HIDDEN, positive_number, whole_number
+
+__all__ = ["add_arguments", "run", "run_name", "iteration_counts"]
+
+
+def iteration_counts(text: str) -> list[int]:
+    """The ``--iters`` argument type: ``100,500,1000,5000`` as a sorted schedule."""
+    try:
+        return schedule(whole_number(1)(part.strip()) for part in text.split(","))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected positive iteration counts separated by commas, such as 100,500,1000,5000; got {text!r}"
+        ) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", choices=["mlp", "two-neuron"], default="mlp",
+                        help="mlp: the handout's 1 → h → h → 1 ReLU net; two-neuron: Output = w1·input + b1 "
+                             "(default: mlp)")
+    parser.add_argument("--hidden", type=whole_number(1), metavar="H",
+                        help=f"neurons per hidden layer of the mlp (default: {HIDDEN}, the handout's h)")
+    parser.add_argument("--iters", type=iteration_counts, default=list(TRAINING_ITERS), metavar="N,N,...",
+                        help="the schedule: one run, the fit is recorded after each count "
+                             f"(default: {','.join(map(str, TRAINING_ITERS))})")
+    parser.add_argument("--lr", type=positive_number, default=ALPHA, help=f"the learning rate α (default: {ALPHA})")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--target", choices=list(TARGETS),
+                        help="a built-in 1-D function to fit: "
+                             + "; ".join(f"{t.name}: {t.formula}" for t in TARGETS.values())
+                             + " (default: sin for the mlp, line for two-neuron)")
+    source.add_argument("--data", metavar="FILE.csv",
+                        help="fit your own data: a CSV file with columns x,y (a header row is optional)")
+    parser.add_argument("--samples", type=whole_number(1, MAX_SAMPLES), metavar="N",
+                        help="evenly spaced samples of a built-in target (default: 50; at most "
+                             f"{MAX_SAMPLES:,}, because every snapshot runs the net on every sample)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds the initial weights and the sample order (default: 0)")
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                        help=f"where the figure and model go, named after the settings (default: {DEFAULT_OUT})")
+    parser.add_argument("--no-compile", dest="compiled", action="store_false",
+                        help="run the eager loop (a graph of Values per step) instead of the compiled step; "
+                             "the same numbers, to the bit, several times slower")
+    parser.add_argument("--explore", metavar="FILE.html",
+                        help="also write the explorer's replay of the run: scrub through the iterations")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.model == "two-neuron" and args.hidden is not None:
+        return _fail("--hidden sets the hidden width of --model mlp; the two-neuron model has no hidden layer", 2)
+    if args.hidden is not None and args.hidden > MAX_HIDDEN:
+        return _fail(f"--hidden {args.hidden} is too wide for a pure-Python net (h² weights); use at most "
+                     f"{MAX_HIDDEN}", 2)
+    if args.data is not None and args.samples is not None:
+        return _fail("--samples applies to built-in targets; with --data every row of the file is a sample", 2)
+    if args.explore is not None and (why := _unwritable(args.explore)):
+        return _fail(f"--explore: {why} (checked before training, so no run is lost)", 2)
+    try:
+        require("matplotlib", "tqdm")
+        data = (read_csv(args.data) if args.data is not None else
+                make_dataset(args.target or ("line" if args.model == "two-neuron" else "sin"), args.samples or 50))
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        if len(data) > MAX_SAMPLES:
+            raise DataError(f"{args.data} has {len(data):,} rows, more than the {MAX_SAMPLES:,} samples train "
+                            "takes (every snapshot runs the net on every sample); use a sample of the rows")
+    except (ImportError, DataError) as e:
+        return _fail(str(e))
+    except FileExistsError:
+        return _fail(f"--out {args.out} is a file; give a directory for the figure and the model")
+    except OSError as e:
+        return _fail(f"cannot use --out {args.out}: {e.strerror or e}")
+
+    if args.model == "two-neuron":
+        model, about = two_neuron(args.seed), "two-neuron model Output = w1·input + b1"
+    else:
+        model = two_hidden_layers(args.hidden or HIDDEN, args.seed)
+        about = f"{' → '.join(map(str, model.sizes))} ReLU net"
+    source = f"target {data.target.formula}" if data.target else f"data from {args.data}"
+    print(f"Training the {about} on {source} ({len(data)} samples), α = {args.lr:g}, seed {args.seed}")
+    try:
+        history = train(model, data, args.iters, args.lr, args.seed, progress=True,
+                        record=replay_iterations(args.iters) if args.explore else (),
+                        compiled=getattr(args, "compiled", True))
+    except TrainingDiverged as e:
+        return _fail(e.describe("--lr ") + " Nothing was plotted or saved.")
+    except DataError as e:
+        return _fail(f"{e}. Nothing was plotted or saved.")
+    print(summary(history))
+    first, last = history.snapshots[0], history.snapshots[-1]
+    if last.loss > first.loss:
+        print(f"warning: the mean cost went UP, from {first.loss:.4g} before training to {last.loss:.4g}: "
+              f"the learning rate is probably too large; try --lr {args.lr / 10:g}", file=sys.stderr)
+
+    stem = run_name(args, data.name)
+    png, model_file = out / f"{stem}.png", out / f"{stem}.json"
+    replaced = [str(f) for f in (png, model_file) if f.exists()]
+    try:
+        save(model, model_file)  # first: the model is the result; the figure shows it
+        write_figure(plot(history, data, f"{about}, {source}; SGD with α = {args.lr:g}, one sample per "
+                                         f"iteration, seed {args.seed}"), png, dpi=110)
+    except (OSError, ValueError) as e:
+        return _fail(f"cannot write to {out}: {e}")
+    print(f"figure: {png}\nmodel:  {model_file}   (load it with micrograd_ws.load({str(model_file)!r}))")
+    if replaced:
+        same = "the same settings give the same numbers" if args.data is None else \
+            f"from {args.data} as it was then"
+        print(f"replaced {' and '.join(replaced)} of an earlier run with these settings ({same}); "
+              "other settings get other names")
+    if args.explore is not None:
+        try:
+            page = explore(history).save(args.explore)
+        except OSError as e:
+            return _fail(f"cannot write --explore {args.explore}: {e}")
+        print(f"replay: {page}   (open it in a browser)")
+    return 0
+
+
+def run_name(args: argparse.Namespace, data_name: str) -> str:
+    """The outputs' name: model and data, then each setting that differs from the defaults.
+
+    So runs with different settings never overwrite each other (``mlp-sin``,
+    ``mlp-sin-lr0.1``, ``mlp-sin-h4-seed3``); a run with the same settings replaces the
+    files it made before, and says so (training is deterministic: the same numbers).
+    """
+    parts = [args.model, data_name]
+    if args.hidden is not None and args.hidden != HIDDEN:
+        parts.append(f"h{args.hidden}")
+    if args.samples is not None and args.samples != 50:
+        parts.append(f"n{args.samples}")
+    if list(args.iters) != list(TRAINING_ITERS):
+        parts.append("it" + "-".join(map(str, args.iters)))
+    if args.lr != ALPHA:
+        parts.append(f"lr{args.lr:g}")
+    if args.seed != 0:
+        parts.append(f"seed{args.seed}")
+    return re.sub(r"[^\w.-]+", "_", "-".join(parts))[:150]
+
+
+def _unwritable(path: str) -> str:
+    """Why the page could not be written at ``path`` ('' if it can): a file is really created there and removed."""
+    try:
+        check_writable(path)
+    except OSError as e:
+        return e.strerror or str(e)
+    except ValueError as e:  # UnsafeTargetError too: a pipe, a link loop, hard links
+        return str(e)
+    return ""
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"micrograd-ws train: error: {message}", file=sys.stderr)
+    return code
