@@ -25,7 +25,7 @@ class NotAvailable(Exception):
     """The contender cannot run here (e.g. micrograd_ws.compile is not there yet)."""
 
 
-# --- one SGD step on the handout net, seven ways ---------------------------------------------
+# --- one SGD step on the handout net, each contender its own way ------------------------------
 
 class Eager:
     """micrograd_ws, the normal eager API: build the graph, backward(), SGD.step()."""
@@ -47,6 +47,33 @@ class Eager:
         loss.backward()
         self.opt.step()
         return loss.data
+
+
+class LectureLoop:
+    """micrograd_ws trained by the loop of Karpathy's micrograd lecture, as most learners copy it:
+    ``net.parameters()`` called twice a step, each gradient set to 0.0 by hand after the forward
+    pass, ``backward()``, then ``p.data -= alpha * p.grad`` for every parameter (no optimizer)."""
+
+    name = "micrograd_ws lecture loop"
+    needs = {"micrograd_ws"}
+
+    def __init__(self, state: dict, alpha: float) -> None:
+        import micrograd_ws as mw
+        self.mw = mw
+        self.net = mw.MLP(1, [len(state["b1"]), len(state["b2"]), 1])
+        self.net.load_state_dict(state)
+        self.alpha = alpha
+
+    def step(self, x: float, y: float) -> float:
+        mw, net, alpha = self.mw, self.net, self.alpha  # a learner's globals
+        # the lecture's loop, written as a learner writes it: do not hoist parameters() or fuse the loops
+        C = mw.squared_error(net(x), y)
+        for p in net.parameters():
+            p.grad = 0.0
+        C.backward()
+        for p in net.parameters():
+            p.data -= alpha * p.grad
+        return C.data
 
 
 def _compile(mw, *args, **kwargs):
@@ -260,8 +287,8 @@ class TorchScalar:
 
 
 SGD_CONTENDERS: dict[str, type] = {c.name: c for c in
-                                   (Eager, Compiled, CompiledPerCall, CompiledLoss, Micrograd, MicrogradTorchHeap, Floor,
-                                    FloorSkipping, TorchLinear, TorchScalar)}
+                                   (Eager, LectureLoop, Compiled, CompiledPerCall, CompiledLoss, Micrograd,
+                                    MicrogradTorchHeap, Floor, FloorSkipping, TorchLinear, TorchScalar)}
 
 
 def _steps(runner) -> Callable[[list], list[float]]:

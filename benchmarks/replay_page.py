@@ -25,9 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from micrograd_ws import two_hidden_layers  # noqa: E402
+from micrograd_ws.commands.train import iteration_counts  # noqa: E402
 from micrograd_ws.data import make_dataset  # noqa: E402
 from micrograd_ws.explorer import explore  # noqa: E402
-from micrograd_ws.train import iteration_counts, replay_iterations, train  # noqa: E402
+from micrograd_ws.train import replay_iterations, train  # noqa: E402
 
 WATCH = """() => {  // long tasks and gaps between animation frames, until collected
   window.__bench = { long: [], gaps: [], last: performance.now(), on: true };

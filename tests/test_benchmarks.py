@@ -4,6 +4,7 @@ import doctest
 import importlib.util
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,7 +84,8 @@ def test_contenders_follow_the_floors_trajectory_in_their_own_processes():
                              "stream": stream, "warmup": 2, "block": 1, "blocks": 2})
         if "losses" in out:
             losses[name] = out["losses"]
-    assert {contenders.Eager.name, contenders.Floor.name, contenders.FloorSkipping.name} <= set(losses)
+    assert {contenders.Eager.name, contenders.LectureLoop.name, contenders.Floor.name,
+            contenders.FloorSkipping.name} <= set(losses)
     bench.check_same_trajectory(losses, contenders.Floor.name)
     net = mw.two_hidden_layers(8, seed=2)  # the reference: the handout net trained by micrograd_ws
     opt = mw.SGD(net.parameters(), lr=0.01)
@@ -107,6 +109,24 @@ def test_compiled_contenders_train_as_eager_does_to_the_bit(monkeypatch):
     monkeypatch.delattr(mw, "compile")
     with pytest.raises(contenders.NotAvailable, match="compile"):
         contenders.Compiled(state, 0.01)
+
+
+def test_lecture_loop_is_the_lectures_loop_and_trains_as_eager_does():
+    """The floor's loss trajectory, eager's losses and weights to the bit, and net.parameters() called
+    twice a step, as the lecture's loop does (a contender sped up by hoisting it would not be that loop)."""
+    state = mw.two_hidden_layers(6, seed=5).state_dict()
+    samples = bench.data_stream(12)
+    lecture = contenders.LectureLoop(state, 0.05)
+    assert contenders.LectureLoop in bench.FAST and not hasattr(lecture, "steps")  # one step() per sample
+    parameters, calls = lecture.net.parameters, []
+    object.__setattr__(lecture.net, "parameters", lambda: calls.append(1) or parameters())
+    losses = contenders._steps(lecture)(samples)
+    assert len(calls) == 2 * len(samples)
+    floor = contenders.Floor(state, 0.05)
+    bench.check_same_trajectory({"floor": [floor.step(x, y) for x, y in samples], "lecture": losses}, "floor")
+    eager = contenders.Eager(state, 0.05)
+    assert contenders._steps(eager)(samples) == losses
+    assert lecture.net.state_dict() == eager.net.state_dict() != state  # it trained, as eager did
 
 
 def test_floor_matches_the_handout_reference_gradients():
@@ -154,3 +174,10 @@ def test_quick_run_prints_every_section_and_the_targets(capsys):
         assert section in out
     rows = out.split("\nTargets")[1].splitlines()[1:]
     assert len(rows) >= 4 and all(row.endswith(("PASS", "MISS", "not measured")) for row in rows)
+    goals = dict(re.match(r"  (\S.*?)  +.*?([<>]= \S+)", row).groups() for row in rows)  # label: goal
+    assert goals["lecture loop step / floor (dead rows skipped)"] == "<= 2.5x"
+    assert goals["eager SGD step / floor (dead rows skipped)"] == "<= 1.7x"
+    assert goals["compiled, a call per step / floor (dead rows skipped)"] == "<= 0.9x"
+    assert goals["compiled, step.run(samples) / floor (dead rows skipped)"] == "<= 1x"
+    assert goals["micrograd 0.1.0 step / lecture loop step (fresh processes)"] == ">= 60x"
+    assert contenders.LectureLoop.name in out.split("\nTargets")[0]  # measured in section 1
