@@ -113,7 +113,7 @@ def _lists_its_own(module: Module, cls: type) -> bool:
     """``module.parameters()`` is ``cls``'s own list (a subclass may list others): then zero_grad
     may hand the work to its parts, down to each neuron zeroing its store as one list."""
     t = type(module)
-    return t.parameters is Module.parameters and t.named_parameters is cls.named_parameters
+    return t.parameters is cls.parameters and t.named_parameters is cls.named_parameters
 
 
 class Neuron(Module):
@@ -148,10 +148,11 @@ class Neuron(Module):
     def _forward(self, xt: tuple[Value, ...], xd: list[float], z_label: str, h_label: str) -> Value:
         if self._cached_at != structure_changes:  # a net's make-up changed (maybe this neuron's)
             self._cache()
-        if self._store is not None:
-            z = neuron_sum(self._store, xt, xd, z_label)
-        else:
-            z = layer_sum(self._wt, xt, xd, self.b, self._leaves)
+        store = self._store
+        if store is not None and not store.loose:
+            z = neuron_sum(store, xt, xd, z_label)
+        else:  # its weights one by one (replaced ones, or a loose store's: see stores.Store.scatter)
+            z = layer_sum(self._wt, xt, xd, self.b, self._leaves, store)
             z.label = z_label
         if not self.nonlin:
             return z
@@ -167,7 +168,7 @@ class Neuron(Module):
         self._cached_at, self._wt = structure_changes, tuple(self.w)
         params = (*self._wt, self.b)
         self._leaves = not any(p.parents for p in params)
-        store = self.b._store if type(self.b) is Param else None
+        store = self.b._store if isinstance(self.b, Param) else None
         self._store = store if store is not None and store.params == params else None
 
     def zero_grad(self) -> None:
@@ -282,6 +283,18 @@ class MLP(Module):
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [item for layer in self.layers for item in layer.named_parameters()]
+
+    _listed_at = -1  # structure_changes when the list below was made
+
+    def parameters(self) -> list[Value]:
+        """Every weight and bias, in micrograd's order (a new list each call, made from one kept
+        until the net's make-up changes: the lecture's loop calls this twice per step)."""
+        if not _lists_its_own(self, MLP):  # a subclass lists other parameters
+            return super().parameters()
+        if self._listed_at != structure_changes:
+            self._listed = [p for layer in self.layers for n in layer.neurons for p in (*n.w, n.b)]
+            self._listed_at = structure_changes
+        return self._listed[:]
 
     def zero_grad(self) -> None:
         if not _lists_its_own(self, MLP):

@@ -64,10 +64,10 @@ class SGD:
         the other parameters one by one (``_loose``)."""
         self._grouped = self._params_key  # what this grouping was made for
         count = Counter(map(id, self._params))
-        stores = {id(p._store): p._store for p in self._params if type(p) is Param}
+        stores = {id(p._store): p._store for p in self._params if isinstance(p, Param)}
         whole: dict[int, Store] = {k: s for k, s in stores.items() if all(count[id(q)] == 1 for q in s.params)}
         self._stores = list(whole.values())
-        self._loose = [p for p in self._params if type(p) is not Param or id(p._store) not in whole]
+        self._loose = [p for p in self._params if not isinstance(p, Param) or id(p._store) not in whole]
 
     def step(self) -> None:
         """Update every parameter, or none: refuses if a gradient or a new value is not finite."""

@@ -31,10 +31,19 @@ from operator import attrgetter
 
 from .checks import NumberLabel, non_finite_grad
 
-__all__ = ["Pass", "Interrupts"]
+__all__ = ["Pass", "Stamp", "Interrupts"]
 
 _isfinite = math.isfinite
 _grad = attrgetter("grad")
+
+
+class Stamp:
+    """A pass's mark on the nodes it has set up (``Value._pass``); ``done`` once it is finished or undone."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = False
 
 
 class Pass:
@@ -52,7 +61,7 @@ class Pass:
     __slots__ = ("stamp", "touched", "earlier", "parts", "before", "guard", "memo")
 
     def __init__(self) -> None:
-        self.stamp = object()
+        self.stamp = Stamp()
         self.touched: list = []
         self.earlier: list[float] = []
         self.parts: list = []
@@ -74,6 +83,15 @@ class Pass:
         self.touched.append(leaf)
         leaf._pass = self.stamp
         leaf.grad = 0.0
+
+    def keep_all(self, leaves) -> None:
+        """Leaves none of which this pass has reached yet (a neuron's weights and bias): each
+        recorded and marked, as :meth:`keep` does one by one (the caller sets their sums)."""
+        self.touched.extend(leaves)
+        self.earlier.extend([p.grad for p in leaves])
+        stamp = self.stamp
+        for p in leaves:
+            p._pass = stamp
 
     def keep_part(self, part) -> None:
         """A neuron's store (stores.py) reached for the first time: record its list of grads,
@@ -103,6 +121,7 @@ class Pass:
                     leaf.grad += earlier
         for part, before in zip(parts, self.before):
             part.commit(before)
+        self.stamp.done = True
         self.release()  # the last call: a Ctrl-C that comes until here still undoes the pass
 
     def abort(self) -> None:
@@ -113,6 +132,7 @@ class Pass:
                 leaf.grad = earlier
             for part, before in zip(self.parts, self.before):
                 part.grad = before
+            self.stamp.done = True
         finally:
             if guard is not None:
                 guard.release()

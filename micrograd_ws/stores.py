@@ -35,7 +35,7 @@ from .checks import non_finite
 from .engine import Value, node
 from .pickling import next_id
 
-__all__ = ["Store", "Param", "WeightedSum", "neuron_sum", "layer_sum"]
+__all__ = ["Store", "Param", "LooseParam", "WeightedSum", "neuron_sum", "layer_sum"]
 
 _new = object.__new__
 _ZEROS: dict[int, list[float]] = {}  # length -> the shared list of zeros (never changed)
@@ -44,34 +44,100 @@ _ZEROS: dict[int, list[float]] = {}  # length -> the shared list of zeros (never
 class Store:
     """The numbers of one neuron's parameters, its weights and then its bias (see the module docstring)."""
 
-    __slots__ = ("data", "grad", "zeros", "params", "shared", "_pass", "reached")
+    __slots__ = ("_data", "_grad", "zeros", "params", "shared", "_pass", "reached", "loose", "budget")
 
     def __init__(self, data: list[float]) -> None:
-        self.data = data
-        self.grad = self.zeros = _ZEROS.setdefault(len(data), [0.0] * len(data))
-        self.shared = False
+        self._data = data
+        self._grad = self.zeros = _ZEROS.setdefault(len(data), [0.0] * len(data))
+        self.shared = self.loose = False
         self._pass = self.reached = None
+        self.budget = 2 * len(data)
         self.params = tuple(_param(self, k) for k in range(len(data)))
+
+    @property
+    def data(self) -> list[float]:
+        """The weights then the bias, as a list (gathered from the parameters if the store is loose)."""
+        if self.loose and not self.gather():  # (in the middle of a pass: a copy, the parameters stay loose)
+            return [p.data for p in self.params]
+        return self._data
+
+    @data.setter
+    def data(self, values: list[float]) -> None:
+        if self.loose and not self.gather():
+            for p, x in zip(self.params, values):
+                p.data = x
+        else:
+            self._data = values
+
+    @property
+    def grad(self) -> list[float]:
+        if self.loose and not self.gather():
+            return [p.grad for p in self.params]
+        return self._grad
+
+    @grad.setter
+    def grad(self, values: list[float]) -> None:
+        if self.loose and not self.gather():
+            for p, g in zip(self.params, values):
+                p.grad = g
+        else:
+            self._grad = values
 
     def commit(self, before: list[float]) -> None:
         """The end of a pass that kept this store aside: its sums plus the grads ``before`` it."""
         if before is self.zeros:  # the pass's sums are the grads
             return
         if self.reached is not None:  # only some entries: the others as they were, the reached ones plus earlier
-            grads, new = self.grad, before[:]
+            grads, new = self._grad, before[:]
             for k in self.reached:
                 new[k] = grads[k] + before[k]
-            self.grad = new
+            self._grad = new
         elif any(before):  # (an entry the pass left at 0 gets its earlier grad back)
-            self.grad = [g + e for g, e in zip(self.grad, before)]
+            self._grad = [g + e for g, e in zip(self._grad, before)]
+
+    # --- loose: many single reads and writes of its parameters -----------------------------------
+    # A loop over model.parameters() (the lecture's ``p.grad = 0`` ... ``p.data -= lr * p.grad``)
+    # reads and writes one parameter at a time; through the list each access is a Python call.  So
+    # past ``budget`` such accesses since the neuron's last forward pass, the store lets go: each
+    # parameter keeps its numbers in its own slots (a LooseParam) and the neuron reads them one by
+    # one; the store gathers them back into lists when a list is wanted (SGD, compile, zero_grad).
+    # Never in the middle of a pass (backward_steps paused): the pass's records stay as they are.
+
+    def scatter(self) -> None:
+        """Let go: every parameter's numbers into its own slots."""
+        stamp = self._pass
+        if stamp is not None and not stamp.done:
+            self.budget = len(self.params)  # (try again later)
+            return
+        for p, x, g in zip(self.params, self._data, self._grad):
+            p.__class__ = LooseParam
+            p.data, p.grad, p._pass = x, g, None
+        self.loose = True
+
+    def gather(self) -> bool:
+        """Back to lists: False (and nothing changed) while a pass that reached a parameter is open."""
+        params = self.params
+        if not all([p._pass is None or p._pass.done for p in params]):
+            return False
+        self._data = [p.data for p in params]
+        grads = [p.grad for p in params]
+        self._grad = self.zeros if all([g == 0.0 and type(g) is float and math.copysign(1.0, g) > 0
+                                        for g in grads]) else grads
+        for p in params:
+            p.__class__ = Param
+        self.loose = self.shared = False
+        self._pass = self.reached = None
+        self.budget = 2 * len(params)
+        return True
 
     def __getstate__(self) -> tuple:
         # its numbers: its parameters are made again, in order (see Param.__reduce__)
         return self.data, self.grad, self.zeros, self.shared, len(self.params)
 
     def __setstate__(self, state: tuple) -> None:
-        self.data, self.grad, self.zeros, self.shared, n = state
+        self._data, self._grad, self.zeros, self.shared, n = state
         self._pass = self.reached = None
+        self.loose, self.budget = False, 2 * n
         store_param(self, 0, n)  # (its parameters, unless a graph in its grads made them already)
 
 
@@ -96,27 +162,52 @@ def store_param(store: Store, k: int, n: int) -> Param:
     return params[k]
 
 
+def _spend(store: Store) -> bool:
+    """One single access through the list; True when the store has just let go (see Store.scatter)."""
+    store.budget -= 1
+    if store.budget < 0:
+        store.scatter()
+        return store.loose
+    return False
+
+
 def _get_data(p: Param) -> float:
-    return p._store.data[p._k]
+    store = p._store
+    if store.budget <= 0:
+        _spend(store)
+    else:
+        store.budget -= 1
+    return store._data[p._k]
 
 
 def _set_data(p: Param, x: float) -> None:
     store = p._store
+    if _spend(store):
+        p.data = x  # (its own slot now)
+        return
     if store.shared:  # a node holds this list: copy, so that its local derivatives stay as they were
-        store.data = store.data[:]
+        store._data = store._data[:]
         store.shared = False
-    store.data[p._k] = x
+    store._data[p._k] = x
 
 
 def _get_grad(p: Param) -> float:
-    return p._store.grad[p._k]
+    store = p._store
+    if store.budget <= 0:
+        _spend(store)
+    else:
+        store.budget -= 1
+    return store._grad[p._k]
 
 
 def _set_grad(p: Param, g: float) -> None:
     store = p._store
-    if store.grad is store.zeros:  # the shared zeros: copy first
-        store.grad = store.zeros[:]
-    store.grad[p._k] = g
+    if _spend(store):
+        p.grad = g
+        return
+    if store._grad is store.zeros:  # the shared zeros: copy first
+        store._grad = store.zeros[:]
+    store._grad[p._k] = g
 
 
 def _get_pass(p: Param) -> object:
@@ -172,15 +263,27 @@ class Param(Value):
         return v
 
 
-Param.__name__ = "Value"  # what messages call it; pickle finds it by __qualname__
+class LooseParam(Param):
+    """A parameter of a loose store (see Store.scatter): ``data``, ``grad`` and ``_pass`` in its own
+    slots, as a plain Value's, so that a loop over the parameters reads them at full speed."""
+
+    __slots__ = ()
+    data = Value.__dict__["data"]  # (Value's slots, which a Param's properties cover)
+    grad = Value.__dict__["grad"]
+    _pass = Value.__dict__["_pass"]
+    _reach = Value._reach
+
+
+Param.__name__ = LooseParam.__name__ = "Value"  # what messages call them; pickle finds them by __qualname__
 
 
 # --- a neuron's w·x+b --------------------------------------------------------------------------
 
-def layer_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool) -> Value:
+def layer_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool, store: Store | None = None) -> Value:
     """engine.weighted_sum for a layer's neuron whose weights are not one store: ``xt`` and its
     data ``xd`` are shared by all the layer's neurons; ``leaves``: every weight and the bias is a
-    leaf (then the node is a :class:`WeightedSum`, whose pass scans the inputs once per layer)."""
+    leaf (then the node is a :class:`WeightedSum`, whose pass scans the inputs once per layer);
+    ``store``: the loose store they are the parameters of, if they are."""
     wd = [w.data for w in wt]  # (a comprehension reads slots faster than map(attrgetter))
     data = sum(map(mul, wd, xd), bias.data)
     parents = wt + xt + (bias,)
@@ -188,7 +291,7 @@ def layer_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool) -> Valu
         return node(data, parents, (*xd, *wd, 1.0), "w·x+b")
     if not math.isfinite(data):
         raise non_finite("w·x+b", parents, data)
-    z = _sum_node(data, xt, xd, wd, None, "")
+    z = _sum_node(data, xt, xd, wd, store, "")
     z._parents = parents
     return z
 
@@ -196,8 +299,8 @@ def layer_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool) -> Valu
 def neuron_sum(store: Store, xt: tuple, xd: list, label: str) -> Value:
     """engine.weighted_sum for a neuron whose weights and bias are the parameters of ``store``, in
     order: its forward pass reads them as one list (weights, then the bias last)."""
-    wd = store.data
-    store.shared = True  # the node keeps this list as its local derivatives: not to be changed in place now
+    wd = store._data  # (the neuron checked that the store is not loose)
+    store.shared, store.budget = True, 2 * len(wd)  # the node keeps this list as its local derivatives: not to be changed in place now
     data = sum(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
     if (mode.threads_inside and not mode.state.enabled) or not math.isfinite(data):  # (node() raises for the latter)
         z = node(data, _store_parents(store, xt), (*xd, *wd[:-1], 1.0), "w·x+b")
@@ -263,26 +366,43 @@ class WeightedSum(Value):
 
     def _chain(self, t) -> None:
         g, stamp, store = self.grad, t.stamp, self._store
-        if store is not None:  # ∂C/∂w_k += g · x_k and ∂C/∂b += g · 1 for all k at once
+        if store is not None and not store.loose:
+            # ∂C/∂w_k += g · x_k and ∂C/∂b += g · 1 for all k at once, as one list
             if store._pass is not stamp:  # reached first: kept aside, sums from 0
                 t.keep_part(store)
                 new = [g * x + 0.0 for x in self._xd]  # (0.0 + -0.0 is 0.0, as for a leaf)
                 new.append(g)
             else:
-                grads = store.grad
+                grads = store._grad
                 new = [s + g * x for s, x in zip(grads, self._xd)]
                 new.append(grads[-1] + g)
-            store.grad, store.reached = new, None  # every entry reached
-            parents, local = self._x, self._wd  # then the inputs, ∂z/∂x_k = w_k (zip stops before the bias)
-            inner = t.memo.get(id(parents))  # the layer's inputs all nodes of this pass (its ReLUs)?
-            if inner is None:
-                inner = t.memo[id(parents)] = all([p._pass is stamp for p in parents])
-            if inner:  # then no leaf among them to keep aside
-                for p, d in zip(parents, local):
-                    p.grad += g * d
-                return
-        else:  # (its local_grads, made here and dropped: kept, they would outlive the pass)
-            parents, local = self.parents, (*self._xd, *self._wd, 1.0)
+            store._grad, store.reached = new, None  # every entry reached
+        elif store is not None and all([p._pass is not stamp for p in store.params]):
+            # a loose store's parameters, none reached yet: all kept aside at once, each its own sum
+            params = store.params
+            t.keep_all(params)
+            for p, x in zip(params, self._xd):
+                p.grad = g * x + 0.0
+            params[-1].grad = g
+        else:  # replaced weights, or some reached already: one by one
+            n = len(self._xd)
+            parents = self.parents
+            for p, d in zip(parents[:n] + parents[-1:], (*self._xd, 1.0)):
+                if p._pass is not stamp:
+                    p._reach(t)
+                p.grad += g * d
+        self._to_inputs(t, g)
+
+    def _to_inputs(self, t, g: float) -> None:
+        """∂C/∂x_k += g · w_k: the inputs' part (zip stops before a store's bias)."""
+        parents, local, stamp = self._x, self._wd, t.stamp
+        inner = t.memo.get(id(parents))  # the layer's inputs all nodes of this pass (its ReLUs)?
+        if inner is None:
+            inner = t.memo[id(parents)] = all([p._pass is stamp for p in parents])
+        if inner:  # then no leaf among them to keep aside
+            for p, d in zip(parents, local):
+                p.grad += g * d
+            return
         for p, d in zip(parents, local):
             if p._pass is not stamp:
                 p._reach(t)

@@ -1,0 +1,159 @@
+"""The lecture's own loop over model.parameters(): a store lets go of its lists (stores.Store.scatter)
+so that each parameter is read and written at a plain Value's speed, and gathers them back when a
+list is wanted (SGD, zero_grad, compile, pickle). Every number stays what plain Values give.
+"""
+import copy
+import math
+import pickle
+import random
+
+from hypothesis import given, settings, strategies as st
+
+import micrograd_ws as mw
+from micrograd_ws import SGD, Value, squared_error, two_hidden_layers
+from micrograd_ws.stores import LooseParam, Param
+
+from test_stores import bits, plain_copy, samples
+
+
+def lecture_step(net, x, y, lr=0.05):
+    """The loop micrograd's lecture teaches, as a learner copies it."""
+    C = squared_error(net(x), y)
+    for p in net.parameters():
+        p.grad = 0.0
+    C.backward()
+    for p in net.parameters():
+        p.data -= lr * p.grad
+    return C.data
+
+
+def stores(net):
+    return [n.b._store for layer in net.layers for n in layer.neurons]
+
+
+def test_the_lecture_loop_lets_the_stores_go_and_matches_plain_values_bit_for_bit():
+    net = two_hidden_layers(12, seed=4)
+    twin = plain_copy(net)
+    data = samples(30, seed=2)
+    assert [lecture_step(net, x, y) for x, y in data] == [lecture_step(twin, x, y) for x, y in data]
+    assert bits(net) == bits(twin)
+    assert all(s.loose for s in stores(net))  # its loops read the parameters one by one now
+    assert all(type(p) is LooseParam for p in net.parameters())
+
+
+def test_sgd_after_the_lecture_loop_gathers_the_lists_back_with_the_same_numbers():
+    net = two_hidden_layers(10, seed=1)
+    twin = plain_copy(net)
+    data = samples(20, seed=3)
+    for x, y in data[:8]:
+        assert lecture_step(net, x, y) == lecture_step(twin, x, y)
+    for model in (net, twin):  # then the optimizer's way
+        opt = SGD(model.parameters(), lr=0.05)
+        for x, y in data[8:]:
+            opt.zero_grad()
+            C = squared_error(model(x), y)
+            C.backward()
+            opt.step()
+    assert bits(net) == bits(twin)
+    assert not any(s.loose for s in stores(net))  # lists again
+    assert all(type(p) is Param for p in net.parameters())
+
+
+def test_reading_every_weight_once_per_step_keeps_the_lists():
+    # a gradient norm or a state_dict each step is not the lecture's loop: the lists stay
+    net = two_hidden_layers(8, seed=0)
+    opt = SGD(net.parameters(), lr=0.01)
+    for x, y in samples(5):
+        opt.zero_grad()
+        C = squared_error(net(x), y)
+        C.backward()
+        math.sqrt(sum(p.grad ** 2 for p in net.parameters()))
+        net.state_dict()
+        opt.step()
+    assert not any(s.loose for s in stores(net))
+
+
+def test_a_paused_backward_steps_pass_is_never_let_go_of_halfway():
+    net = two_hidden_layers(6, seed=2)
+    twin = plain_copy(net)
+    for model in (net, twin):
+        for p in model.parameters():
+            p.grad = 0.5
+    C, D = squared_error(net(0.4), 0.1), squared_error(twin(0.4), 0.1)
+    steps = C.backward_steps()
+    for _ in range(3):
+        next(steps)
+    for _ in range(5):  # many single accesses while the pass is open
+        for p in net.parameters():
+            p.grad = p.grad
+    for _ in steps:
+        pass
+    D.backward()
+    assert bits(net) == bits(twin)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from(["lecture", "sgd", "read", "zero", "pickle", "steps_closed", "l2"]),
+                min_size=1, max_size=12),
+       st.randoms(use_true_random=False))
+def test_any_mix_of_loops_is_bit_identical_to_plain_values(ops, rng):
+    net = two_hidden_layers(5, seed=rng.randrange(100))
+    twin = plain_copy(net)
+    models = [net, twin]
+    for op in ops:
+        x, y = rng.uniform(-1, 1), rng.uniform(-1, 1)
+        if op == "lecture":
+            assert lecture_step(net, x, y) == lecture_step(twin, x, y)
+        elif op == "sgd":
+            for m in models:
+                opt = SGD(m.parameters(), lr=0.03)
+                opt.zero_grad()
+                squared_error(m(x), y).backward()
+                opt.step()
+        elif op == "read":
+            assert [p.data for p in net.parameters()] == [p.data for p in twin.parameters()]
+        elif op == "zero":
+            for m in models:
+                m.zero_grad()
+        elif op == "pickle":
+            net = pickle.loads(pickle.dumps(net))
+            twin = copy.deepcopy(twin)
+            models = [net, twin]
+        elif op == "steps_closed":  # a pass stepped halfway, then dropped: rolled back
+            for m in models:
+                steps = squared_error(m(x), y).backward_steps()
+                next(steps)
+                for p in m.parameters():
+                    p.grad = p.grad + 0.0
+                steps.close()
+        elif op == "l2":  # the weights reached by two paths in one pass
+            for m in models:
+                (squared_error(m(x), y) + 1e-2 * sum(p * p for p in m.parameters())).backward()
+        assert bits(net) == bits(twin), op
+
+
+def test_compile_reads_and_writes_a_loose_store_as_it_is():
+    net = two_hidden_layers(6, seed=5)
+    twin = plain_copy(net)
+    for x, y in samples(4):
+        lecture_step(net, x, y)
+        lecture_step(twin, x, y)
+    assert all(s.loose for s in stores(net))
+    losses = []
+    for model in (net, twin):
+        opt = SGD(model.parameters(), lr=0.05)
+        step = mw.compile(lambda x, y: squared_error(model(x), y), optimizer=opt)
+        losses.append([step(x, y) for x, y in samples(6, seed=9)])
+    assert losses[0] == losses[1] and bits(net) == bits(twin)
+
+
+def test_a_loose_parameter_is_a_value_like_any_other():
+    net = two_hidden_layers(3, seed=0)
+    for x, y in samples(3):
+        lecture_step(net, x, y)
+    w = next(p for p in net.parameters() if p.label == "w2[0][1]")
+    assert type(w) is LooseParam and isinstance(w, Value) and type(w).__name__ == "Value"
+    w.data = 0.25
+    assert net.state_dict()["w2"][0][1] == 0.25 and w.label == "w2[0][1]"
+    assert type(w)(2.0).data == 2.0 and type(type(w)(2.0)) is Value
+    assert copy.copy(w).data == 0.25 and copy.copy(w) is not w
