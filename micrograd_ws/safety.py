@@ -16,10 +16,12 @@ promise, and how :class:`Pass` keeps it:
   consistent again.
 
 >>> from micrograd_ws import Value
->>> a = Value(1e308, 'a'); a.grad = 5.0
->>> (a * 10.0 * 0.1).backward()
+>>> a = Value(1.0, 'a'); a.grad = 5.0
+>>> (a * 1e300).backward(gradient=1e300)
 Traceback (most recent call last):
-OverflowError: a * 10: ...
+OverflowError: backward: ∂/∂a = inf overflowed a float; every leaf's grad is left as it was. Lower the learning rate or scale the inputs
+>>> a.grad
+5.0
 """
 from __future__ import annotations
 

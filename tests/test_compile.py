@@ -2,6 +2,7 @@
 import math
 import random
 import struct
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings, strategies as st
@@ -532,7 +533,7 @@ def test_run_stops_at_eagers_error_with_the_same_weights(case):
 
 # --- Ctrl-C: the grads (or, fused, the weights) are all before or all after ---------------------
 
-FILES = ("compiled.py", "<micrograd_ws.compile>")
+FILES = (*(str(p) for p in Path(mw.compiled.__file__).parent.glob("*.py")), "<micrograd_ws.compile>")
 
 
 def _every_point(setup, act, state):

@@ -1,0 +1,16 @@
+"""The two ways a replay stops: :class:`ReplayError` for you, :class:`RunEagerly` inside."""
+from __future__ import annotations
+
+__all__ = ["ReplayError", "RunEagerly"]
+
+
+class ReplayError(RuntimeError):
+    """A call's graph is not the traced one (``check=True``), or ``fn`` cannot be traced."""
+
+
+ReplayError.__module__ = "micrograd_ws.compiled"  # its name in tracebacks, where you import it from
+
+
+class RunEagerly(Exception):
+    """This call leaves the traced path (an error or an edge case): it runs eagerly, for eager's
+    result or eager's error in eager's words.  Raised by the generated code; never reaches you."""
