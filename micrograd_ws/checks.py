@@ -19,7 +19,9 @@ import numbers
 from typing import Sequence
 
 __all__ = ["to_float", "op_result", "describe", "describe_node", "fmt", "non_finite", "non_finite_grad",
-           "check_local", "NumberLabel", "NUMBER"]
+           "check_local", "check_power", "check_power_value", "check_finite", "check_divisor",
+           "check_positive", "check_number", "exp_or_inf",
+           "check_weighted_sum", "NumberLabel", "NUMBER"]
 
 _isfinite = math.isfinite
 
@@ -100,14 +102,85 @@ def non_finite_grad(v, g: float) -> OverflowError:
     )
 
 
-def check_local(out) -> None:
-    """Refuse a node whose local derivative overflowed (1/x at a tiny x, say)."""
+def check_finite(x, op: str) -> float:
+    """``x.data``, refused if it is not finite (set by hand: an op would hide it, tanh(inf) = 1)."""
+    a = x.data
+    if not _isfinite(a):
+        raise non_finite(op, (x,), a)
+    return a
+
+
+def check_positive(x, op: str) -> float:
+    """``x.data``, refused unless positive (log)."""
+    a = x.data
+    if a <= 0.0:
+        raise ValueError(f"{op}({describe(x)}): {op} needs a positive number")
+    return a
+
+
+def check_number(x: object, op: str):
+    """The number on the other side of a Value's operator: an int or float (not a bool or a str)."""
+    if isinstance(x, (str, bytes, bool)) or not isinstance(x, numbers.Real):
+        raise TypeError(f"unsupported operand for Value {op} ...: {type(x).__name__} {x!r}; use an int, a float or a Value")
+    return x
+
+
+def exp_or_inf(x: float) -> float:
+    """e**x, or inf where it overflows (the op then refuses it, naming itself)."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def check_divisor(a, b) -> None:
+    """Refuse ``a / b`` for b = 0, or a non-finite b set by hand (1 / inf would hide it)."""
+    if not _isfinite(b.data):
+        raise non_finite("/", (a, b), b.data)
+    if b.data == 0.0:
+        raise ZeroDivisionError(f"{describe(a)} / {describe(b)}: division by zero")
+
+
+def check_power(x, n: float) -> None:
+    """Refuse ``x ** n`` where it has no finite real value or derivative."""
+    a = x.data
+    if not _isfinite(a):  # nan ** 0 is 1.0: refuse a non-finite .data set by hand
+        raise non_finite(f"**{fmt(n)}", (x,), a)
+    if a == 0.0 and n < 0:
+        raise ZeroDivisionError(f"{describe(x)} ** {n}: zero to a negative power")
+    if a < 0.0 and not n.is_integer():
+        raise ValueError(f"{describe(x)} ** {n}: a negative base to a fractional power is not a real number")
+    if a == 0.0 and 0 < n < 1:
+        raise ZeroDivisionError(f"{describe(x)} ** {n}: the derivative n·x**(n-1) is infinite at 0")
+
+
+def check_power_value(a, b) -> None:
+    """Refuse ``a ** b`` with a Value exponent unless a > 0 (ln a appears in ∂/∂b)."""
+    if not (_isfinite(a.data) and _isfinite(b.data)):
+        raise non_finite("**", (a, b), math.nan)
+    if a.data <= 0.0:
+        raise ValueError(f"{describe(a)} ** {describe(b)}: a Value exponent needs a positive base "
+                         "(ln a appears in ∂/∂b); for a fixed power use a plain number exponent")
+
+
+def check_weighted_sum(wt: tuple, xt: tuple, bias, value_type: type) -> None:
+    """weighted_sum takes as many weights as inputs, all Values."""
+    if len(wt) != len(xt):
+        raise ValueError(f"weighted_sum: {len(wt)} weights but {len(xt)} inputs")
+    for v in (*wt, *xt, bias):
+        if not isinstance(v, value_type):
+            raise TypeError(f"weighted_sum takes Values, got {type(v).__name__} {v!r}")
+
+
+def check_local(out):
+    """``out``, unless its local derivative overflowed (1/x at a tiny x, say): then an error."""
     for d in out.local_grads:
         if not _isfinite(d):
             raise OverflowError(
                 f"{out.op}: the local derivative overflows a float at "
                 f"{', '.join(describe(p) for p in out.parents)}"
             )
+    return out
 
 
 class NumberLabel(str):

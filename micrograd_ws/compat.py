@@ -25,8 +25,9 @@ from typing import Callable
 
 from . import mode
 from .checks import describe, non_finite, op_result, to_float
+from .safety import Pass
 
-__all__ = ["MicrogradNames", "closure_op", "run_closure", "run_closures"]
+__all__ = ["MicrogradNames", "children_and_label", "closure_op", "run_closure", "run_closures", "step"]
 
 #: Set once a _backward closure has been assigned: until then no pass looks for one.
 closures_set = False
@@ -63,7 +64,7 @@ class MicrogradNames:
 
         Assigning a function defines an op micrograd's way (see the module docstring).
         """
-        return MethodType(type(self)._step, self)
+        return MethodType(step, self)
 
     @_backward.setter
     def _backward(self, fn: Callable[[], None]) -> None:
@@ -75,6 +76,31 @@ class MicrogradNames:
             closures_set = True
             self._closure = fn
             run_closure(self)
+
+
+def children_and_label(children, label: str) -> tuple:
+    """``Value(2.0, 'a')`` is short for ``Value(2.0, label='a')``; micrograd's ``Value(data, _children, _op)``."""
+    if type(children) is str:  # the label, positionally
+        if label:
+            raise TypeError(f"Value(data, label): the label is given twice ({children!r} and {label!r})")
+        children, label = (), children
+    if not isinstance(label, str):
+        raise TypeError(f"Value label must be a str, got {type(label).__name__} {label!r}")
+    return children, label
+
+
+def step(v) -> None:
+    """micrograd's ``node._backward()``: the node's ``_chain`` (backward's step), with no set-up:
+    only its parents' grads change, by exactly what the pass would add (all or nothing)."""
+    if v.grad and v.parents:
+        run_closures((v,))
+        t = Pass()
+        try:
+            v._chain(t)
+            t.finish()
+        except BaseException:
+            t.abort()
+            raise
 
 
 def closure_op(v, data: object, children: Iterable, op: str) -> None:

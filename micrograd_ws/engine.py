@@ -1,10 +1,9 @@
-"""The engine: `Value`, its operations, and reverse-mode `backward` — the chain rule, in one file.
+"""The engine: `Value`, its operations and `backward` — the chain rule, in one file to read top to bottom.
 
-Read it top to bottom.  Each operation computes its result *and* the local derivative of each
-edge (∂out/∂parent) in the forward pass, side by side, and stores both on the new node.  The
-line after each op states the same derivative in Values (``rule``), which second derivatives
-(``create_graph``), ``compile()`` and the explanations read: each derivative is stated here once.
-``backward()`` is then one loop: visit the nodes from the root down, and let each add
+Each operation computes its result *and* the local derivative of each edge (∂out/∂parent), side
+by side, and stores both on the new node; the line after it states the same derivative in Values
+(``rule``), which second derivatives, ``compile()`` and the explanations read: each derivative is
+stated here once.  ``backward()`` is then one loop: from the root down, each node adds
 ``grad(node) · local`` into each parent (``_chain``).
 
 >>> a = Value(2.0, label='a'); b = Value(-3.0, label='b')
@@ -15,29 +14,25 @@ line after each op states the same derivative in Values (``rule``), which second
 >>> a.grad, b.grad                  # ∂c/∂a = b + 1, ∂c/∂b = a
 (-2.0, 2.0)
 
-A *leaf* (a Value no op made: a parameter, an input) **accumulates**: each ``backward()`` adds
-its gradient, as in PyTorch; reset with ``zero_grad()`` or ``v.grad = 0.0``.  An intermediate
-node holds ∂root/∂node of the latest pass.  Every number is finite: an op whose result would
-overflow raises ``OverflowError`` naming it, and a failed pass changes no leaf's grad.
+A *leaf* (a parameter, an input) **accumulates**: each ``backward()`` adds its gradient, as in
+PyTorch (reset with ``zero_grad()``); an intermediate node holds the latest pass's.  Every number
+is finite: an overflow raises an error naming the op, and a failed pass changes no leaf's grad.
 
-What is not autodiff lives in rooms of its own, each one a reader can skip: grad mode
-(``mode.py``), number checks and messages (``checks.py``), the all-or-nothing pass and Ctrl-C
-(``safety.py``), micrograd's names and closures (``compat.py``), pickling (``pickling.py``),
-smaller nodes for ``+ - *`` (``compact.py``), a neuron's parameters as lists (``stores.py``),
-and ``define_op`` (``custom.py``).  docs/reading.md is the reading path.
+What is not autodiff lives in rooms a reader can skip (docs/reading.md): mode.py, checks.py,
+safety.py, compat.py, pickling.py, compact.py, stores.py and custom.py.
 """
 from __future__ import annotations
 
 import math
-import numbers
 from operator import attrgetter, mul
 from typing import Callable, Sequence, Union
 
 from . import mode
-from .checks import NUMBER, check_local, describe, fmt, non_finite, non_finite_grad, to_float
-from .compat import MicrogradNames, closure_op, run_closures
+from .checks import (NUMBER, check_divisor, check_finite, check_local, check_number, check_positive, check_power,
+                     check_power_value, check_weighted_sum, exp_or_inf, fmt, non_finite, non_finite_grad, to_float)
+from .compat import MicrogradNames, children_and_label, closure_op, run_closures
 from .pickling import Picklable, next_id
-from .safety import Pass
+from .safety import Pass, PassHooks
 
 __all__ = ["Value", "weighted_sum", "mean", "squared_error", "topological_order", "pass_order", "RULES", "rule", "node",
            "operand", "EXTENSIONS"]
@@ -46,13 +41,13 @@ Number = Union[int, float]
 Operand = Union["Value", int, float]
 _isfinite = math.isfinite
 
-#: op -> its local derivatives in Values: ``d(out, *parents) -> (∂out/∂parent, ...)``, a plain
-#: number for a constant.  Registered by :func:`rule` on the line after each op's forward.
+#: op -> its local derivatives in Values, ``d(out, *parents) -> (∂out/∂parent, ...)`` (a number
+#: for a constant), registered by :func:`rule` on the line after each op's forward.
 RULES: dict[str, Callable[..., tuple]] = {}
-
-
-def rule(op: str, d: Callable[..., tuple]) -> None:
-    RULES[op] = d
+rule: Callable[[str, Callable[..., tuple]], None] = RULES.__setitem__  # rule(op, d)
+#: What rooms above the engine add to Value's methods: ``create_graph`` (functional.py) and
+#: ``backward_steps`` (stepping.py), registered when imported (``import micrograd_ws`` does).
+EXTENSIONS: dict[str, Callable] = {}
 
 
 def node(data: float, parents: tuple, local_grads: tuple, op: str) -> Value:
@@ -73,42 +68,28 @@ def make_binary(data: float, a: Value, b: Value, local_grads: tuple, op: str) ->
     return node(data, (a, b), local_grads, op)
 
 
-def make_product(a: Value, b: Value) -> Value:
+def make_product(a: Value, b: Value) -> Value:  # ∂(a·b)/∂a = b, ∂(a·b)/∂b = a
     return node(a.data * b.data, (a, b), (b.data, a.data), "*")
 
 
 ADD, SUB, ON, OFF = (1.0, 1.0), (1.0, -1.0), (1.0,), (0.0,)  # shared local-derivative tuples
 
 
-class Value(MicrogradNames, Picklable):
+class Value(MicrogradNames, PassHooks, Picklable):
     """A scalar that remembers how it was computed.
 
     ``data`` is the number (a finite float); ``grad`` is ∂root/∂self after ``root.backward()``;
     ``label`` its name in pictures; ``op`` the operation that made it (``''`` for a leaf);
     ``parents`` and ``local_grads``: ∂self/∂parent for each parent, in the same order.
-
-    >>> x = Value(3.0, label='x')
-    >>> y = (x * x).relu()
-    >>> y
-    Value(data=9.0, grad=0.0, op='relu')
-    >>> y.backward(); x.grad
-    6.0
     """
 
-    # _pass: the backward pass that last set this node up (see safety.Pass);
-    # __dict__: your own attributes (p.m for Adam), made when first used.
+    # _pass: the pass that last set this node up (safety.py); __dict__: your own attributes (p.m for Adam)
     __slots__ = ("data", "grad", "label", "op", "parents", "local_grads", "_id", "_pass",
                  "__dict__", "__weakref__")
 
     def __init__(self, data: Number, _children=(), _op: str = "", label: str = "") -> None:
-        """``Value(data, label='')`` (``Value(2.0, 'a')`` for short), or micrograd's
-        ``Value(data, _children, _op)`` for an op of your own (compat.py)."""
-        if type(_children) is str:  # Value(2.0, 'a'): the label, positionally
-            if label:
-                raise TypeError(f"Value(data, label): the label is given twice ({_children!r} and {label!r})")
-            _children, label = (), _children
-        if not isinstance(label, str):
-            raise TypeError(f"Value label must be a str, got {type(label).__name__} {label!r}")
+        """``Value(data, label='')``, or micrograd's ``Value(data, _children, _op)`` (compat.py)."""
+        _children, label = children_and_label(_children, label)  # (Value(2.0, 'a') too: compat.py)
         self.grad, self.label, self._id, self._pass = 0.0, label, next_id(), None
         if _children:
             return closure_op(self, data, _children, _op)
@@ -140,52 +121,34 @@ class Value(MicrogradNames, Picklable):
         return make_product(self, other)  # ∂(a·b)/∂a = b, ∂(a·b)/∂b = a
     rule("*", lambda out, a, b: (b, a))
 
-    def __radd__(self, other: Operand) -> Value:
-        return operand(other, "+") + self
-
-    def __rsub__(self, other: Operand) -> Value:
-        return operand(other, "-") - self
-
-    def __rmul__(self, other: Operand) -> Value:
-        return operand(other, "*") * self
+    def __radd__(self, other: Operand) -> Value: return operand(other, "+") + self  # noqa: E704
+    def __rsub__(self, other: Operand) -> Value: return operand(other, "-") - self  # noqa: E704
+    def __rmul__(self, other: Operand) -> Value: return operand(other, "*") * self  # noqa: E704
+    def __rtruediv__(self, other: Operand) -> Value: return operand(other, "/") / self  # noqa: E704
+    def __pos__(self) -> Value: return self  # noqa: E704
 
     def __truediv__(self, other: Operand) -> Value:
         a, b = self, operand(other, "/")
-        if not _isfinite(b.data):  # 1 / inf is 0: refuse a non-finite .data set by hand
-            raise non_finite("/", (a, b), b.data)
-        if b.data == 0.0:
-            raise ZeroDivisionError(f"{describe(a)} / {describe(b)}: division by zero")
+        check_divisor(a, b)  # (not 0; and 1 / inf is 0: a non-finite .data set by hand is refused)
         q = a.data / b.data
-        return _checked(node(q, (a, b), (1.0 / b.data, -q / b.data), "/"))  # 1/b, -a/b² (as -q/b: no underflow)
+        return check_local(node(q, (a, b), (1.0 / b.data, -q / b.data), "/"))  # 1/b, -a/b² (as -q/b: no underflow)
     rule("/", lambda q, a, b: (1.0 / b, -q / b))
-
-    def __rtruediv__(self, other: Operand) -> Value:
-        return operand(other, "/") / self
 
     def __neg__(self) -> Value:
         return node(-self.data, (self,), (-1.0,), "neg")
     rule("neg", lambda out, x: (-1.0,))
-
-    def __pos__(self) -> Value:
-        return self
 
     def __pow__(self, other: Operand) -> Value:
         """x ** n for a number n: derivative n·x**(n-1); x ** y for a Value y: see ``__rpow__``."""
         if isinstance(other, Value):
             return _power_value(self, other)
         n, a = to_float(other, "Value ** exponent"), self.data
-        if not _isfinite(a):  # nan ** 0 is 1.0: refuse a non-finite .data set by hand
-            raise non_finite(f"**{fmt(n)}", (self,), a)
-        if (a == 0.0 and n < 0) or (a == 0.0 and 0 < n < 1):
-            raise ZeroDivisionError(f"{describe(self)} ** {n}: " + ("zero to a negative power" if n < 0 else
-                                    "the derivative n·x**(n-1) is infinite at 0"))
-        if a < 0.0 and not n.is_integer():
-            raise ValueError(f"{describe(self)} ** {n}: a negative base to a fractional power is not a real number")
+        check_power(self, n)  # (0 to a negative power, a negative base to a fractional one: checks.py)
         try:
             data, local = a**n, (n * a ** (n - 1) if n else 0.0)  # x**0 is constant: 0, even at 0
         except OverflowError:
             data = local = math.inf
-        return _checked(node(data, (self,), (local,), f"**{fmt(n)}"))
+        return check_local(node(data, (self,), (local,), f"**{fmt(n)}"))
     rule("**n", lambda out, x: (_power_rule(float(out.op[2:]), x),))  # the op "**n" records n exactly
 
     def __rpow__(self, other: Operand) -> Value:
@@ -194,9 +157,7 @@ class Value(MicrogradNames, Picklable):
 
     def relu(self) -> Value:
         """max(0, x); its derivative is 0 where the output is 0 (at x = 0 too), as in the handout."""
-        x = self.data
-        if not _isfinite(x):  # nan > 0 is False: a NaN set by hand would silently become 0
-            raise non_finite("relu", (self,), x)
+        x = check_finite(self, "relu")  # (nan > 0 is False: a NaN set by hand would silently become 0)
         return node(x, (self,), ON, "relu") if x > 0.0 else node(0.0, (self,), OFF, "relu")
     rule("relu", lambda out, x: out.local_grads)  # the 0/1 mask, a constant: relu'' = 0
 
@@ -206,35 +167,24 @@ class Value(MicrogradNames, Picklable):
     rule("square", lambda out, x: (2.0 * x,))
 
     def exp(self) -> Value:
-        if not _isfinite(self.data):  # e**-inf is 0: refuse a non-finite .data set by hand
-            raise non_finite("exp", (self,), self.data)
-        try:
-            e = math.exp(self.data)
-        except OverflowError:
-            e = math.inf
+        e = exp_or_inf(check_finite(self, "exp"))  # (e**-inf is 0: a non-finite .data is refused)
         return node(e, (self,), (e,), "exp")  # e**x, e**x
     rule("exp", lambda out, x: (out,))
 
     def log(self) -> Value:
         """Natural log, derivative 1/x; defined for x > 0 only."""
-        x = self.data
-        if x <= 0.0:
-            raise ValueError(f"log({describe(self)}): log needs a positive number")
-        return _checked(node(math.log(x), (self,), (1.0 / x,), "log"))
+        x = check_positive(self, "log")
+        return check_local(node(math.log(x), (self,), (1.0 / x,), "log"))
     rule("log", lambda out, x: (1.0 / x,))
 
     def tanh(self) -> Value:
-        if not _isfinite(self.data):  # tanh(inf) is 1: refuse a non-finite .data set by hand
-            raise non_finite("tanh", (self,), self.data)
-        t = math.tanh(self.data)
+        t = math.tanh(check_finite(self, "tanh"))  # (tanh(inf) is 1: a non-finite .data is refused)
         return node(t, (self,), (1.0 - t * t,), "tanh")  # tanh x, 1 - tanh²x
     rule("tanh", lambda out, x: (1.0 - out * out,))
 
     def sigmoid(self) -> Value:
         """1 / (1 + e**-x), derivative s(1 - s); computed without overflow for any x."""
-        x = self.data
-        if not _isfinite(x):  # sigmoid(inf) is 1: refuse a non-finite .data set by hand
-            raise non_finite("sigmoid", (self,), x)
+        x = check_finite(self, "sigmoid")
         s = 1.0 / (1.0 + math.exp(-x)) if x >= 0.0 else math.exp(x) / (1.0 + math.exp(x))
         return node(s, (self,), (s * (1.0 - s),), "sigmoid")
     rule("sigmoid", lambda out, x: (out * (1.0 - out),))
@@ -243,9 +193,7 @@ class Value(MicrogradNames, Picklable):
 
     def backward(self, gradient: Number = 1.0, create_graph: bool = False) -> None:
         """Fill ``grad`` of every node this Value depends on with ∂self/∂node (leaves add it).
-
-        ``create_graph=True`` also makes each gradient a Value, ``v.grad_value``, that can be
-        differentiated again (functional.py, docs/higher_order.md).
+        ``create_graph=True``: each gradient a Value too, ``v.grad_value`` (docs/higher_order.md).
 
         >>> a = Value(3.0); b = a + a; c = b + b   # the reason for a topological order
         >>> c.backward(); a.grad
@@ -281,30 +229,8 @@ class Value(MicrogradNames, Picklable):
         g, stamp = self.grad, t.stamp
         for p, d in zip(self.parents, self.local_grads):
             if p._pass is not stamp:  # a leaf this pass reaches first: its earlier grad is kept aside
-                p._reach(t)
+                p._reach(t)  # (safety.py)
             p.grad += g * d
-
-    def _reach(self, t: Pass) -> None:
-        t.keep(self)
-
-    def _inputs(self, seen: set) -> tuple:
-        return self.parents  # the parents a pass may find nodes among (a neuron's narrows it: stores.py)
-
-    @property
-    def _is_node(self) -> bool:  # made by an op (compact.py and stores.py answer without a tuple)
-        return bool(self.parents)
-
-    def _step(self) -> None:
-        """micrograd's ``node._backward()``: this node's :meth:`_chain`, with no set-up (compat.py)."""
-        if self.grad and self.parents:
-            run_closures((self,))
-            t = Pass()
-            try:
-                self._chain(t)
-                t.finish()
-            except BaseException:
-                t.abort()
-                raise
 
     def backward_steps(self, gradient: Number = 1.0):
         """The reverse pass one node at a time, a generator of steps (stepping.py)."""
@@ -316,25 +242,13 @@ class Value(MicrogradNames, Picklable):
         return getattr(self.grad, "value", None)  # the float subclass functional.GradFloat carries it
 
 
-#: What rooms above the engine add to a Value's methods: ``create_graph`` (functional.py) and
-#: ``backward_steps`` (stepping.py), registered when they are imported (as ``import micrograd_ws`` does).
-EXTENSIONS: dict[str, Callable] = {}
-
-
 def operand(x: Operand, op: str) -> Value:
     """A Value for the other side of an operator: a number becomes a constant leaf."""
     if isinstance(x, Value):
         return x
-    if isinstance(x, (str, bytes, bool)) or not isinstance(x, numbers.Real):
-        raise TypeError(f"unsupported operand for Value {op} ...: {type(x).__name__} {x!r}; use an int, a float or a Value")
-    c = Value(x)
+    c = Value(check_number(x, op))
     c.label = NUMBER  # no label, but pictures and explanations name it by its number
     return c
-
-
-def _checked(out: Value) -> Value:
-    check_local(out)  # a local derivative that overflowed (1/x at a tiny x) is refused
-    return out
 
 
 def _power_rule(n: float, x: Value):
@@ -343,20 +257,16 @@ def _power_rule(n: float, x: Value):
 
 def _power_value(a: Value, b: Value) -> Value:
     """a ** b with a Value exponent: ∂/∂a = b·a**(b-1), ∂/∂b = a**b·ln a (needs a > 0)."""
-    if not (_isfinite(a.data) and _isfinite(b.data)):
-        raise non_finite("**", (a, b), math.nan)
-    if a.data <= 0.0:
-        raise ValueError(f"{describe(a)} ** {describe(b)}: a Value exponent needs a positive base "
-                         "(ln a appears in ∂/∂b); for a fixed power use a plain number exponent")
+    check_power_value(a, b)
     try:
         data = a.data**b.data
         local = (b.data * a.data ** (b.data - 1.0), data * math.log(a.data))
     except OverflowError:
         data, local = math.inf, ()
-    return _checked(node(data, (a, b), local, "**"))
+    return check_local(node(data, (a, b), local, "**"))
 
 
-# --- n-ary ops at the handout's granularity ------------------------------------------------
+# N-ary ops at the handout's granularity.
 
 def weighted_sum(weights: Sequence[Value], inputs: Sequence[Value], bias: Value) -> Value:
     """z = w·x + b as ONE node, the handout's pre-activation; ∂z/∂w_k = x_k, ∂z/∂x_k = w_k, ∂z/∂b = 1.
@@ -366,22 +276,14 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Value], bias: Value)
     (2.5, (3.0, 4.0, 2.0, -1.0, 1.0))
     """
     wt, xt = tuple(weights), tuple(inputs)
-    if len(wt) != len(xt):
-        raise ValueError(f"weighted_sum: {len(wt)} weights but {len(xt)} inputs")
-    for v in (*wt, *xt, bias):
-        if not isinstance(v, Value):
-            raise TypeError(f"weighted_sum takes Values, got {type(v).__name__} {v!r}")
+    check_weighted_sum(wt, xt, bias, Value)
     wd, xd = [w.data for w in wt], [x.data for x in xt]
     return node(sum(map(mul, wd, xd), bias.data), wt + xt + (bias,), (*xd, *wd, 1.0), "w·x+b")
 rule("w·x+b", lambda z, *p: (*p[len(p) // 2:-1], *p[:len(p) // 2], 1.0))  # x, then w, then 1
 
 
 def mean(values: Sequence[Value]) -> Value:
-    """The mean of Values as one node, each edge ∂mean/∂v = 1/n.
-
-    >>> mean([Value(1.0), Value(2.0), Value(6.0)]).data
-    3.0
-    """
+    """The mean of Values as one node, each edge ∂mean/∂v = 1/n."""
     values = [v if isinstance(v, Value) else operand(v, "mean") for v in values]
     if not values:
         raise ValueError("mean of no values: pass at least one Value")
@@ -415,7 +317,7 @@ rule("(O-O_des)²", lambda C, O, *des: (2.0 * (O - des[0]), -2.0 * (O - des[0]))
      else (2.0 * (O - (O.data - 0.5 * C.local_grads[0])),))  # O_des a number: read back from 2(O - O_des)
 
 
-# --- the order of the pass -----------------------------------------------------------------
+# The order of the pass.
 
 _by_id = attrgetter("_id")
 
@@ -423,8 +325,7 @@ _by_id = attrgetter("_id")
 def topological_order(root: Value) -> list[Value]:
     """Every node ``root`` depends on (leaves too), parents before children, root last.
 
-    >>> a = Value(1.0, label='a'); b = a * 2; c = b + a
-    >>> [v.label or v.op for v in topological_order(c)]
+    >>> a = Value(1.0, label='a'); c = a * 2 + a; [v.label or v.op for v in topological_order(c)]
     ['a', '', '*', '+']
     """
     seen, stack = {root}, [root]

@@ -176,8 +176,8 @@ class Neuron(Module):
             return super().zero_grad()
         if self._cached_at != structure_changes:
             self._cache()
-        if self._store is not None:  # its weights and bias: one list of zeros
-            self._store.grad = self._store.zeros
+        if self._store is not None and self._store.ready():  # its weights and bias: one list of zeros
+            self._store.put(grad=self._store.zeros)
         else:
             super().zero_grad()
 

@@ -8,6 +8,7 @@ from typing import Iterable
 from .checks import to_float
 from .engine import Value
 from .nn import CountingList
+from . import stores
 from .stores import Param, Store
 
 __all__ = ["SGD"]
@@ -69,17 +70,26 @@ class SGD:
         self._stores = list(whole.values())
         self._loose = [p for p in self._params if not isinstance(p, Param) or id(p._store) not in whole]
 
-    def step(self) -> None:
-        """Update every parameter, or none: refuses if a gradient or a new value is not finite."""
+    def _parts(self) -> tuple[list[Store], list[Value]]:
+        """The stores to update as lists, and the parameters to update one by one: a loose store's
+        lists are gathered back first (stores.Store.ready), or its parameters go one by one."""
         if self._grouped != self._params_key:
             self._group()
+        if not stores.loose_stores:
+            return self._stores, self._loose
+        ready = [s for s in self._stores if s.ready()]
+        return ready, [*self._loose, *(p for s in self._stores if s.loose for p in s.params)]
+
+    def step(self) -> None:
+        """Update every parameter, or none: refuses if a gradient or a new value is not finite."""
+        whole, loose = self._parts()
         lr = self.lr
-        moving = [p for p in self._loose if p.grad]  # most gradients are exactly 0 behind dead ReLUs
+        moving = [p for p in loose if p.grad]  # most gradients are exactly 0 behind dead ReLUs
         new = [p.data - lr * p.grad for p in moving]
         # a store's new list, w - lr·g for each entry whose g is not 0 (the others stay as they are:
         # -0.0 - lr·-0.0 is 0.0)
         rows = [(store, [w - lr * g if g else w for w, g in zip(store.data, store.grad)])
-                for store in self._stores if store.grad is not store.zeros and any(store.grad)]
+                for store in whole if store.grad is not store.zeros and any(store.grad)]
         if not math.isfinite(sum(new) + sum([sum(row) for _, row in rows])):  # one fast check; the exact one finds the culprit
             for p in self.params:  # in their order, each moved one (an unmoved nan set by hand is no culprit)
                 if p.grad and not math.isfinite(value := p.data - lr * p.grad):
@@ -91,13 +101,11 @@ class SGD:
         for p, value in zip(moving, new):
             p.data = value
         for store, row in rows:
-            store.data = row  # a new list: nodes keep the one of their forward pass
-            store.shared = False
+            store.put(data=row)
 
     def zero_grad(self) -> None:
-        if self._grouped != self._params_key:
-            self._group()
-        for store in self._stores:
-            store.grad = store.zeros
-        for p in self._loose:
+        whole, loose = self._parts()
+        for store in whole:
+            store.put(grad=store.zeros)
+        for p in loose:
             p.grad = 0.0

@@ -33,10 +33,31 @@ from operator import attrgetter
 
 from .checks import NumberLabel, non_finite_grad
 
-__all__ = ["Pass", "Stamp", "Interrupts"]
+__all__ = ["Pass", "PassHooks", "Stamp", "Interrupts"]
 
 _isfinite = math.isfinite
 _grad = attrgetter("grad")
+
+
+class PassHooks:
+    """What a pass asks of each Value besides its ``_chain`` (the engine's step): a mixin Value
+    inherits, whose methods the node types of compact.py and stores.py override."""
+
+    __slots__ = ()
+
+    def _reach(self, t: Pass) -> None:
+        """This leaf is reached first by pass ``t``: its earlier grad kept aside (a neuron's
+        parameter keeps its whole store aside: stores.py)."""
+        t.keep(self)
+
+    def _inputs(self, seen: set) -> tuple:
+        """The parents among which a pass may find nodes (a neuron's w·x+b: its inputs only)."""
+        return self.parents
+
+    @property
+    def _is_node(self) -> bool:
+        """Made by an op (compact.py and stores.py answer without making a parents tuple)."""
+        return bool(self.parents)
 
 
 class Stamp:

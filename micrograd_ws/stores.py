@@ -28,6 +28,7 @@ The rules that keep this exact:
 from __future__ import annotations
 
 import math
+from itertools import repeat
 from operator import mul
 
 from . import mode
@@ -42,103 +43,105 @@ _ZEROS: dict[int, list[float]] = {}  # length -> the shared list of zeros (never
 
 
 class Store:
-    """The numbers of one neuron's parameters, its weights and then its bias (see the module docstring)."""
+    """The numbers of one neuron's parameters, its weights and then its bias (see the module docstring).
 
-    __slots__ = ("_data", "_grad", "zeros", "params", "shared", "_pass", "reached", "loose", "budget")
+    While ``loose`` (see :meth:`scatter`), ``data`` and ``grad`` are stale: the parameters hold the
+    numbers; :meth:`ready` gathers them back before a list is used.
+    """
+
+    __slots__ = ("data", "grad", "zeros", "params", "shared", "_pass", "reached", "loose", "budget")
 
     def __init__(self, data: list[float]) -> None:
-        self._data = data
-        self._grad = self.zeros = _ZEROS.setdefault(len(data), [0.0] * len(data))
+        self.data = data
+        self.grad = self.zeros = _ZEROS.setdefault(len(data), [0.0] * len(data))
         self.shared = self.loose = False
         self._pass = self.reached = None
         self.budget = 2 * len(data)
         self.params = tuple(_param(self, k) for k in range(len(data)))
-
-    @property
-    def data(self) -> list[float]:
-        """The weights then the bias, as a list (gathered from the parameters if the store is loose)."""
-        if self.loose and not self.gather():  # (in the middle of a pass: a copy, the parameters stay loose)
-            return [p.data for p in self.params]
-        return self._data
-
-    @data.setter
-    def data(self, values: list[float]) -> None:
-        if self.loose and not self.gather():
-            for p, x in zip(self.params, values):
-                p.data = x
-        else:
-            self._data = values
-
-    @property
-    def grad(self) -> list[float]:
-        if self.loose and not self.gather():
-            return [p.grad for p in self.params]
-        return self._grad
-
-    @grad.setter
-    def grad(self, values: list[float]) -> None:
-        if self.loose and not self.gather():
-            for p, g in zip(self.params, values):
-                p.grad = g
-        else:
-            self._grad = values
 
     def commit(self, before: list[float]) -> None:
         """The end of a pass that kept this store aside: its sums plus the grads ``before`` it."""
         if before is self.zeros:  # the pass's sums are the grads
             return
         if self.reached is not None:  # only some entries: the others as they were, the reached ones plus earlier
-            grads, new = self._grad, before[:]
+            grads, new = self.grad, before[:]
             for k in self.reached:
                 new[k] = grads[k] + before[k]
-            self._grad = new
+            self.grad = new
         elif any(before):  # (an entry the pass left at 0 gets its earlier grad back)
-            self._grad = [g + e for g, e in zip(self._grad, before)]
+            self.grad = [g + e for g, e in zip(self.grad, before)]
 
-    # --- loose: many single reads and writes of its parameters -----------------------------------
     # A loop over model.parameters() (the lecture's ``p.grad = 0`` ... ``p.data -= lr * p.grad``)
-    # reads and writes one parameter at a time; through the list each access is a Python call.  So
+    # reads and writes one parameter at a time; through the lists each access is a Python call.  So
     # past ``budget`` such accesses since the neuron's last forward pass, the store lets go: each
-    # parameter keeps its numbers in its own slots (a LooseParam) and the neuron reads them one by
-    # one; the store gathers them back into lists when a list is wanted (SGD, compile, zero_grad).
+    # parameter keeps its numbers in its own slots (a LooseParam), and the neuron reads them one by
+    # one; the lists come back when they are wanted (SGD, zero_grad, compile, pickle: ``ready()``).
     # Never in the middle of a pass (backward_steps paused): the pass's records stay as they are.
 
     def scatter(self) -> None:
         """Let go: every parameter's numbers into its own slots."""
+        global loose_stores
         stamp = self._pass
         if stamp is not None and not stamp.done:
             self.budget = len(self.params)  # (try again later)
             return
-        for p, x, g in zip(self.params, self._data, self._grad):
+        for p, x, g in zip(self.params, self.data, self.grad):
             p.__class__ = LooseParam
             p.data, p.grad, p._pass = x, g, None
         self.loose = True
+        loose_stores += 1
 
-    def gather(self) -> bool:
-        """Back to lists: False (and nothing changed) while a pass that reached a parameter is open."""
+    def ready(self) -> bool:
+        """The lists hold the numbers (gathered back if loose); False while a pass that reached one of
+        its parameters is open (then nothing changes: use the parameters one by one)."""
+        global loose_stores
+        if not self.loose:
+            return True
         params = self.params
         if not all([p._pass is None or p._pass.done for p in params]):
             return False
-        self._data = [p.data for p in params]
+        self.data = [p.data for p in params]
         grads = [p.grad for p in params]
-        self._grad = self.zeros if all([g == 0.0 and type(g) is float and math.copysign(1.0, g) > 0
-                                        for g in grads]) else grads
+        self.grad = self.zeros if all([g == 0.0 and type(g) is float and math.copysign(1.0, g) > 0
+                                       for g in grads]) else grads
         for p in params:
             p.__class__ = Param
         self.loose = self.shared = False
         self._pass = self.reached = None
         self.budget = 2 * len(params)
+        loose_stores -= 1
         return True
+
+    def put(self, data: list[float] | None = None, grad: list[float] | None = None) -> None:
+        """New lists of numbers or gradients (a new list: nodes keep the one of their forward pass);
+        into the parameters one by one if the store has let go meanwhile."""
+        if self.loose:
+            for p, x, g in zip(self.params, data or repeat(None), grad or repeat(None)):
+                if x is not None:
+                    p.data = x
+                if g is not None:
+                    p.grad = g
+            return
+        if data is not None:
+            self.data, self.shared = data, False
+        if grad is not None:
+            self.grad = grad
 
     def __getstate__(self) -> tuple:
         # its numbers: its parameters are made again, in order (see Param.__reduce__)
-        return self.data, self.grad, self.zeros, self.shared, len(self.params)
+        if self.ready():
+            return self.data, self.grad, self.zeros, self.shared, len(self.params)
+        return [p.data for p in self.params], [p.grad for p in self.params], self.zeros, False, len(self.params)
 
     def __setstate__(self, state: tuple) -> None:
-        self._data, self._grad, self.zeros, self.shared, n = state
+        self.data, self.grad, self.zeros, self.shared, n = state
         self._pass = self.reached = None
         self.loose, self.budget = False, 2 * n
         store_param(self, 0, n)  # (its parameters, unless a graph in its grads made them already)
+
+
+#: How many stores are loose now: while 0, no caller of the lists needs to ask each ``ready()``.
+loose_stores = 0
 
 
 def _param(store: Store, k: int) -> Param:
@@ -177,7 +180,7 @@ def _get_data(p: Param) -> float:
         _spend(store)
     else:
         store.budget -= 1
-    return store._data[p._k]
+    return store.data[p._k]
 
 
 def _set_data(p: Param, x: float) -> None:
@@ -186,9 +189,9 @@ def _set_data(p: Param, x: float) -> None:
         p.data = x  # (its own slot now)
         return
     if store.shared:  # a node holds this list: copy, so that its local derivatives stay as they were
-        store._data = store._data[:]
+        store.data = store.data[:]
         store.shared = False
-    store._data[p._k] = x
+    store.data[p._k] = x
 
 
 def _get_grad(p: Param) -> float:
@@ -197,7 +200,7 @@ def _get_grad(p: Param) -> float:
         _spend(store)
     else:
         store.budget -= 1
-    return store._grad[p._k]
+    return store.grad[p._k]
 
 
 def _set_grad(p: Param, g: float) -> None:
@@ -205,9 +208,9 @@ def _set_grad(p: Param, g: float) -> None:
     if _spend(store):
         p.grad = g
         return
-    if store._grad is store.zeros:  # the shared zeros: copy first
-        store._grad = store.zeros[:]
-    store._grad[p._k] = g
+    if store.grad is store.zeros:  # the shared zeros: copy first
+        store.grad = store.zeros[:]
+    store.grad[p._k] = g
 
 
 def _get_pass(p: Param) -> object:
@@ -299,7 +302,7 @@ def layer_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool, store: 
 def neuron_sum(store: Store, xt: tuple, xd: list, label: str) -> Value:
     """engine.weighted_sum for a neuron whose weights and bias are the parameters of ``store``, in
     order: its forward pass reads them as one list (weights, then the bias last)."""
-    wd = store._data  # (the neuron checked that the store is not loose)
+    wd = store.data  # (the neuron checked that the store is not loose)
     store.shared, store.budget = True, 2 * len(wd)  # the node keeps this list as its local derivatives: not to be changed in place now
     data = sum(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
     if (mode.threads_inside and not mode.state.enabled) or not math.isfinite(data):  # (node() raises for the latter)
@@ -373,10 +376,10 @@ class WeightedSum(Value):
                 new = [g * x + 0.0 for x in self._xd]  # (0.0 + -0.0 is 0.0, as for a leaf)
                 new.append(g)
             else:
-                grads = store._grad
+                grads = store.grad
                 new = [s + g * x for s, x in zip(grads, self._xd)]
                 new.append(grads[-1] + g)
-            store._grad, store.reached = new, None  # every entry reached
+            store.grad, store.reached = new, None  # every entry reached
         elif store is not None and all([p._pass is not stamp for p in store.params]):
             # a loose store's parameters, none reached yet: all kept aside at once, each its own sum
             params = store.params

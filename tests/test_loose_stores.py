@@ -93,7 +93,8 @@ def test_a_paused_backward_steps_pass_is_never_let_go_of_halfway():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.sampled_from(["lecture", "sgd", "read", "zero", "pickle", "steps_closed", "l2"]),
+@given(st.lists(st.sampled_from(["lecture", "sgd", "read", "zero", "pickle", "steps_closed", "l2", "touch",
+                                 "compiled"]),
                 min_size=1, max_size=12),
        st.randoms(use_true_random=False))
 def test_any_mix_of_loops_is_bit_identical_to_plain_values(ops, rng):
@@ -126,6 +127,17 @@ def test_any_mix_of_loops_is_bit_identical_to_plain_values(ops, rng):
                 for p in m.parameters():
                     p.grad = p.grad + 0.0
                 steps.close()
+        elif op == "touch":  # some single accesses: a store may let go at any one of them
+            k = rng.randrange(200)
+            for m in models:
+                ps = m.parameters()
+                for i in range(k):
+                    p = ps[i % len(ps)]
+                    p.grad = p.grad * 0.5
+        elif op == "compiled":  # a fused compiled step reads and writes the lists
+            for m in models:
+                opt = SGD(m.parameters(), lr=0.02)
+                mw.compile(lambda a, b: squared_error(m(a), b), optimizer=opt)(x, y)
         elif op == "l2":  # the weights reached by two paths in one pass
             for m in models:
                 (squared_error(m(x), y) + 1e-2 * sum(p * p for p in m.parameters())).backward()

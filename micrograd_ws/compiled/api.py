@@ -175,11 +175,11 @@ def _commit(prog: Program, sp: list, rows: list, ins: list, flat: list) -> None:
         for k, group_rows in rows:
             pw, pb, stores = prog.ns[f"PW{k}"], prog.ns[f"PB{k}"], prog.ns[f"ST{k}"]
             for j, gj, grads in group_rows:  # (t + 0.0: a product g·0.0 may be -0.0, the sum is not)
-                if stores is not None:
+                if stores is not None and stores[j].ready():
                     earlier = stores[j].grad
                     new = [t + 0.0 + e for t, e in zip(grads, earlier)]
                     new.append(gj + earlier[-1])
-                    stores[j].grad = new
+                    stores[j].put(grad=new)
                     continue
                 for p, t in zip(pw[j], grads):
                     p.grad = t + 0.0 + p.grad

@@ -42,7 +42,7 @@ def generate(prog: Program) -> None:
 
 #: What the generated code calls, by the names it calls them (underscored: apart from fn's names).
 _RUNTIME = {
-    "_Eager": RunEagerly, "_to_float": runtime.as_gradient, "_hold": runtime.hold_interrupts,
+    "_Eager": RunEagerly, "_ready": runtime.lists_ready, "_to_float": runtime.as_gradient, "_hold": runtime.hold_interrupts,
     "_mean": runtime.mean_of, "_user": runtime.user_op, "_dot": runtime.dot, "_accumulate": runtime.accumulate,
     "_accumulate_alive": runtime.accumulate_alive, "_gather": runtime.gather, "_row_grads": runtime.row_grads,
     "_total": runtime.total, "_new_rows": runtime.new_rows, "_new_column": runtime.new_column,
@@ -221,6 +221,7 @@ class _Codegen:
         for g in self.groups:
             k = g.k
             if g.stores is not None:  # a neuron's store holds its weights, then its bias
+                lines.append(f"_ready(ST{k})")
                 rows = f"[s.data[0] for s in ST{k}]" if g.m == 1 else f"[s.data[:-1] for s in ST{k}]"
                 lines.append(f"W{k} = {rows}; B{k} = [s.data[-1] for s in ST{k}]")
             else:

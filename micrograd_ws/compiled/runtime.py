@@ -13,11 +13,19 @@ from typing import Callable, Iterable, Sequence
 from ..checks import to_float
 from ..custom import user_ops
 from ..mode import enable_grad
+from .. import stores
 from ..safety import Interrupts
 from .errors import RunEagerly
 
-__all__ = ["mean_of", "user_op", "as_gradient", "hold_interrupts", "dot", "accumulate", "accumulate_alive",
+__all__ = ["lists_ready", "mean_of", "user_op", "as_gradient", "hold_interrupts", "dot", "accumulate", "accumulate_alive",
            "gather", "row_grads", "total", "new_rows", "new_column", "write_rows"]
+
+
+def lists_ready(ST: list) -> None:
+    """Neurons' stores hold their numbers as lists (a loose one gathered back: stores.Store.ready),
+    or this call runs eagerly (a pass stepped halfway holds one loose)."""
+    if stores.loose_stores and not all([s.ready() for s in ST]):
+        raise RunEagerly
 
 
 def mean_of(xs: tuple) -> float:
@@ -166,8 +174,7 @@ def write_rows(W: list, B: list, rows: Iterable[int], ST: list | None, PW: list,
     if ST is not None:
         for j in rows:
             row = W[j]
-            ST[j].data = [*row, B[j]] if type(row) is list else [row, B[j]]
-            ST[j].shared = False
+            ST[j].put(data=[*row, B[j]] if type(row) is list else [row, B[j]])
         return
     for j in rows:
         PB[j].data = B[j]
