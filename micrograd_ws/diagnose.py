@@ -233,9 +233,11 @@ def _edge_alternatives(e: Edge, by_label: dict) -> list[tuple[str, str, str, flo
             if t is not None and t is not a:
                 out.append(("transposed", "wrong factor", f"{name(t)} written for {name(a)} in {sym}: the "
                                                           "indices swapped", t.data))
-        elif role == "bias" and a is not None:  # local = 1; a: an input of the same neuron
-            out.append(("bias_input", "extra factor", f"{sym} is 1 ({name(p)} is added), but it was multiplied "
-                                                      f"by {name(a)} as if it were a weight", a.data))
+        elif role == "bias":  # local = 1; a: an input of the same neuron (each one, in a layer)
+            n = (len(c.parents) - 1) // 2 if c.op == "w·x+b" else 1
+            for q, a in enumerate(c.parents[n:2 * n] if c.op == "w·x+b" else (a,)):
+                out.append((f"bias_input{q}", "extra factor", f"{sym} is 1 ({name(p)} is added), but it was "
+                                                              f"multiplied by {name(a)} as if it were a weight", a.data))
     if local != 1.0 and not any(k == "drop" for k, *_ in out):
         out.append(("drop", "missing factor", f"{sym} = {e.formula} left out", 1.0))
     if local not in (0.0, 1.0, -1.0):
@@ -252,7 +254,7 @@ def _other_factor(c: Value, i: int):
             return "weight", ps[i + n]
         if i < 2 * n:
             return "input", ps[i - n]
-        return "bias", ps[n] if n == 1 else None
+        return "bias", ps[n]
     if c.op == "*" and len(ps) == 2:
         p, q = ps[i], ps[1 - i]
         return ("weight", q) if p.label[:1] == "w" else ("input", q) if q.label[:1] == "w" else None
@@ -295,12 +297,12 @@ def _template(symbols: Sequence[str]) -> str:
 
 # --- slips ---------------------------------------------------------------------------------
 
-def _digits(x: float, n: int | None = None) -> tuple[str, int]:
-    """Significant digits of |x| (as typed: repr's shortest form; or rounded to n) and the exponent."""
-    d = Decimal(repr(abs(x))) if n is None else Decimal(f"{abs(x):.{n - 1}e}")
-    sign, digits, exp = d.normalize().as_tuple()
-    text = "".join(map(str, digits))
-    return text, exp + len(text)
+def _typed(x: float) -> str | None:
+    """|x| as the learner typed it, in fixed point (``0.0514``), or None for a long computed float."""
+    d = Decimal(repr(abs(x)))
+    if len(d.normalize().as_tuple().digits) > 7:
+        return None
+    return format(d.normalize(), "f")
 
 
 def _slip(answer: float, truth: float) -> str | None:
@@ -311,22 +313,24 @@ def _slip(answer: float, truth: float) -> str | None:
     k = round(math.log10(ratio))
     if k != 0 and same_number(answer, truth * 10.0 ** k):
         return f"the decimal point moved ({'×' if k > 0 else '÷'}{10 ** abs(k)})"
-    typed, mag = _digits(answer)
-    if 2 <= len(typed) <= 6:
-        want, wmag = _digits(truth, len(typed))
-        if len(want) < len(typed):
-            want = want + "0" * (len(typed) - len(want))
-        diff = [k for k in range(len(typed)) if typed[k] != want[k]]
-        if mag == wmag:
+    typed = _typed(answer)
+    if typed is not None:
+        decimals = len(typed.partition(".")[2])
+        want = f"{abs(truth):.{decimals}f}"
+        if len(want) == len(typed):  # the point in the same place: compare the digits
+            a, b = typed.replace(".", ""), want.replace(".", "")
+            diff = [q for q in range(len(a)) if a[q] != b[q]]
             if len(diff) == 1:
                 return "one digit of the result mistyped"
-            if len(diff) == 2 and diff[1] == diff[0] + 1 and typed[diff[0]] == want[diff[1]] \
-                    and typed[diff[1]] == want[diff[0]]:
+            if len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]:
                 return "two digits of the result swapped"
-        for j in range(len(want)):  # a digit dropped or doubled
-            if typed == want[:j] + want[j + 1:] + want[-1:] or typed[:j] + typed[j + 1:] == want[:-1]:
-                if abs(math.log10(abs(ratio))) < 1.2:
-                    return "a digit of the result dropped or doubled"
+        for n in (decimals - 1, decimals + 1):  # a digit dropped or written twice
+            if n >= 0:
+                want = f"{abs(truth):.{n}f}".replace(".", "")
+                bare = typed.replace(".", "")
+                if any(bare[:q] + bare[q + 1:] == want for q in range(len(bare))) or \
+                        any(want[:q] + want[q + 1:] == bare for q in range(len(want))):
+                    return "a digit of the result dropped or written twice"
     if abs(ratio - 1) <= 0.10:
         return f"the product off by about {abs(ratio - 1):.0%}" if abs(ratio - 1) >= 0.01 else \
             "the product off by less than 1%"
@@ -429,6 +433,7 @@ class Diagnoser:
         aligned = len({len(p) for p in paths}) == 1
         length = len(paths[0])
         names = [_template([p[k].symbol for p in paths]) for k in range(length)] if aligned else None
+        branch = _branch(paths) if aligned else None
         first = names[0] if aligned and length else (paths[0][0].symbol if paths[0] else None)
         out = self._global(truth, first)
         alts = [[_edge_alternatives(e, self.by_label) for e in p] for p in paths]
@@ -452,9 +457,11 @@ class Diagnoser:
                     for j in range(n):
                         v = next((val for kk, _, _, val in alts[j][k] if kk == key), None)
                         total.append(products[j] if v is None else others(j, k) * v)
+                    rank = _BASE_RANK[kind]
                     if names[k] != paths[0][k].symbol:  # varies over j: say it is in every term
                         detail = _every_term(detail, names[k], paths[0][k].symbol)
-                    out.append(Candidate(kind, names[k], detail, math.fsum(total), _BASE_RANK[kind]))
+                        rank += 0.2  # the same slip h times is less likely than once in a shared factor
+                    out.append(Candidate(kind, names[k], detail, math.fsum(total), rank))
         # the change in one term of a sum
         if n > 1:
             for j in range(n):
@@ -462,24 +469,25 @@ class Diagnoser:
                     if aligned and names[k] == e.symbol:
                         continue  # a factor shared by every term: changed once, above
                     for key, kind, detail, v in alts[j][k]:
+                        if others(j, k) * v == 0.0:
+                            continue  # the term made 0: that is the term left out of the sum (below)
                         value = truth - products[j] + others(j, k) * v
                         out.append(Candidate(kind, e.symbol, f"{detail}, in the term through "
-                                                             f"{_through(paths[j])}", value,
-                                             _BASE_RANK[kind] + 0.5))
+                                                             f"{_through(paths[j], branch)}", value,
+                                             _BASE_RANK[kind] + 5))  # after a term left out
                 if products[j] != 0.0:
                     flip = next((e for e in paths[j] if e.local < 0), paths[j][0])
-                    out.append(Candidate("sign", flip.symbol, f"the sign of the term through {_through(paths[j])} "
+                    out.append(Candidate("sign", flip.symbol, f"the sign of the term through {_through(paths[j], branch)} "
                                                               f"flipped (check {flip.symbol})",
-                                         truth - 2 * products[j], 0.5))
+                                         truth - 2 * products[j], 4.5))
             # paths of the sum left out
-            branch = _branch(paths) if aligned else None
             for j in range(n):
                 if products[j] == 0.0:
                     continue
                 factor = paths[j][branch].symbol if branch is not None else None
-                out.append(Candidate("missing paths", factor, f"the term through {_through(paths[j])} left out of "
+                out.append(Candidate("missing paths", factor, f"the term through {_through(paths[j], branch)} left out of "
                                                               "the sum", truth - products[j], 4.0))
-                out.append(Candidate("missing paths", factor, f"only the term through {_through(paths[j])} "
+                out.append(Candidate("missing paths", factor, f"only the term through {_through(paths[j], branch)} "
                                                               "added: the sum has a term for every path",
                                      products[j], 4.1))
             for m in range(1, n):
@@ -513,7 +521,7 @@ class Diagnoser:
                     out.append(Candidate("missing paths", _template([paths[j][branch].symbol,
                                                                      paths[k][branch].symbol])
                                          if branch is not None else None,
-                                         f"the terms through {_through(paths[j])} and {_through(paths[k])} left "
+                                         f"the terms through {_through(paths[j], branch)} and {_through(paths[k], branch)} left "
                                          "out of the sum", truth - ps[j] - ps[k], 4.3))
         return out
 
@@ -554,28 +562,31 @@ class Diagnoser:
         return _verdict(nm, x, node.data, candidates, show)
 
     def diagnose_update(self, w: Union[Value, str], answer: object, alpha: float = ALPHA) -> Diagnosis:
-        """Is ``answer`` the new value of ``w`` after one step, w − α·∂C/∂w?  (``w.data`` is the old value.)"""
+        """Is ``answer`` the new value of ``w`` after one step, w − α·∂C/∂w?  (``w.data`` is the old value.)
+
+        The step α·∂C/∂w is small beside w, so the tolerance applies to the step the answer
+        takes, ``w − answer``: give the new value with enough digits to show it.
+        """
         node = self.node(w, "diagnose_update")
         x = as_number(answer)
         truth, candidates, show, question = self.gradient(node)
         nm = name(node)
-        right = node.data - alpha * truth
         q = f"{nm} − α·{question}"
-        own = [Candidate("sign", "α", f"α·{question} added to {nm}: the update subtracts it", node.data + alpha * truth,
-                         0.0),
-               Candidate("missing factor", "α", f"α left out: {nm} − {question}", node.data - truth, 1.0),
-               Candidate("missing factor", nm, f"{nm} left out: the update is {nm} − α·{question}", -alpha * truth,
-                         1.0)]
-        d = _verdict(q, x, right, own, lambda: f"{q} = {exact(right)}")
+        step = node.data - x
+        own = [Candidate("sign", "α", f"α·{question} added to {nm}: the update subtracts it", -alpha * truth, 0.0),
+               Candidate("missing factor", "α", f"α left out: {nm} − {question}", truth, 1.0),
+               Candidate("missing factor", nm, f"{nm} left out: the update is {nm} − α·{question}",
+                         node.data + alpha * truth, 1.0)]
+        right = node.data - alpha * truth
+        d = _verdict(q, step, alpha * truth, own, lambda: f"{q} = {exact(right)}", shown=x)
         if d.right or d.kind not in ("arithmetic slip", "unknown") or alpha == 0:
             return d
-        implied = (node.data - x) / alpha  # the gradient this update used
-        g = _verdict(question, implied, truth, candidates, show)
+        g = _verdict(question, step / alpha, truth, candidates, show)  # the gradient this update used
         if g.kind in ("arithmetic slip", "unknown") or g.right:
             return d
-        return Diagnosis(q, x, False, g.kind, g.factor, f"{q} = {_shown(x)} is not right: the step is right, but "
-                                                        f"the gradient in it is not — {g.detail}. {_hint(g.factor)}",
-                         g.detail, g.factors, show)
+        return Diagnosis(q, x, False, g.kind, g.factor, f"{q} = {_shown(x)} is not right: the update rule is "
+                                                        f"right, but the gradient in it is not — it looks like "
+                                                        f"{g.detail}. {_hint(g.factor)}", g.detail, g.factors, show)
 
     def question_data(self, w: Union[Value, str]) -> dict:
         """One question's diagnosis as data a page can use: the grid, the right cell, every candidate.
@@ -595,14 +606,9 @@ def _every_term(detail: str, template: str, first: str) -> str:
     return detail.replace(first, template) + ", in every term of the sum"
 
 
-def _through(path: tuple[Edge, ...]) -> str:
+def _through(path: tuple[Edge, ...], branch: int | None) -> str:
     """The node that tells one term of a sum from the others (``z2[3]``)."""
-    b = _branch_of(path)
-    return name(path[b].child) if b is not None else "this path"
-
-
-def _branch_of(path):
-    return len(path) - 1 if path else None
+    return name(path[branch].child) if branch is not None else "one path"
 
 
 def _branch(paths: list[tuple[Edge, ...]]) -> int | None:
@@ -613,6 +619,12 @@ def _branch(paths: list[tuple[Edge, ...]]) -> int | None:
         if len({p[k].symbol for p in paths}) > 1:
             return k
     return None
+
+
+def _significant(x: float) -> int:
+    """How many significant digits the learner wrote (0 for a long computed float)."""
+    digits = Decimal(repr(abs(x))).normalize().as_tuple().digits
+    return len(digits) if len(digits) <= 7 and x != 0 else 0
 
 
 def _shown(x: float) -> str:
@@ -628,31 +640,38 @@ def _hint(factor: Optional[str]) -> str:
 
 
 def _verdict(question: str, x: float, truth: float, candidates: list[Candidate], show,
-             extra: Callable[[], list[Candidate]] | None = None) -> Diagnosis:
+             extra: Callable[[], list[Candidate]] | None = None, shown: float | None = None) -> Diagnosis:
+    """The diagnosis of ``x`` for ``truth``; ``shown``: the learner's number when ``x`` is derived from it."""
+    answer = x if shown is None else shown
     if same_number(x, truth):
-        return Diagnosis(question, x, True, "right", None, f"{question} = {_shown(x)} is right ✓", "", (), show)
+        return Diagnosis(question, answer, True, "right", None, f"{question} = {_shown(answer)} is right ✓", "", (),
+                         show)
     wrong = [c for c in candidates if not same_number(c.value, truth)]
     fits = [c for c in wrong if same_number(x, c.value)]
     if not fits and extra is not None:
         fits = [c for c in extra() if not same_number(c.value, truth)]
     if fits:
         scale = max(abs(x), 1e-300)
-        exact_fits = [c for c in fits if abs(c.value - x) <= _EXACT * scale]
+        # the mistake itself, or the mistake rounded to the digits the learner wrote: the likeliest
+        # kind first; else the nearest
+        digits = _significant(x)
+        exact_fits = [c for c in fits if abs(c.value - x) <= _EXACT * scale
+                      or (digits and float(f"{c.value:.{digits}g}") == x)]
         pool = exact_fits or fits
         best = min(pool, key=lambda c: (c.rank, abs(c.value - x)) if exact_fits else (abs(c.value - x), c.rank))
         same = tuple(dict.fromkeys(c.factor for c in pool if c.factor is not None and c.kind == best.kind))
-        msg = f"{question} = {_shown(x)} is not right: it looks like {best.detail}. {_hint(best.factor)}"
-        return Diagnosis(question, x, False, best.kind, best.factor, msg.strip() + " (d.show() gives the product)",
+        msg = f"{question} = {_shown(answer)} is not right: it looks like {best.detail}. {_hint(best.factor)}"
+        return Diagnosis(question, answer, False, best.kind, best.factor, msg.strip() + " (d.show() gives the product)",
                          best.detail, same, show)
     slip = _slip(x, truth)
     if slip:
-        msg = (f"{question} = {_shown(x)} is not right, but close: every factor looks right, so check the "
+        msg = (f"{question} = {_shown(answer)} is not right, but close: every factor looks right, so check the "
                f"arithmetic ({slip}). (d.show() gives the product)")
-        return Diagnosis(question, x, False, "arithmetic slip", None, msg, slip, (), show)
-    msg = (f"{question} = {_shown(x)} is not right, and it is none of the usual mistakes: write the product factor "
+        return Diagnosis(question, answer, False, "arithmetic slip", None, msg, slip, (), show)
+    msg = (f"{question} = {_shown(answer)} is not right, and it is none of the usual mistakes: write the product factor "
            "by factor, as in the handout, and check each one (diagnose_factor checks one factor). "
            "(d.show() gives the product)")
-    return Diagnosis(question, x, False, "unknown", None, msg, "", (), show)
+    return Diagnosis(question, answer, False, "unknown", None, msg, "", (), show)
 
 
 def diagnose(C: Value, w: Union[Value, str], answer: object) -> Diagnosis:
