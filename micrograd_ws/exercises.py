@@ -583,7 +583,9 @@ def simulate_learner(path, name: str, rng: random.Random, *, exercise: str = "tw
                      hidden: int = 2) -> Progress:
     """A made-up learner working through the exercise with mistakes (:mod:`micrograd_ws.mistakes`),
     their attempts in the progress file ``path``: for demos and tests of ``micrograd-ws progress``."""
-    ex = HandoutExercise(exercise, name, hidden=hidden, progress=path)
+    ex = HandoutExercise(exercise, name, hidden=hidden)
+    ex.progress = Progress(None, learner=ex.seed, exercise=ex.exercise + (f" h={ex.hidden}" if ex.hidden else ""),
+                           seed=ex.seed, questions=[q.id for q in ex.questions])  # in memory: saved once, below
     skill = rng.uniform(0.35, 0.95)
     stop = max(1, int(len(ex.questions) * rng.betavariate(2.2, 1.6)))
     p = MLPParams.from_state_dict(ex.net.state_dict()) if exercise == "two_hidden_layers" else None
@@ -601,9 +603,30 @@ def simulate_learner(path, name: str, rng: random.Random, *, exercise: str = "tw
                 m = make_mistake(p, ex.numbers["i"], ex.numbers["O_des"], q.target, kind, rng)
                 wrong = m.value if m else None
             if wrong is None:
-                wrong = -right if right and rng.random() < 0.5 else right * rng.choice([2, 0.5, 1.07]) + 0.3
+                wrong = _made_up_slip(ex, q, right, rng)
             ex.check(q, float(f"{wrong:.4g}"))
             clock[0] += rng.randint(20, 200)
         if rng.random() < 0.03:
             ex.show(q)
+    ex.progress.path = os.fspath(path)
+    ex.progress.save()
     return ex.progress
+
+
+def _made_up_slip(ex: HandoutExercise, q: Question, right: float, rng: random.Random) -> float:
+    """A wrong number a learner writes for a value, a factor or an update (for :func:`simulate_learner`)."""
+    options = [-right, right * rng.choice([1.06, 0.95]), rng.uniform(-3, 3)]
+    if q.kind == "value":
+        node = ex.diagnoser.node(q.target)
+        if node.op == "relu" and node.parents[0].data < 0:
+            options += [node.parents[0].data] * 3  # z for H: the ReLU not applied
+    elif q.kind == "factor":
+        e = ex.diagnoser.edge(q.target)
+        if e.child.op == "(O-O_des)²":
+            options += [e.local / 2] * 2  # the 2 forgotten
+        elif e.child.op == "relu":
+            options += [1.0 - e.local] * 3  # the gate the wrong way round
+    elif q.kind == "update":
+        w = ex.params[q.target]
+        options += [w.data + ALPHA * w.grad] * 2 + [w.data - w.grad]
+    return rng.choice(options)

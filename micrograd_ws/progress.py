@@ -90,8 +90,18 @@ class Progress:
         return [q for q in self.questions if q in right]
 
     def current(self) -> Optional[str]:
-        """The first question not answered right yet (None: all done)."""
+        """Where the learner is: the question of the last attempt if it is not solved yet, else the next
+        question not solved after it (None: all done)."""
         done = set(self.solved())
+        if self.attempts:
+            last = self.attempts[-1]["question"]
+            if last not in done:
+                return last
+            if last in self.questions:
+                after = self.questions[self.questions.index(last) + 1:]
+                nxt = next((q for q in after if q not in done), None)
+                if nxt is not None:
+                    return nxt
         return next((q for q in self.questions if q not in done), None)
 
     def mistakes(self) -> list[dict]:
@@ -168,11 +178,13 @@ class RoomSummary:
     learners: list  # (name, exercise, solved, total, attempts, current, shown, edited)
     mistakes: list  # ((factor, kind), attempts, learners), most common first
     problems: list  # (path, message) of files that could not be read
+    other: dict = field(default_factory=dict)  # kind -> wrong attempts that name no factor (slips, unknown)
 
 
 def summarise(paths: Iterable) -> RoomSummary:
     learners, problems = [], []
     by_factor: Counter = Counter()
+    other: Counter = Counter()
     who: dict = {}
     for path in paths:
         try:
@@ -183,12 +195,15 @@ def summarise(paths: Iterable) -> RoomSummary:
         learners.append((p.learner, p.exercise, len(p.solved()), len(p.questions), len(p.attempts), p.current(),
                          len(p.shown), p.edited))
         for a in p.mistakes():
-            key = (a["factor"] or "(no factor: " + a["kind"] + ")", a["kind"])
+            if a["factor"] is None:  # an arithmetic slip, or none of the usual mistakes
+                other[a["kind"]] += 1
+                continue
+            key = (a["factor"], a["kind"])
             by_factor[key] += 1
             who.setdefault(key, set()).add(p.learner)
     learners.sort(key=lambda r: (-r[2] / max(r[3], 1), r[0]))
     mistakes = [(key, n, len(who[key])) for key, n in by_factor.most_common()]
-    return RoomSummary(learners, mistakes, problems)
+    return RoomSummary(learners, mistakes, problems, dict(other))
 
 
 def room_table(s: RoomSummary, top: int = 10) -> str:
@@ -198,7 +213,9 @@ def room_table(s: RoomSummary, top: int = 10) -> str:
         rows.append((name + (" (edited by hand!)" if edited else ""), exercise, f"{solved}/{total}", str(attempts),
                      current or "all done ✓", str(shown)))
     lines = _table(rows)
-    lines += ["", f"Most common mistakes by factor (of {sum(n for _, n, _ in s.mistakes)} wrong attempts):"]
+    named = sum(n for _, n, _ in s.mistakes)
+    lines += ["", f"Most common mistakes by factor ({named} wrong attempts name a factor"
+                  + "".join(f"; {n} {kind}" for kind, n in sorted(s.other.items())) + "):"]
     rows = [("factor", "kind", "attempts", "learners")]
     rows += [(factor, kind, str(n), str(k)) for (factor, kind), n, k in s.mistakes[:top]]
     lines += _table(rows) if len(rows) > 1 else ["  (none)"]
