@@ -53,7 +53,7 @@ from decimal import Decimal
 from typing import Callable, Optional, Sequence, Union
 
 from .engine import Value
-from .explain import MAX_ENUMERATED, MAX_LISTED, Explanation, build_explanation
+from .explain import MAX_ENUMERATED, MAX_LISTED, build_explanation
 from .handout import ALPHA
 from .notation import did_you_mean, exact, name, partial
 from .paths import Analysis, Edge, Graph, path_product

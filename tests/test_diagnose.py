@@ -3,14 +3,15 @@
 The mistakes come from micrograd_ws.mistakes, which writes the handout's products in plain
 floats (micrograd_ws.handout), not from the candidates diagnose builds from the graph.
 """
+import json
 import random
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from micrograd_ws import diagnose, squared_error, two_hidden_layers, two_neuron
-from micrograd_ws.diagnose import Diagnoser, as_number, diagnose_factor, same_number
-from micrograd_ws.handout import MLPParams
+from micrograd_ws.diagnose import Diagnoser, as_number, cell, diagnose_factor, question_data, same_number
+from micrograd_ws.handout import MLPParams, mlp_forward
 from micrograd_ws.mistakes import MISTAKE_KINDS, made_up_mistakes, right_value
 
 
@@ -106,7 +107,6 @@ def test_b1_with_the_factor_i_is_an_extra_factor_and_the_cost_for_its_derivative
 
 def test_the_relu_gate_forgotten_z_for_h_and_a_path_left_out_on_a_small_net():
     net, C, p, i, O_des, _ = handout_case(4, 2)
-    from micrograd_ws.handout import mlp_forward
     f = mlp_forward(p, i)
     dCdO = 2 * (f.O - O_des)
     dead = [j for j in range(4) if f.z2[j] < 0]
@@ -126,7 +126,6 @@ def test_the_relu_gate_forgotten_z_for_h_and_a_path_left_out_on_a_small_net():
 
 def test_factors_one_by_one_values_and_updates():
     net, C, p, i, O_des, _ = handout_case(4, 2)
-    from micrograd_ws.handout import mlp_forward
     f = mlp_forward(p, i)
     dx = Diagnoser(C)
     assert dx.diagnose_factor("∂O/∂H2[3]", p.w3[3]).right
@@ -167,8 +166,6 @@ def test_bad_input_gets_a_clear_message():
 
 
 def test_question_data_is_json_and_holds_the_diagnosed_candidates():
-    import json
-    from micrograd_ws.diagnose import cell, question_data
     C = two_neuron_cost()
     data = json.loads(json.dumps(question_data(C, "w1")))
     assert data["question"] == "∂C/∂w1" and data["right_cell"] == cell(3.6)

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from micrograd_ws import topological_order
 from micrograd_ws.commands import main
 from micrograd_ws.exercises import (HandoutExercise, check_code, check_with_key, learner_seed, notebook,
                                     simulate_learner)
@@ -167,7 +168,6 @@ def test_op_neuron_and_loop_exercises():
     assert not r and "max(0, z)" in r.message
 
     def loop(C):
-        from micrograd_ws import topological_order
         C.grad = 1.0
         for v in reversed(topological_order(C)):
             for p, local in zip(v.parents, v.local_grads):
