@@ -16,6 +16,7 @@ from .compiled import compile
 from .serialize import load, save  # also net.save(path)
 from .torch_interop import from_torch, to_torch  # also net.to_torch(), MLP.from_torch(module)
 from .explain import explain
+from .diagnose import diagnose  # which factor of a learner's ∂C/∂w is wrong
 from .viz import draw_dot, draw_graph, draw_grad, render_grads
 from .explorer import explore
 from . import micrograd  # micrograd's module layout: micrograd_ws.micrograd.engine, .nn

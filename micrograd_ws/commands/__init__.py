@@ -12,7 +12,7 @@ import sys
 from types import ModuleType
 from typing import Sequence
 
-from . import explore, graphs, train, walkthrough
+from . import explore, graphs, progress, train, walkthrough, worksheet
 from .common import QuietStream
 
 __all__ = ["main", "COMMANDS"]
@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "train": (train, "train the handout's nets on a 1-D target, plot the fit, save the model"),
     "graphs": (graphs, "render the derivative graph of every ∂C/∂w with Graphviz"),
     "walkthrough": (walkthrough, "a paced tour of the handout: forward, cost, gradients, update"),
+    "worksheet": (worksheet, "write a printable worksheet with a learner's own numbers, and its key"),
+    "progress": (progress, "a room's progress from the learners' progress files: a table and a chart"),
 }
 
 
