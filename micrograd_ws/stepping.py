@@ -30,7 +30,7 @@ from .checks import non_finite_grad, to_float
 from .compat import run_closures
 from .engine import EXTENSIONS, Value, pass_order, topological_order
 from .safety import Pass
-from .notation import name, num as _num, partial, product as _product
+from .notation import name, num, partial, product
 from .paths import Edge
 
 __all__ = ["backward_steps", "BackwardStep", "Contribution"]
@@ -94,8 +94,8 @@ class BackwardStep:
         w_sym = max(len(r[1]) for r in rows)
         incoming = partial(top, name(self.node))
         lines = [
-            f"{lhs:<{w_lhs}} += {incoming} · {sym:<{w_sym}} = {_product([self.grad, c.local])} = {_num(c.added)}"
-            + (f"  (so far {_num(c.so_far)})" if c.so_far != c.added else "")
+            f"{lhs:<{w_lhs}} += {incoming} · {sym:<{w_sym}} = {product([self.grad, c.local])} = {num(c.added)}"
+            + (f"  (so far {num(c.so_far)})" if c.so_far != c.added else "")
             for lhs, sym, c in rows
         ]
         hidden = len(self.contributions) - len(cs)

@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence, Union
 
-from .checks import to_float as _to_float
-from .custom import BUILTIN_OPS as _B
+from .checks import to_float
+from .custom import BUILTIN_OPS
 from .engine import Value, mean, squared_error, weighted_sum
 from .mode import enable_grad, no_grad
 from .functional import grad
@@ -96,7 +96,7 @@ def finite_difference(f: Callable[..., Value], inputs: Sequence[Input], i: int, 
 
 
 def _data(x: Input) -> float:
-    return x.data if isinstance(x, Value) else _to_float(x, "gradcheck input")
+    return x.data if isinstance(x, Value) else to_float(x, "gradcheck input")
 
 
 def _output(f: Callable, out: object) -> Value:
@@ -237,7 +237,7 @@ def _checked(f: Callable, inputs: Sequence[Input], eps: float, atol: float, rtol
                         f"got {type(inputs).__name__} {inputs!r}")
     inputs = list(inputs)
     for name, tol in (("eps", eps), ("atol", atol), ("rtol", rtol)):
-        if _to_float(tol, f"{where}({name})") < 0 or (name == "eps" and tol == 0):
+        if to_float(tol, f"{where}({name})") < 0 or (name == "eps" and tol == 0):
             example = "a positive step, e.g. 1e-6" if name == "eps" else "a non-negative tolerance"
             raise ValueError(f"{where}({name}={tol!r}): {name} must be {example}")
     names = _input_names(f, inputs)
@@ -427,7 +427,7 @@ def _check_int(value: object, name: str, low: int) -> int:
 
 def values(min_value: float = -3.0, max_value: float = 3.0) -> SearchStrategy[float]:
     """Finite floats in [min_value, max_value], a range where finite differences are accurate."""
-    lo, hi = _to_float(min_value, "values(min_value)"), _to_float(max_value, "values(max_value)")
+    lo, hi = to_float(min_value, "values(min_value)"), to_float(max_value, "values(max_value)")
     if lo > hi:
         raise ValueError(f"values({lo}, {hi}): min_value must not exceed max_value")
     return _hypothesis().strategies.floats(lo, hi, allow_nan=False, allow_infinity=False)
@@ -449,22 +449,22 @@ class Op(NamedTuple):
 #: A domain check keeps away from singular points and kinks by a margin, so that
 #: finite differences stay valid in a neighbourhood.
 OPS: dict[str, Op] = {
-    "+": Op(2, _B["__add__"]),
-    "-": Op(2, _B["__sub__"]),
-    "*": Op(2, _B["__mul__"]),
-    "/": Op(2, _B["__truediv__"], lambda a, b: abs(b) >= 0.2),
-    "**2": Op(1, lambda a: _B["__pow__"](a, 2)),
-    "**3": Op(1, lambda a: _B["__pow__"](a, 3)),
-    "**0.5": Op(1, lambda a: _B["__pow__"](a, 0.5), lambda a: a >= 0.2),
-    "**-1": Op(1, lambda a: _B["__pow__"](a, -1), lambda a: abs(a) >= 0.2),
-    "**v": Op(2, _B["__pow__"], lambda a, b: 0.2 <= a <= 5 and abs(b) <= 3),
-    "neg": Op(1, _B["__neg__"]),
-    "relu": Op(1, _B["relu"], lambda a: abs(a) >= 1e-3),
-    "square": Op(1, _B["square"]),
-    "exp": Op(1, _B["exp"], lambda a: a <= 4),
-    "log": Op(1, _B["log"], lambda a: a >= 0.2),
-    "tanh": Op(1, _B["tanh"]),
-    "sigmoid": Op(1, _B["sigmoid"]),
+    "+": Op(2, BUILTIN_OPS["__add__"]),
+    "-": Op(2, BUILTIN_OPS["__sub__"]),
+    "*": Op(2, BUILTIN_OPS["__mul__"]),
+    "/": Op(2, BUILTIN_OPS["__truediv__"], lambda a, b: abs(b) >= 0.2),
+    "**2": Op(1, lambda a: BUILTIN_OPS["__pow__"](a, 2)),
+    "**3": Op(1, lambda a: BUILTIN_OPS["__pow__"](a, 3)),
+    "**0.5": Op(1, lambda a: BUILTIN_OPS["__pow__"](a, 0.5), lambda a: a >= 0.2),
+    "**-1": Op(1, lambda a: BUILTIN_OPS["__pow__"](a, -1), lambda a: abs(a) >= 0.2),
+    "**v": Op(2, BUILTIN_OPS["__pow__"], lambda a, b: 0.2 <= a <= 5 and abs(b) <= 3),
+    "neg": Op(1, BUILTIN_OPS["__neg__"]),
+    "relu": Op(1, BUILTIN_OPS["relu"], lambda a: abs(a) >= 1e-3),
+    "square": Op(1, BUILTIN_OPS["square"]),
+    "exp": Op(1, BUILTIN_OPS["exp"], lambda a: a <= 4),
+    "log": Op(1, BUILTIN_OPS["log"], lambda a: a >= 0.2),
+    "tanh": Op(1, BUILTIN_OPS["tanh"]),
+    "sigmoid": Op(1, BUILTIN_OPS["sigmoid"]),
     "wsum": Op(3, lambda a, b, c: weighted_sum([a, b], [b, c], c)),
     "sqerr": Op(2, lambda a, b: squared_error(a, b)),
 }
@@ -762,7 +762,7 @@ def mlps(nin: int | None = None, nout: int | None = None, max_layers: int = 3, m
             _check_int(v, f"mlps({name})", 1)
     for name, v in (("max_layers", max_layers), ("max_width", max_width), ("max_batch", max_batch)):
         _check_int(v, f"mlps({name})", 1)
-    if _to_float(kink_margin, "mlps(kink_margin)") < 0:
+    if to_float(kink_margin, "mlps(kink_margin)") < 0:
         raise ValueError(f"mlps(kink_margin={kink_margin!r}): the margin must be >= 0")
     st = _hypothesis().strategies
     return st.composite(_draw_mlp)(nin, nout, max_layers, max_width, max_batch,

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import random
 
-from .. import nn as _nn
+from .. import nn as base
 
 __all__ = ["Module", "Neuron", "Layer", "MLP"]
 
-Module = _nn.Module
+Module = base.Module
 
 
-class Neuron(_nn.Neuron):
+class Neuron(base.Neuron):
     """micrograd's Neuron: weights ``random.uniform(-1, 1)``, bias 0, ReLU if ``nonlin``."""
 
     @staticmethod
@@ -35,7 +35,7 @@ class Neuron(_nn.Neuron):
         return [r.uniform(-1, 1) for _ in range(nin)], 0.0
 
 
-class Layer(_nn.Layer):
+class Layer(base.Layer):
     """micrograd's Layer: ``nout`` of its Neurons."""
 
     neuron_class = Neuron
@@ -44,7 +44,7 @@ class Layer(_nn.Layer):
         return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
 
 
-class MLP(_nn.MLP):
+class MLP(base.MLP):
     """micrograd's MLP: ReLU hidden layers, a linear output layer, micrograd's initialisation."""
 
     layer_class = Layer
