@@ -63,9 +63,18 @@ def writable(v: Value) -> None:
             "recover that number exactly. Make O_des an argument of fn (lambda x, y: "
             "squared_error(net(x), y)) or a Value (squared_error(O, Value(1.0)))"
         )
-    if not (op in FORWARD or op in ("w·x+b", "mean") or op in user_ops or _is_power(op)):
+    if not (op in FORWARD or op in ("w·x+b", "mean") or own_op(op) is not None or _is_power(op)):
         raise ReplayError(f"compile: {where(v)} was not made by one of the engine's ops or a define_op op "
                           "(made by hand?), so it cannot be replayed; run fn eagerly")
+
+
+def own_op(op: str):
+    """The function on Values that makes nodes of ``op`` when the replay has no template for it: a
+    define_op op, or a method of Value with a rule (an op added to engine.py), else None."""
+    if op in user_ops:
+        return user_ops[op]
+    method = getattr(Value, op, None) if op.isidentifier() and op in RULES else None
+    return method if callable(method) else None
 
 
 # --- Code: a rule's Value operations, written down ------------------------------------------
@@ -206,7 +215,7 @@ def write_op(i: int, v: Value, ps: list[str], consts: list[float], user_names: l
     ``consts`` (the replay's K) and ``user_names`` (its UN) get what the lines refer to.
     """
     op, out = v.op, f"v{i}"
-    if op in user_ops and op not in FORWARD:  # a define_op op: its own function gives both
+    if op not in FORWARD and own_op(op) is not None:  # a define_op op (or a new method): its function gives both
         k = len(user_names)
         user_names.append(op)
         ds = tuple(f"d{i}_{j}" for j in range(len(ps)))

@@ -12,6 +12,7 @@ from typing import Callable, Iterable, Sequence
 
 from ..checks import to_float
 from ..custom import user_ops
+from ..engine import Value
 from ..mode import enable_grad
 from .. import stores
 from ..safety import Interrupts
@@ -38,12 +39,13 @@ def mean_of(xs: tuple) -> float:
 
 
 def user_op(name: str, *xs: float) -> tuple:
-    """A define_op op on floats, through the op itself (its checks and its errors)."""
-    op = user_ops.get(name)
+    """A define_op op (or an op added to engine.py without a replay template) on floats, through the
+    op itself (its checks and its errors)."""
+    op = user_ops.get(name) or getattr(Value, name, None)
     if op is None:
         raise RunEagerly
     with enable_grad():
-        out = op(*xs)
+        out = op(*(Value(x) for x in xs))
     return out.data, out.local_grads
 
 
