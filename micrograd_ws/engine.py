@@ -76,11 +76,9 @@ ADD, SUB, ON, OFF = (1.0, 1.0), (1.0, -1.0), (1.0,), (0.0,)  # shared local-deri
 
 
 class Value(MicrogradNames, PassHooks, Picklable):
-    """A scalar that remembers how it was computed.
-
-    ``data`` is the number (a finite float); ``grad`` is ∂root/∂self after ``root.backward()``;
-    ``label`` its name in pictures; ``op`` the operation that made it (``''`` for a leaf);
-    ``parents`` and ``local_grads``: ∂self/∂parent for each parent, in the same order.
+    """A scalar that remembers how it was computed: ``data`` is the number (a finite float);
+    ``grad`` is ∂root/∂self after ``root.backward()``; ``label`` its name in pictures; ``op`` the
+    operation that made it (``''`` for a leaf); ``parents``, and ``local_grads`` (∂self/∂parent).
     """
 
     # _pass: the pass that last set this node up (safety.py); __dict__: your own attributes (p.m for Adam)
@@ -96,9 +94,7 @@ class Value(MicrogradNames, PassHooks, Picklable):
         self.data = to_float(data, "Value()")
         self.op, self.parents, self.local_grads = "", (), ()
 
-    def item(self) -> float:
-        """The plain float, as ``torch.Tensor.item()``."""
-        return self.data
+    def item(self) -> float: return self.data  # noqa: E704  (the plain float, as torch's .item())
 
     def __repr__(self) -> str:
         extra = (f", label={self.label!r}" if self.label else "") + (f", op={self.op!r}" if self.op else "")
@@ -157,8 +153,10 @@ class Value(MicrogradNames, PassHooks, Picklable):
 
     def relu(self) -> Value:
         """max(0, x); its derivative is 0 where the output is 0 (at x = 0 too), as in the handout."""
-        x = check_finite(self, "relu")  # (nan > 0 is False: a NaN set by hand would silently become 0)
-        return node(x, (self,), ON, "relu") if x > 0.0 else node(0.0, (self,), OFF, "relu")
+        if self.data > 0.0:  # on: H = z, ∂H/∂z = 1 (an inf set by hand is refused by node())
+            return node(self.data, (self,), ON, "relu")
+        check_finite(self, "relu")  # (nan > 0 is False: a NaN set by hand would silently become 0)
+        return node(0.0, (self,), OFF, "relu")  # off: H = 0, ∂H/∂z = 0
     rule("relu", lambda out, x: out.local_grads)  # the 0/1 mask, a constant: relu'' = 0
 
     def square(self) -> Value:
@@ -209,15 +207,16 @@ class Value(MicrogradNames, PassHooks, Picklable):
         t = Pass()
         try:  # all or nothing: a failure or Ctrl-C leaves every leaf's grad as it was (safety.py)
             t.begin()
+            stamp = t.stamp
             for v in nodes:  # this pass's sums start from 0, the root's from the gradient asked for
-                v._pass, v.grad = t.stamp, 0.0
+                v._pass, v.grad = stamp, 0.0
             if not nodes:
                 t.keep(self)
             self.grad = g
             for v in nodes:  # the chain rule, root first: each node passes its gradient on
-                if v.grad:  # (a zero gradient, behind a dead ReLU, passes nothing)
-                    if not _isfinite(v.grad):
-                        raise non_finite_grad(v, v.grad)
+                if g := v.grad:  # (a zero gradient, behind a dead ReLU, passes nothing)
+                    if not _isfinite(g):
+                        raise non_finite_grad(v, g)
                     v._chain(t)
             t.finish(nodes)
         except BaseException:
@@ -226,8 +225,10 @@ class Value(MicrogradNames, PassHooks, Picklable):
 
     def _chain(self, t: Pass) -> None:
         """This node's step of the chain rule: ∂root/∂parent += ∂root/∂self · ∂self/∂parent."""
-        g, stamp = self.grad, t.stamp
-        for p, d in zip(self.parents, self.local_grads):
+        g, stamp, local = self.grad, t.stamp, self.local_grads
+        if local is OFF:  # a ReLU that is off passes nothing back: its gate is closed
+            return
+        for p, d in zip(self.parents, local):
             if p._pass is not stamp:  # a leaf this pass reaches first: its earlier grad is kept aside
                 p._reach(t)  # (safety.py)
             p.grad += g * d
@@ -317,9 +318,7 @@ rule("(O-O_des)²", lambda C, O, *des: (2.0 * (O - des[0]), -2.0 * (O - des[0]))
      else (2.0 * (O - (O.data - 0.5 * C.local_grads[0])),))  # O_des a number: read back from 2(O - O_des)
 
 
-# The order of the pass.
-
-_by_id = attrgetter("_id")
+_by_id = attrgetter("_id")  # (the order of the pass: creation order is a topological order)
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -341,7 +340,7 @@ def pass_order(root: Value) -> list[Value]:
     """The nodes (not the leaves) ``root`` depends on, root first: each before its parents."""
     seen, found = {root}, [root] if root.parents else []
     for v in found:  # (a work list: what it finds is appended, and visited in turn)
-        for p in v._inputs(seen):
+        for p in v.parents if type(v) is Value else v._inputs(seen):
             if p not in seen and (p.parents if type(p) is Value else p._is_node):
                 seen.add(p)
                 found.append(p)

@@ -101,11 +101,14 @@ class SGD:
         for p, value in zip(moving, new):
             p.data = value
         for store, row in rows:
-            store.put(data=row)
+            if store.loose:  # (let go of meanwhile, by single reads in the check above)
+                store.put(data=row)
+            else:
+                store.data, store.shared = row, False  # a new list: nodes keep the one of their forward pass
 
     def zero_grad(self) -> None:
         whole, loose = self._parts()
-        for store in whole:
-            store.put(grad=store.zeros)
+        for store in whole:  # (ready: none of them is loose)
+            store.grad = store.zeros
         for p in loose:
             p.grad = 0.0

@@ -49,14 +49,14 @@ class Store:
     numbers; :meth:`ready` gathers them back before a list is used.
     """
 
-    __slots__ = ("data", "grad", "zeros", "params", "shared", "_pass", "reached", "loose", "budget")
+    __slots__ = ("data", "grad", "zeros", "params", "shared", "_pass", "reached", "loose", "budget", "allowance")
 
     def __init__(self, data: list[float]) -> None:
         self.data = data
         self.grad = self.zeros = _ZEROS.setdefault(len(data), [0.0] * len(data))
         self.shared = self.loose = False
         self._pass = self.reached = None
-        self.budget = 2 * len(data)
+        self.budget = self.allowance = 2 * len(data)  # single accesses allowed between forward passes
         self.params = tuple(_param(self, k) for k in range(len(data)))
 
     def commit(self, before: list[float]) -> None:
@@ -108,7 +108,7 @@ class Store:
             p.__class__ = Param
         self.loose = self.shared = False
         self._pass = self.reached = None
-        self.budget = 2 * len(params)
+        self.budget = self.allowance
         loose_stores -= 1
         return True
 
@@ -137,6 +137,7 @@ class Store:
         self.data, self.grad, self.zeros, self.shared, n = state
         self._pass = self.reached = None
         self.loose, self.budget = False, 2 * n
+        self.allowance = 2 * n
         store_param(self, 0, n)  # (its parameters, unless a graph in its grads made them already)
 
 
@@ -303,13 +304,16 @@ def neuron_sum(store: Store, xt: tuple, xd: list, label: str) -> Value:
     """engine.weighted_sum for a neuron whose weights and bias are the parameters of ``store``, in
     order: its forward pass reads them as one list (weights, then the bias last)."""
     wd = store.data  # (the neuron checked that the store is not loose)
-    store.shared, store.budget = True, 2 * len(wd)  # the node keeps this list as its local derivatives: not to be changed in place now
+    store.shared, store.budget = True, store.allowance  # the node keeps this list as its local derivatives: not to be changed in place now
     data = sum(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
     if (mode.threads_inside and not mode.state.enabled) or not math.isfinite(data):  # (node() raises for the latter)
         z = node(data, _store_parents(store, xt), (*xd, *wd[:-1], 1.0), "w·x+b")
         z.label = label
         return z
-    return _sum_node(data, xt, xd, wd, store, label)
+    z = _new(WeightedSum)  # (_sum_node's, inline: once per neuron and forward pass)
+    z.data, z.grad, z.label, z.op, z._id, z._pass = data, 0.0, label, "w·x+b", next_id(), None
+    z._x, z._xd, z._wd, z._store, z._parents, z._local = xt, xd, wd, store, None, None
+    return z
 
 
 def _store_parents(store: Store, xt: tuple) -> tuple:
