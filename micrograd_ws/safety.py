@@ -108,13 +108,10 @@ class Pass:
         leaf.grad = 0.0
 
     def keep_all(self, leaves) -> None:
-        """Leaves none of which this pass has reached yet (a neuron's weights and bias): each
-        recorded and marked, as :meth:`keep` does one by one (the caller sets their sums)."""
+        """Leaves none of which this pass has reached yet (a neuron's weights and bias): each grad
+        recorded, as :meth:`keep` does one by one; the caller marks each and sets its sum next."""
         self.touched.extend(leaves)
         self.earlier.extend([p.grad for p in leaves])
-        stamp = self.stamp
-        for p in leaves:
-            p._pass = stamp
 
     def keep_part(self, part) -> None:
         """A neuron's store (stores.py) reached for the first time: record its list of grads,

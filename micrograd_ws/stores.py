@@ -275,7 +275,10 @@ class LooseParam(Param):
     data = Value.__dict__["data"]  # (Value's slots, which a Param's properties cover)
     grad = Value.__dict__["grad"]
     _pass = Value.__dict__["_pass"]
-    _reach = Value._reach
+
+    def _reach(self, t) -> None:
+        t.keep(self)
+        self._store._pass = t.stamp  # (so a w·x+b node of the store knows one of its parameters is reached)
 
 
 Param.__name__ = LooseParam.__name__ = "Value"  # what messages call them; pickle finds them by __qualname__
@@ -384,13 +387,15 @@ class WeightedSum(Value):
                 new = [s + g * x for s, x in zip(grads, self._xd)]
                 new.append(grads[-1] + g)
             store.grad, store.reached = new, None  # every entry reached
-        elif store is not None and all([p._pass is not stamp for p in store.params]):
-            # a loose store's parameters, none reached yet: all kept aside at once, each its own sum
+        elif store is not None and store._pass is not stamp:
+            # a loose store's parameters, none reached yet (LooseParam._reach marks the store too):
+            # all kept aside at once, each its own sum
+            store._pass = stamp
             params = store.params
             t.keep_all(params)
             for p, x in zip(params, self._xd):
-                p.grad = g * x + 0.0
-            params[-1].grad = g
+                p._pass, p.grad = stamp, g * x + 0.0
+            params[-1]._pass, params[-1].grad = stamp, g
         else:  # replaced weights, or some reached already: one by one
             n = len(self._xd)
             parents = self.parents
