@@ -36,7 +36,7 @@ def run(args) -> int:
         net, _, C = handout_cost(args, default_hidden=100)
     except UsageError as e:
         return _fail(str(e))
-    title = f"{net!r} (seed {args.seed}): i = {args.x:g}, O_des = {args.y:g}, C = {C.data:.6g}"
+    title = f"{net.handout()} (seed {args.seed}): i = {args.x:g}, O_des = {args.y:g}"  # C shows once it is computed
     try:
         page = explore(C, args.param, title=title)
     except ValueError as e:
