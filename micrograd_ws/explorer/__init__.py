@@ -231,7 +231,9 @@ def _graph_view(C: Value, graph: Graph, w: Value | None) -> dict:
 
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r'<g id="(n\d+)" class="node[^"]*"', mark, svg)
-    return {"svg": svg, "ids": {str(k): dot_id for dot_id, k in ids.items()},
+    edges = [f"{ids[m.group(2)]}.{m.group(3)}" for m in re.finditer(r'<g id="(n\d+)&#45;(n\d+)\.(\d+)" class="edge"', svg)
+             if m.group(2) in ids]
+    return {"svg": svg, "ids": {str(k): dot_id for dot_id, k in ids.items()}, "edges": edges,
             "scope": "all" if whole else f"the paths from {name(w)} to {name(C)}"}
 
 
@@ -400,6 +402,8 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
         param = _steepest(graph, grads, inputs)
     forward = [k for k, v in enumerate(order) if v.parents]
     view = _graph_view(C, graph, param)
+    drawn = [tuple(map(int, e.split("."))) for e in view.get("edges", ())]
+    state["edgeText"] = _edge_texts(graph, drawn)
     head = title or f"{name(C)}: {len(order):,} nodes, {len(forward)} forward and {len(state['backward'])} backward steps"
     note = f"{name(C)}.backward() had not been called: explore ran it." if fresh else ""
     first = "graph" if view.get("svg") and (network is None or len(order) <= GRAPH_FIRST) else \
@@ -412,7 +416,7 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
         "graph": view, "network": network, "view": first,
         "select": pos[param] if param is not None else None, "asked": asked,
         "stops": _stops(C, graph, forward, [st["node"] for st in state["backward"]], state["completeAt"], grads, network),
-        "sgd": _descent(C, graph, network, inputs, small),
+        "sgd": _descent(C, graph, network, inputs, small, forward, drawn),
     }
     still = view.get("svg") or (_network_svg(network, order, set(data["dead"])) if network else None)
     return Explorer(data, _summary(C, order, state["backward"], grads, param, graph, note), still)
@@ -468,7 +472,13 @@ def _steepest(graph: Graph, grads: list[float], inputs: list) -> Value | None:
 
 # --- the handout's ③: SGD steps, each followed by both passes, all by the engine ------------
 
-def _descent(C: Value, graph: Graph, network: dict | None, inputs: list, small: bool) -> dict:
+def _edge_texts(graph: Graph, drawn: list[tuple[int, int]]) -> dict:
+    """The graph view's edge labels' numbers, ``= i = 2``, by ``"child.k"`` (they change with the weights)."""
+    return {f"{c}.{k}": f"= {viz.edge_value(Edge(graph.order[c], k))}" for c, k in drawn}
+
+
+def _descent(C: Value, graph: Graph, network: dict | None, inputs: list, small: bool, forward: list[int],
+             drawn: list[tuple[int, int]]) -> dict:
     """``SGD(lr=α)`` steps of the engine from the page's weights, each with both passes after it.
 
     Only for the handout's nets (an MLP and C = (O − O_des)²): the net is rebuilt from the
@@ -503,7 +513,10 @@ def _descent(C: Value, graph: Graph, network: dict | None, inputs: list, small: 
         g = Graph(cost)
         if [name(v) for v in g.order] != names:
             break
-        state, _, _ = _state(cost, g, [g.order[graph.position[v]] for v in inputs], small, explained=small)
+        state, grads, _ = _state(cost, g, [g.order[graph.position[v]] for v in inputs], small, explained=small)
+        state["stops"] = _stops(cost, g, forward, [st["node"] for st in state["backward"]], state["completeAt"], grads,
+                                network)
+        state["edgeText"] = _edge_texts(g, drawn)
         if not small:  # the h = 100 page: predict mode and the chain rules stay with the weights it opened on
             del state["predict"], state["paths"], state["inspect"]  # the page shows each node's data and grad
         states.append(state)

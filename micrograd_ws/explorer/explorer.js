@@ -13,7 +13,7 @@
       "Chromium 80+, Firefox 113+, Safari 16.4+). " + err;
     return;
   }
-  const N = D.names.length, F = D.forward.length, B = D.backward.length, STEPS = F + B, STOPS = D.stops || [];
+  const N = D.names.length, F = D.forward.length, B = D.backward.length, STEPS = F + B, STOPS = (D.stops || []).slice();
   const byName = new Map();
   D.names.forEach((n, k) => { if (!byName.has(n)) byName.set(n, k); });
   const isLeaf = D.parents.map((ps) => ps.length === 0);
@@ -100,7 +100,8 @@
       const m = /^(n\d+)-(n\d+)\./.exec(el.id), texts = [...el.querySelectorAll("text")];
       if (!m || texts.length < 2 || !kOf.has(m[1])) continue;
       const t = texts[texts.length - 1], full = t.textContent, cut = full.lastIndexOf(" = ");
-      graph.edges.push({ parent: kOf.get(m[1]), t, full, hidden: (cut > 0 ? full.slice(0, cut) : "=") + " = …" });
+      graph.edges.push({ parent: kOf.get(m[1]), t, key: kOf.get(m[2]) + "." + /\.(\d+)$/.exec(el.id)[1],
+                         hidden: (cut > 0 ? full.slice(0, cut) : "=") + " = …" });
     }
     panZoom(graph.svg);
     return true;
@@ -118,7 +119,7 @@
       if (n.data) n.data.textContent = "data " + (S.known[k] ? D.dataText[k] : "…");
       if (n.grad) n.grad.textContent = "grad " + (S.hasGrad[k] ? S.gradText[k] : "·");
     }
-    for (const e of graph.edges) e.t.textContent = S.hasGrad[e.parent] ? e.full : e.hidden;
+    for (const e of graph.edges) e.t.textContent = S.hasGrad[e.parent] ? D.edgeText[e.key] || e.hidden : e.hidden;
     for (const el of graph.box.querySelectorAll("g.edge.flow")) el.classList.remove("flow");
     for (const el of graph.box.querySelectorAll("g.node.receives")) el.classList.remove("receives");
     if (S.node >= 0) {
@@ -338,7 +339,7 @@
       box.innerHTML = '<h2 class="name"></h2><p class="meta"></p>';
       box.firstChild.textContent = name;
       box.lastChild.textContent = "data " + D.dataText[k] + " · grad " + D.gradText[k] + " · after " + G.s + " SGD step" +
-        (G.s === 1 ? "" : "s") + " (the chain rule of the weights the page opened on: ← SGD back to them)";
+        (G.s === 1 ? "" : "s") + " (its chain rule in Python: explain(C, name))";
     }
     const now = document.createElement("p");
     now.className = "sofar"; now.id = "sofar";
@@ -354,7 +355,7 @@
     render();
     if (L.asked >= 0) renderPredict();  // a layer's weight asked: the one selected now
     if (L.mode === "replay" && R.m >= 0) renderReplay(Number($("replay-k").value));  // its plot follows the choice
-    return info.text;
+    return info ? info.text : box.innerText;
   }
 
   // --- stepping ---------------------------------------------------------------------------
@@ -671,10 +672,11 @@
   // the handout's ③: the engine's SGD(lr=α) steps, precomputed by Python with both passes after each
   const G = { s: 0, states: null, update: null, costs: [] };
   const STATE_KEYS = ["C", "CText", "data", "dataText", "grads", "gradText", "completeAt", "dead", "forwardText",
-                      "backward", "inspect", "paths", "predict"];
+                      "backward", "inspect", "paths", "predict", "stops", "edgeText"];
   function useState(i) {
     const st = G.states[i];
     for (const key of STATE_KEYS) D[key] = st[key];
+    STOPS.splice(0, STOPS.length, ...(D.stops || []));
     dead.fill(0); for (const k of st.dead) dead[k] = 1;
     G.s = i;
     reweight();
