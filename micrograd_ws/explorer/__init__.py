@@ -622,7 +622,7 @@ def _replay(history, param, title: str) -> Explorer:
     head = title or (f"Replay of {n:,} SGD iterations (α = {history.lr:g}, seed {history.seed}) on "
                      f"{replay['targetText']}: the net after them, on the sample i = {history.data.xs[0]:g}")
     page = explore(C, param, title=head)
-    if page.data["select"] is not None and page.names[page.data["select"]] in replay["names"]:
+    if page.data["asked"] and page.names[page.data["select"]] in replay["names"]:
         replay["param"] = replay["names"].index(page.names[page.data["select"]])  # the one asked for
     page.data["replay"] = replay
     page.data["note"] = (f"The page holds the weights at {len(held)} of the {n + 1:,} moments: iterations "
