@@ -179,7 +179,8 @@
   function layoutNetwork() {
     const box = $("network-view").getBoundingClientRect();
     if (!box.width || (net.W === box.width && net.H === box.height)) return false;
-    const W = box.width, H = box.height, cols = D.network.columns, top = 34, bottom = 30;  // room for the legend
+    const fs = parseFloat(getComputedStyle(net.svg).fontSize) || 16;  // the column titles follow the page's type
+    const W = box.width, H = box.height, cols = D.network.columns, top = 2.2 * fs, bottom = 2 * fs;  // room for the legend
     const dpr = window.devicePixelRatio || 1;
     net.canvas.width = W * dpr; net.canvas.height = H * dpr;
     net.canvas.getContext("2d").setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -196,7 +197,7 @@
     net.svg.innerHTML = ""; net.circles.clear();
     cols.forEach((c, ci) => {
       const t = document.createElementNS(ns, "text");
-      t.setAttribute("x", net.pos[ci][0].x); t.setAttribute("y", 18); t.textContent = c.title; net.svg.appendChild(t);
+      t.setAttribute("x", net.pos[ci][0].x); t.setAttribute("y", 1.2 * fs); t.textContent = c.title; net.svg.appendChild(t);
       c.neurons.forEach((nr, j) => {
         const el = document.createElementNS(ns, "circle"), p = net.pos[ci][j];
         el.setAttribute("cx", p.x); el.setAttribute("cy", p.y); el.setAttribute("r", r);
