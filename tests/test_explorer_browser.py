@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from micrograd_ws import Value, explore, squared_error, two_hidden_layers, two_neuron
+from micrograd_ws import SGD, Value, explore, squared_error, two_hidden_layers, two_neuron
 from micrograd_ws.cli import main
 
 
@@ -321,7 +321,6 @@ def test_present_mode_type_for_a_wall(browser, dot, tmp_path):
 
 @pytest.mark.parametrize("model", [["--model", "two-neuron"], ["--hidden", "3"]])
 def test_three_sgd_steps_of_the_page_are_the_engines(browser, dot, tmp_path, model):
-    from micrograd_ws import SGD
     path = _write(tmp_path, [*model, "--x", "2", "--y", "1"])
     net = two_neuron(seed=0) if "two-neuron" in model else two_hidden_layers(hidden=3, seed=0)
     opt = SGD(net.parameters(), lr=0.01)
