@@ -61,8 +61,8 @@ test: $(VENV)/.dev dot chromium
 demo: $(VENV)/.demo dot
 	$(BIN)/micrograd-ws train
 	$(BIN)/micrograd-ws graphs
-	@$(BIN)/micrograd-ws explore --param "w2[3][7]" >/dev/null
-	@echo "The explorer of the handout net (h = 100): open out/explorer.html in a browser"
+	$(BIN)/micrograd-ws explore
+	@echo "The explorer of the handout net (h = 100): open out/explorer.html in a browser (f: present mode)"
 	@echo "  (or: $(BIN)/micrograd-ws explore --open)"
 
 # micrograd 0.1.0, the baseline, goes only into the benchmark's own environment.

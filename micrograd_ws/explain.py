@@ -21,6 +21,7 @@ w1.grad = 0.4 ✓ the same number C.backward() computed
 """
 from __future__ import annotations
 
+import html
 import math
 import re
 import shutil
@@ -361,6 +362,9 @@ class Explanation:
         return "\n".join([f"$$\n\\begin{{aligned}}\n{lhs} {body}\n\\end{{aligned}}\n$$", "", *notes,
                           md_escape(self.status())])
 
+    def _repr_html_(self) -> str:
+        """The derivation as MathML (renders with no network, in an exported notebook too), the status below."""
+        return f"<div>{self.mathml()}<p>{html.escape(self.status())}</p></div>"
 
     def mathml(self, total_digits: int = 12) -> str:
         """The derivation as one MathML ``<math>`` block (the rows of :meth:`format`), for pages.

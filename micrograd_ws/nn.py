@@ -327,12 +327,72 @@ class MLP(Module):
         for p, x in updates:  # all checked before any is changed
             p.data = x
 
+    # --- the handout's names in a REPL: net.w1, net.w2[3][7], net.b3; shapes as the handout writes them ---
+
+    def handout_shapes(self) -> list[tuple[str, str]]:
+        """Each parameter's name and shape as the handout writes them: ``('w3', '[h×1]')``.
+
+        The output layer's weights are the column the handout writes (w3 [h×1], not [1×h]); a
+        width shared by every hidden layer is ``h``.
+        """
+        hidden = {layer.nout for layer in self.layers[:-1]}
+        h = hidden.pop() if len(hidden) == 1 else None
+        size = lambda n: "h" if h is not None and h > 1 and n == h else str(n)  # noqa: E731
+        out = []
+        for layer in self.layers:
+            rows, cols = (layer.nin, 1) if layer.nout == 1 and layer.nin > 1 else (layer.nout, layer.nin)
+            out += [(f"w{layer.index}", f"[{size(rows)}×{size(cols)}]"), (f"b{layer.index}", f"[{size(layer.nout)}×1]")]
+        return out
+
+    def handout(self) -> str:
+        """``MLP(1 → h → h → 1, h = 100: w1 [h×1], b1 [h×1], w2 [h×h], b2 [h×1], w3 [h×1], b3 [1×1])``."""
+        hidden = {layer.nout for layer in self.layers[:-1]}
+        h = hidden.pop() if len(hidden) == 1 else None
+        arrows = " → ".join("h" if h is not None and h > 1 and k not in (0, len(self.sizes) - 1) else str(n)
+                            for k, n in enumerate(self.sizes))
+        shapes = ", ".join(f"{n} {shape}" for n, shape in self.handout_shapes())
+        return f"MLP({arrows}{f', h = {h}' if h is not None and h > 1 else ''}: {shapes})"
+
+    def __getattr__(self, attr: str):
+        """``net.w1``, ``net.w2[3][7]``, ``net.b3``: the handout's names reach the weights (a list per index)."""
+        if attr.startswith("_") or "layers" not in self.__dict__:
+            raise AttributeError(attr)
+        params = [(n, p) for n, p in self.named_parameters() if n == attr or n.startswith(attr + "[")]
+        if not params:
+            names = ", ".join(n for n, _ in self.handout_shapes())
+            raise AttributeError(f"{type(self).__name__} has no attribute {attr!r}. The handout's names reach the "
+                                 f"weights: {names} (e.g. net.w2[3][7]); or dict(net.named_parameters())['w2[3][7]']")
+        if len(params) == 1 and params[0][0] == attr:
+            return params[0][1]
+        shape = dict(self.handout_shapes()).get(attr, "")
+        top = HandoutArray(attr, shape)
+        for n, p in params:
+            idx = [int(i) for i in n[len(attr):].strip("[]").split("][")]
+            row = top
+            for i in idx[:-1]:
+                while len(row) <= i:
+                    row.append(HandoutArray(f"{attr}[{len(row)}]", ""))
+                row = row[i]
+            row.append(p)
+        return top
+
     def __repr__(self) -> str:
         arrows = " → ".join(map(str, self.sizes))
         shapes = ", ".join(
             f"w{layer.index} [{layer.nout}×{layer.nin}], b{layer.index} [{layer.nout}×1]" for layer in self.layers
         )
         return f"MLP({arrows}: {shapes})"
+
+
+class HandoutArray(list):
+    """``net.w2``: the Values of one of the handout's vectors or matrices, printed with its name and shape."""
+
+    def __init__(self, name: str, shape: str) -> None:
+        super().__init__()
+        self.name, self.shape = name, shape
+
+    def __repr__(self) -> str:
+        return f"{self.name} {self.shape} = {list.__repr__(self)}".replace("  ", " ")
 
 
 def _shape_ok(rows: object, nrows: int, ncols: int) -> bool:

@@ -401,7 +401,7 @@ class _OneLine:
     def close(self) -> None:
         done = "" if self.n == self.total else f" of {self.total} (stopped)"
         print(f"training: {self.n} iterations{done} in {time.perf_counter() - self.start:.1f} s"
-              + (f", {self.postfix} over the last 100" if self.postfix else ""), file=sys.stderr, flush=True)
+              + (f", {self.postfix} over the last 100" if self.postfix else ""), flush=True)  # a summary: stdout
 
 
 def require(*modules: str) -> None:

@@ -57,7 +57,12 @@ def test_bad_input_names_the_fix():
 
 def test_too_large_for_the_graph_view_says_what_to_do_instead():
     net, C = _cost(hidden=30)  # 1,024 nodes
-    view = explore(C).data["graph"]
+    steepest = max(net.named_parameters(), key=lambda item: abs(item[1].grad))[0]
+    view = explore(C).data["graph"]  # no parameter asked: the one that moves C most, its paths
+    assert f"the paths from {steepest}" in view["scope"]
+    zero = squared_error(net(2.0), net(2.0).data)  # every gradient 0: nothing to draw the paths of
+    zero.backward()
+    view = explore(zero).data["graph"]
     assert "svg" not in view
     for words in ("too many for the graph view", "network view", "--param", "--hidden"):
         assert words in view["message"]

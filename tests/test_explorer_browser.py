@@ -9,14 +9,15 @@ import re
 
 import pytest
 
-from micrograd_ws import Value, explore, squared_error, two_hidden_layers, two_neuron
+from micrograd_ws import SGD, Value, explore, squared_error, two_hidden_layers, two_neuron
 from micrograd_ws.cli import main
 
 
 class Page:
     """A loaded explorer page, with the errors and the outside requests it caused."""
 
-    def __init__(self, browser, path, hash="", size=(1400, 900), **context):
+    def __init__(self, browser, path, hash="#0", size=(1400, 900), **context):
+        """``hash``: the step to open on; "#0" opens still at the start, "" as a viewer does (the first pass plays)."""
         self.errors, self.blocked = [], []
         self.context = browser.new_context(viewport={"width": size[0], "height": size[1]}, **context)
         self.page = p = self.context.new_page()
@@ -121,12 +122,14 @@ def handout_page(tmp_path_factory):
 
 @pytest.mark.slow
 def test_handout_net_page_gradients_and_the_chain_rule_of_w2_3_7(browser, handout_page, tmp_path):
-    assert handout_page.stat().st_size < 3_000_000  # the size budget
+    assert handout_page.stat().st_size < 4_500_000  # the size budget (about 1.4 MB of it the engine's 3 SGD steps with both passes)
     net = two_hidden_layers(hidden=100, seed=0)
     engine, C = _grads(net, 2.0, 1.0)
     page = Page(browser, handout_page).ready()
-    assert page.js("explorer.view") == "network"  # 10,804 nodes: the graph view says why not
-    assert "network view" in page.page.locator("#graph-message").text_content()
+    assert page.js("explorer.view") == "network"  # 10,804 nodes: the network view first
+    steepest = max(engine, key=lambda n: abs(engine[n]))  # the graph view: the paths of the one that moves C most
+    assert page.page.locator(f'#graph-box g.node[data-name="{steepest}"]').count() == 1
+    assert page.page.locator("#inspector h2").text_content() == steepest
     assert page.js("explorer.steps") == 804
     page.js("explorer.goto(402 + 1)")  # C's step: ∂C/∂O arrives
     assert page.js("explorer.current()")["node"] == "C"
@@ -149,6 +152,8 @@ def test_keyboard_and_url_hash_navigation(browser, dot, tmp_path):
     n = page.js("explorer.steps")
     assert page.js("explorer.current().step") == 5
     keys = page.page.keyboard
+    assert page.js("explorer.current().grain") == "layer"  # an MLP with layers: → steps a layer at a time
+    keys.press("l")  # node by node
     keys.press("ArrowRight")
     assert page.js("explorer.current().step") == 6 and page.js("location.hash") == "#6"
     keys.press("ArrowLeft")
@@ -240,4 +245,131 @@ def test_graph_view_without_dot_says_how_to_install_and_network_works(browser, t
     assert "Install Graphviz" in page.page.locator("#graph-message").text_content()
     page.js("explorer.goto(explorer.steps)")
     assert page.page.locator("#neurons circle").count() == 1 + 2 + 2 + 1 + 1
+    page.clean()
+
+
+@pytest.mark.slow
+def test_handout_page_opens_alive_and_steps_a_layer_at_a_time(browser, handout_page):
+    """make demo's page: a nonzero gradient selected, the network view, the first pass playing;
+    then from the start, the handout's columns: the first backward step in at most 8 presses."""
+    net = two_hidden_layers(hidden=100, seed=0)
+    engine, C = _grads(net, 2.0, 1.0)
+    page = Page(browser, handout_page, hash="", size=(1920, 1080)).ready()
+    assert page.js("explorer.view") == "network"
+    selected = page.page.locator("#inspector h2").text_content()
+    assert selected == max(engine, key=lambda n: abs(engine[n])) and engine[selected] != 0.0
+    assert page.js("explorer.playingFirstPass")  # it moves on its own ...
+    page.page.wait_for_function("explorer.current().layer >= 2")
+    page.page.keyboard.press("Home")  # ... until a key is pressed
+    assert not page.js("explorer.playingFirstPass") and page.js("explorer.current().step") == 0
+    presses = 0
+    while page.js("explorer.current().phase") != "backward":
+        page.page.keyboard.press("ArrowRight")
+        presses += 1
+        assert presses <= 8
+    banner = page.page.locator("#current").text_content()
+    assert "∂C/∂O" in banner and f"{C.parents[0].grad:.4g}" in banner
+    seen = []
+    page.page.keyboard.press("Home")
+    for _ in range(page.js("explorer.stops")):  # each column of h numbers, with the handout's shapes
+        page.page.keyboard.press("ArrowRight")
+        seen.append(page.page.locator("#current").text_content())
+    assert [t.split(":")[0].split("· ")[-1] for t in seen[:6]] == [
+        "Forward, z1 [h×1]  (h = 100)", "Forward, H1 [h×1]  (h = 100)", "Forward, z2 [h×1]  (h = 100)",
+        "Forward, H2 [h×1]  (h = 100)", "Forward, O [1×1]", "Forward, C [1×1]"]
+    assert any("∂C/∂w2 [h×h]" in t for t in seen) and any("∂C/∂w3 [h×1]" in t for t in seen)
+    assert page.js("explorer.current().grads") == {**page.js("explorer.current().grads"), **engine}
+    page.page.keyboard.press("b")  # the backward pass in one key
+    assert page.js("explorer.current().phase") == "backward"
+    page.js(f"explorer.select({selected!r})")
+    page.page.locator("#goto-step").click()  # its own step: the one that completes its gradient
+    assert page.js("explorer.current().grads")[selected] == engine[selected]
+    assert page.js("explorer.back()") and selected not in page.js("explorer.current().grads")
+    page.clean()
+
+
+def test_two_neuron_page_opens_on_w1_in_the_graph_and_plays(browser, dot, tmp_path):
+    path = _write(tmp_path, ["--model", "two-neuron", "--x", "2", "--y", "1"])
+    engine, C = _grads(two_neuron(seed=0), 2.0, 1.0)
+    page = Page(browser, path, hash="", size=(1280, 720)).ready()
+    assert page.js("explorer.view") == "graph"
+    assert page.page.locator("#inspector h2").text_content() == "w1" and engine["w1"] != 0.0
+    page.page.wait_for_function("explorer.current().step === explorer.steps && !explorer.playingFirstPass")
+    assert page.js("explorer.current().grads") == {**engine, "O": C.parents[0].grad, "C": 1.0, "i": 0.6888437030500962 * C.parents[0].grad}
+    assert f"{C.data:.4g}" not in page.page.title()  # C's value waits for C to be computed
+    page.clean()
+
+
+def test_present_mode_type_for_a_wall(browser, dot, tmp_path):
+    path = _write(tmp_path, ["--model", "two-neuron", "--x", "2", "--y", "1"])
+    page = Page(browser, path, size=(1920, 1080)).ready()
+    normal = page.js("parseFloat(getComputedStyle(document.getElementById('current')).fontSize)")
+    page.page.keyboard.press("f")
+    page.js("explorer.goto(explorer.steps)")
+    size = lambda sel: page.js(f"parseFloat(getComputedStyle(document.querySelector({sel!r})).fontSize)")  # noqa: E731
+    assert size("#current") >= 28 and size("#inspector") >= 28 and size("#inspector .meta") >= 28 > normal
+    texts = page.js("""[...document.querySelectorAll('#graph-box text')].filter(t => t.textContent.trim())
+        .map(t => [parseFloat(getComputedStyle(t).fontSize), t.getBoundingClientRect().height])""")
+    assert min(f for f, _ in texts) >= 16 and min(h for _, h in texts) >= 16  # as styled, and as drawn
+    fill = page.js("""(() => { const b = document.getElementById('graph-box').getBoundingClientRect(),
+        g = document.querySelector('#graph-box svg g').getBoundingClientRect(); return g.width / b.width; })()""")
+    assert fill > 0.9
+    page.page.set_viewport_size({"width": 3840, "height": 2160})
+    assert size("#current") > 1.8 * 28  # it scales with the window
+    page.clean()
+
+
+@pytest.mark.parametrize("model", [["--model", "two-neuron"], ["--hidden", "3"]])
+def test_three_sgd_steps_of_the_page_are_the_engines(browser, dot, tmp_path, model):
+    path = _write(tmp_path, [*model, "--x", "2", "--y", "1"])
+    net = two_neuron(seed=0) if "two-neuron" in model else two_hidden_layers(hidden=3, seed=0)
+    opt = SGD(net.parameters(), lr=0.01)
+    page = Page(browser, path).ready()
+    costs = [page.js("explorer.current().C")]
+    for _ in range(3):
+        net.zero_grad()
+        squared_error(net(2.0), 1.0).backward()
+        opt.step()
+        page.page.locator("#sgd-bar").click()
+        shown = page.js("explorer.params()")
+        assert shown.keys() == dict(net.named_parameters()).keys()
+        assert max(abs(shown[n] - p.data) for n, p in net.named_parameters()) <= 1e-12
+        costs.append(page.js("explorer.current().C"))
+        assert costs[-1] == squared_error(net(2.0), 1.0).data < costs[-2]  # C falls on each
+    text = page.page.locator("#sgd-out").text_content()
+    assert " → ".join(f"{c:.4g}" for c in costs) in text and "← " in text and "α·∂C/∂" in text
+    page.page.wait_for_function("explorer.current().step === explorer.steps && !explorer.playingFirstPass")
+    net.zero_grad()
+    squared_error(net(2.0), 1.0).backward()  # both passes again at the new weights: their gradients on the page
+    grads = page.js("explorer.current().grads")
+    assert {n: grads[n] for n, _ in net.named_parameters()} == {n: p.grad for n, p in net.named_parameters()}
+    page.clean()
+
+
+def test_no_answer_is_visible_while_it_is_asked(browser, dot, tmp_path):
+    """Every question of the h = 3 page, in turn: its answer (4 significant digits) nowhere in the page's text."""
+    path = _write(tmp_path, ["--hidden", "3", "--x", "2", "--y", "1"])
+    page = Page(browser, path).ready()
+    page.js("explorer.mode('predict')")
+    page.js("explorer.select('w2[1][2]')")
+    asked = 0
+    for _ in range(200):
+        if page.js("document.getElementById('ask-form').hidden"):
+            if page.js("explorer.current().step") >= page.js("explorer.steps"):
+                break
+            page.js("explorer.step()")
+            continue
+        q = page.js("document.getElementById('ask-q').textContent")
+        value = page.js("""(q) => { for (const p of explorer.data.predict) for (const a of [...p.asks, ...(p.picks || []).flat()])
+            if (a.q + ' = ?' === q) return a.value; }""", q)
+        text = page.page.locator("body").inner_text() + page.page.title()
+        for node in page.page.locator("#graph-box g.node").all()[:40]:  # tooltips too
+            node.hover()
+            text += page.page.locator("#tooltip").inner_text()
+        if value != 0.0:  # as a number of its own (-0.25 is not in -0.2519)
+            numbers = set(re.findall(r"[-−]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", text.replace("−", "-")))
+            assert f"{value:.4g}" not in numbers and f"{float(f'{value:.4g}'):g}" not in numbers, q
+        asked += 1
+        page.js(f"explorer.answer({value!r})")
+    assert asked >= 5 and page.js("explorer.score().right") == asked
     page.clean()

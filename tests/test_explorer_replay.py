@@ -74,7 +74,8 @@ def test_replay_fits_a_projector_and_says_what_follows_the_moment(browser, run, 
     history, path = run
     page = Page(browser, path, size=size).ready()
     trained = page.js("explorer.data.dataText.slice()")
-    page.page.keyboard.press("r")
+    assert page.page.locator("#replay-panel").is_visible()  # a replay page opens on the replay: the fit, the cost
+    assert page.page.locator("#replay-fit").is_visible() and page.page.locator("#replay-cost").is_visible()
     assert page.out_of_sight() == []
     page.page.keyboard.press("Home")  # the page's keys: the held moments
     first = history.moments[0]

@@ -244,8 +244,8 @@ def test_module_and_console_script_run(tmp_path):
     done = subprocess.run([sys.executable, "-m", "micrograd_ws", "train", *TINY, "--out", str(tmp_path)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert re.search(r"^training: 20 iterations in [\d.]+ s, C≈\S+ over the last 100$", done.stderr, re.M)
-    assert done.stderr.count("training") == 1  # not a terminal: one line, no bar redraws
+    assert re.search(r"^training: 20 iterations in [\d.]+ s, C≈\S+ over the last 100$", done.stdout, re.M)  # a summary: stdout
+    assert done.stdout.count("training: ") == 1 and done.stderr == ""  # not a terminal: one line, no bar redraws
     assert (tmp_path / "mlp-sin-h4-n8-it5-20.png").read_bytes()[:8] == PNG_SIGNATURE
 
 

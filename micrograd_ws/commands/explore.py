@@ -5,6 +5,7 @@ The page is :func:`micrograd_ws.explore`'s (:mod:`micrograd_ws.explorer`).
 from __future__ import annotations
 
 import sys
+import time
 import webbrowser
 
 from ..explorer import explore
@@ -36,7 +37,11 @@ def run(args) -> int:
         net, _, C = handout_cost(args, default_hidden=100)
     except UsageError as e:
         return _fail(str(e))
-    title = f"{net!r} (seed {args.seed}): i = {args.x:g}, O_des = {args.y:g}, C = {C.data:.6g}"
+    title = f"{net.handout()} (seed {args.seed}): i = {args.x:g}, O_des = {args.y:g}"  # C shows once it is computed
+    start = time.perf_counter()
+    nodes = sum(1 for _ in net.parameters())
+    print(f"writing the explorer page of {net.handout()} ({nodes:,} parameters; both passes, each chain rule, "
+          f"and the SGD steps of the engine)…", file=sys.stderr, flush=True)
     try:
         page = explore(C, args.param, title=title)
     except ValueError as e:
@@ -45,6 +50,7 @@ def run(args) -> int:
         path = page.save(args.out)
     except OSError as e:
         return _fail(f"cannot write {args.out}: {e.strerror or e}", 1)
+    print(f"  done in {time.perf_counter() - start:.1f} s ({path.stat().st_size / 1e6:.1f} MB)", file=sys.stderr, flush=True)
     print(path.resolve())
     if args.open:
         webbrowser.open(path.resolve().as_uri())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 from pathlib import Path
 
 from ..data import TARGETS, DataError, make_dataset, read_csv
@@ -126,8 +127,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"replaced {' and '.join(replaced)} of an earlier run with these settings ({same}); "
               "other settings get other names")
     if args.explore is not None:
+        start = time.perf_counter()
+        print(f"recording the replay of the run ({len(history.moments or history.snapshots)} moments) into "
+              f"{args.explore}…", flush=True)
         try:
             page = explore(history).save(args.explore)
+            print(f"  done in {time.perf_counter() - start:.1f} s", flush=True)
         except OSError as e:
             return _fail(f"cannot write --explore {args.explore}: {e}")
         print(f"replay: {page}   (open it in a browser)")

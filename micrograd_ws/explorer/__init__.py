@@ -28,21 +28,29 @@ from pathlib import Path
 from typing import Union
 
 from .. import viz
-from ..engine import Value
+from ..checks import NumberLabel
+from ..engine import Value, squared_error
 from ..explain import MAX_LISTED, build_explanation, find_label
 from ..files import write_atomic
+from ..handout import ALPHA
 from ..mathtext import xml_text
+from ..nn import MLP
 from ..notation import exact, expression, name, num, partial
+from ..optim import SGD
 from ..paths import Analysis, Edge, Graph
 from ..stepping import backward_steps
 from ..train import History
 from .learn import SUM_ORDER, desired_output, predict_steps
 from .replay import replay_data
 
-__all__ = ["explore", "Explorer", "ExploreError", "MAX_GRAPH_NODES"]
+__all__ = ["explore", "Explorer", "ExploreError", "MAX_GRAPH_NODES", "SGD_STEPS"]
 
 #: the graph view draws at most this many nodes (dot's layout and the browser stay quick)
 MAX_GRAPH_NODES = 500
+#: SGD steps the page holds (the engine's, each with both passes after it): (small graphs, larger)
+SGD_STEPS = (10, 3)
+#: graphs up to this many nodes open in the graph view; larger MLPs in the network view
+GRAPH_FIRST = 60
 _EDGES_SHOWN = 8  # the inspector lists this many edges of a node, then says how many more
 
 
@@ -204,6 +212,7 @@ def _graph_view(C: Value, graph: Graph, w: Value | None) -> dict:
             g = viz.draw_graph(C, max_nodes=MAX_GRAPH_NODES)
         else:
             g = viz.draw_grad(C, w, max_nodes=MAX_GRAPH_NODES)
+        _for_a_wall(g)
         svg = g.pipe(format="svg", encoding="utf-8")
     except ImportError as e:
         return {"message": f"The graph view needs Graphviz. {e}"}
@@ -222,8 +231,20 @@ def _graph_view(C: Value, graph: Graph, w: Value | None) -> dict:
 
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r'<g id="(n\d+)" class="node[^"]*"', mark, svg)
-    return {"svg": svg, "ids": {str(k): dot_id for dot_id, k in ids.items()},
+    edges = [f"{ids[m.group(2)]}.{m.group(3)}" for m in re.finditer(r'<g id="(n\d+)&#45;(n\d+)\.(\d+)" class="edge"', svg)
+             if m.group(2) in ids]
+    return {"svg": svg, "ids": {str(k): dot_id for dot_id, k in ids.items()}, "edges": edges,
             "scope": "all" if whole else f"the paths from {name(w)} to {name(C)}"}
+
+
+def _for_a_wall(g) -> None:
+    """The page's copy of the drawing: type of 16 points and up (readable on a projector once the
+    drawing fills its pane), no caption (the page's banner says it; it held C's value before C is computed)."""
+    g.node_attr.update(fontsize="18")
+    g.edge_attr.update(fontsize="16")
+    g.body[:] = [line.replace('POINT-SIZE="9"', 'POINT-SIZE="16"').replace('POINT-SIZE="10"', 'POINT-SIZE="16"')
+                 for line in g.body]
+    g.attr(label="")
 
 
 # --- the inspector: what a click on a node shows ------------------------------------------
@@ -269,8 +290,8 @@ def _static(filename: str) -> str:
 
 
 #: read by the page after it is interactive: the inspector's texts, each leaf's paths (the bulk),
-#: and what only scripts building on the page use (each node's op, its gradient at the end)
-_LATER = ("inspect", "paths", "ops", "grads", "gradText", "predict", "replay")
+#: the SGD steps, and what only scripts building on the page use (each node's op)
+_LATER = ("inspect", "paths", "ops", "predict", "replay", "sgd")
 
 
 def _packed(data: dict) -> str:
@@ -370,37 +391,227 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
     if param is not None and param not in graph.position:
         raise ExploreError(f"explore(C, param): {name(param)} is not in the graph of {name(C)}")
     order, pos = graph.order, graph.position
-    steps, grads, fresh = _record(C, graph)
-    forward = [k for k, v in enumerate(order) if v.parents]
-    inspect, paths = {}, {}
-    for k, v in enumerate(order):
-        page_html, text, p = _inspector(C, v, graph, grads[k])
-        inspect[k] = {"html": page_html, "text": text}
-        if p is not None:
-            paths[k] = p
-    view = _graph_view(C, graph, param)
     network = _network(graph)
     if network is not None:  # what the page's own forward pass (nudge) needs besides the weights
         network.update(desired=desired_output(C), sum=SUM_ORDER)
     inputs = [order[n["node"]] for n in network["columns"][0]["neurons"]] if network else []  # data, not parameters
-    head = title or f"{name(C)} = {exact(C.data)}: {len(order):,} nodes, {len(forward)} forward and " \
-                    f"{len(steps)} backward steps"
+    small = len(order) <= MAX_GRAPH_NODES
+    state, grads, fresh = _state(C, graph, inputs, small)
+    asked = param is not None
+    if param is None:  # the parameter that moves C most: the page opens on a gradient that is not 0
+        param = _steepest(graph, grads, inputs)
+    forward = [k for k, v in enumerate(order) if v.parents]
+    view = _graph_view(C, graph, param)
+    drawn = [tuple(map(int, e.split("."))) for e in view.get("edges", ())]
+    state["edgeText"] = _edge_texts(graph, drawn)
+    head = title or f"{name(C)}: {len(order):,} nodes, {len(forward)} forward and {len(state['backward'])} backward steps"
     note = f"{name(C)}.backward() had not been called: explore ran it." if fresh else ""
+    first = "graph" if view.get("svg") and (network is None or len(order) <= GRAPH_FIRST) else \
+        "network" if network is not None else "graph"
     data = {
         "title": head, "note": note, "root": pos[C],
         "names": [name(v) for v in order], "ops": [v.op for v in order],
-        "data": [v.data for v in order], "dataText": [num(v.data) for v in order],
-        "grads": grads, "gradText": [num(g) for g in grads],
         "parents": [[pos[p] for p in v.parents] for v in order],
-        "dead": [k for k, v in enumerate(order) if v.op == "relu" and v.local_grads[0] == 0.0],
-        "forward": forward, "forwardText": [_forward_text(order[k]) for k in forward],
-        "backward": steps,
-        "inspect": inspect, "paths": paths, "predict": predict_steps(C, graph, [st["node"] for st in steps], grads, inputs),
-        "graph": view, "network": network,
-        "select": pos[param] if param is not None else None,
+        "forward": forward, **state,
+        "graph": view, "network": network, "view": first,
+        "select": pos[param] if param is not None else None, "asked": asked,
+        "stops": _stops(C, graph, forward, [st["node"] for st in state["backward"]], state["completeAt"], grads, network),
+        "sgd": _descent(C, graph, network, inputs, small, forward, drawn),
     }
     still = view.get("svg") or (_network_svg(network, order, set(data["dead"])) if network else None)
-    return Explorer(data, _summary(C, order, steps, grads, param, graph, note), still)
+    return Explorer(data, _summary(C, order, state["backward"], grads, param, graph, note), still)
+
+
+def _state(C: Value, graph: Graph, inputs: list, small: bool, explained: bool = True) -> tuple[dict, list[float], bool]:
+    """What the page shows of one set of weights: every value and gradient, both passes, the inspector.
+
+    Of a large graph the inspector explains the parameters only (``explained``) or no node.
+    """
+    order = graph.order
+    steps, grads, fresh = _record(C, graph)
+    inspect, paths = {}, {}
+    for k, v in enumerate(order):
+        if not small and (v.parents or not explained):  # the h = 100 page: its parameters' chain rules
+            inspect[k] = _inspector_short(v, grads[k])
+            continue
+        page_html, text, p = _inspector(C, v, graph, grads[k])
+        inspect[k] = {"html": page_html, "text": text}
+        if p is not None:
+            paths[k] = p
+    step_of = {order[st["node"]]: s for s, st in enumerate(steps)}
+    complete = [max((step_of[c] for c in graph.children.get(v, ())), default=-1) for v in order]
+    return {
+        "C": C.data, "CText": num(C.data),
+        "data": [v.data for v in order], "dataText": [num(v.data) for v in order],
+        "grads": grads, "gradText": [num(g) for g in grads], "completeAt": complete,
+        "dead": [k for k, v in enumerate(order) if v.op == "relu" and v.local_grads[0] == 0.0],
+        "forwardText": [_forward_text(v) for v in order if v.parents],
+        "backward": steps, "inspect": inspect, "paths": paths,
+        "predict": predict_steps(C, graph, [st["node"] for st in steps], grads, inputs),
+    }, grads, fresh
+
+
+def _inspector_short(v: Value, grad: float) -> dict:
+    """A node of a large graph in the inspector: its value and gradient (its chain rule: explain(C, name))."""
+    head = f"data {num(v.data)} · grad {exact(grad)} · op {v.op}"
+    return {"html": f'<h2 class="name">{xml_text(name(v))}</h2><p class="meta">{xml_text(head)}</p>',
+            "text": f"{name(v)}\n{head}"}
+
+
+def _parameters(graph: Graph, inputs: list) -> list[Value]:
+    data = set(inputs)
+    return [v for v in graph.order if not v.parents and v not in data and type(v.label) is not NumberLabel]
+
+
+def _steepest(graph: Graph, grads: list[float], inputs: list) -> Value | None:
+    """The parameter whose gradient is largest in size (None if every gradient is 0)."""
+    pos = graph.position
+    best = max(_parameters(graph, inputs), key=lambda v: abs(grads[pos[v]]), default=None)
+    return best if best is not None and grads[pos[best]] != 0.0 else None
+
+
+# --- the handout's ③: SGD steps, each followed by both passes, all by the engine ------------
+
+def _edge_texts(graph: Graph, drawn: list[tuple[int, int]]) -> dict:
+    """The graph view's edge labels' numbers, ``= i = 2``, by ``"child.k"`` (they change with the weights)."""
+    return {f"{c}.{k}": f"= {viz.edge_value(Edge(graph.order[c], k))}" for c, k in drawn}
+
+
+def _descent(C: Value, graph: Graph, network: dict | None, inputs: list, small: bool, forward: list[int],
+             drawn: list[tuple[int, int]]) -> dict:
+    """``SGD(lr=α)`` steps of the engine from the page's weights, each with both passes after it.
+
+    Only for the handout's nets (an MLP and C = (O − O_des)²): the net is rebuilt from the
+    graph's weights (an ``MLP`` of the same sizes whose names and numbers must match the graph's
+    exactly), then each step is ``opt.step()``, ``zero_grad()``, a new forward and backward pass.
+    Returns ``{"lr", "lrText", "states"}`` (each state as :func:`_state` gives it), or ``{"why"}``.
+    """
+    if network is None or network.get("desired") is None:
+        return {"why": "The SGD step needs the handout's net: an MLP and its cost C = (O − O_des)²."}
+    order = graph.order
+    cols = network["columns"]
+    sizes = [len(c["neurons"]) for c in cols[:len(network["links"]) + 1]]
+    model = MLP(sizes[0], sizes[1:])
+    found = {name(v): v for v in order}
+    params = model.named_parameters()
+    if any(n not in found for n, _ in params):
+        return {"why": "The SGD step needs the net's parameters named as MLP names them (w1[0], b1[0], …)."}
+    for n, p in params:
+        p.data = found[n].data
+    x, y = [v.data for v in inputs], network["desired"]
+    names = [name(v) for v in order]
+    opt = SGD(model.parameters(), lr=ALPHA)
+    cost = squared_error(model(x if len(x) > 1 else x[0]), y)
+    cost.backward()
+    if cost.data != C.data or any(p.grad != found[n].grad for n, p in params):
+        return {"why": "The SGD step needs the page's net to be the one it rebuilds: its numbers differ."}
+    states = []
+    for _ in range(SGD_STEPS[0] if small else SGD_STEPS[1]):
+        opt.step()
+        model.zero_grad()
+        cost = squared_error(model(x if len(x) > 1 else x[0]), y)
+        g = Graph(cost)
+        if [name(v) for v in g.order] != names:
+            break
+        state, grads, _ = _state(cost, g, [g.order[graph.position[v]] for v in inputs], small, explained=small)
+        state["stops"] = _stops(cost, g, forward, [st["node"] for st in state["backward"]], state["completeAt"], grads,
+                                network)
+        state["edgeText"] = _edge_texts(g, drawn)
+        if not small:  # the h = 100 page: predict mode and the chain rules stay with the weights it opened on
+            del state["predict"], state["paths"], state["inspect"]  # the page shows each node's data and grad
+        states.append(state)
+    return {"lr": ALPHA, "lrText": f"{ALPHA:g}", "states": states}
+
+
+# --- layer by layer: the handout's columns z1, H1, z2, H2, O, C and their gradients ----------
+
+def _kind(v: Value) -> str:
+    """``w2[3][7]`` → ``w2``: the vector or matrix of the handout a node belongs to."""
+    return re.sub(r"\[.*", "", v.label) if isinstance(v.label, str) and v.label else name(v)
+
+
+def _shape(vs: list[Value], h: int) -> str:
+    """The handout's shape of a column or matrix, with h for the hidden width: [h×1], [h×h], [1×1]."""
+    rows, cols = set(), set()
+    for v in vs:
+        idx = re.findall(r"\[(\d+)\]", v.label if isinstance(v.label, str) else "")
+        rows.add(idx[0] if idx else 0)
+        cols.add(idx[1] if len(idx) > 1 else 0)
+    size = lambda n: "h" if h > 1 and n == h else str(n)  # noqa: E731
+    return f"[{size(len(rows))}×{size(len(cols))}]"
+
+
+def _numbers(xs: list[float], shown: int = 5) -> str:
+    """``0.4, −0.3, 0, … (100 numbers, 37 of them 0)``."""
+    head = ", ".join(num(x) for x in xs[:shown])
+    if len(xs) <= shown:
+        return head
+    zeros = sum(x == 0.0 for x in xs)
+    return f"{head}, … ({len(xs):,} numbers" + (f", {zeros:,} of them 0)" if zeros else ")")
+
+
+def _stops(C: Value, graph: Graph, forward: list[int], steps: list[int], complete: list[int], grads: list[float],
+           network: dict | None) -> list[dict]:
+    """Where layer-by-layer stepping stops: each forward column (z1, H1, …, C) computed, then each
+    column of gradients complete (∂C/∂O, then ∂C/∂H2 with ∂C/∂w3 and ∂C/∂b3, …).
+
+    Each stop: ``phase``, ``nodes`` (what it adds: values computed, or gradients complete),
+    ``k`` (the node-by-node step it sits at) and ``text`` (the banner, with its numbers).
+    """
+    order, pos = graph.order, graph.position
+    h = max((len(c["neurons"]) for c in network["columns"][1:-1]), default=1) if network else 1
+    hnote = f"  (h = {h})" if h > 1 else ""
+    groups: dict[str, list[int]] = {}
+    for s, k in enumerate(forward):
+        groups.setdefault(_kind(order[k]), []).append(s)
+    stops = []
+    for kind, ss in groups.items():
+        vs = [order[forward[s]] for s in ss]
+        v = vs[0]
+        if v.op == "w·x+b":
+            n = (len(v.parents) - 1) // 2
+            formula = f"{kind} = {_kind(v.parents[0])}·{_kind(v.parents[n])} + {_kind(v.parents[-1])}"
+        elif v.op == "relu":
+            formula = f"{kind} = max(0, {_kind(v.parents[0])})"
+        elif v.op == "(O-O_des)²":
+            formula = f"{kind} = ({_kind(v.parents[0])} − O_des)²"
+        else:
+            formula = _forward_text(v).rsplit(" = ", 1)[0] if len(vs) == 1 else kind
+        stops.append({"phase": "forward", "nodes": [forward[s] for s in ss], "k": max(ss) + 1,
+                      "text": f"Forward, {kind} {_shape(vs, h)}{hnote if len(vs) > 1 else ''}:  {formula}\n{kind} = "
+                              + _numbers([u.data for u in vs])})
+    return stops + _backward_stops(C, graph, steps, complete, grads, h, hnote, len(forward))
+
+
+def _backward_stops(C: Value, graph: Graph, steps: list[int], complete: list[int], grads: list[float], h: int,
+                    hnote: str, F: int) -> list[dict]:
+    """The backward stops: the steps grouped by their node's column, each group's gradients completed."""
+    order = graph.order
+    groups: dict[str, list[int]] = {}
+    for s, k in enumerate(steps):
+        groups.setdefault(_kind(order[k]), []).append(s)
+    completed: dict[int, list[int]] = {}  # step -> the nodes whose gradient it completes
+    for k, s in enumerate(complete):
+        completed.setdefault(s, []).append(k)
+    stops, reached = [], -1
+    for kind, ss in groups.items():
+        nodes = sorted(k for s in ss for k in completed.get(s, ()))
+        reached = max(reached, *ss)
+        if not nodes:
+            continue
+        lines = []
+        kinds: dict[str, list[int]] = {}
+        for k in nodes:
+            kinds.setdefault(_kind(order[k]), []).append(k)
+        for what, ks in kinds.items():
+            vs = [order[k] for k in ks]
+            many = len(graph.children[vs[0]]) > 1
+            rule = Edge(C, 0).formula if order[steps[ss[0]]] is C and len(C.parents) <= 2 else (f"Σ over the {_kind(graph.children[vs[0]][0])} of ∂{name(C)}/∂{kind} · ∂{kind}/∂{what}" if many
+                    else f"∂{name(C)}/∂{kind} · ∂{kind}/∂{what}")
+            lines.append(f"∂{name(C)}/∂{what} {_shape(vs, h)} = {rule}\n   = " + _numbers([grads[k] for k in ks]))
+        stops.append({"phase": "backward", "nodes": nodes, "k": F + reached + 1,
+                      "text": f"Backward, the steps of {kind}{hnote}:\n" + "\n".join(lines)})
+    return stops
 
 
 def _replay(history, param, title: str) -> Explorer:
@@ -411,7 +622,7 @@ def _replay(history, param, title: str) -> Explorer:
     head = title or (f"Replay of {n:,} SGD iterations (α = {history.lr:g}, seed {history.seed}) on "
                      f"{replay['targetText']}: the net after them, on the sample i = {history.data.xs[0]:g}")
     page = explore(C, param, title=head)
-    if page.data["select"] is not None and page.names[page.data["select"]] in replay["names"]:
+    if page.data["asked"] and page.names[page.data["select"]] in replay["names"]:
         replay["param"] = replay["names"].index(page.names[page.data["select"]])  # the one asked for
     page.data["replay"] = replay
     page.data["note"] = (f"The page holds the weights at {len(held)} of the {n + 1:,} moments: iterations "

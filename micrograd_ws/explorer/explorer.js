@@ -3,6 +3,7 @@
 "use strict";
 (async function () {
   const $ = (id) => document.getElementById(id);
+  const opened = location.hash;  // a step in the address: the page opens there, still
   let D;
   try {  // the steps first (the page is interactive then); the inspector's texts after that
     D = await decode($("explorer-data").textContent.trim());
@@ -12,7 +13,7 @@
       "Chromium 80+, Firefox 113+, Safari 16.4+). " + err;
     return;
   }
-  const N = D.names.length, F = D.forward.length, B = D.backward.length, STEPS = F + B;
+  const N = D.names.length, F = D.forward.length, B = D.backward.length, STEPS = F + B, STOPS = (D.stops || []).slice();
   const byName = new Map();
   D.names.forEach((n, k) => { if (!byName.has(n)) byName.set(n, k); });
   const isLeaf = D.parents.map((ps) => ps.length === 0);
@@ -20,12 +21,31 @@
   for (const k of D.dead) dead[k] = 1;
 
   // --- the state at step k: which values and gradients are known -------------------------
+  // complete: the gradient is final (every child's step done); focus: the nodes a layer stop adds
   const S = { k: 0, known: new Uint8Array(N), grad: new Float64Array(N), hasGrad: new Uint8Array(N),
-              gradText: new Array(N).fill(null), node: -1, receives: [], selected: -1, playing: null };
+              complete: new Uint8Array(N), gradText: new Array(N).fill(null), node: -1, receives: [], selected: -1,
+              playing: null, stop: -1, focus: new Set(), grain: STOPS.length && STOPS.length < STEPS ? "layer" : "node",
+              auto: null };
 
+  function computeStop(j) {  // layer j: the columns up to it computed, or their gradients complete
+    const st = STOPS[j];
+    S.known.fill(0); S.hasGrad.fill(0); S.grad.fill(0); S.gradText.fill(null); S.complete.fill(0);
+    for (let v = 0; v < N; v++) if (isLeaf[v]) S.known[v] = 1;
+    for (let i = 0; i <= j; i++) {
+      for (const v of STOPS[i].nodes) {
+        if (STOPS[i].phase === "forward") S.known[v] = 1;
+        else { S.hasGrad[v] = S.complete[v] = 1; S.grad[v] = D.grads[v]; S.gradText[v] = D.gradText[v]; }
+      }
+    }
+    if (st.phase !== "forward") {
+      S.known.fill(1);
+      S.hasGrad[D.root] = S.complete[D.root] = 1; S.grad[D.root] = D.grads[D.root]; S.gradText[D.root] = D.gradText[D.root];
+    }
+    S.k = st.k; S.stop = j; S.node = -1; S.receives = []; S.focus = new Set(st.nodes);
+  }
   function compute(k) {
-    S.k = k;
-    S.known.fill(0); S.hasGrad.fill(0); S.grad.fill(0); S.gradText.fill(null);
+    S.k = k; S.stop = -1; S.focus = new Set();
+    S.known.fill(0); S.hasGrad.fill(0); S.grad.fill(0); S.gradText.fill(null); S.complete.fill(0);
     for (let v = 0; v < N; v++) if (isLeaf[v]) S.known[v] = 1;
     const f = Math.min(k, F);
     for (let s = 0; s < f; s++) S.known[D.forward[s]] = 1;
@@ -39,11 +59,17 @@
       }
       if (s === k - F - 1) { S.node = st.node; S.receives = ps; }
     }
+    if (k > F) for (let v = 0; v < N; v++) S.complete[v] = D.completeAt[v] < k - F ? 1 : 0;
   }
+  // the layer stop after step k (or at it), and before it
+  const nextStop = (k) => STOPS.findIndex((st) => st.k > k);
+  function prevStop(k) { let j = -1; STOPS.forEach((st, i) => { if (st.k < k) j = i; }); return j; }
 
   function stepText(k) {
+    if (S.stop >= 0) return "Layer " + (S.stop + 1) + " of " + STOPS.length + " · " + STOPS[S.stop].text;
     if (k === 0) return "Start: the parameters and the input hold their values.\n" +
-      "→ runs the forward pass node by node, then the backward pass (" + B + " steps of backward_steps()).";
+      "→ runs the forward pass " + (S.grain === "layer" ? "a layer at a time (l: node by node)" : "node by node (l: a layer at a time)") +
+      ", then the backward pass (" + B + " steps of backward_steps()); b jumps to the backward pass.";
     if (k <= F) return "Forward " + k + " of " + F + ":  " + D.forwardText[k - 1];
     const st = D.backward[k - F - 1];
     return "Backward " + (k - F) + " of " + B + ":\n" + st.text;
@@ -66,6 +92,17 @@
       el.addEventListener("mousemove", (e) => tip(e, k));
       el.addEventListener("mouseleave", hideTip);
     }
+    // an edge's local derivative is a number once the backward pass has crossed the edge (its parent has a
+    // gradient): before that its label keeps the formula only (predict mode must not show an answer there)
+    const kOf = new Map([...graph.nodes].map(([k, n]) => [n.el.id, k]));
+    graph.edges = [];
+    for (const el of graph.box.querySelectorAll("g.edge")) {
+      const m = /^(n\d+)-(n\d+)\./.exec(el.id), texts = [...el.querySelectorAll("text")];
+      if (!m || texts.length < 2 || !kOf.has(m[1])) continue;
+      const t = texts[texts.length - 1], full = t.textContent, cut = full.lastIndexOf(" = ");
+      graph.edges.push({ parent: kOf.get(m[1]), t, key: kOf.get(m[2]) + "." + /\.(\d+)$/.exec(el.id)[1],
+                         hidden: (cut > 0 ? full.slice(0, cut) : "=") + " = …" });
+    }
     panZoom(graph.svg);
     return true;
   }
@@ -77,11 +114,12 @@
       const cl = n.el.classList;
       cl.toggle("pending", !S.known[k]);
       cl.toggle("has-grad", !!S.hasGrad[k]);
-      cl.toggle("current", k === S.node);
+      cl.toggle("current", k === S.node || S.focus.has(k));
       cl.toggle("selected", k === S.selected);
       if (n.data) n.data.textContent = "data " + (S.known[k] ? D.dataText[k] : "…");
       if (n.grad) n.grad.textContent = "grad " + (S.hasGrad[k] ? S.gradText[k] : "·");
     }
+    for (const e of graph.edges) e.t.textContent = S.hasGrad[e.parent] ? D.edgeText[e.key] || e.hidden : e.hidden;
     for (const el of graph.box.querySelectorAll("g.edge.flow")) el.classList.remove("flow");
     for (const el of graph.box.querySelectorAll("g.node.receives")) el.classList.remove("receives");
     if (S.node >= 0) {
@@ -141,7 +179,8 @@
   function layoutNetwork() {
     const box = $("network-view").getBoundingClientRect();
     if (!box.width || (net.W === box.width && net.H === box.height)) return false;
-    const W = box.width, H = box.height, cols = D.network.columns, top = 34, bottom = 30;  // room for the legend
+    const fs = parseFloat(getComputedStyle(net.svg).fontSize) || 16;  // the column titles follow the page's type
+    const W = box.width, H = box.height, cols = D.network.columns, top = 2.2 * fs, bottom = 2 * fs;  // room for the legend
     const dpr = window.devicePixelRatio || 1;
     net.canvas.width = W * dpr; net.canvas.height = H * dpr;
     net.canvas.getContext("2d").setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -158,7 +197,7 @@
     net.svg.innerHTML = ""; net.circles.clear();
     cols.forEach((c, ci) => {
       const t = document.createElementNS(ns, "text");
-      t.setAttribute("x", net.pos[ci][0].x); t.setAttribute("y", 18); t.textContent = c.title; net.svg.appendChild(t);
+      t.setAttribute("x", net.pos[ci][0].x); t.setAttribute("y", 1.2 * fs); t.textContent = c.title; net.svg.appendChild(t);
       c.neurons.forEach((nr, j) => {
         const el = document.createElementNS(ns, "circle"), p = net.pos[ci][j];
         el.setAttribute("cx", p.x); el.setAttribute("cy", p.y); el.setAttribute("r", r);
@@ -200,7 +239,8 @@
     const batches = new Map(), single = [];
     for (const l of net.lines) {
       const reached = l.w < 0 ? S.known[l.to.node] : (S.k > F ? S.hasGrad[l.w] : S.known[l.to.z] || S.known[l.to.node]);
-      const now = l.to.z === zNow && zNow >= 0;
+      const now = (l.to.z === zNow && zNow >= 0) || (S.focus.size > 0 && (S.focus.has(l.w) ||
+        (STOPS[S.stop].phase === "forward" && (S.focus.has(l.to.z) || S.focus.has(l.to.node)))));
       let alpha = reached ? net.alpha : 0.1, off = l.dead;
       if (pm) {
         const onPath = l.w === S.selected || (pm.all.has(l.from.node) && (pm.all.has(l.to.z) || pm.all.has(l.to.node)));
@@ -212,7 +252,8 @@
         colour: l.w < 0 ? "#555" : off ? "#9a9a9a" : D.data[l.w] >= 0 ? "#0072B2" : "#E69F00",
         width: l.w < 0 ? l.width : off ? DEAD_WIDTH : WIDTHS[l.bucket],
       };
-      if (now || l.w === S.selected) { look.width += 2.5; single.push([l, look]); continue; }  // on top, one by one
+      if (now && S.focus.size) { look.colour = "#CC79A7"; look.alpha = Math.max(alpha, 0.5); }  // a layer: its lines at once
+      else if (now || l.w === S.selected) { look.width += 2.5; single.push([l, look]); continue; }  // on top, one by one
       const key = look.colour + look.alpha + "|" + look.width;
       if (!batches.has(key)) batches.set(key, [look, []]);
       batches.get(key)[1].push(l);
@@ -242,7 +283,7 @@
       cl.toggle("known", !!S.known[k]);
       cl.toggle("has-grad", !!(S.hasGrad[k] || (z >= 0 && S.hasGrad[z])));
       cl.toggle("dead", dead[k] && !!S.known[k]);
-      cl.toggle("current", k === S.node || z === S.node);
+      cl.toggle("current", k === S.node || z === S.node || S.focus.has(k) || S.focus.has(z));
       cl.toggle("selected", k === S.selected || z === S.selected);
       cl.toggle("off-path", !!pm && !pm.all.has(k) && !pm.all.has(z));
     }
@@ -292,16 +333,30 @@
     if (k === undefined) { $("inspector").textContent = "No node named " + name + "."; return null; }
     S.selected = k;
     if (L.mode === "replay" && R.index.has(k)) { R.param = R.index.get(k); $("replay-param-name").value = name; }
-    if (!D.inspect) { $("inspector").textContent = "Loading the chain rule of " + name + "…"; render(); return null; }
-    const box = $("inspector"), info = D.inspect[k];
-    box.innerHTML = info.html;
+    if (!D.inspect && !G.states) { $("inspector").textContent = "Loading the chain rule of " + name + "…"; render(); return null; }
+    const box = $("inspector"), info = D.inspect && D.inspect[k];
+    if (info) box.innerHTML = info.html;
+    else {  // after an SGD step on a large net: this node's data and grad (its chain rule: explain(C, name) in Python)
+      box.innerHTML = '<h2 class="name"></h2><p class="meta"></p>';
+      box.firstChild.textContent = name;
+      box.lastChild.textContent = "data " + D.dataText[k] + " · grad " + D.gradText[k] + " · after " + G.s + " SGD step" +
+        (G.s === 1 ? "" : "s") + " (its chain rule in Python: explain(C, name))";
+    }
     const now = document.createElement("p");
     now.className = "sofar"; now.id = "sofar";
     box.insertBefore(now, box.children[1] || null);
+    if (D.completeAt[k] >= 0) {  // the step that completes its gradient
+      const go = document.createElement("button");
+      go.id = "goto-step"; go.className = "goto";
+      go.textContent = "go to its step: ∂" + D.names[D.root] + "/∂" + name + " completed in backward step " +
+        (D.completeAt[k] + 1) + " of " + B + " (g)";
+      go.onclick = () => { stopAuto(); gotoParam(); go.blur(); };
+      box.insertBefore(go, now.nextSibling);
+    }
     render();
     if (L.asked >= 0) renderPredict();  // a layer's weight asked: the one selected now
     if (L.mode === "replay" && R.m >= 0) renderReplay(Number($("replay-k").value));  // its plot follows the choice
-    return info.text;
+    return info ? info.text : box.innerText;
   }
 
   // --- stepping ---------------------------------------------------------------------------
@@ -309,14 +364,19 @@
     // while predict mode asks, the step's own text (and the one before, which may hold the answer) waits
     $("current").textContent = L.mode === "replay" && R.m >= 0 ? replayNote() : L.asked >= 0 && cur() ?
       "Backward " + (L.asked + 1) + " of " + B + ", not revealed yet:\n" + cur().q + " = ?" : stepText(S.k);
-    $("counter").textContent = "step " + S.k + " of " + STEPS + (S.k === 0 ? "" : S.k <= F ? " · forward" : " · backward");
+    $("counter").textContent = (S.stop >= 0 ? "layer " + (S.stop + 1) + " of " + STOPS.length + " · " : "") +
+      "step " + S.k + " of " + STEPS + (S.k === 0 ? "" : S.k <= F ? " · forward" : " · backward");
     $("scrub").value = S.k;
     const so = $("sofar");
     if (so && S.selected >= 0) {
       const v = shown(S.selected);
       so.textContent = v.when + ": data " + v.data + " · grad " + v.grad +
-        (L.mode === "replay" ? ". The chain rule below is the trained net's (" + trainedText() + ")." : "");
+        (L.mode === "replay" ? ". The chain rule below is the trained net's (" + trainedText() + ")." : "") +
+        (G.update && G.update.k === S.selected ? "\nSGD: " + G.update.text : "");
     }
+    // the chain rule shows once the backward pass has completed this gradient (as the numbers in the views)
+    $("inspector").classList.toggle("unreached", S.selected >= 0 && !(L.mode === "replay" && R.m >= 0) &&
+      !(S.complete[S.selected] || (isLeaf[S.selected] && S.k >= STEPS)));
     if (graph.svg) renderGraph();
     renderNetwork();
     try { history.replaceState(null, "", "#" + S.k); } catch (e) { /* about:srcdoc in a notebook */ }
@@ -327,12 +387,44 @@
     compute(k); render();
     return S.k;
   }
+  function gotoStop(j) {
+    if (j < 0 || j >= STOPS.length) return goto(j < 0 ? 0 : STEPS);
+    computeStop(j); render();
+    return S.k;
+  }
+  // → and ← at the grain chosen: a node, or a layer (PageDown / PageUp: a layer whatever the grain)
+  function stepLayer() { const j = S.stop >= 0 ? S.stop + 1 : nextStop(S.k); return j < 0 || j >= STOPS.length ? goto(STEPS) : gotoStop(j); }
+  function backLayer() { const j = S.stop >= 0 ? S.stop - 1 : prevStop(S.k); return j < 0 ? goto(0) : gotoStop(j); }
+  function gotoBackward() {  // the backward pass: its first step (a layer: ∂C/∂O complete)
+    if (S.grain === "layer") { const j = STOPS.findIndex((st) => st.phase !== "forward"); if (j >= 0) return gotoStop(j); }
+    return goto(F + 1);
+  }
+  function gotoParam(name) {  // the backward step that completes the gradient of the node selected (or named)
+    const k = name === undefined ? S.selected : byName.get(name);
+    if (k === undefined || k < 0 || D.completeAt[k] < 0) return null;
+    return goto(F + D.completeAt[k] + 1);
+  }
+  function setGrain(g) {
+    S.grain = g === "node" || g === "layer" ? g : S.grain === "layer" ? "node" : "layer";
+    $("grain").textContent = "by " + S.grain;
+    $("grain").classList.toggle("on", S.grain === "layer");
+    if (S.grain === "node" && S.stop >= 0) goto(S.k); else render();
+    return S.grain;
+  }
+  function autoplay() {  // the first pass plays on its own, a layer at a time, until anything is pressed
+    stopAuto();
+    if (!STOPS.length) return;
+    gotoStop(0);
+    S.auto = setInterval(() => { if (S.stop < 0 || S.stop >= STOPS.length - 1) { stopAuto(); if (S.k < STEPS) goto(STEPS); return; }
+                                 gotoStop(S.stop + 1); }, D.autoplayMs || 700);
+  }
+  function stopAuto() { if (S.auto) { clearInterval(S.auto); S.auto = null; } }
   function play() {
     if (S.playing) return pause();
     if (L.mode === "replay") return null;  // the replay's keys move through the moments instead
     if (S.k >= STEPS) goto(0);
     $("play").textContent = "pause"; $("play").classList.add("on");
-    const tick = () => { if (S.k >= STEPS) return pause(); stepOrAsk(); if (L.asked >= 0) pause(); };
+    const tick = () => { if (S.k >= STEPS) return pause(); if (S.grain === "layer" && L.mode !== "predict") stepLayer(); else stepOrAsk(); if (L.asked >= 0) pause(); };
     S.playing = setInterval(tick, 1000 / Number($("speed").value));
   }
   function pause() {
@@ -353,11 +445,11 @@
   // The questions, their answers and the products come from Python (D.predict); the page
   // checks a typed number and runs the MLP's forward pass itself for the nudge.
   const L = { mode: null, asked: -1, factor: false, hints: 0, done: new Map(), right: 0, answered: 0,
-              skipped: 0, nudged: null };
-  const PREDICT_HELP = "Predict mode: → asks each backward step's gradient before showing it, then each parameter " +
-    "whose gradient the step completes (of a layer's many weights: its bias and one weight, the one selected in the " +
-    "inspector, else the one with the largest gradient). Type a number, Enter: each answer moves to the next " +
-    "question, the step's last one reveals it. hint, one factor, show; d skips every dead path.";
+              skipped: 0, nudged: null, tried: new Set() };
+  const PREDICT_HELP = "Predict mode: before each backward step is shown, → asks for the gradients it completes " +
+    "(of a column of many, one: the one selected in the inspector, else the largest). Type a number, Enter: a wrong " +
+    "first answer gets a second try (the score counts first tries); the step's last answer reveals it. hint, one " +
+    "factor, show; d skips every dead path.";
   function parseAnswer(x) {
     if (typeof x === "number") return Number.isFinite(x) ? x : null;
     const num = "(?:\\d+\\.?\\d*|\\.\\d+)(?:e[+-]?\\d+)?";
@@ -373,9 +465,9 @@
   // The weights of a pick share one place in the score: key() is the question, or its pick.
   function questionsOf(s) {
     const p = D.predict[s];
-    return p.pick ? [...p.asks, p.pick.find((q) => q.node === S.selected) || p.pick[0]] : p.asks;
+    return p.picks ? [...p.asks, ...p.picks.map((pk) => pk.find((q) => q.node === S.selected) || pk[0])] : p.asks;
   }
-  const key = (s, q) => (D.predict[s].pick && D.predict[s].pick.includes(q) ? D.predict[s].pick : q);
+  const key = (s, q) => (D.predict[s].picks || []).find((pk) => pk.includes(q)) || q;
   const open = (s) => questionsOf(s).filter((q) => !L.done.has(key(s, q)));
   const cur = () => open(L.asked)[0];
   const pending = () => {
@@ -395,8 +487,8 @@
     $("skip-dead").textContent = "skip the " + n + " dead path" + (n === 1 ? "" : "s");
     const q = L.asked >= 0 ? cur() : null;
     $("ask-form").hidden = !q;
-    // the inspector would give the answer away: it shows the node asked about once it is answered
-    $("inspector").classList.toggle("asking", !!q && q.node === S.selected);
+    // the inspector would give the answer away (a chain rule holds the numbers asked): only names while asking
+    $("inspector").classList.toggle("asking", !!q);
     if (q) {
       $("ask-q").textContent = (L.factor ? q.factor.q : q.q) + " = ?";
       $("ask-factor").hidden = L.factor || !q.factor;
@@ -412,8 +504,11 @@
       L.asked = -1; $("ask-input").blur(); goto(F + s + 1); renderPredict(before); return;
     }
     L.factor = false; L.hints = 0;
-    compute(F + s); S.node = D.backward[s].node; S.hasGrad[q.node] = 0;
-    for (const a of questionsOf(s)) if (L.done.has(key(s, a))) { S.grad[a.node] = a.value; S.hasGrad[a.node] = 1; S.gradText[a.node] = a.valueText; }
+    compute(F + s); S.node = D.backward[s].node;
+    for (const a of questionsOf(s)) {  // asked: no partial sum shown either; answered: its value
+      if (L.done.has(key(s, a))) { S.grad[a.node] = a.value; S.hasGrad[a.node] = 1; S.gradText[a.node] = a.valueText; }
+      else S.hasGrad[a.node] = 0;
+    }
     render();
     renderPredict((before ? before + "\n\n" : "") + "Before this step is revealed: what is " + q.q +
       "?  (a number, 0, 1 or a fraction like 3/4)");
@@ -439,15 +534,20 @@
     renderPredict(text);
     return text;
   }
-  function settle(verdict, text) {  // the current question answered (or shown): score it, go on
+  function settle(verdict, text) {  // the current question answered (or shown): go on
     const s = L.asked, q = cur(), k = key(s, q);
-    if (!L.done.has(k)) { L.done.set(k, verdict); if (verdict !== "shown") { L.answered++; if (verdict === "right") L.right++; } }
+    if (!L.done.has(k)) L.done.set(k, verdict);
     pose(text + (k !== q ? "\n" + D.predict[s].rest : ""));
+  }
+  function toQuestion() {  // from anywhere before it (the forward pass too): the next question
+    if (S.k < F) goto(F);
+    while (L.asked < 0 && S.k < STEPS) stepOrAsk();
+    return L.asked >= 0;
   }
   function answer(x) {
     if (!D.predict) return { accepted: false, error: "the page is still loading its questions" };
     if (L.mode !== "predict") setMode("predict");
-    if (L.asked < 0) { stepOrAsk(); if (L.asked < 0) return { accepted: false, error: "no backward step left to ask" }; }
+    if (L.asked < 0 && !toQuestion()) return { accepted: false, error: "no question left: the backward pass is shown to its end (Home starts again)" };
     const q = cur(), v = parseAnswer(x);
     if (v === null) {  // not a number: a hint, no penalty
       const h = hint();
@@ -461,13 +561,22 @@
       renderPredict(text);
       return { accepted: ok, counted: false, question: q.factor.q, product: text, score: $("learn-score").textContent };
     }
-    const ok = close(v, q.value), product = productText(q);
-    settle(ok ? "right" : "wrong", (ok ? "✓ right. " : "✗ not quite: you typed " + x + ". ") + "The chain rule:\n" + product);
-    return { accepted: ok, counted: true, question: q.q, product, score: $("learn-score").textContent };
+    const ok = close(v, q.value), product = productText(q), k = key(L.asked, q), first = !L.tried.has(k);
+    if (first) { L.tried.add(k); L.answered++; if (ok) L.right++; }  // the score counts first tries
+    if (!ok && first) {  // a second try before the answer is shown
+      const text = "✗ not quite (you typed " + x + "). Try once more: " + q.q + " = " + q.formula +
+        (q.why ? "  (" + q.why + ")" : "") + "\n(hint: the factors; show: the answer)";
+      renderPredict(text);
+      $("ask-input").focus();
+      return { accepted: false, counted: true, retry: true, question: q.q, score: $("learn-score").textContent };
+    }
+    settle(ok ? "right" : "wrong", (ok ? "✓ right" + (first ? ". " : " on the second try. ") : "✗ not quite again: you typed " + x + ". ") +
+      "The chain rule:\n" + product);
+    return { accepted: ok, counted: first, question: q.q, product, score: $("learn-score").textContent };
   }
   function askFactor() {  // the current question's first factor on its own, e.g. ∂H2[3]/∂z2[3] = ?
     if (L.mode !== "predict") setMode("predict");
-    if (L.asked < 0) stepOrAsk();
+    if (L.asked < 0) toQuestion();
     const q = L.asked >= 0 ? cur().factor : null;
     if (!q) return null;
     L.factor = true;
@@ -561,15 +670,49 @@
     if (!Number.isFinite(C1)) return { error: "with " + name + " = " + w2 + " the forward pass leaves the finite range (C = " + C1 + "): take a smaller Δw" };
     return { name, w, dw, grad: D.grads[k], predicted: D.grads[k] * dw, actual: C1 - C0, C0, C1 };
   }
-  function sgdStep(lr = 0.01) {
-    if (!model) return { error: nudgeUnavailable() };
-    if (!D.grads) return { error: "the page is still loading the gradients" };
-    const vals = base(), C0 = forward(vals).C;
-    let predicted = 0;
-    for (const k of model.params) { const g = D.grads[k]; vals[k] = D.data[k] - lr * g; predicted -= lr * g * g; }
-    const C1 = forward(vals).C;
-    if (!Number.isFinite(C1)) return { error: "after the step the forward pass leaves the finite range (C = " + C1 + ")" };
-    return { lr, C0, C1, actual: C1 - C0, predicted };
+  // the handout's ③: the engine's SGD(lr=α) steps, precomputed by Python with both passes after each
+  const G = { s: 0, states: null, update: null, costs: [] };
+  const STATE_KEYS = ["C", "CText", "data", "dataText", "grads", "gradText", "completeAt", "dead", "forwardText",
+                      "backward", "inspect", "paths", "predict", "stops", "edgeText"];
+  function useState(i) {
+    const st = G.states[i];
+    for (const key of STATE_KEYS) D[key] = st[key];
+    STOPS.splice(0, STOPS.length, ...(D.stops || []));
+    dead.fill(0); for (const k of st.dead) dead[k] = 1;
+    G.s = i;
+    reweight();
+  }
+  function sgdStep() {
+    if (!D.sgd) return { error: "the page is still loading the SGD steps" };
+    if (D.sgd.why) return { error: D.sgd.why };
+    if (G.s + 1 >= G.states.length) {
+      return { error: "The page holds " + (G.states.length - 1) + " SGD steps of the engine; train for more (micrograd-ws train)." };
+    }
+    stopAuto(); pause();
+    if (L.mode === "predict" && !G.states[G.s + 1].predict) setMode("predict");  // leave it: its questions are the first weights'
+    if (L.asked >= 0) { L.asked = -1; renderPredict(""); }
+    const before = G.states[G.s], after = G.states[G.s + 1], lr = D.sgd.lrText;
+    const k = S.selected >= 0 && isLeaf[S.selected] && !model.inputs.includes(S.selected) ? S.selected : model.params[0];
+    const w = D.names[k], c = D.names[D.root];
+    const text = w + " ← " + w + " − α·∂" + c + "/∂" + w + " = " + before.dataText[k] + " − " + lr + " · " +
+      before.gradText[k].replace(/^-/, "(−") + (before.gradText[k].startsWith("-") ? ")" : "") + " = " + after.dataText[k];
+    useState(G.s + 1);
+    G.update = { k, text };
+    G.costs.push(after.CText);
+    $("sgd-out").textContent = "SGD step " + G.s + " (α = " + lr + "), every parameter:\n" + text + "\n" + c + " after each step: " +
+      G.states[0].CText + " → " + G.costs.join(" → ") + "\nthen the forward and backward pass again:";
+    $("sgd-panel").hidden = false;
+    if (S.selected >= 0) select(D.names[S.selected]);
+    autoplay();
+    return { step: G.s, lr: D.sgd.lr, C0: before.C, C1: after.C, costs: G.states.slice(0, G.s + 1).map((st) => st.C),
+             param: w, update: text, values: params() };
+  }
+  function sgdReset() { if (!G.states) return null; stopAuto(); useState(0); G.update = null; G.costs = [];
+    $("sgd-panel").hidden = true; goto(STEPS); if (S.selected >= 0) select(D.names[S.selected]); return G.s; }
+  function params() {  // every parameter's value now, by name
+    const out = {};
+    if (model) for (const k of model.params) out[D.names[k]] = D.data[k];
+    return out;
   }
   function renderNudge() {
     const box = $("nudge-out");
@@ -615,9 +758,8 @@
     ctx.fillStyle = "#0072B2"; ctx.fillText("— actual", W - 8 - tw - ctx.measureText("— actual  ").width, 14);
   }
   function renderSgd() {
-    const r = sgdStep(0.01);
-    $("sgd-out").textContent = r.error ? r.error : "w ← w − 0.01·∂C/∂w for every parameter:\n" +
-      "C " + fmt(r.C0) + " → " + fmt(r.C1) + ",  ΔC = " + fmt(r.actual) + "\npredicted −α·Σ(∂C/∂w)² = " + fmt(r.predicted);
+    const r = sgdStep();
+    if (r.error) { $("sgd-out").textContent = r.error; $("sgd-panel").hidden = false; }
     return r;
   }
   function setMode(m) {
@@ -629,7 +771,11 @@
     // the replay holds each moment's weights, not its chain rule: stepping stays with the trained net
     for (const id of ["home", "back", "play", "step", "end", "scrub", "tab-graph", "paths"]) $(id).disabled = L.mode === "replay";
     if (L.mode === "replay") { pause(); $("paths").checked = false; }
-    if (L.mode === "predict") renderPredict(PREDICT_HELP);
+    if (L.mode === "predict") {
+      if (G.s > 0 && !G.states[G.s].predict) useState(0);  // the large net's questions are about the weights it opened on
+      if (S.k >= STEPS || S.stop >= 0) goto(Math.min(S.k, F));  // all shown: back to the start of the backward pass
+      renderPredict(PREDICT_HELP);
+    }
     if (L.mode !== "predict") { L.asked = -1; $("inspector").classList.remove("asking"); }
     if (L.mode === "replay") { showView("network"); if (S.k < F) goto(F); gotoIteration(D.replay.moments[R.m >= 0 ? R.m : D.replay.moments.length - 1].it); }
     else if (R.m >= 0 && R.m !== D.replay.moments.length - 1) gotoIteration(D.replay.last);  // back to the trained net
@@ -776,8 +922,10 @@
   }
 
   const api = {
-    steps: STEPS, data: D, listeners: [], view: null,
+    steps: STEPS, data: D, listeners: [], view: null, stops: STOPS.length,
     goto, step: stepOrAsk, back: () => goto(S.k - 1), select, play, pause, showView,
+    stepLayer, backLayer, gotoStop, backward: gotoBackward, gotoParam, grain: setGrain, present, params,
+    get playingFirstPass() { return !!S.auto; }, get sgdSteps() { return G.s; }, sgdReset,
     mode: setMode, answer, hint, factor: askFactor, skipDead, nudge, sgdStep, forward: forwardWith,
     goto_iteration: (k, param) => { if (L.mode !== "replay" && D.replay) setMode("replay"); return gotoIteration(k, param); },
     get iterations() { return D.replay ? D.replay.moments.map((m) => m.it) : []; },
@@ -786,7 +934,8 @@
       const grads = {};
       for (let v = 0; v < N; v++) if (S.hasGrad[v]) grads[D.names[v]] = S.grad[v];
       return { step: S.k, phase: S.k === 0 ? "start" : S.k <= F ? "forward" : "backward",
-               node: S.node >= 0 ? D.names[S.node] : null, grads };
+               node: S.node >= 0 ? D.names[S.node] : null, grads, layer: S.stop >= 0 ? S.stop + 1 : null, grain: S.grain,
+               sgd: G.s, C: D.C };
     },
   };
 
@@ -808,7 +957,8 @@
   $("skip-dead").onclick = skipDead;
   $("nudge-name").oninput = renderNudge; $("nudge-dw").oninput = renderNudge;
   $("nudge-slider").oninput = (e) => { $("nudge-dw").value = String(Number(e.target.value)); renderNudge(); };
-  $("sgd").onclick = renderSgd;
+  $("sgd").onclick = renderSgd; $("sgd-bar").onclick = () => { renderSgd(); $("sgd-bar").blur(); };
+  $("grain").onclick = () => setGrain(); $("to-backward").onclick = gotoBackward; $("present").onclick = () => present();
   $("mode-replay").onclick = () => setMode("replay");
   $("replay-k").oninput = (e) => gotoIteration(e.target.value);
   $("replay-param-name").onchange = (e) => { const j = D.replay.names.indexOf(e.target.value.trim());
@@ -830,14 +980,37 @@
     const act = L.mode === "replay" && R.m >= 0 ? { ArrowRight: () => held(R.m + 1), ArrowLeft: () => held(R.m - 1), Home: () => held(0),
                                                     End: () => held(ms.length - 1) }[e.key] : null;
     if (act) { e.preventDefault(); act(); return; }
-    const step = { ArrowRight: api.step, ArrowLeft: api.back, " ": play, Home: () => goto(0), End: () => goto(STEPS),
+    const layered = S.grain === "layer" && L.mode !== "predict";
+    const step = { ArrowRight: layered ? stepLayer : api.step, ArrowLeft: layered ? backLayer : api.back, " ": play,
+                  Home: () => goto(0), End: () => goto(STEPS), PageDown: stepLayer, PageUp: backLayer,
+                  l: () => setGrain(), b: gotoBackward, g: () => gotoParam(), s: renderSgd, f: () => present(),
                   p: () => setMode("predict"), n: () => setMode("nudge"), r: () => D.replay && setMode("replay"), d: () => (D.predict && skipDead()) }[e.key];
-    if (step) { e.preventDefault(); step(); }
+    if (step) { e.preventDefault(); stopAuto(); step(); }
   });
+  // present mode: everything scales with the window, for a projector (f)
+  function present(on) {
+    const p = on === undefined ? !document.body.classList.contains("present") : !!on;
+    document.body.classList.toggle("present", p);
+    $("present").classList.toggle("on", p);
+    if (p && document.documentElement.requestFullscreen && !document.fullscreenElement) {
+      document.documentElement.requestFullscreen().catch(() => {});  // refused without a click: the layout still fills the window
+    } else if (!p && document.fullscreenElement) document.exitFullscreen().catch(() => {});
+    net.W = 0; if (api.view === "network") layoutNetwork();
+    render();
+    return p;
+  }
+  // anything the viewer does stops the first pass playing on its own
+  for (const id of ["view", "side", "bar"]) $(id).addEventListener("pointerdown", stopAuto);
+  for (const name of ["goto", "step", "back", "select", "play", "stepLayer", "backLayer", "gotoStop", "backward", "gotoParam",
+                      "mode", "answer", "factor", "nudge", "goto_iteration"]) {
+    const f = api[name];
+    api[name] = (...args) => { stopAuto(); return f(...args); };
+  }
+  $("grain").textContent = "by " + S.grain; $("grain").classList.toggle("on", S.grain === "layer");
   const fromHash = () => { const m = /^#(\d+)$/.exec(location.hash); return m ? +m[1] : 0; };
-  window.addEventListener("hashchange", () => goto(fromHash()));
+  window.addEventListener("hashchange", () => { stopAuto(); goto(fromHash()); });
   compute(fromHash());
-  showView(hasGraph || !hasNet ? "graph" : "network");
+  showView(D.view === "network" && hasNet ? "network" : hasGraph || !hasNet ? "graph" : "network");
   api.readyAt = performance.now();  // for the load-time budget
   const parsed = new Promise((ok) => (document.readyState === "loading"
     ? document.addEventListener("DOMContentLoaded", ok) : ok()));
@@ -846,8 +1019,15 @@
     $("mode-replay").hidden = !D.replay;
     if (D.replay) { R.param = D.replay.param; $("replay-param-name").value = D.replay.names[R.param]; }
     api.loadedAt = performance.now();
+    if (D.sgd && D.sgd.states) {
+      G.states = [Object.fromEntries(STATE_KEYS.map((key) => [key, D[key]])), ...D.sgd.states];
+    } else G.states = [Object.fromEntries(STATE_KEYS.map((key) => [key, D[key]]))];
+    $("sgd-bar").disabled = !!(D.sgd && D.sgd.why);
+    if (D.sgd && D.sgd.why) $("sgd-bar").title = D.sgd.why;
     if (S.selected >= 0) select(D.names[S.selected]);
     else if (D.select !== null) select(D.names[D.select]);
+    if (D.replay) setMode("replay");  // a replay page opens on the replay: the fit and the cost over time
+    else if (!opened && !S.auto && S.k === 0) autoplay();  // alive at first sight: the first pass plays
     return api;
   });
   window.explorer = api;

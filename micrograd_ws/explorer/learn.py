@@ -1,9 +1,9 @@
 """The explorer's learning modes, as data for the page: predict then check, nudge a weight.
 
-*Predict*: for each backward step, the questions in the handout's names (``∂C/∂z2[3]``, then
-the parameters it completes: ``∂C/∂b2[3]``), their answers, one factor to ask on request, and
-the handout's product with the numbers plugged in (``∂C/∂H2[3] · ∂H2[3]/∂z2[3] = 0.5 · 1``),
-so the page checks and shows, never derives.
+*Predict*: before each backward step, the gradients it completes, in the handout's names
+(H2[3]'s step completes ``∂C/∂z2[3]``), their answers, one factor to ask on request, and the
+handout's product with the numbers plugged in (``∂C/∂H2[3] · ∂H2[3]/∂z2[3] = 0.5 · 0``), so
+the page checks and shows, never derives.
 
 *Nudge*: what the page needs to run an MLP's forward pass itself (the handout's formulas):
 the desired output ``O_des`` of ``C = (O − O_des)²`` and how this Python adds a weighted
@@ -14,9 +14,11 @@ sum, so the page's floats equal the engine's.
 >>> from micrograd_ws.paths import Graph
 >>> g, O = Graph(C), C.parents[0]
 >>> steps = predict_steps(C, g, [g.position[C], g.position[O]], [v.grad for v in g.order], inputs=[O.parents[1]])
->>> [q["q"] for q in steps[1]["asks"]]          # O's step completes w1 and b1 (i is the input)
-['∂C/∂O', '∂C/∂w1', '∂C/∂b1']
->>> w1 = steps[1]["asks"][1]; w1["formula"], w1["handout"]
+>>> [q["q"] for q in steps[0]["asks"]]          # C's step completes ∂C/∂O (∂C/∂C = 1 is not asked)
+['∂C/∂O']
+>>> [q["q"] for q in steps[1]["asks"]]          # O's: w1 (b1's is ∂C/∂O · 1, on the page; i is the input)
+['∂C/∂w1']
+>>> w1 = steps[1]["asks"][0]; w1["formula"], w1["handout"]
 ('∂C/∂O · ∂O/∂w1', '2(O − O_des) · i')
 """
 from __future__ import annotations
@@ -47,12 +49,16 @@ def predict_steps(C: Value, graph: Graph, nodes: list[int], grads: list[float],
 
     ``nodes`` are the steps of ``backward_steps()`` (topological positions, in its order),
     ``grads`` the pass's final gradients by position, ``inputs`` the leaves that are data,
-    not parameters (the net's input i).  Each step's ``asks`` are its questions in order:
-    ∂C/∂v for its node v, then ∂C/∂p for each parameter p whose gradient the step completes
-    (a leaf, not a number, whose last child is v: ∂C/∂w1 and ∂C/∂b1 at O).  When there are
-    more than three (a layer's 100 weights and its bias), ``asks`` has only the bias and
-    ``pick`` holds the weights, the largest |∂C/∂w| first: the page asks one of them (the
-    one selected in the inspector, else the first), and ``rest`` says how the others follow.
+    not parameters (the net's input i).  A gradient ∂C/∂v is asked before the step that
+    completes it (the step of v's last child), so that nothing on the page shows it yet:
+    C's step asks ∂C/∂O, O's step ∂C/∂w1 (∂C/∂C = 1 is never asked).  A question whose
+    chain rule is one edge of local derivative ±1 (a bias, a ReLU that is on) is not asked:
+    its answer is a number already on the page.
+
+    Each step's ``asks`` are its questions in order; when a step completes more than three
+    of one kind (O's step: the 100 ∂C/∂H2[j] and the 100 ∂C/∂w3[j]), ``picks`` holds each
+    kind's questions, the largest |gradient| first: the page asks one of each (the one
+    selected in the inspector, else the first), and ``rest`` says how the others follow.
 
     Each question: ``q`` its symbol, ``node`` the position of the node asked about,
     ``value`` and ``valueText`` its answer, ``formula`` the chain rule in symbols,
@@ -63,30 +69,45 @@ def predict_steps(C: Value, graph: Graph, nodes: list[int], grads: list[float],
     order, pos = graph.order, graph.position
     step_of = {order[k]: s for s, k in enumerate(nodes)}
     data = set(inputs)
-    completes: dict[int, list[Value]] = {}  # step -> the parameters whose gradient it completes
+    completes: dict[int, list[Value]] = {}  # step -> the nodes whose gradient it completes
     for v in order:
-        if not v.parents and v not in data and type(v.label) is not NumberLabel:
-            completes.setdefault(max(step_of[c] for c in graph.children[v]), []).append(v)
-    said: dict[Value, str] = {}  # a gradient's formula when it has no ∂ in it: 2(O − O_des)
+        if v is C or v in data or type(v.label) is NumberLabel or v not in graph.children:
+            continue
+        completes.setdefault(max(step_of[c] for c in graph.children[v]), []).append(v)
+    said: dict[Value, str] = {C: "1"}  # a gradient's formula when it has no ∂ in it: 2(O − O_des)
     ask = functools.partial(_question, C, graph, grads, said)
     out = []
     for s, k in enumerate(nodes):
         v = order[k]
-        entry = {"asks": [ask(v)]}
-        params = sorted(completes.get(s, ()), key=v.parents.index)
-        if len(params) <= _ASK_ALL:
-            entry["asks"] += map(ask, params)
-        else:
-            bias = [params.pop()] if v.op == "w·x+b" and params[-1] is v.parents[-1] else []
-            entry["asks"] += map(ask, bias)
-            entry["pick"] = [ask(p) for p in sorted(params, key=lambda p: -abs(grads[pos[p]]))]
-            g = partial(name(C), name(v))
-            kind = "weights" if bias else "parameters"
-            entry["rest"] = (f"The other {len(params) - 1} {kind} of this step get their gradients the same way, "
-                             f"each {partial(name(C), 'w')} = {g} · {partial(name(v), 'w')} (listed above). "
-                             "Select one in the inspector before this step to be asked for it instead.")
+        entry: dict = {"asks": []}
+        kinds: dict[str, list[Value]] = {}
+        for p in sorted(completes.get(s, ()), key=lambda p: (_first_edge(v, p), pos[p])):
+            kinds.setdefault(_kind(p), []).append(p)
+        picks, rest = [], []
+        for kind, ps in kinds.items():
+            asked = [q for q in map(ask, ps) if not q.pop("trivial")]
+            if len(asked) <= _ASK_ALL:
+                entry["asks"] += asked
+            else:
+                picks.append(sorted(asked, key=lambda q: -abs(q["value"])))
+                g = partial(name(C), name(v))
+                rest.append(f"The other {len(asked) - 1} of {kind} get their gradients the same way, each "
+                            f"{partial(name(C), kind)}[…] = {g} · {partial(name(v), kind)}[…].")
+        if picks:
+            entry["picks"] = picks
+            entry["rest"] = " ".join(rest) + " Select one in the inspector before this step to be asked for it instead."
         out.append(entry)
     return out
+
+
+def _kind(v: Value) -> str:
+    """``w2[3][7]`` → ``w2``: the handout's name of the vector or matrix a node belongs to."""
+    label = v.label if isinstance(v.label, str) else ""
+    return label.split("[", 1)[0] or name(v)
+
+
+def _first_edge(v: Value, p: Value) -> int:
+    return next((k for k, q in enumerate(v.parents) if q is p), len(v.parents))
 
 
 def _question(C: Value, graph: Graph, grads: list[float], said: dict, v: Value) -> dict:
@@ -94,10 +115,6 @@ def _question(C: Value, graph: Graph, grads: list[float], said: dict, v: Value) 
     pos, top = graph.position, name(C)
     g = grads[pos[v]]
     asked = {"q": partial(top, name(v)), "node": pos[v], "value": g, "valueText": num(g), "dead": g == 0.0}
-    if v is C:
-        said[v] = "1"
-        return {**asked, "formula": "1", "handout": "1", "numbers": "1", "locals": [], "factor": None,
-                "why": f"the backward pass starts with {asked['q']} = 1"}
     edges = [Edge(c, k) for c in dict.fromkeys(graph.children.get(v, ()))
              for k, p in enumerate(c.parents) if p is v]
     shown, more = edges[:_TERMS_SHOWN], len(edges) - _TERMS_SHOWN
@@ -114,8 +131,9 @@ def _question(C: Value, graph: Graph, grads: list[float], said: dict, v: Value) 
     return {**asked, "formula": formula, "handout": handout, "numbers": numbers,
             "locals": [f"{e.symbol} = {viz.edge_value(e)}" for e in shown]
             + [f"{partial(top, name(e.child))} = {num(grads[pos[e.child]])}" for e in shown],
-            "factor": {"q": first.symbol, "value": first.local, "text": viz.edge_value(first)},
-            "why": ""}
+            "factor": None if first.child is C else {"q": first.symbol, "value": first.local,
+                                                     "text": viz.edge_value(first)},
+            "why": "", "trivial": len(edges) == 1 and abs(first.local) == 1.0}
 
 
 def _factor(formula: str) -> str:
