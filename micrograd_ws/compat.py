@@ -94,7 +94,7 @@ def step(v) -> None:
     only its parents' grads change, by exactly what the pass would add (all or nothing)."""
     if v.grad and v.parents:
         run_closures((v,))
-        t = Pass()
+        t = Pass(in_place=True)  # (sums onto each parent's grad as it is, as micrograd's += does)
         try:
             v._chain(t)
             t.finish()

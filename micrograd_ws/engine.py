@@ -31,11 +31,12 @@ from . import mode
 from .checks import (NUMBER, check_divisor, check_finite, check_local, check_number, check_positive, check_power,
                      check_power_value, check_weighted_sum, exp_or_inf, fmt, non_finite, non_finite_grad, to_float)
 from .compat import MicrogradNames, children_and_label, closure_op, run_closures
+from .mode import enable_grad, is_grad_enabled, no_grad  # (engine's names before mode.py had them)
 from .pickling import Picklable, next_id
 from .safety import Pass, PassHooks
 
 __all__ = ["Value", "weighted_sum", "mean", "squared_error", "topological_order", "pass_order", "RULES", "rule", "node",
-           "operand", "EXTENSIONS"]
+           "operand", "EXTENSIONS", "no_grad", "enable_grad", "is_grad_enabled"]
 
 Number = Union[int, float]
 Operand = Union["Value", int, float]
@@ -314,7 +315,7 @@ def squared_error(output: Value, desired: Operand) -> Value:
         C = node(e * e, (output,), (2.0 * e,), "(O-O_des)²")
     C.label = "C"
     return C
-rule("(O-O_des)²", lambda C, O, *des: (2.0 * (O - des[0]), -2.0 * (O - des[0])) if des
+rule("(O-O_des)²", lambda C, O, *des: (2.0 * (e := O - des[0]), -2.0 * e) if des  # e = O - O_des, once
      else (2.0 * (O - (O.data - 0.5 * C.local_grads[0])),))  # O_des a number: read back from 2(O - O_des)
 
 

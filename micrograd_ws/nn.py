@@ -7,7 +7,7 @@ dimension of size 1 is dropped, as the handout writes ``w1[k]``, ``w3[j]``, ``b3
 
 >>> net = two_hidden_layers(hidden=3, seed=0)
 >>> net
-MLP(1 → 3 → 3 → 1: w1 [3×1], b1 [3×1], w2 [3×3], b2 [3×1], w3 [1×3], b3 [1×1])
+MLP(1 → 3 → 3 → 1, h = 3: w1 [h×1], b1 [h×1], w2 [h×h], b2 [h×1], w3 [h×1], b3 [1×1])
 >>> [name for name, _ in net.named_parameters()][:4]      # micrograd's order: each neuron's w, then its b
 ['w1[0]', 'b1[0]', 'w1[1]', 'b1[1]']
 >>> O = net(0.5); O.label, O.parents[0].label
@@ -149,6 +149,8 @@ class Neuron(Module):
         if self._cached_at != structure_changes:  # a net's make-up changed (maybe this neuron's)
             self._cache()
         store = self._store
+        if store is not None and store.budget < 0 and not store.loose:
+            store.scatter()  # many single accesses since the last forward pass: let go (stores.py)
         if store is not None and not store.loose:
             z = neuron_sum(store, xt, xd, z_label)
         else:  # its weights one by one (replaced ones, or a loose store's: see stores.Store.scatter)
@@ -377,11 +379,11 @@ class MLP(Module):
         return top
 
     def __repr__(self) -> str:
-        arrows = " → ".join(map(str, self.sizes))
-        shapes = ", ".join(
-            f"w{layer.index} [{layer.nout}×{layer.nin}], b{layer.index} [{layer.nout}×1]" for layer in self.layers
-        )
-        return f"MLP({arrows}: {shapes})"
+        """The widths, then each parameter's shape as the handout writes it (w3 [h×1], a column)."""
+        hidden = {layer.nout for layer in self.layers[:-1]}
+        h = f", h = {min(hidden)}" if len(hidden) == 1 and min(hidden) > 1 else ""
+        shapes = ", ".join(f"{n} {shape}" for n, shape in self.handout_shapes())
+        return f"MLP({' → '.join(map(str, self.sizes))}{h}: {shapes})"
 
 
 class HandoutArray(list):

@@ -100,11 +100,8 @@ class SGD:
                     )
         for p, value in zip(moving, new):
             p.data = value
-        for store, row in rows:
-            if store.loose:  # (let go of meanwhile, by single reads in the check above)
-                store.put(data=row)
-            else:
-                store.data, store.shared = row, False  # a new list: nodes keep the one of their forward pass
+        for store, row in rows:  # (ready: not loose; only a forward pass lets a store go)
+            store.data, store.shared = row, False  # a new list: nodes keep the one of their forward pass
 
     def zero_grad(self) -> None:
         whole, loose = self._parts()

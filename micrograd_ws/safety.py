@@ -81,9 +81,9 @@ class Pass:
     (a ``with`` block would leave a gap: an interrupt can land between its end and ``__exit__``).
     """
 
-    __slots__ = ("stamp", "touched", "earlier", "parts", "before", "guard", "memo")
+    __slots__ = ("stamp", "touched", "earlier", "parts", "before", "guard", "memo", "in_place")
 
-    def __init__(self) -> None:
+    def __init__(self, in_place: bool = False) -> None:
         self.stamp = Stamp()
         self.touched: list = []
         self.earlier: list[float] = []
@@ -91,6 +91,7 @@ class Pass:
         self.before: list[list[float]] = []
         self.guard: Interrupts | None = None
         self.memo: dict = {}  # what a node type notes for the rest of this pass (stores.py)
+        self.in_place = in_place  # sums onto the grads as they are (micrograd's node._backward()), not from 0
 
     def begin(self) -> None:
         """Hold Ctrl-C to this pass's rules (the main thread only): call it first in the ``try``."""
@@ -105,7 +106,8 @@ class Pass:
         self.earlier.append(leaf.grad)
         self.touched.append(leaf)
         leaf._pass = self.stamp
-        leaf.grad = 0.0
+        if not self.in_place:
+            leaf.grad = 0.0
 
     def keep_all(self, leaves) -> None:
         """Leaves none of which this pass has reached yet (a neuron's weights and bias): each grad
@@ -119,7 +121,7 @@ class Pass:
         self.parts.append(part)
         self.before.append(part.grad)
         part._pass = self.stamp
-        part.grad = part.zeros
+        part.grad = part.grad[:] if self.in_place else part.zeros  # (the recorded list is never changed)
 
     def finish(self, nodes=()) -> None:
         """Check every leaf gradient of this pass, then add the earlier gradients back.
@@ -135,6 +137,9 @@ class Pass:
                 for p in part.params:
                     if not _isfinite(p.grad):
                         raise non_finite_grad(p, p.grad)
+        if self.in_place:  # the sums were made onto the earlier grads: nothing to add back
+            self.stamp.done = True
+            return self.release()
         if any(self.earlier):
             for leaf, earlier in zip(touched, self.earlier):
                 if earlier:

@@ -37,7 +37,7 @@ only regular files of at most :data:`MAX_BYTES` (256 MiB).  ``net.save(path)`` i
 ...     net.save(os.path.join(d, "net.json"))
 ...     copy = load(os.path.join(d, "net.json"))
 >>> copy
-MLP(1 → 2 → 2 → 1: w1 [2×1], b1 [2×1], w2 [2×2], b2 [2×1], w3 [1×2], b3 [1×1])
+MLP(1 → 2 → 2 → 1, h = 2: w1 [h×1], b1 [h×1], w2 [h×h], b2 [h×1], w3 [h×1], b3 [1×1])
 >>> copy.state_dict() == net.state_dict()
 True
 """

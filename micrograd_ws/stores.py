@@ -35,6 +35,7 @@ from . import mode
 from .checks import non_finite
 from .engine import Value, node
 from .pickling import next_id
+from .safety import Interrupts
 
 __all__ = ["Store", "Param", "LooseParam", "WeightedSum", "neuron_sum", "layer_sum"]
 
@@ -73,23 +74,39 @@ class Store:
 
     # A loop over model.parameters() (the lecture's ``p.grad = 0`` ... ``p.data -= lr * p.grad``)
     # reads and writes one parameter at a time; through the lists each access is a Python call.  So
-    # past ``budget`` such accesses since the neuron's last forward pass, the store lets go: each
-    # parameter keeps its numbers in its own slots (a LooseParam), and the neuron reads them one by
-    # one; the lists come back when they are wanted (SGD, zero_grad, compile, pickle: ``ready()``).
-    # Never in the middle of a pass (backward_steps paused): the pass's records stay as they are.
+    # past ``budget`` such accesses between two forward passes, the neuron's next forward pass lets
+    # the store go (``scatter``): each parameter keeps its numbers in its own slots (a LooseParam),
+    # and the neuron reads them one by one; the lists come back when they are wanted (SGD,
+    # zero_grad, compile, pickle: ``ready()``).  Only the neuron's forward pass and those callers
+    # switch, so a thread that only reads the weights changes nothing; never in the middle of a
+    # pass (backward_steps paused); Ctrl-C is held while the parameters change class.
 
     def scatter(self) -> None:
-        """Let go: every parameter's numbers into its own slots."""
+        """Let go: every parameter's numbers into its own slots (each slot set before its class changes,
+        so a reader in another thread sees the same number either way)."""
         global loose_stores
         stamp = self._pass
         if stamp is not None and not stamp.done:
-            self.budget = len(self.params)  # (try again later)
+            self.budget = self.allowance  # (a pass is open: try again later)
             return
-        for p, x, g in zip(self.params, self.data, self.grad):
-            p.__class__ = LooseParam
-            p.data, p.grad, p._pass = x, g, None
-        self.loose = True
-        loose_stores += 1
+        guard = Interrupts.install(holding=True)
+        try:
+            for p, x, g in zip(self.params, self.data, self.grad):
+                _DATA.__set__(p, x)
+                _GRAD.__set__(p, g)
+                _PASS.__set__(p, None)
+            for p in self.params:
+                p.__class__ = LooseParam
+            self.loose = True
+            loose_stores += 1
+        except BaseException:  # (an exception half-way: the lists stay the numbers)
+            for p in self.params:
+                p.__class__ = Param
+            self.loose = False
+            raise
+        finally:
+            if guard is not None:
+                guard.release()
 
     def ready(self) -> bool:
         """The lists hold the numbers (gathered back if loose); False while a pass that reached one of
@@ -100,16 +117,26 @@ class Store:
         params = self.params
         if not all([p._pass is None or p._pass.done for p in params]):
             return False
-        self.data = [p.data for p in params]
-        grads = [p.grad for p in params]
-        self.grad = self.zeros if all([g == 0.0 and type(g) is float and math.copysign(1.0, g) > 0
-                                       for g in grads]) else grads
-        for p in params:
-            p.__class__ = Param
-        self.loose = self.shared = False
-        self._pass = self.reached = None
-        self.budget = self.allowance
-        loose_stores -= 1
+        guard = Interrupts.install(holding=True)
+        try:
+            self.data = [p.data for p in params]
+            grads = [p.grad for p in params]
+            self.grad = self.zeros if all([g == 0.0 and type(g) is float and math.copysign(1.0, g) > 0
+                                           for g in grads]) else grads
+            self.shared, self._pass, self.reached = False, None, None
+            for p in params:
+                p.__class__ = Param
+            self.loose = False
+            self.budget = self.allowance
+            loose_stores -= 1
+        except BaseException:  # (an exception half-way: the parameters stay the numbers)
+            if self.loose:
+                for p in params:
+                    p.__class__ = LooseParam
+            raise
+        finally:
+            if guard is not None:
+                guard.release()
         return True
 
     def put(self, data: list[float] | None = None, grad: list[float] | None = None) -> None:
@@ -166,29 +193,18 @@ def store_param(store: Store, k: int, n: int) -> Param:
     return params[k]
 
 
-def _spend(store: Store) -> bool:
-    """One single access through the list; True when the store has just let go (see Store.scatter)."""
-    store.budget -= 1
-    if store.budget < 0:
-        store.scatter()
-        return store.loose
-    return False
-
+# A parameter's data and grad, read and written through its store's lists; each access is counted
+# against the store's budget (see Store.scatter).
 
 def _get_data(p: Param) -> float:
     store = p._store
-    if store.budget <= 0:
-        _spend(store)
-    else:
-        store.budget -= 1
+    store.budget -= 1
     return store.data[p._k]
 
 
 def _set_data(p: Param, x: float) -> None:
     store = p._store
-    if _spend(store):
-        p.data = x  # (its own slot now)
-        return
+    store.budget -= 1
     if store.shared:  # a node holds this list: copy, so that its local derivatives stay as they were
         store.data = store.data[:]
         store.shared = False
@@ -197,18 +213,13 @@ def _set_data(p: Param, x: float) -> None:
 
 def _get_grad(p: Param) -> float:
     store = p._store
-    if store.budget <= 0:
-        _spend(store)
-    else:
-        store.budget -= 1
+    store.budget -= 1
     return store.grad[p._k]
 
 
 def _set_grad(p: Param, g: float) -> None:
     store = p._store
-    if _spend(store):
-        p.grad = g
-        return
+    store.budget -= 1
     if store.grad is store.zeros:  # the shared zeros: copy first
         store.grad = store.zeros[:]
     store.grad[p._k] = g
@@ -281,7 +292,8 @@ class LooseParam(Param):
         self._store._pass = t.stamp  # (so a w·x+b node of the store knows one of its parameters is reached)
 
 
-Param.__name__ = LooseParam.__name__ = "Value"  # what messages call them; pickle finds them by __qualname__
+Param.__name__ = LooseParam.__name__ = "Value"
+_DATA, _GRAD, _PASS = Value.__dict__["data"], Value.__dict__["grad"], Value.__dict__["_pass"]  # the slots under Param's properties  # what messages call them; pickle finds them by __qualname__
 
 
 # --- a neuron's w·x+b --------------------------------------------------------------------------
@@ -378,16 +390,17 @@ class WeightedSum(Value):
         g, stamp, store = self.grad, t.stamp, self._store
         if store is not None and not store.loose:
             # ∂C/∂w_k += g · x_k and ∂C/∂b += g · 1 for all k at once, as one list
-            if store._pass is not stamp:  # reached first: kept aside, sums from 0
+            if store._pass is not stamp:  # reached first: kept aside (sums from 0, its zeros)
                 t.keep_part(store)
+            grads = store.grad
+            if grads is store.zeros:
                 new = [g * x + 0.0 for x in self._xd]  # (0.0 + -0.0 is 0.0, as for a leaf)
                 new.append(g)
             else:
-                grads = store.grad
                 new = [s + g * x for s, x in zip(grads, self._xd)]
                 new.append(grads[-1] + g)
             store.grad, store.reached = new, None  # every entry reached
-        elif store is not None and store._pass is not stamp:
+        elif store is not None and store._pass is not stamp and not t.in_place:
             # a loose store's parameters, none reached yet (LooseParam._reach marks the store too):
             # all kept aside at once, each its own sum
             store._pass = stamp

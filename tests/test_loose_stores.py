@@ -7,6 +7,7 @@ import math
 import pickle
 import random
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 import micrograd_ws as mw
@@ -169,3 +170,93 @@ def test_a_loose_parameter_is_a_value_like_any_other():
     assert net.state_dict()["w2"][0][1] == 0.25 and w.label == "w2[0][1]"
     assert type(w)(2.0).data == 2.0 and type(type(w)(2.0)) is Value
     assert copy.copy(w).data == 0.25 and copy.copy(w) is not w
+
+
+def test_a_thread_that_only_reads_the_weights_changes_nothing():
+    import sys
+    import threading
+
+    def train(net, steps=400):
+        opt = SGD(net.parameters(), lr=0.05)
+        for i in range(steps):
+            x = (i % 7) / 7 - 0.5
+            opt.zero_grad()
+            squared_error(net(x), x * x).backward()
+            opt.step()
+
+    ref = two_hidden_layers(4, seed=0)
+    train(ref)
+    net = two_hidden_layers(4, seed=0)
+    stop = []
+
+    def monitor():  # a live display of the weights, as a notebook widget might run
+        ps = net.parameters()
+        while not stop:
+            sum(abs(p.data) + abs(p.grad) for p in ps)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    t = threading.Thread(target=monitor)
+    t.start()
+    try:
+        train(net)
+    finally:
+        stop.append(True)
+        t.join()
+        sys.setswitchinterval(interval)
+    assert bits(net) == bits(ref)
+
+
+def test_an_interrupt_anywhere_while_a_store_lets_go_leaves_a_net_that_computes_its_weights():
+    from interrupts import at_line, count_lines
+
+    def lecture_update(net):  # single accesses enough for every store to let go, then a forward pass
+        for p in net.parameters() * 3:
+            p.data = p.data - 0.001 * p.grad
+        net(0.4)
+
+    def fresh():
+        net = two_hidden_layers(3, seed=1)
+        squared_error(net(0.4), 0.3).backward()
+        return net
+
+    files = ("micrograd_ws/stores.py",)
+    n = count_lines(lambda: lecture_update(fresh()), files)
+    assert n > 30
+    for k in range(1, n + 1):
+        net = fresh()
+        try:
+            with at_line(k, files, "raise"):
+                lecture_update(net)
+        except KeyboardInterrupt:
+            pass
+        for p in net.parameters():  # the learner carries on: an edit of every weight, then a forward pass
+            p.data = p.data + 0.125
+        twin = plain_copy(net)
+        for x in (0.2, -0.7):
+            assert net(x).data == twin(x).data, f"interrupt at line event {k} of {n}"
+
+
+def test_a_compiled_call_while_a_stepped_pass_holds_the_parameters_says_what_to_do():
+    net = two_hidden_layers(4, seed=2)
+    for x, y in samples(3):
+        lecture_step(net, x, y)
+    opt = SGD(net.parameters(), lr=0.05)
+    step = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=opt)
+    steps = squared_error(net(0.3), 0.2).backward_steps()
+    next(steps)
+    grads = [p.grad for p in net.parameters()]
+    with pytest.raises(mw.compiled.ReplayError, match="paused half-way.*steps.close"):
+        step(0.5, 0.1)
+    assert [p.grad for p in net.parameters()] == grads  # nothing changed
+    steps.close()
+    step(0.5, 0.1)  # and after it, as usual
+
+
+def test_micrograd_style_stepping_adds_onto_the_grads_as_they_are():
+    x = Value(0.65)
+    x.grad = -0.3
+    y = x + x
+    y.grad = 1.3
+    y._backward()
+    assert x.grad.hex() == ((-0.3 + 1.3) + 1.3).hex()  # micrograd's += order, not (1.3 + 1.3) + -0.3

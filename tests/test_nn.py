@@ -105,7 +105,7 @@ def test_no_grad_evaluation_gives_the_same_numbers():
 
 def test_repr_shows_the_handout_shapes():
     assert repr(two_hidden_layers(100)) == (
-        "MLP(1 → 100 → 100 → 1: w1 [100×1], b1 [100×1], w2 [100×100], b2 [100×1], w3 [1×100], b3 [1×1])")
+        "MLP(1 → 100 → 100 → 1, h = 100: w1 [h×1], b1 [h×1], w2 [h×h], b2 [h×1], w3 [h×1], b3 [1×1])")
 
 
 def test_two_neuron_model_learns_a_line():

@@ -171,7 +171,7 @@ def test_page_two_is_one_step_of_the_handouts_net():
     p = MLPParams.from_state_dict(two_hidden_layers(hidden=3, seed=2).state_dict())
     f = mlp_forward(p, 0.5)
     grads = mlp_gradients(p, 0.5, 0.25)
-    assert "MLP(1 → 3 → 3 → 1: w1 [3×1], b1 [3×1], w2 [3×3], b2 [3×1], w3 [1×3], b3 [1×1])" in out
+    assert "MLP(1 → 3 → 3 → 1, h = 3: w1 [h×1], b1 [h×1], w2 [h×h], b2 [h×1], w3 [h×1], b3 [1×1])" in out
     for k in range(3):
         off = "    ← off" if f.H1[k] == 0 else ""
         assert f"H1[{k}]  = max(0, z1[{k}]) = {fmt(f.H1[k])}{off}\n" in out

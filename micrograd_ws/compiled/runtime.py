@@ -16,7 +16,7 @@ from ..engine import Value
 from ..mode import enable_grad
 from .. import stores
 from ..safety import Interrupts
-from .errors import RunEagerly
+from .errors import ReplayError, RunEagerly
 
 __all__ = ["lists_ready", "mean_of", "user_op", "as_gradient", "hold_interrupts", "dot", "accumulate", "accumulate_alive",
            "gather", "row_grads", "total", "new_rows", "new_column", "write_rows"]
@@ -24,9 +24,11 @@ __all__ = ["lists_ready", "mean_of", "user_op", "as_gradient", "hold_interrupts"
 
 def lists_ready(ST: list) -> None:
     """Neurons' stores hold their numbers as lists (a loose one gathered back: stores.Store.ready),
-    or this call runs eagerly (a pass stepped halfway holds one loose)."""
+    or an error says why not (a pass stepped half-way holds one loose)."""
     if stores.loose_stores and not all([s.ready() for s in ST]):
-        raise RunEagerly
+        raise ReplayError("compile: a backward_steps pass over this net is paused half-way, and it holds the "
+                          "net's parameters one by one until it ends; finish it (for step in steps: pass) "
+                          "or close it (steps.close()) before calling the compiled function")
 
 
 def mean_of(xs: tuple) -> float:

@@ -731,7 +731,7 @@
     return r;
   }
   function drawNudge(r) {
-    const { ctx, W, H } = plotBox("nudge-plot");
+    const { ctx, W, H, fs } = plotBox("nudge-plot");
     L.nudged = r;
     if (!r) return;
     const R = Math.max(Math.abs(r.dw) * 1.25, 1e-9), xs = [], act = [], pre = [];
@@ -742,8 +742,9 @@
     }
     const all = act.concat(pre).filter(Number.isFinite);
     let lo = Math.min(...all), hi = Math.max(...all); if (hi - lo < 1e-300) { lo -= 1; hi += 1; }
-    const X = (d) => 30 + (d + R) / (2 * R) * (W - 40), Y = (v) => H - 18 - (v - lo) / (hi - lo) * (H - 30);
-    ctx.strokeStyle = "#bbb"; ctx.lineWidth = 1; ctx.beginPath(); ctx.moveTo(X(0), 6); ctx.lineTo(X(0), H - 18);
+    const top = fs + 8;  // room for the title and legend above the curves
+    const X = (d) => 30 + (d + R) / (2 * R) * (W - 40), Y = (v) => H - 18 - (v - lo) / (hi - lo) * (H - 18 - top);
+    ctx.strokeStyle = "#bbb"; ctx.lineWidth = 1; ctx.beginPath(); ctx.moveTo(X(0), top); ctx.lineTo(X(0), H - 18);
     ctx.moveTo(30, Y(0)); ctx.lineTo(W - 10, Y(0)); ctx.stroke();
     const line = (ys, colour, dash) => {
       ctx.strokeStyle = colour; ctx.lineWidth = 2.5; ctx.setLineDash(dash); ctx.beginPath();
@@ -751,11 +752,13 @@
     };
     line(act, "#0072B2", []); line(pre, "#E69F00", [6, 4]);
     ctx.fillStyle = "#CC79A7"; ctx.beginPath(); ctx.arc(X(r.dw), Y(r.actual), 5, 0, 7); ctx.fill();
-    ctx.fillStyle = "#1a1a1a"; ctx.font = "13px system-ui, sans-serif";
-    ctx.fillText("ΔC against Δw, |Δw| ≤ " + fmt(R), 34, 14);
-    const tangent = "- - tangent ∂C/∂w·Δw", tw = ctx.measureText(tangent).width;  // the legend, top right
-    ctx.fillStyle = "#E69F00"; ctx.fillText(tangent, W - 8 - tw, 14);
-    ctx.fillStyle = "#0072B2"; ctx.fillText("— actual", W - 8 - tw - ctx.measureText("— actual  ").width, 14);
+    ctx.fillStyle = "#1a1a1a";
+    const title = "ΔC against Δw, |Δw| ≤ " + fmt(R), tangent = "- - tangent ∂C/∂w·Δw", actual = "— actual  ";
+    const tw = ctx.measureText(tangent).width, aw = ctx.measureText(actual).width;  // the legend, top right
+    const legendRow = ctx.measureText(title).width + 34 + 16 > W - 8 - tw - aw ? 2 * fs + 4 : fs + 1;  // below the title if they would meet
+    ctx.fillText(title, 34, fs + 1);
+    ctx.fillStyle = "#E69F00"; ctx.fillText(tangent, W - 8 - tw, legendRow);
+    ctx.fillStyle = "#0072B2"; ctx.fillText(actual, W - 8 - tw - aw, legendRow);
   }
   function renderSgd() {
     const r = sgdStep();
@@ -854,8 +857,10 @@
     if (c.width !== Math.round(W * dpr) || c.height !== Math.round(H * dpr)) { c.width = Math.round(W * dpr); c.height = Math.round(H * dpr); }
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, W, H);
-    ctx.font = "13px system-ui, sans-serif"; ctx.lineWidth = 1; ctx.setLineDash([]);
-    return { c, ctx, W, H };
+    // the labels follow the page's type, as the rest of the page does (present mode scales it up)
+    const fs = Math.max(13, Math.round(0.85 * (parseFloat(getComputedStyle(c).fontSize) || 16)));
+    ctx.font = fs + "px system-ui, sans-serif"; ctx.lineWidth = 1; ctx.setLineDash([]);
+    return { c, ctx, W, H, fs };
   }
   function renderReplay(k) {
     const P = D.replay, m = P.moments[R.m], name = P.names[R.param];
@@ -870,18 +875,18 @@
       R.range = [Math.min(...ys), Math.max(...ys)];
     }
     // the fit: target, data, the net's output at this moment
-    let { ctx, W, H } = plotBox("replay-fit");
+    let { ctx, W, H, fs } = plotBox("replay-fit");
     const gx = P.grid, x0 = gx[0], x1 = gx[gx.length - 1], [y0, y1] = R.range;
-    const X = (x) => 34 + (x - x0) / (x1 - x0 || 1) * (W - 44), Y = (y) => H - 16 - (y - y0) / (y1 - y0 || 1) * (H - 34);
+    const X = (x) => 34 + (x - x0) / (x1 - x0 || 1) * (W - 44), Y = (y) => H - 16 - (y - y0) / (y1 - y0 || 1) * (H - 24 - fs);
     const curve = (ys, colour, width) => { ctx.strokeStyle = colour; ctx.lineWidth = width; ctx.beginPath();
       gx.forEach((x, i) => (i ? ctx.lineTo(X(x), Y(ys[i])) : ctx.moveTo(X(x), Y(ys[i])))); ctx.stroke(); };
     if (P.target) curve(P.target, "#cfcfcf", 7);
     ctx.fillStyle = "#fff"; ctx.strokeStyle = "#666"; ctx.lineWidth = 1;
     P.xs.forEach((x, i) => { ctx.beginPath(); ctx.arc(X(x), Y(P.ys[i]), 3, 0, 7); ctx.fill(); ctx.stroke(); });
     curve(m.curve, "#0072B2", 2.5);
-    ctx.fillStyle = "#1a1a1a"; ctx.fillText("the fit after " + m.it.toLocaleString("en") + " iterations (grey: " + P.targetText + ")", 36, 14);
+    ctx.fillStyle = "#1a1a1a"; ctx.fillText("the fit after " + m.it.toLocaleString("en") + " iterations (grey: " + P.targetText + ")", 36, fs + 1);
     // the cost: every iteration's C (log-log), the schedule counts, the cursor
-    ({ ctx, W, H } = plotBox("replay-cost"));
+    ({ ctx, W, H, fs } = plotBox("replay-cost"));
     if (!R.cost) {
       // down to a decade and a half below the best mean C: single samples' tiny costs would squash the curve
       const pos = P.losses.filter((c) => c > 0), held = P.moments.map((q) => q.loss).filter((c) => c > 0);
@@ -889,21 +894,23 @@
       R.cost = { lo, hi: Math.log10(Math.max(...pos)), lx: Math.log10(P.last + 1) };
     }
     const { lo, hi, lx } = R.cost;
-    const CX = (it) => 34 + Math.log10(it + 1) / (lx || 1) * (W - 44), CY = (c) => H - 16 - (Math.log10(Math.max(c, 10 ** lo)) - lo) / (hi - lo || 1) * (H - 34);
+    const CX = (it) => 34 + Math.log10(it + 1) / (lx || 1) * (W - 44), CY = (c) => H - fs - 4 - (Math.log10(Math.max(c, 10 ** lo)) - lo) / (hi - lo || 1) * (H - 2 * fs - 12);
     ctx.fillStyle = "rgba(120,120,120,0.35)";
     P.losses.forEach((c, i) => ctx.fillRect(CX(i + 1), CY(c), 1.5, 1.5));
     ctx.strokeStyle = "#999"; ctx.setLineDash([4, 3]); ctx.fillStyle = "#1a1a1a";
     for (const n of P.marked) {
-      ctx.beginPath(); ctx.moveTo(CX(n), 18); ctx.lineTo(CX(n), H - 16); ctx.stroke();
+      ctx.beginPath(); ctx.moveTo(CX(n), fs + 5); ctx.lineTo(CX(n), H - fs - 4); ctx.stroke();
       const t = String(n), tw = ctx.measureText(t).width;  // at the right edge the label goes left of its line
       ctx.fillText(t, CX(n) + 2 + tw > W ? CX(n) - 2 - tw : CX(n) + 2, H - 3);
     }
     ctx.setLineDash([]); ctx.fillStyle = "#0072B2";
     for (const q of P.moments) { ctx.beginPath(); ctx.arc(CX(q.it), CY(q.loss), 3, 0, 7); ctx.fill(); }
-    ctx.strokeStyle = "#CC79A7"; ctx.lineWidth = 3; ctx.beginPath(); ctx.moveTo(CX(k), 18); ctx.lineTo(CX(k), H - 16); ctx.stroke();
-    ctx.fillStyle = "#1a1a1a"; ctx.fillText("C of each iteration (grey), mean C when held (blue); log–log", 36, 14);
+    ctx.strokeStyle = "#CC79A7"; ctx.lineWidth = 3; ctx.beginPath(); ctx.moveTo(CX(k), fs + 5); ctx.lineTo(CX(k), H - fs - 4); ctx.stroke();
+    const costTitle = ["C of each iteration (grey), mean C when held (blue); log–log", "C: each iteration (grey), held (blue)"]
+      .find((t) => ctx.measureText(t).width <= W - 40) || "C";  // the longest title that fits
+    ctx.fillStyle = "#1a1a1a"; ctx.fillText(costTitle, 36, fs + 1);
     // one parameter over the held moments: its value and ∂C/∂w
-    ({ ctx, W, H } = plotBox("replay-param"));
+    ({ ctx, W, H, fs } = plotBox("replay-param"));
     const its = P.moments.map((q) => q.it), vs = P.moments.map((q) => q.values[R.param]);
     const gs = P.moments.map((q) => (q.grads ? q.grads[R.param] : null));
     const series = (ys, colour, top, bottom) => {
@@ -914,11 +921,11 @@
       ys.forEach((y, i) => { if (y === null) return; started ? ctx.lineTo(CX(its[i]), YY(y)) : ctx.moveTo(CX(its[i]), YY(y)); started = true; });
       ctx.stroke();
     };
-    series(vs, "#0072B2", 20, H / 2 - 4);
-    if (gs.some((g) => g !== null)) series(gs, "#E69F00", H / 2 + 10, H - 16);
-    ctx.strokeStyle = "#CC79A7"; ctx.lineWidth = 3; ctx.beginPath(); ctx.moveTo(CX(k), 18); ctx.lineTo(CX(k), H - 16); ctx.stroke();
-    ctx.fillStyle = "#0072B2"; ctx.fillText(name + " (value)", 36, 14);
-    ctx.fillStyle = "#E69F00"; ctx.fillText("∂C/∂" + name + " (each held iteration's sample)", 36, H / 2 + 8);
+    series(vs, "#0072B2", fs + 6, H / 2 - 4);
+    if (gs.some((g) => g !== null)) series(gs, "#E69F00", H / 2 + fs + 6, H - 16);
+    ctx.strokeStyle = "#CC79A7"; ctx.lineWidth = 3; ctx.beginPath(); ctx.moveTo(CX(k), fs + 5); ctx.lineTo(CX(k), H - 16); ctx.stroke();
+    ctx.fillStyle = "#0072B2"; ctx.fillText(name + " (value)", 36, fs + 1);
+    ctx.fillStyle = "#E69F00"; ctx.fillText("∂C/∂" + name + " (each held iteration's sample)", 36, H / 2 + fs + 2);
   }
 
   const api = {
