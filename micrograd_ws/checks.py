@@ -19,7 +19,7 @@ import numbers
 from typing import Sequence
 
 __all__ = ["to_float", "op_result", "describe", "describe_node", "fmt", "non_finite", "non_finite_grad",
-           "check_local", "NumberLabel", "NUMBER"]
+           "accumulated_grad", "check_local", "NumberLabel", "NUMBER"]
 
 _isfinite = math.isfinite
 
@@ -97,6 +97,15 @@ def non_finite_grad(v, g: float) -> OverflowError:
     return OverflowError(
         f"backward: ∂/∂{describe_node(v)} = {g} {what}; every leaf's grad is left as it was. "
         "Lower the learning rate or scale the inputs"
+    )
+
+
+def accumulated_grad(v, earlier: float, new: float) -> OverflowError:
+    """The error for a leaf whose grad, this pass's gradient added to the one it held, is not finite."""
+    return OverflowError(
+        f"backward: {describe_node(v)}.grad = {earlier!r} (from earlier passes) + {new!r} (this pass) "
+        "overflows a float; every leaf's grad is left as it was. Reset the grads between passes "
+        "(zero_grad() or v.grad = 0.0), lower the learning rate or scale the inputs"
     )
 
 

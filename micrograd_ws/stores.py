@@ -83,17 +83,24 @@ class Store:
         else:
             self._grad = values
 
-    def commit(self, before: list[float]) -> None:
-        """The end of a pass that kept this store aside: its sums plus the grads ``before`` it."""
+    def merged(self, before: list[float]) -> list[float] | None:
+        """The grads at the end of a pass that kept this store aside: its sums plus the grads
+        ``before`` it, as a new list (None: the sums are the grads).  Nothing is written: the pass
+        checks every sum first (safety.Pass.finish), then :meth:`commit` writes them."""
         if before is self.zeros:  # the pass's sums are the grads
-            return
+            return None
         if self.reached is not None:  # only some entries: the others as they were, the reached ones plus earlier
             grads, new = self._grad, before[:]
             for k in self.reached:
                 new[k] = grads[k] + before[k]
-            self._grad = new
-        elif any(before):  # (an entry the pass left at 0 gets its earlier grad back)
-            self._grad = [g + e for g, e in zip(self._grad, before)]
+            return new
+        if any(before):  # (an entry the pass left at 0 gets its earlier grad back)
+            return [g + e for g, e in zip(self._grad, before)]
+        return None
+
+    def commit(self, new: list[float]) -> None:
+        """Write the grads :meth:`merged` gave (checked finite by the pass)."""
+        self._grad = new
 
     # --- loose: many single reads and writes of its parameters -----------------------------------
     # A loop over model.parameters() (the lecture's ``p.grad = 0`` ... ``p.data -= lr * p.grad``)
