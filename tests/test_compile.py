@@ -457,7 +457,9 @@ def _same_nets(case, n: int) -> list:
 
 
 def _eager_sgd_step(net, opt: SGD, x, y) -> float:
-    C = squared_error(net(x), y)
+    """The eager step compile's is equal to: fn on Values labelled as its parameters (x, x[0], y)."""
+    x = Value(x, "x") if not isinstance(x, (list, tuple)) else [Value(v, f"x[{k}]") for k, v in enumerate(x)]
+    C = squared_error(net(x), Value(y, "y"))
     opt.zero_grad()
     C.backward()
     opt.step()
