@@ -315,3 +315,23 @@ def test_an_interrupt_anywhere_in_a_trace_leaves_compile_working():
                 mw.compile(fn)(1.0)
         assert type(mw.compile(fn)(2.0)).__name__ == "CompiledValue"  # not stuck "inside a trace"
     assert Value.__dict__["data"] is trace._SLOT and not trace._tracers
+
+
+# --- model files: what save writes, load reads (or save refuses) ---------------------------
+
+@settings(max_examples=15, deadline=None)
+@given(hidden=st.lists(st.integers(1, 3), min_size=1, max_size=1500), nin=st.integers(1, 3))
+def test_any_model_that_saves_loads_back(hidden, nin, tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "model.json"
+    model = mw.MLP(nin, hidden + [1])
+    model.save(path)
+    again = mw.load(path)
+    assert again.sizes == model.sizes and again.state_dict() == model.state_dict()
+
+
+def test_save_refuses_a_model_load_would_refuse(tmp_path, monkeypatch):
+    from micrograd_ws import serialize
+    monkeypatch.setattr(serialize, "MAX_BYTES", 2000)
+    with pytest.raises(ValueError, match="more than the 0 MiB load"):
+        mw.MLP(1, [30, 1]).save(tmp_path / "m.json")
+    assert not (tmp_path / "m.json").exists()
