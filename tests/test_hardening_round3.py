@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import micrograd_ws as mw
 from interrupts import at_line, count_lines
 from micrograd_ws import Value, squared_error, two_hidden_layers
+from micrograd_ws.cli import main as cli_main
 from micrograd_ws.compiled import TraceWarning
 
 # --- random programs, compiled against eager ------------------------------------------------
@@ -335,3 +336,56 @@ def test_save_refuses_a_model_load_would_refuse(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="more than the 0 MiB load"):
         mw.MLP(1, [30, 1]).save(tmp_path / "m.json")
     assert not (tmp_path / "m.json").exists()
+
+
+# --- run names: unique per settings and data; the outputs written together -----------------
+
+def _args(**kw):
+    import argparse
+    from micrograd_ws.handout import ALPHA, TRAINING_ITERS
+    base = dict(model="mlp", hidden=None, samples=None, iters=list(TRAINING_ITERS), lr=ALPHA, seed=0, data=None)
+    return argparse.Namespace(**{**base, **kw})
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.floats(1e-6, 10), st.floats(1e-6, 10), st.lists(st.integers(1, 10**6), min_size=1, max_size=80))
+def test_different_settings_never_share_a_run_name(lr1, lr2, iters):
+    from micrograd_ws.commands.train import run_name
+    from micrograd_ws.data import make_dataset
+    data = make_dataset("sin", 8)
+    a, b = run_name(_args(lr=lr1, iters=sorted(set(iters))), data), run_name(_args(lr=lr2, iters=sorted(set(iters))), data)
+    assert (a == b) == (lr1 == lr2)
+    assert run_name(_args(iters=sorted(set(iters)) + [10**7]), data) != run_name(_args(iters=sorted(set(iters)) + [10**7 + 1]), data)
+    assert len(a) < 120
+
+
+def test_data_files_of_the_same_name_in_other_directories_get_their_own_outputs(tmp_path, capsys):
+    out = tmp_path / "out"
+    for k, d in enumerate(("w1", "w2")):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "data.csv").write_text("x,y\n" + "".join(f"{i / 10},{(k + 1) * i / 10}\n" for i in range(6)))
+        assert cli_main(["train", "--data", str(tmp_path / d / "data.csv"), "--hidden", "2", "--iters", "5",
+                            "--out", str(out)]) == 0
+    assert "replaced" not in capsys.readouterr().out
+    assert len(list(out.glob("*.json"))) == 2 and len(list(out.glob("*.png"))) == 2
+
+
+def test_a_full_disk_while_writing_a_run_leaves_the_old_model_and_figure(tmp_path, monkeypatch):
+    import errno
+    import os
+    from micrograd_ws import files
+    model, figure = tmp_path / "m.json", tmp_path / "m.png"
+    files.write_together([(model, "old model"), (figure, b"old figure")])
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError, match="the disk is full"):
+        files.write_together([(model, "new model"), (figure, b"new figure")])
+    assert model.read_text() == "old model" and figure.read_bytes() == b"old figure"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.png"]
