@@ -389,3 +389,19 @@ def test_a_full_disk_while_writing_a_run_leaves_the_old_model_and_figure(tmp_pat
         files.write_together([(model, "new model"), (figure, b"new figure")])
     assert model.read_text() == "old model" and figure.read_bytes() == b"old figure"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.png"]
+
+
+# --- the explore command line: one clear line, nothing written elsewhere --------------------
+
+@pytest.mark.parametrize("argv, words", [
+    (["--x", "1e308"], "--x 1e+308, --y 1: (O-O_des)²"),
+    (["--y=-1e308", "--x", "1e200"], "overflows a float"),
+    (["--out", "{tmp}/page.html/"], "--out: cannot write '{tmp}/page.html/': a path that ends in '/' names a directory"),
+    (["--out", ""], "--out: cannot write to an empty path"),
+])
+def test_explore_cli_refuses_bad_options_in_one_line(argv, words, tmp_path, capsys):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert cli_main(["explore", "--model", "two-neuron", *argv]) == 2
+    err = capsys.readouterr().err
+    assert words.replace("{tmp}", str(tmp_path)) in err and "Traceback" not in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
