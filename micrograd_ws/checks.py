@@ -21,7 +21,7 @@ from typing import Sequence
 __all__ = ["to_float", "op_result", "describe", "describe_node", "fmt", "non_finite", "non_finite_grad",
            "check_local", "check_power", "check_power_value", "check_finite", "check_divisor",
            "check_positive", "check_number", "exp_or_inf",
-           "check_weighted_sum", "NumberLabel", "NUMBER"]
+           "check_weighted_sum", "accumulated_grad", "NumberLabel", "NUMBER"]
 
 _isfinite = math.isfinite
 
@@ -174,6 +174,17 @@ def check_weighted_sum(wt: tuple, xt: tuple, bias, value_type: type) -> None:
 
 def check_local(out):
     """``out``, unless its local derivative overflowed (1/x at a tiny x, say): then an error."""
+def accumulated_grad(v, earlier: float, new: float) -> OverflowError:
+    """The error for a leaf whose grad, this pass's gradient added to the one it held, is not finite."""
+    return OverflowError(
+        f"backward: {describe_node(v)}.grad = {earlier!r} (from earlier passes) + {new!r} (this pass) "
+        "overflows a float; every leaf's grad is left as it was. Reset the grads between passes "
+        "(zero_grad() or v.grad = 0.0), lower the learning rate or scale the inputs"
+    )
+
+
+def check_local(out) -> None:
+    """Refuse a node whose local derivative overflowed (1/x at a tiny x, say)."""
     for d in out.local_grads:
         if not _isfinite(d):
             raise OverflowError(

@@ -47,7 +47,7 @@ import threading
 from pathlib import Path
 from typing import Union
 
-__all__ = ["write_atomic", "write_figure", "read_regular", "check_target", "check_writable", "UnsafeTargetError",
+__all__ = ["write_atomic", "write_together", "write_figure", "render_figure", "read_regular", "check_target", "check_writable", "UnsafeTargetError",
            "quoted"]
 
 PathLike = Union[str, os.PathLike]
@@ -256,17 +256,63 @@ def write_atomic(path: PathLike, data: Union[str, bytes], *, encoding: str = "ut
     return real
 
 
+def write_together(items: list[tuple[PathLike, Union[str, bytes]]], *, encoding: str = "utf-8") -> list[Path]:
+    """Replace several files as one: every new file is written to its temporary and synced
+    first, then all are renamed over their targets.  A failure before the renames (a full disk,
+    an interrupt) leaves every old file as it was, so a model never sits beside the figure of
+    another run.  Returns the real files written."""
+    staged = []
+    for path, data in items:
+        given, real = check_target(path)
+        payload = data.encode(encoding, "backslashreplace") if isinstance(data, str) else bytes(data)
+        staged.append((given, real, payload))
+    for directory in {real.parent for _, real, _ in staged}:  # (first: it counts this thread's temporaries as stale)
+        _remove_stale(directory)
+    with contextlib.ExitStack() as stack:
+        renames = []
+        for given, real, payload in staged:
+            directory = real.parent
+            try:
+                old = os.stat(real)
+            except FileNotFoundError:
+                old = None
+            tmp, fd = stack.enter_context(_temporary(given, directory))
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    if old is not None:
+                        _keep_owner_and_mode(f.fileno(), old)
+                    f.write(payload)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as e:
+                raise _named(e, given, directory) from None
+            renames.append((tmp, given, real, directory))
+        for tmp, given, real, directory in renames:  # (renames take no space: a full disk fails above)
+            try:
+                os.replace(tmp, real)
+            except OSError as e:
+                raise _named(e, given, directory) from None
+        for directory in {d for *_, d in renames}:
+            _sync_directory(directory)
+    return [real for _, _, real, _ in renames]
+
+
+def render_figure(figure, path: PathLike, **savefig_options) -> bytes:
+    """A matplotlib figure rendered into memory in the format of ``path``'s suffix (checked first)."""
+    check_target(path)
+    fmt = Path(os.fspath(path)).suffix.lstrip(".").lower() or "png"
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=fmt, **savefig_options)
+    return buffer.getvalue()
+
+
 def write_figure(figure, path: PathLike, **savefig_options) -> Path:
     """Save a matplotlib figure atomically: rendered into memory, then :func:`write_atomic`.
 
     The format comes from the file name's suffix (``.png``, ``.svg``, ``.pdf``), as for
     ``figure.savefig(path)``; the file is checked before the (slow) rendering.
     """
-    check_target(path)
-    fmt = Path(os.fspath(path)).suffix.lstrip(".").lower() or "png"
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format=fmt, **savefig_options)
-    return write_atomic(path, buffer.getvalue())
+    return write_atomic(path, render_figure(figure, path, **savefig_options))
 
 
 def _named(e: OSError, given: Path, directory: Path) -> OSError:

@@ -7,8 +7,9 @@ promise, and how :class:`Pass` keeps it:
   recorded before its grad changes, and the pass's sum starts from 0.  So a pass costs
   nothing for leaves it never reaches (a dead ReLU's weights), and the undo knows every change.
   A neuron's parameters are kept as one list (:meth:`Pass.keep_part`, stores.py).
-* :meth:`Pass.finish` checks that every new leaf gradient is finite *before* it adds the
-  earlier grads back, so a non-finite gradient is refused before anything is committed.
+* :meth:`Pass.finish` checks that every new leaf gradient is finite, then computes each sum
+  with the earlier grad and checks those too (accumulating over passes can overflow), and only
+  then writes them: a non-finite gradient or sum is refused before anything is committed.
 * :meth:`Pass.abort` only *assigns* values recorded before any change, so running it again, or
   after a half-done finish, gives the same result; Ctrl-C is held while it runs.
 * In the main thread the pass installs :class:`Interrupts`: Ctrl-C raises KeyboardInterrupt as
@@ -31,7 +32,7 @@ import sys
 import threading
 from operator import attrgetter
 
-from .checks import NumberLabel, non_finite_grad
+from .checks import NumberLabel, accumulated_grad, non_finite_grad
 
 __all__ = ["Pass", "PassHooks", "Stamp", "Interrupts"]
 
@@ -140,12 +141,23 @@ class Pass:
         if self.in_place:  # the sums were made onto the earlier grads: nothing to add back
             self.stamp.done = True
             return self.release()
-        if any(self.earlier):
-            for leaf, earlier in zip(touched, self.earlier):
-                if earlier:
-                    leaf.grad += earlier
-        for part, before in zip(parts, self.before):
-            part.commit(before)
+        # the sums with the earlier grads: all computed and checked before the first is written
+        sums = [(leaf, leaf.grad + e) for leaf, e in zip(touched, self.earlier) if e] if any(self.earlier) else ()
+        merged = [(part, new, before) for part, before in zip(parts, self.before)
+                  if (new := part.merged(before)) is not None] if parts else ()
+        if sums and not _isfinite(sum([s for _, s in sums])):
+            for (leaf, s), e in zip(sums, [e for e in self.earlier if e]):
+                if not _isfinite(s):
+                    raise accumulated_grad(leaf, e, leaf.grad)
+        if merged and not _isfinite(sum(map(sum, [new for _, new, _ in merged]))):
+            for part, new, before in merged:
+                for p, s, e, g in zip(part.params, new, before, part.grad):
+                    if not _isfinite(s):
+                        raise accumulated_grad(p, e, g)
+        for leaf, s in sums:
+            leaf.grad = s
+        for part, new, _ in merged:
+            part.commit(new)
         self.stamp.done = True
         self.release()  # the last call: a Ctrl-C that comes until here still undoes the pass
 

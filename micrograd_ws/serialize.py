@@ -54,7 +54,7 @@ from typing import Union
 from .files import UnsafeTargetError, quoted, read_regular, write_atomic
 from .nn import MLP
 
-__all__ = ["FORMAT", "VERSION", "MAX_BYTES", "ModelFileError", "save", "load"]
+__all__ = ["FORMAT", "VERSION", "MAX_BYTES", "ModelFileError", "save", "load", "model_text"]
 
 FORMAT = "micrograd_ws.MLP"
 VERSION = 1
@@ -76,12 +76,22 @@ def save(model: MLP, path: PathLike) -> None:
     """Write ``model`` to ``path`` as JSON, atomically (see the module docstring)."""
     if not isinstance(model, MLP):
         raise TypeError(f"save(model, path): model must be an MLP, got {type(model).__name__}")
-    for name, p in model.named_parameters():
-        _saveable(name, p.data)
+    text = model_text(model)
     try:
-        write_atomic(path, _dumps(model))
+        write_atomic(path, text)
     except UnsafeTargetError as e:
         raise ModelFileError(str(e)) from None
+
+
+def model_text(model: MLP) -> str:
+    """What :func:`save` writes, checked as it checks it (for writing it with other files: train)."""
+    for name, p in model.named_parameters():
+        _saveable(name, p.data)
+    text = _dumps(model)
+    if len(text) > MAX_BYTES:  # (ASCII: characters are bytes) what load would refuse is not written
+        raise ValueError(f"cannot save: the model file would have {len(text):,} bytes, more than the "
+                         f"{MAX_BYTES // 2**20} MiB load() reads (micrograd_ws.serialize.MAX_BYTES); nothing was written")
+    return text
 
 
 MLP.save = save  # net.save(path): nn knows nothing of files, this module adds the method
@@ -167,7 +177,7 @@ def _dumps(model: MLP) -> str:
 # error) is refused while parsing, before it costs memory: objects and numbers are counted
 # by the parser's hooks as they are made, lists and strings by counting bytes first.
 
-_SIZES = re.compile(rb'"sizes"\s*:\s*\[([\s\d,]{0,2000})\]')
+_SIZES = re.compile(rb'"sizes"\s*:\s*\[([\s\d,]*)\]')  # (any length, as save writes it: linear, a run stops at the first other byte)
 _SLACK = 64
 
 

@@ -60,17 +60,24 @@ class Store:
         self.budget = self.allowance = 2 * len(data)  # single accesses allowed between forward passes
         self.params = tuple(_param(self, k) for k in range(len(data)))
 
-    def commit(self, before: list[float]) -> None:
-        """The end of a pass that kept this store aside: its sums plus the grads ``before`` it."""
+    def merged(self, before: list[float]) -> list[float] | None:
+        """The grads at the end of a pass that kept this store aside: its sums plus the grads
+        ``before`` it, as a new list (None: the sums are the grads).  Nothing is written: the pass
+        checks every sum first (safety.Pass.finish), then :meth:`commit` writes them."""
         if before is self.zeros:  # the pass's sums are the grads
-            return
+            return None
         if self.reached is not None:  # only some entries: the others as they were, the reached ones plus earlier
             grads, new = self.grad, before[:]
             for k in self.reached:
                 new[k] = grads[k] + before[k]
-            self.grad = new
-        elif any(before):  # (an entry the pass left at 0 gets its earlier grad back)
-            self.grad = [g + e for g, e in zip(self.grad, before)]
+            return new
+        if any(before):  # (an entry the pass left at 0 gets its earlier grad back)
+            return [g + e for g, e in zip(self.grad, before)]
+        return None
+
+    def commit(self, new: list[float]) -> None:
+        """Write the grads :meth:`merged` gave (checked finite by the pass)."""
+        self.grad = new
 
     # A loop over model.parameters() (the lecture's ``p.grad = 0`` ... ``p.data -= lr * p.grad``)
     # reads and writes one parameter at a time; through the lists each access is a Python call.  So

@@ -23,7 +23,14 @@ TINY = ["--hidden", "4", "--iters", "5,20", "--samples", "8"]
 
 
 def _outputs(out: Path):
-    return sorted(p.name for p in out.iterdir())
+    """The files in out, each run's name without the hash of its settings at the end."""
+    return sorted(re.sub(r"-[0-9a-f]{10}(?=\.)", "", p.name) for p in out.iterdir())
+
+
+def _file(out: Path, readable: str, ext: str) -> Path:
+    """A run's output: its readable name, then the hash of its settings."""
+    [found] = [p for p in out.iterdir() if re.fullmatch(re.escape(readable) + r"-[0-9a-f]{10}\." + ext, p.name)]
+    return found
 
 
 # --- the loop -------------------------------------------------------------------------------
@@ -151,7 +158,7 @@ def test_cli_warns_when_the_cost_went_up(tmp_path, capsys):
                  "--out", str(tmp_path)])
     captured = capsys.readouterr()
     assert code == 0 and "the mean cost went UP" in captured.err and "try --lr 0.10005" in captured.err
-    assert (tmp_path / "two-neuron-one-it1000-lr1.0005.png").exists()
+    assert _file(tmp_path, "two-neuron-one-it1000-lr1.0005", "png").exists()
 
 
 # --- the command end to end ---------------------------------------------------------------------
@@ -160,8 +167,8 @@ def test_cli_end_to_end_writes_a_png_and_a_model_that_reloads_bit_for_bit(tmp_pa
     out = tmp_path / "results"
     assert main(["train", *TINY, "--seed", "3", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    png, model_file = out / "mlp-sin-h4-n8-it5-20-seed3.png", out / "mlp-sin-h4-n8-it5-20-seed3.json"
-    assert _outputs(out) == [model_file.name, png.name]
+    png, model_file = _file(out, "mlp-sin-h4-n8-it5-20-seed3", "png"), _file(out, "mlp-sin-h4-n8-it5-20-seed3", "json")
+    assert sorted(p.name for p in out.iterdir()) == [model_file.name, png.name]
     assert f"figure: {png}" in printed and f"model:  {model_file}" in printed
     for line in ["iterations", "        20  "]:
         assert line in printed  # the summary table
@@ -185,7 +192,7 @@ def test_cli_two_neuron_default_target_is_the_line_and_data_from_csv(tmp_path, c
     csv.write_text("x,y\n0,1\n0.5,0.5\n1,0\n")
     assert main(["train", "--data", str(csv), "--hidden", "3", "--iters", "10", "--out", str(tmp_path)]) == 0
     assert "data from" in capsys.readouterr().out
-    assert (tmp_path / "mlp-my_points-h3-it10.png").exists() and (tmp_path / "mlp-my_points-h3-it10.json").exists()
+    assert _file(tmp_path, "mlp-my_points-h3-it10", "png").exists() and _file(tmp_path, "mlp-my_points-h3-it10", "json")
 
 
 @pytest.mark.parametrize("args, words", [
@@ -246,7 +253,7 @@ def test_module_and_console_script_run(tmp_path):
     assert done.returncode == 0, done.stderr
     assert re.search(r"^training: 20 iterations in [\d.]+ s, C≈\S+ over the last 100$", done.stdout, re.M)  # a summary: stdout
     assert done.stdout.count("training: ") == 1 and done.stderr == ""  # not a terminal: one line, no bar redraws
-    assert (tmp_path / "mlp-sin-h4-n8-it5-20.png").read_bytes()[:8] == PNG_SIGNATURE
+    assert _file(tmp_path, "mlp-sin-h4-n8-it5-20", "png").read_bytes()[:8] == PNG_SIGNATURE
 
 
 def test_plot_draws_target_data_each_count_and_the_cost():
@@ -345,7 +352,8 @@ def test_runs_with_other_settings_get_other_names_and_a_rerun_says_what_it_repla
                                   "mlp-sin-h4-n8-it5-20.json", "mlp-sin-h4-n8-it5-20.png"]
     assert main(["train", *TINY, "--out", str(tmp_path)]) == 0
     said = capsys.readouterr().out
-    assert f"replaced {tmp_path / 'mlp-sin-h4-n8-it5-20.png'} and {tmp_path / 'mlp-sin-h4-n8-it5-20.json'} " \
+    png, model_file = _file(tmp_path, "mlp-sin-h4-n8-it5-20", "png"), _file(tmp_path, "mlp-sin-h4-n8-it5-20", "json")
+    assert f"replaced {png} and {model_file} " \
            "of an earlier run with these settings (the same settings give the same numbers)" in said
 
 

@@ -82,9 +82,13 @@ def handout_cost(args: argparse.Namespace, default_hidden: int):
         net = two_neuron(seed=args.seed)
     else:
         net = two_hidden_layers(hidden=args.hidden or default_hidden, seed=args.seed)
-    O = net(args.x)
-    C = squared_error(O, args.y)
-    C.backward()
+    try:  # an input the net's numbers overflow at is a usage error, said in one line
+        O = net(args.x)
+        C = squared_error(O, args.y)
+        C.backward()
+    except (ArithmeticError, ValueError) as e:
+        raise UsageError(f"--x {args.x:g}, --y {args.y:g}: {str(e).rstrip('.')}; choose inputs of a usual size "
+                         "(the handout's are 0.5 and 1.0)") from None
     return net, O, C
 
 

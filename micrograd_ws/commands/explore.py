@@ -7,8 +7,10 @@ from __future__ import annotations
 import sys
 import time
 import webbrowser
+from pathlib import Path
 
 from ..explorer import explore
+from ..files import check_target
 from .common import DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, UsageError, finite_number, handout_cost, whole_number
 
 __all__ = ["add_arguments", "run"]
@@ -33,6 +35,12 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """Build the model, run both passes, write the explorer page and print its path."""
+    try:  # the page's path as given ('page.html/' names a directory, '' nothing), before any work
+        if args.out == f"{DEFAULT_OUT}/explorer.html":
+            Path(DEFAULT_OUT).mkdir(parents=True, exist_ok=True)  # (the default place, made as train makes it)
+        check_target(args.out)
+    except (OSError, ValueError) as e:
+        return _fail(f"--out: {_why(e)}", 2)
     try:
         net, _, C = handout_cost(args, default_hidden=100)
     except UsageError as e:
@@ -49,12 +57,17 @@ def run(args) -> int:
     try:
         path = page.save(args.out)
     except OSError as e:
-        return _fail(f"cannot write {args.out}: {e.strerror or e}", 1)
+        return _fail(_why(e), 1)
     print(f"  done in {time.perf_counter() - start:.1f} s ({path.stat().st_size / 1e6:.1f} MB)", file=sys.stderr, flush=True)
     print(path.resolve())
     if args.open:
         webbrowser.open(path.resolve().as_uri())
     return 0
+
+
+def _why(e: Exception) -> str:
+    """An error of files.py in one line: it names the path already (no errno, no second prefix)."""
+    return (e.strerror if isinstance(e, OSError) and e.strerror else str(e)).rstrip(".")
 
 
 def _fail(msg: str, code: int = 2) -> int:

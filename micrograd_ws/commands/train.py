@@ -6,6 +6,7 @@ replay of the run (:func:`micrograd_ws.explore` of the run's history).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import sys
 import time
@@ -13,10 +14,10 @@ from pathlib import Path
 
 from ..data import TARGETS, DataError, make_dataset, read_csv
 from ..explorer import explore
-from ..files import check_writable, write_figure
+from ..files import check_writable, render_figure, write_together
 from ..handout import ALPHA, HIDDEN, TRAINING_ITERS
 from ..nn import two_hidden_layers, two_neuron
-from ..serialize import save
+from ..serialize import model_text
 from ..train import MAX_SAMPLES, TrainingDiverged, plot, replay_iterations, require, schedule, summary, train
 from .common import DEFAULT_OUT, MAX_HIDDEN, positive_number, whole_number
 
@@ -111,21 +112,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: the mean cost went UP, from {first.loss:.4g} before training to {last.loss:.4g}: "
               f"the learning rate is probably too large; try --lr {args.lr / 10:g}", file=sys.stderr)
 
-    stem = run_name(args, data.name)
+    stem = run_name(args, data)
     png, model_file = out / f"{stem}.png", out / f"{stem}.json"
     replaced = [str(f) for f in (png, model_file) if f.exists()]
-    try:
-        save(model, model_file)  # first: the model is the result; the figure shows it
-        write_figure(plot(history, data, f"{about}, {source}; SGD with α = {args.lr:g}, one sample per "
-                                         f"iteration, seed {args.seed}"), png, dpi=110)
+    try:  # the model and its figure together: a full disk leaves both old files, never a mix
+        figure = render_figure(plot(history, data, f"{about}, {source}; SGD with α = {args.lr!r}, one sample "
+                                                   f"per iteration, seed {args.seed}"), png, dpi=110)
+        write_together([(model_file, model_text(model)), (png, figure)])
     except (OSError, ValueError) as e:
         return _fail(f"cannot write to {out}: {e}")
     print(f"figure: {png}\nmodel:  {model_file}   (load it with micrograd_ws.load({str(model_file)!r}))")
     if replaced:
         same = "the same settings give the same numbers" if args.data is None else \
-            f"from {args.data} as it was then"
+            f"the same numbers from {args.data} as then"
         print(f"replaced {' and '.join(replaced)} of an earlier run with these settings ({same}); "
-              "other settings get other names")
+              "other settings or data get other names (the hash at the end)")
     if args.explore is not None:
         start = time.perf_counter()
         print(f"recording the replay of the run ({len(history.moments or history.snapshots)} moments) into "
@@ -139,25 +140,33 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_name(args: argparse.Namespace, data_name: str) -> str:
-    """The outputs' name: model and data, then each setting that differs from the defaults.
+def run_name(args: argparse.Namespace, data) -> str:
+    """The outputs' name: model and data, each setting that differs from the defaults, then a
+    short hash of all the settings and the data's numbers.
 
-    So runs with different settings never overwrite each other (``mlp-sin``,
-    ``mlp-sin-lr0.1``, ``mlp-sin-h4-seed3``); a run with the same settings replaces the
-    files it made before, and says so (training is deterministic: the same numbers).
+    The readable part may be cut or rounded (``lr0.1000001``, two ``data.csv`` in other
+    directories, a long ``--iters``); the hash is not, so runs with different settings or data
+    never overwrite each other, and a run with the same name really had the same settings and
+    data (training is deterministic: the same numbers), which is what the message on
+    replacing says.
     """
-    parts = [args.model, data_name]
-    if args.hidden is not None and args.hidden != HIDDEN:
-        parts.append(f"h{args.hidden}")
-    if args.samples is not None and args.samples != 50:
-        parts.append(f"n{args.samples}")
+    hidden = None if args.model == "two-neuron" else (args.hidden or HIDDEN)
+    samples = None if args.data is not None else (args.samples if args.samples is not None else 50)
+    parts = [args.model, data.name]
+    if hidden is not None and hidden != HIDDEN:
+        parts.append(f"h{hidden}")
+    if samples is not None and samples != 50:
+        parts.append(f"n{samples}")
     if list(args.iters) != list(TRAINING_ITERS):
         parts.append("it" + "-".join(map(str, args.iters)))
     if args.lr != ALPHA:
-        parts.append(f"lr{args.lr:g}")
+        parts.append(f"lr{args.lr!r}")
     if args.seed != 0:
         parts.append(f"seed{args.seed}")
-    return re.sub(r"[^\w.-]+", "_", "-".join(parts))[:150]
+    settings = repr((args.model, hidden, samples, list(args.iters), float(args.lr).hex(), args.seed,
+                     [float(x).hex() for x in data.xs], [float(y).hex() for y in data.ys]))
+    digest = hashlib.sha256(settings.encode("utf-8", "backslashreplace")).hexdigest()[:10]
+    return re.sub(r"[^\w.-]+", "_", "-".join(parts))[:100] + "-" + digest
 
 
 def _unwritable(path: str) -> str:

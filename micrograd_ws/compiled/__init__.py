@@ -53,10 +53,10 @@ from typing import Callable
 from ..engine import Value
 from ..optim import SGD
 from .api import CHECKED_CALLS, MAX_TRACES, Compiled, CompiledValue
-from .errors import ReplayError
+from .errors import ReplayError, TraceWarning
 from .step import TrainingStep
 
-__all__ = ["compile", "Compiled", "CompiledValue", "TrainingStep", "ReplayError", "CHECKED_CALLS", "MAX_TRACES"]
+__all__ = ["compile", "Compiled", "CompiledValue", "TrainingStep", "ReplayError", "TraceWarning", "CHECKED_CALLS", "MAX_TRACES"]
 
 
 def compile(fn: Callable[..., Value], *, check: bool | int = False, optimizer: SGD | None = None,

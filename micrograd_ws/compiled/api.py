@@ -15,7 +15,7 @@ from ..notation import name
 from ..safety import Interrupts
 from .codegen import generate
 from .errors import ReplayError, RunEagerly
-from .trace import Program, arg_names, flatten, unflatten
+from .trace import Program, arg_names, flatten, tracing, unflatten
 
 __all__ = ["Compiled", "CompiledValue", "CHECKED_CALLS", "MAX_TRACES"]
 
@@ -63,35 +63,45 @@ class Compiled:
         """The generated Python of the latest trace (forward, with backward inside it)."""
         return next(reversed(self._programs.values())).source if self._programs else ""
 
-    def _traced(self, shape: tuple, flat: list) -> Program | None:
-        """The program for this shape, tracing it if need be; None if the trace failed on these
-        numbers (an overflow...): the caller runs fn eagerly, for eager's error in eager's words.
+    def _traced(self, shape: tuple, flat: list) -> Program:
+        """The program for this shape, tracing it if need be.
 
-        A net whose make-up changed since the traces (a weight Value or a neuron replaced:
-        ``nn.structure_changes``) is traced again, so the replay follows the net as it is.
+        An error ``fn`` raises during the trace is eager's error (the trace *is* an eager call, on
+        Values): it is raised as it is, once, and ``fn`` does not run again.  A net whose make-up
+        changed since the traces (a weight Value or a neuron replaced: ``nn.structure_changes``)
+        is traced again, so the replay follows the net as it is.
         """
         if self._structure != nn.structure_changes:
             self._programs.clear()
             self._structure = nn.structure_changes
-        try:
-            return self._program(shape, flat)
-        except (ArithmeticError, ValueError):
-            return None
+        return self._program(shape, flat)
+
+    def eager(self, *args: Any) -> Value:
+        """``fn`` called as the trace calls it, eagerly: each number argument a leaf Value labelled
+        with fn's parameter name (a Value argument as it is).  A compiled call that cannot be
+        replayed runs this, so it raises exactly this call's error, or returns its Value."""
+        shape, flat = flatten(args)
+        return self._eager_call(shape, flat)
+
+    def _eager_call(self, shape: tuple, flat: list) -> Value:
+        names = arg_names(self.fn, shape)
+        leaves = [x if isinstance(x, Value) else Value(x, label=n) for x, n in zip(flat, names)]
+        return self.fn(*unflatten(shape, leaves))
 
     def __call__(self, *args: Any) -> CompiledValue | Value:
-        shape, flat = flatten(args)
+        shape, flat = flatten(args)  # (numbers become floats here, as Value() makes them)
+        if tracing():  # inside another compiled function's trace: a graph of Values, for that trace
+            return self._eager_call(shape, flat)
         prog = self._traced(shape, flat)
-        if prog is None:
-            return self.fn(*args)
         values = [x for x in flat if isinstance(x, Value)]
         if values and not _replayable_values(values, prog):
-            return self.fn(*args)  # eager: a Value argument with a graph behind it, or given twice
+            return self._eager_call(shape, flat)  # eager: a Value argument with a graph behind it, or given twice
         data = [x.data if isinstance(x, Value) else x for x in flat]
         try:
             result, backward = prog.forward(*data)
         except (RunEagerly, ArithmeticError, ValueError, TypeError):
-            return self.fn(*args)  # eager: raises eager's error (or, an edge case, gives eager's result)
-        out = CompiledValue(prog, result, backward, flat, args, self.fn)
+            return self._eager_call(shape, flat)  # eager: raises eager's error (or, an edge case, gives eager's result)
+        out = CompiledValue(prog, result, backward, flat, args, self)
         if self.checks_left:
             self.checks_left -= 1
             out._eager = _compare_graphs(self, prog, flat, result)
@@ -120,7 +130,7 @@ class CompiledValue:
     __slots__ = ("prog", "data", "grad", "_backward", "_flat", "_args", "_fn", "_eager")
 
     def __init__(self, prog: Program, data: float, backward: Callable, flat: list, args: tuple,
-                 fn: Callable) -> None:
+                 fn: Compiled) -> None:
         self.prog, self.data, self._backward, self._flat, self._args, self._fn = prog, data, backward, flat, args, fn
         self.grad = 0.0
         self._eager: Value | None = None
@@ -148,48 +158,95 @@ class CompiledValue:
             sp, rows, ins = self._backward(gradient)
         except RunEagerly:
             return self._eager_backward(gradient)
-        _commit(self.prog, sp, rows, ins, self._flat)
-        self.grad = to_float(gradient, "backward(gradient)")
+        writes = _sums(self.prog, sp, rows, ins, self._flat)
+        if writes is None:  # a sum with an earlier grad overflows (eager's pass names it, changing nothing),
+            # or a -0.0 set by hand, which eager keeps or not by whether its pass reached the leaf
+            return self._eager_backward(gradient)
+        writes.append((self, to_float(gradient, "backward(gradient)")))  # the loss's own grad, with the rest
+        _commit(writes)
 
     def _eager_backward(self, gradient: float) -> None:
         """A non-finite gradient: eager's pass raises its error (naming the node) and changes no grad."""
-        eager = self._fn(*self._args)
+        eager = self._fn.eager(*self._args)
         if eager.data != self.data:
             raise OverflowError("backward: a gradient is not finite, and the parameters changed since the "
                                 "forward pass, so eager cannot name it; every leaf's grad is left as it was")
-        eager.backward(gradient)
-        self.grad = eager.grad  # (an overflow only of our check's sum: eager's pass is the result)
+        old, self.grad = self.grad, to_float(gradient, "backward(gradient)")
+        try:
+            eager.backward(gradient)  # (an overflow only of our check's sum: eager's pass is the result)
+        except BaseException:
+            self.grad = old
+            raise
+
+    def _no_graph(self, *other: object) -> None:
+        raise TypeError("a CompiledValue is the loss of one compiled call, with no graph to compute on: call "
+                        ".backward() on it, or read its number as .data. To use a compiled function inside "
+                        "another, compile the outer one (the inner call is traced through) or call fn eagerly")
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _no_graph
+    __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __neg__ = _no_graph
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
         return f"CompiledValue(data={self.data!r}, grad={self.grad!r}{label}, op={self.op!r})"
 
 
-def _commit(prog: Program, sp: list, rows: list, ins: list, flat: list) -> None:
-    """Add the pass's gradients into the leaves, with Ctrl-C held until all are written."""
-    guard = Interrupts.install(holding=True)
+def _sums(prog: Program, sp: list, rows: list, ins: list, flat: list) -> list | None:
+    """Each leaf (or neuron store) and its new grad, the pass's gradient plus its earlier grad,
+    computed as eager computes it and nothing written yet; None if one is not finite."""
+    # eager: a leaf's grad is the pass's sum (from 0.0, so never -0.0) plus its earlier grad; a leaf the
+    # pass did not reach keeps its grad: a sum of 0.0 is not written (t + e is e), except over a -0.0 set
+    # by hand, which eager makes 0.0 if (and only if) the pass reached the leaf: eager's pass decides
+    sp_leaves = prog.ns["SP"]
+    if any(not t and _negative_zero(p.grad) for p, t in zip(sp_leaves, sp)) or any(
+            not t and _negative_zero(x.grad) for x, t in zip(flat, ins) if isinstance(x, Value)):
+        return None
+    writes = [(p, t + p.grad) for p, t in zip(sp_leaves, sp) if t]
+    for k, group_rows in rows:
+        pw, pb, stores = prog.ns[f"PW{k}"], prog.ns[f"PB{k}"], prog.ns[f"ST{k}"]
+        for j, gj, grads in group_rows:  # (t + 0.0: a product g·0.0 may be -0.0, the sum is not)
+            if stores is not None and stores[j].ready():  # (a loose store's parameters: one by one, below)
+                earlier = stores[j].grad
+                new = [t + 0.0 + e for t, e in zip(grads, earlier)]
+                new.append(gj + earlier[-1])
+                writes.append((stores[j], new))
+                continue
+            writes += [(p, t + 0.0 + p.grad) for p, t in zip(pw[j], grads)]
+            writes.append((pb[j], gj + pb[j].grad))
+    writes += [(x, t + x.grad) for x, t in zip(flat, ins) if t and isinstance(x, Value)]
+    total = sum([sum(g) if type(g) is list else g for _, g in writes])
+    if not math.isfinite(total) and not all(math.isfinite(x) for _, g in writes
+                                            for x in (g if type(g) is list else (g,))):
+        return None
+    return writes
+
+
+def _negative_zero(g: float) -> bool:
+    return g == 0.0 and math.copysign(1.0, g) < 0.0
+
+
+def _commit(writes: list) -> None:
+    """Write the new grads, all or nothing: an exception on the way (Ctrl-C, a signal handler
+    that raises) puts back every grad already written, then goes on, as eager's pass does."""
+    earlier = [leaf.grad for leaf, _ in writes]
+    guard = None
     try:
-        # eager: a leaf's grad is the pass's sum (from 0.0, so never -0.0) plus its earlier grad
-        for p, t in zip(prog.ns["SP"], sp):
-            p.grad = t + p.grad
-        for k, group_rows in rows:
-            pw, pb, stores = prog.ns[f"PW{k}"], prog.ns[f"PB{k}"], prog.ns[f"ST{k}"]
-            for j, gj, grads in group_rows:  # (t + 0.0: a product g·0.0 may be -0.0, the sum is not)
-                if stores is not None and stores[j].ready():
-                    earlier = stores[j].grad
-                    new = [t + 0.0 + e for t, e in zip(grads, earlier)]
-                    new.append(gj + earlier[-1])
-                    stores[j].put(grad=new)
-                    continue
-                for p, t in zip(pw[j], grads):
-                    p.grad = t + 0.0 + p.grad
-                pb[j].grad = gj + pb[j].grad
-        for x, t in zip(flat, ins):
-            if isinstance(x, Value):
-                x.grad = t + x.grad
-    finally:
+        guard = Interrupts.install()  # Ctrl-C raises as usual until every grad is written
+        for leaf, g in writes:
+            leaf.grad = g
         if guard is not None:
-            guard.release()
+            guard.release()  # (the last call: a Ctrl-C that comes until here undoes the writes)
+    except BaseException:
+        undo = Interrupts.install(holding=True)
+        try:
+            for (leaf, _), g in zip(writes, earlier):
+                leaf.grad = g
+        finally:
+            if undo is not None:
+                undo.release()
+            if guard is not None:
+                guard.release()  # (delivers a Ctrl-C held during the undo)
+        raise
 
 
 # --- check=True: the replay beside eager -------------------------------------------------

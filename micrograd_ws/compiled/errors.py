@@ -1,7 +1,7 @@
 """The two ways a replay stops: :class:`ReplayError` for you, :class:`RunEagerly` inside."""
 from __future__ import annotations
 
-__all__ = ["ReplayError", "RunEagerly"]
+__all__ = ["ReplayError", "RunEagerly", "TraceWarning"]
 
 
 class ReplayError(RuntimeError):
@@ -9,6 +9,13 @@ class ReplayError(RuntimeError):
 
 
 ReplayError.__module__ = "micrograd_ws.compiled"  # its name in tracebacks, where you import it from
+
+
+class TraceWarning(UserWarning):
+    """The trace saw ``fn`` do what a replay cannot follow: read ``.data``, or close over numbers."""
+
+
+TraceWarning.__module__ = "micrograd_ws.compiled"
 
 
 class RunEagerly(Exception):

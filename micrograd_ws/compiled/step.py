@@ -54,9 +54,8 @@ class TrainingStep:
     def __call__(self, *args: Any) -> float:
         compiled = self.compiled
         shape, flat = flatten(args)
-        prog = compiled._traced(shape, flat)
-        if prog is None:
-            return self._eager(args)
+        self.stage = "forward"
+        prog = compiled._traced(shape, flat)  # (an error of fn in the trace is eager's forward error, raised once)
         self._forget_checks_if_params_changed()
         if prog not in self._checked:
             self._check_params(prog)
@@ -84,15 +83,8 @@ class TrainingStep:
                     raise TypeError(f"run(samples): each sample is a tuple of fn's arguments, such as (x, y), or (x,) "
                                     f"for a function of one argument; got {type(args).__name__} {args!r}")
                 shape, flat = flatten(tuple(args))
-                now = self.compiled._traced(shape, flat)
-                if now is None:  # the trace failed on these numbers: this step eagerly
-                    if state is not None:
-                        _write_state(prog, state)
-                        state = None
-                    losses.append(loss := self._eager(tuple(args)))
-                    if loss > self.max_loss:
-                        break
-                    continue
+                self.stage = "forward"
+                now = self.compiled._traced(shape, flat)  # (fn's error in the trace: raised, the state written)
                 if now is not prog:
                     if state is not None:
                         _write_state(prog, state)
@@ -147,7 +139,7 @@ class TrainingStep:
         return self._step(self.compiled, args)
 
     def _eager(self, args: tuple) -> float:
-        return self._step(self.compiled.fn, args)
+        return self._step(self.compiled.eager, args)  # (fn on Values, as the trace calls it)
 
     def _step(self, fn: Callable, args: tuple) -> float:
         """``loss = fn(*args)``, then zero_grad, backward and SGD.step, as eager does; ``stage`` says

@@ -40,7 +40,7 @@ from ..optim import SGD
 from ..paths import Analysis, Edge, Graph
 from ..stepping import backward_steps
 from ..train import History
-from .learn import SUM_ORDER, desired_output, predict_steps
+from .learn import GRID, SUM_ORDER, add_diagnoses, desired_output, predict_steps
 from .replay import replay_data
 
 __all__ = ["explore", "Explorer", "ExploreError", "MAX_GRAPH_NODES", "SGD_STEPS"]
@@ -400,6 +400,8 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
     asked = param is not None
     if param is None:  # the parameter that moves C most: the page opens on a gradient that is not 0
         param = _steepest(graph, grads, inputs)
+    # the mistakes predict mode recognises; of a large page's picks, the default question's and the selected one's
+    add_diagnoses(C, state["predict"], graph, None if small else [pos[param]] if param is not None else [])
     forward = [k for k, v in enumerate(order) if v.parents]
     view = _graph_view(C, graph, param)
     drawn = [tuple(map(int, e.split("."))) for e in view.get("edges", ())]
@@ -415,6 +417,7 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
         "forward": forward, **state,
         "graph": view, "network": network, "view": first,
         "select": pos[param] if param is not None else None, "asked": asked,
+        "grid": GRID,
         "stops": _stops(C, graph, forward, [st["node"] for st in state["backward"]], state["completeAt"], grads, network),
         "sgd": _descent(C, graph, network, inputs, small, forward, drawn),
     }
@@ -519,6 +522,8 @@ def _descent(C: Value, graph: Graph, network: dict | None, inputs: list, small: 
         state["edgeText"] = _edge_texts(g, drawn)
         if not small:  # the h = 100 page: predict mode and the chain rules stay with the weights it opened on
             del state["predict"], state["paths"], state["inspect"]  # the page shows each node's data and grad
+        else:
+            add_diagnoses(cost, state["predict"], g)
         states.append(state)
     return {"lr": ALPHA, "lrText": f"{ALPHA:g}", "states": states}
 

@@ -445,7 +445,7 @@
   // The questions, their answers and the products come from Python (D.predict); the page
   // checks a typed number and runs the MLP's forward pass itself for the nudge.
   const L = { mode: null, asked: -1, factor: false, hints: 0, done: new Map(), right: 0, answered: 0,
-              skipped: 0, nudged: null, tried: new Set() };
+              skipped: 0, nudged: null, tried: new Set(), diag: null };
   const PREDICT_HELP = "Predict mode: before each backward step is shown, → asks for the gradients it completes " +
     "(of a column of many, one: the one selected in the inspector, else the largest). Type a number, Enter: a wrong " +
     "first answer gets a second try (the score counts first tries); the step's last answer reveals it. hint, one " +
@@ -460,6 +460,19 @@
     return Number.isFinite(v) ? v : null;
   }
   const close = (a, t) => (t === 0 ? Math.abs(a) <= 1e-9 : Math.abs(a - t) <= 0.005 * Math.abs(t));
+  // A wrong answer's diagnosis: Python's candidates for the question (q.diag: the wrong numbers'
+  // grid cells, their kind, factor and message, see explorer/learn.py), the one of lowest rank whose
+  // cell is within 1 of the answer's (then the nearest); null when none fits.  Only cells are compared.
+  function diagnosis(q, v) {
+    if (!q.diag || !D.grid) return null;
+    const c = Math.round(Math.asinh(v / D.grid.scale) / D.grid.step);
+    let best = null;
+    for (const d of q.diag) {
+      const off = Math.abs(d.cell - c);
+      if (off <= 1 && (!best || d.rank < best.rank || (d.rank === best.rank && off < Math.abs(best.cell - c)))) best = d;
+    }
+    return best && { kind: best.kind, factor: best.factor, message: best.message };
+  }
   // A step's questions, in the order asked: its node's gradient, then the parameters it completes;
   // of a layer's many weights (pick) the one selected in the inspector, else Python's first.
   // The weights of a pick share one place in the score: key() is the question, or its pick.
@@ -495,11 +508,14 @@
       $("ask-factor").textContent = q.factor ? "ask one factor: " + q.factor.q : "";
     }
     if (result !== undefined) $("learn-result").textContent = result;
+    $("learn-diagnosis").hidden = !(q && L.diag);  // what the first answer looks like, during the second try
+    $("learn-diagnosis").textContent = q && L.diag ? L.diag.message : "";
   }
   // the asked step's next open question (the step not revealed yet, the number asked hidden), or,
   // when none is left, the step revealed; ``before`` is what the last answer showed
   function pose(before) {
     const s = L.asked, q = cur();
+    L.diag = null;
     if (!q) {  // the answer box hides: → and the page's other keys are the page's again at once
       L.asked = -1; $("ask-input").blur(); goto(F + s + 1); renderPredict(before); return;
     }
@@ -551,7 +567,7 @@
     const q = cur(), v = parseAnswer(x);
     if (v === null) {  // not a number: a hint, no penalty
       const h = hint();
-      return { accepted: false, counted: false, question: q.q, hint: h, score: $("learn-score").textContent };
+      return { accepted: false, counted: false, question: q.q, hint: h, diagnosis: null, score: $("learn-score").textContent };
     }
     if (L.factor) {
       const ok = close(v, q.factor.value);
@@ -559,20 +575,22 @@
       const text = (ok ? "✓ right: " : "✗ not quite (you typed " + x + "): ") + q.factor.q + " = " + q.factor.text +
         "\nNow " + q.q + " = ?";
       renderPredict(text);
-      return { accepted: ok, counted: false, question: q.factor.q, product: text, score: $("learn-score").textContent };
+      return { accepted: ok, counted: false, question: q.factor.q, product: text, diagnosis: null, score: $("learn-score").textContent };
     }
     const ok = close(v, q.value), product = productText(q), k = key(L.asked, q), first = !L.tried.has(k);
+    const diag = ok ? null : diagnosis(q, v);  // which factor of the chain rule looks wrong (no number given)
     if (first) { L.tried.add(k); L.answered++; if (ok) L.right++; }  // the score counts first tries
     if (!ok && first) {  // a second try before the answer is shown
       const text = "✗ not quite (you typed " + x + "). Try once more: " + q.q + " = " + q.formula +
         (q.why ? "  (" + q.why + ")" : "") + "\n(hint: the factors; show: the answer)";
+      L.diag = diag;
       renderPredict(text);
       $("ask-input").focus();
-      return { accepted: false, counted: true, retry: true, question: q.q, score: $("learn-score").textContent };
+      return { accepted: false, counted: true, retry: true, question: q.q, diagnosis: diag, score: $("learn-score").textContent };
     }
-    settle(ok ? "right" : "wrong", (ok ? "✓ right" + (first ? ". " : " on the second try. ") : "✗ not quite again: you typed " + x + ". ") +
-      "The chain rule:\n" + product);
-    return { accepted: ok, counted: first, question: q.q, product, score: $("learn-score").textContent };
+    settle(ok ? "right" : "wrong", (ok ? "✓ right" + (first ? ". " : " on the second try. ") : "✗ not quite again: you typed " + x + ". " +
+      (diag ? diag.message + "\n" : "")) + "The chain rule:\n" + product);
+    return { accepted: ok, counted: first, question: q.q, product, diagnosis: diag, score: $("learn-score").textContent };
   }
   function askFactor() {  // the current question's first factor on its own, e.g. ∂H2[3]/∂z2[3] = ?
     if (L.mode !== "predict") setMode("predict");

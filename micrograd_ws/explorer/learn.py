@@ -3,7 +3,9 @@
 *Predict*: before each backward step, the gradients it completes, in the handout's names
 (H2[3]'s step completes ``∂C/∂z2[3]``), their answers, one factor to ask on request, and the
 handout's product with the numbers plugged in (``∂C/∂H2[3] · ∂H2[3]/∂z2[3] = 0.5 · 0``), so
-the page checks and shows, never derives.
+the page checks and shows, never derives.  Each question also carries the mistakes
+:mod:`micrograd_ws.diagnose` knows for it (``diag``, see :func:`add_diagnoses`): on a wrong
+answer the page finds the learner's number among them by its grid cell and names the factor.
 
 *Nudge*: what the page needs to run an MLP's forward pass itself (the handout's formulas):
 the desired output ``O_des`` of ``C = (O − O_des)²`` and how this Python adds a weighted
@@ -30,14 +32,21 @@ from typing import Iterable
 
 from .. import viz
 from ..checks import NumberLabel
+from ..diagnose import SCALE, STEP, Diagnoser
 from ..engine import Value
 from ..notation import name, num, partial, product
 from ..paths import Edge, Graph
 
-__all__ = ["predict_steps", "desired_output", "SUM_ORDER"]
+__all__ = ["predict_steps", "add_diagnoses", "desired_output", "SUM_ORDER", "GRID", "MAX_CANDIDATES"]
 
 _TERMS_SHOWN = 3  # terms of a long sum written out; the rest are counted
 _ASK_ALL = 3  # a step completing at most this many parameters asks for each; more: the bias and one weight
+
+#: the diagnosis grid the page computes cells on: ``cell(x) = round(asinh(x / scale) / step)``
+GRID = {"step": STEP, "scale": SCALE}
+#: candidate mistakes kept per question (the likeliest: lowest rank), so that a question whose sum
+#: has 100 terms (∂C/∂w1[3] on the h = 100 page: 800 candidates) keeps the page small
+MAX_CANDIDATES = 24
 
 #: how ``sum(map(mul, w, x), b)`` adds: left to right before Python 3.12, compensated after
 SUM_ORDER = "neumaier" if sys.version_info >= (3, 12) else "plain"
@@ -98,6 +107,64 @@ def predict_steps(C: Value, graph: Graph, nodes: list[int], grads: list[float],
             entry["rest"] = " ".join(rest) + " Select one in the inspector before this step to be asked for it instead."
         out.append(entry)
     return out
+
+
+def add_diagnoses(C: Value, steps: list[dict], graph: Graph, picked: Iterable[int] | None = None) -> None:
+    """Put into each question of ``steps`` (:func:`predict_steps`) the mistakes a learner makes on it.
+
+    ``diag``: a list of ``{"kind", "factor", "message", "cell", "rank"}``, lowest rank first,
+    from :meth:`micrograd_ws.diagnose.Diagnoser.question_data` — the wrong number's grid cell
+    (:data:`GRID`), never a number, and the message naming the factor, never the answer.  The
+    page takes a wrong answer's cell, keeps the candidates within 1 of it, and shows the one of
+    lowest rank.  α multiplied in is a mistake of a parameter's update, so a node's question
+    (∂C/∂z2[3]) leaves it out.  A mistake the page would accept (within 0.5%) is left out; of candidates in one
+    cell only the likeliest is kept (the page could not pick another), then at most
+    :data:`MAX_CANDIDATES`.
+
+    Of a pick (one of many asked, e.g. the 100 w2[3][·] of a step) every question is diagnosed
+    when ``picked`` is None; else its first (the one asked by default) and those whose node is
+    in ``picked`` (the page's selected parameter), the rest get ``diag: None``.
+
+    >>> from micrograd_ws import squared_error, two_neuron
+    >>> net = two_neuron(seed=0); C = squared_error(net(2.0), 1.0); C.backward()
+    >>> g = Graph(C); steps = predict_steps(C, g, [g.position[C], g.position[C.parents[0]]], [v.grad for v in g.order])
+    >>> add_diagnoses(C, steps, g)
+    >>> [(c["kind"], c["factor"]) for c in steps[1]["asks"][0]["diag"]][:2]   # ∂C/∂w1 = 2(O − O_des) · i
+    [('sign', '∂C/∂O'), ('missing factor', '∂C/∂O')]
+    >>> print(steps[1]["asks"][0]["diag"][1]["message"])
+    missing factor ∂C/∂O: it looks like the 2 of ∂C/∂O = 2(O − O_des) left out.
+    """
+    dx = Diagnoser(C)
+    order = graph.order
+    chosen = None if picked is None else set(picked)
+    for step in steps:
+        for q in step["asks"]:
+            q["diag"] = _candidates(dx, order[q["node"]], q["value"])
+        for pick in step.get("picks", ()):
+            for n, q in enumerate(pick):
+                wanted = chosen is None or n == 0 or q["node"] in chosen
+                q["diag"] = _candidates(dx, order[q["node"]], q["value"]) if wanted else None
+
+
+def _candidates(dx: Diagnoser, v: Value, truth: float) -> list[dict]:
+    """One question's candidates as the page uses them (see :func:`add_diagnoses`)."""
+    data = dx.question_data(v)
+    out, cells = [], set()
+    for c in sorted(data["candidates"], key=lambda c: c["rank"]):  # stable: the diagnoser's order among equals
+        if _accepted(c["value"], truth) or c["cell"] in cells or (c["factor"] == "α" and v.parents):
+            continue
+        cells.add(c["cell"])
+        head = c["kind"] + (f" {c['factor']}" if c["factor"] else "")
+        out.append({"kind": c["kind"], "factor": c["factor"], "message": f"{head}: it looks like {c['detail']}.",
+                    "cell": c["cell"], "rank": c["rank"]})
+        if len(out) == MAX_CANDIDATES:
+            break
+    return out
+
+
+def _accepted(x: float, truth: float) -> bool:
+    """The page's own check of an answer (explorer.js ``close``): within 0.5%, or 1e-9 of a 0."""
+    return abs(x) <= 1e-9 if truth == 0 else abs(x - truth) <= 0.005 * abs(truth)
 
 
 def _kind(v: Value) -> str:
