@@ -96,8 +96,9 @@ class Store:
         if stamp is not None and not stamp.done:
             self.budget = self.allowance  # (a pass is open: try again later)
             return
-        guard = Interrupts.install(holding=True)
+        guard = None
         try:
+            guard = Interrupts.install(holding=True)
             for p, x, g in zip(self.params, self.data, self.grad):
                 _DATA.__set__(p, x)
                 _GRAD.__set__(p, g)
@@ -124,8 +125,9 @@ class Store:
         params = self.params
         if not all([p._pass is None or p._pass.done for p in params]):
             return False
-        guard = Interrupts.install(holding=True)
+        guard = None
         try:
+            guard = Interrupts.install(holding=True)
             self.data = [p.data for p in params]
             grads = [p.grad for p in params]
             self.grad = self.zeros if all([g == 0.0 and type(g) is float and math.copysign(1.0, g) > 0

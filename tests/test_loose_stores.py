@@ -4,6 +4,7 @@ list is wanted (SGD, zero_grad, compile, pickle). Every number stays what plain 
 """
 import copy
 import math
+import signal
 import pickle
 import random
 
@@ -226,7 +227,7 @@ def test_an_interrupt_anywhere_while_a_store_lets_go_leaves_a_net_that_computes_
     for k in range(1, n + 1):
         net = fresh()
         try:
-            with at_line(k, files, "raise"):
+            with at_line(k, files, "signal"):  # a real Ctrl-C at that line
                 lecture_update(net)
         except KeyboardInterrupt:
             pass
@@ -235,6 +236,7 @@ def test_an_interrupt_anywhere_while_a_store_lets_go_leaves_a_net_that_computes_
         twin = plain_copy(net)
         for x in (0.2, -0.7):
             assert net(x).data == twin(x).data, f"interrupt at line event {k} of {n}"
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # no handler left behind
 
 
 def test_a_compiled_call_while_a_stepped_pass_holds_the_parameters_says_what_to_do():
