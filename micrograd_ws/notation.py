@@ -22,7 +22,7 @@ from .checks import NumberLabel
 if TYPE_CHECKING:
     from .engine import Value
 
-__all__ = ["num", "exact", "product", "name", "expression", "partial", "wrap", "local_formula",
+__all__ = ["num", "exact", "product", "name", "printable", "expression", "partial", "wrap", "local_formula",
            "suggest_labels", "did_you_mean"]
 
 
@@ -65,8 +65,27 @@ def name(v: Value, depth: int = 2) -> str:
     ('…·3·3', 'mean(…)·2')
     """
     if v.label:
-        return v.label
+        return printable(v.label)
     return expression(v, depth)
+
+
+LONGEST = 120  # characters of a label that pictures, pages and explanations show
+
+
+def printable(text: str, limit: int = LONGEST) -> str:
+    """``text`` as pictures, pages and figures can show it: a lone surrogate (a file name's undecodable
+    byte, ``'\\udcff'``) becomes U+FFFD, and past ``limit`` characters the middle gives way to
+    ``…`` and the count (a label of 8,000 characters would be a picture Graphviz refuses).
+
+    >>> printable('d\\udcff.csv'), printable('w' * 200, 30)
+    ('d\ufffd.csv', 'wwwwwwwwwwwww…(200 characters)')
+    """
+    if not text.isascii():
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if len(text) > limit:
+        tail = f"…({len(text)} characters)"
+        text = text[:max(1, limit - len(tail))] + tail
+    return text
 
 
 def expression(v: Value, depth: int = 2) -> str:

@@ -117,6 +117,10 @@ def load(path: PathLike) -> MLP:
     Only a regular file of at most :data:`MAX_BYTES` is read: a FIFO, a device such as
     ``/dev/zero`` or an oversized file is refused before anything is read from it.
     """
+    if isinstance(path, bytes):  # a path as the OS gives it, bytes: its str form
+        path = os.fsdecode(path)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"load(path): path is a file name (str or pathlib.Path), got {type(path).__name__} {path!r}")
     p = Path(path)
     try:
         doc = _parse(_read_model_file(p))

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..notation import printable
 from ..data import TARGETS, DataError, make_dataset, read_csv
 from ..explorer import explore
 from ..files import check_writable, render_figure, write_together
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         model = two_hidden_layers(args.hidden or HIDDEN, args.seed)
         about = f"{' → '.join(map(str, model.sizes))} ReLU net"
-    source = f"target {data.target.formula}" if data.target else f"data from {args.data}"
+    source = f"target {data.target.formula}" if data.target else f"data from {printable(str(args.data))}"
     print(f"Training the {about} on {source} ({len(data)} samples), α = {args.lr:g}, seed {args.seed}")
     try:
         history = train(model, data, args.iters, args.lr, args.seed, progress=True,
