@@ -373,3 +373,23 @@ def test_no_answer_is_visible_while_it_is_asked(browser, dot, tmp_path):
         page.js(f"explorer.answer({value!r})")
     assert asked >= 5 and page.js("explorer.score().right") == asked
     page.clean()
+
+
+def test_a_graph_that_is_not_an_mlp_has_no_network_tab_to_break(browser, dot, tmp_path):
+    # issue 25, 12: the network tab threw a TypeError on every non-MLP page; 9 and 10: a title of
+    # placeholders, and lone surrogates in a label, are text like any other
+    a, b = Value(1.5, "a\ud800"), Value(-2.0, "{{script}}")
+    y = (a * b).tanh()
+    y.label = "y"
+    y.backward()
+    path = tmp_path / "plain.html"
+    explore(y, title="{{style}} {{data}} {{script}}").save(path)
+    source = path.read_text(encoding="utf-8")
+    assert "<title>{{style}} {{data}} {{script}}</title>" in source  # filled in once, never read again
+    page = Page(browser, path).ready()
+    assert page.js("document.getElementById('tab-network').disabled") is True
+    page.js("explorer.showView ? explorer.showView('network') : document.getElementById('tab-network').click()")
+    page.page.locator("#tab-network").dispatch_event("click")
+    assert page.js("explorer.view") == "graph"
+    assert "a\ufffd" in page.js("explorer.data.names")
+    page.clean()  # no console errors, no requests

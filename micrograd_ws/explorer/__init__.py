@@ -35,7 +35,7 @@ from ..files import write_atomic
 from ..handout import ALPHA
 from ..mathtext import xml_text
 from ..nn import MLP
-from ..notation import exact, expression, name, num, partial
+from ..notation import exact, expression, name, num, partial, printable
 from ..optim import SGD
 from ..paths import Analysis, Edge, Graph
 from ..stepping import backward_steps
@@ -296,7 +296,8 @@ _LATER = ("inspect", "paths", "ops", "predict", "replay", "sgd")
 
 def _packed(data: dict) -> str:
     """JSON, gzipped (the page unpacks it with the browser's DecompressionStream), as base64."""
-    raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    raw = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")  # (a lone surrogate: U+FFFD)
     return base64.b64encode(gzip.compress(raw, 6, mtime=0)).decode("ascii")
 
 
@@ -327,14 +328,11 @@ class Explorer:
         if self._html is None:
             core = {k: v for k, v in self.data.items() if k not in _LATER}
             later = {k: self.data[k] for k in _LATER if k in self.data}
-            title = html.escape(self.data["title"])
-            self._html = (_static("page.html")
-                          .replace("{{title}}", title)
-                          .replace("{{stamp}}", html.escape(self.stamp))
-                          .replace("{{style}}", _static("explorer.css"))
-                          .replace("{{data}}", _packed(core))
-                          .replace("{{inspect}}", _packed(later))
-                          .replace("{{script}}", _script_safe(_static("explorer.js"))))
+            fill = {"title": html.escape(printable(self.data["title"], 10_000)), "stamp": html.escape(self.stamp),
+                    "style": _static("explorer.css"), "data": _packed(core), "inspect": _packed(later),
+                    "script": _script_safe(_static("explorer.js"))}
+            # one pass over the template: what is filled in is never read again (a title "{{script}}" stays text)
+            self._html = re.sub(r"\{\{(\w+)\}\}", lambda m: fill.get(m[1], m[0]), _static("page.html"))
         return self._html
 
     def save(self, path: Union[str, Path]) -> Path:

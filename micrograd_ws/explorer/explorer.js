@@ -432,6 +432,7 @@
     $("play").textContent = "play"; $("play").classList.remove("on");
   }
   function showView(which) {
+    if (which === "network" && !D.network) which = "graph";  // not an MLP's graph: no network to draw
     for (const v of ["graph", "network"]) {
       $(v + "-view").classList.toggle("shown", v === which);
       $("tab-" + v).classList.toggle("on", v === which);
@@ -997,6 +998,7 @@
   const hasGraph = initGraph(), hasNet = initNetwork();
   performance.mark("explorer:views");
   $("tab-graph").onclick = () => showView("graph"); $("tab-network").onclick = () => showView("network");
+  if (!D.network) { $("tab-network").disabled = true; $("tab-network").title = "the network view draws an MLP's layers; this graph is not one"; }
   document.addEventListener("keydown", (e) => {
     // typing, and the replay's own slider (its arrows move through the iterations), keep their keys
     const typing = e.target.tagName === "INPUT" && (!["range", "checkbox"].includes(e.target.type) || e.target.id === "replay-k");
