@@ -55,6 +55,7 @@ def test_an_op_defined_with_define_op_works_everywhere(clean_value):
     everywhere("sin", math.sin, math.cos, lambda t: -math.sin(t))
 
 
+@pytest.mark.filterwarnings("ignore:compile. fn reads .data")  # (the op's own read of .data: it lives in this file, not engine.py)
 def test_an_op_added_to_the_engine_as_a_method_and_a_rule_works_everywhere(clean_value):
     # what a learner adds to engine.py: the method (forward and local derivative side by side) and its rule
     def cube(self):
