@@ -143,8 +143,8 @@ class Pass:
             return self.release()
         # the sums with the earlier grads: all computed and checked before the first is written
         sums = [(leaf, leaf.grad + e) for leaf, e in zip(touched, self.earlier) if e] if any(self.earlier) else ()
-        merged = [(part, new, before) for part, before in zip(parts, self.before)
-                  if (new := part.merged(before)) is not None] if parts else ()
+        merged = [(part, new, before) for part, before in zip(parts, self.before)  # (from zeros: the sums are the grads)
+                  if before is not part.zeros and (new := part.merged(before)) is not None] if parts else ()
         if sums and not _isfinite(sum([s for _, s in sums])):
             for (leaf, s), e in zip(sums, [e for e in self.earlier if e]):
                 if not _isfinite(s):
