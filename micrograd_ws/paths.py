@@ -29,7 +29,7 @@ from .notation import did_you_mean, expression, local_formula, name, partial, su
 
 # name, expression, suggest_labels and did_you_mean are notation's, here too as before
 __all__ = ["Edge", "Graph", "Analysis", "name", "expression", "subgraph", "edges", "paths", "count_paths",
-           "path_product", "suggest_labels", "did_you_mean"]
+           "path_product", "factors_to_root", "suggest_labels", "did_you_mean"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,28 @@ class Analysis:
                 stack.pop()
                 if path:
                     path.pop()
+
+
+def factors_to_root(graph: Graph, cap: int = 10**12) -> dict[Value, int]:
+    """For each node, how many factors its chain rule has written out: the lengths of all its paths
+    to the root, added (at most ``cap``; a graph can have exponentially many paths).
+
+    One pass over the graph, root first, so a page can know what each explanation would cost
+    before building any (``Analysis(root, v)`` and its listing take time in proportion to it).
+
+    >>> a = Value(2.0, 'a'); b = a * a; b.label = 'b'; c = b.relu() + a; c.label = 'c'
+    >>> f = factors_to_root(Graph(c)); f[a], f[b], f[c]
+    (7, 2, 0)
+    """
+    count: dict[Value, int] = {graph.root: 1}
+    length: dict[Value, int] = {graph.root: 0}
+    for v in reversed(graph.order[:-1]):
+        n = f = 0
+        for c, _ in graph.uses.get(v, ()):
+            n += count[c]
+            f += length[c] + count[c]
+        count[v], length[v] = min(n, cap), min(f, cap)
+    return length
 
 
 def subgraph(root: Value, w: Value) -> list[Value]:
