@@ -683,7 +683,8 @@ def _replay(history, param, title: str) -> Explorer:
         replay["param"] = replay["names"].index(page.names[page.data["select"]])  # the one asked for
     page.data["replay"] = replay
     page.data["note"] = (f"The page holds the weights at {len(held)} of the {n + 1:,} moments: iterations "
-                         + ", ".join(f"{k:,}" for k in held) + ".")
+                         + ", ".join(f"{k:,}" for k in held) + "."
+                         + (f" (Thinned: {replay['thinned']}.)" if replay.get("thinned") else ""))
     page.stamp = time.strftime("recorded %Y-%m-%d %H:%M UTC", time.gmtime())  # the one part that differs per run
     page._html = None
     return page

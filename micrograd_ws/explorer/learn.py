@@ -49,7 +49,8 @@ GRID = {"step": STEP, "scale": SCALE}
 #: has 100 terms (∂C/∂w1[3] on the h = 100 page: 800 candidates) keeps the page small
 MAX_CANDIDATES = 24
 #: a question is diagnosed when its chain rule written out has at most this many factors (the diagnoser
-#: tries each factor of each path, in time factors × path length: ∂C/∂x at the foot of a long chain is asked, not diagnosed) ...
+#: tries each factor of each path, in time factors × path length: ∂C/∂x at the foot of a long chain is
+#: asked, not diagnosed) ...
 MAX_DIAGNOSED_FACTORS = 128
 #: ... while the page's diagnosed questions have at most this many factors in all
 _DIAGNOSED_BUDGET = 20_000
