@@ -4,10 +4,11 @@ import re
 
 import pytest
 
+import micrograd_ws.explorer as ex
 from micrograd_ws import Value, explore, squared_error, two_hidden_layers, two_neuron
 from micrograd_ws.cli import main
-from micrograd_ws.explorer import ExploreError
-from micrograd_ws.paths import Analysis, Graph
+from micrograd_ws.explorer import ExploreError, learn
+from micrograd_ws.paths import Analysis, Edge, Graph
 
 
 def _cost(hidden=None, seed=0, x=2.0, y=1.0, backward=True):
@@ -176,7 +177,6 @@ def _chain(ops: int) -> Value:
 
 def _edge_reads(monkeypatch, C: Value) -> int:
     """How often explore reads an edge's formula, symbol or local derivative (its work, not the clock's)."""
-    from micrograd_ws.paths import Edge
     count = [0]
     for attr in ("formula", "symbol", "local"):
         prop = getattr(Edge, attr)
@@ -193,8 +193,6 @@ def _edge_reads(monkeypatch, C: Value) -> int:
 def test_explore_work_grows_linearly_past_its_caps(monkeypatch):
     """Every leaf's chain rule along a chain is quadratic (the leaf at the foot has n factors): the
     page explains within its caps, so four times the chain is at most about four times the work."""
-    import micrograd_ws.explorer as ex
-    from micrograd_ws.explorer import learn
     caps = {"MAX_EXPLAINED_FACTORS": 300, "MAX_GRAPH_NODES": 0}
 
     def work(ops):
@@ -208,7 +206,6 @@ def test_explore_work_grows_linearly_past_its_caps(monkeypatch):
 
 
 def test_the_cap_is_said_with_the_way_around_it(monkeypatch):
-    import micrograd_ws.explorer as ex
     monkeypatch.setattr(ex, "MAX_EXPLAINED_FACTORS", 50)
     C = _chain(40)
     page = explore(C)

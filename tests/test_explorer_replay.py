@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+import micrograd_ws.commands.train as command
+import micrograd_ws.train as training
 from micrograd_ws import two_hidden_layers, two_neuron
 from micrograd_ws.cli import main
 from micrograd_ws.data import make_dataset
@@ -222,8 +224,6 @@ def test_replay_plots_first_a_parameter_that_training_moved(run):
 def test_train_explore_thins_the_replay_to_its_cap_and_says_so(tmp_path, dot, capsys, monkeypatch):
     """moments × parameters is capped (issue 25 item 15): the replay keeps the first and last moments and
     as many --iters counts as fit, and train and the page say how many of how many."""
-    import micrograd_ws.commands.train as command
-    import micrograd_ws.train as training
     for module in (training, command):
         monkeypatch.setattr(module, "MAX_REPLAY_NUMBERS", 2 * 13 * 6)  # the 1 → 2 → 2 → 1 net: 6 moments
     out = tmp_path / "r.html"
