@@ -35,7 +35,7 @@ from .engine import Value, topological_order
 from .mathtext import (MathML, Plain, TeX, join_factors, md_escape, mml, mml_num, mml_partial, tex, tex_num,
                        tex_partial, tex_text, xml_text)
 from .notation import did_you_mean, name, num, partial, wrap
-from .paths import Analysis, Edge, path_product
+from .paths import Analysis, Edge, path_product, path_totals
 
 __all__ = ["explain", "Explanation", "PathTerm", "MAX_LISTED", "build_explanation", "find_label"]
 
@@ -107,6 +107,10 @@ def build_explanation(root: Value, w: Value, all_paths: bool, max_paths: int,
                       analysis: Analysis | None = None) -> Explanation:
     """explain() without the argument checks, reading the analysis of (root, w) when given
     (:mod:`micrograd_ws.viz` and :mod:`micrograd_ws.explorer` pass the one they draw from)."""
+    if analysis is None:  # counted first, in a few numbers a node: an Analysis only for paths it will list
+        n_paths, factors, total = path_totals(root, w)
+        if n_paths > MAX_ENUMERATED or factors > MAX_FACTORS:
+            return Explanation(root, w, (), n_paths, total, w.grad, all_paths, max_paths)
     a = analysis if analysis is not None else Analysis(root, w)
     if a.n_paths <= MAX_ENUMERATED and _n_factors(a) <= MAX_FACTORS:
         terms = tuple(PathTerm(p) for p in a.paths())
@@ -245,7 +249,7 @@ class Explanation:
                     (None, [("num", x) for x in t.locals], None)]
             return rows + [total]
         if not terms:  # too many paths, or too many factors along them, to list
-            return [(("text", f"the sum over {self.n_paths} paths, too many to list (more than "
+            return [(("text", f"the sum over {self.n_paths} path{'s' * (self.n_paths != 1)}, too many to list (more than "
                               f"{MAX_ENUMERATED:,} paths or {MAX_FACTORS:,} factors in all; accumulated node by node, "
                               "as backward() does)"), [], None), total]
         tpl = _template(terms)

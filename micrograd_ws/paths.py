@@ -20,8 +20,11 @@ explorer page (:mod:`micrograd_ws.explorer`) read it.
 """
 from __future__ import annotations
 
+import bisect
 import math
+from array import array
 from dataclasses import dataclass
+from itertools import islice
 from typing import Iterator
 
 from .engine import Value, topological_order
@@ -29,7 +32,7 @@ from .notation import did_you_mean, expression, local_formula, name, partial, su
 
 # name, expression, suggest_labels and did_you_mean are notation's, here too as before
 __all__ = ["Edge", "Graph", "Analysis", "name", "expression", "subgraph", "edges", "paths", "count_paths",
-           "path_product", "suggest_labels", "did_you_mean"]
+           "path_product", "factors_to_root", "path_totals", "suggest_labels", "did_you_mean"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,62 @@ class Analysis:
                 stack.pop()
                 if path:
                     path.pop()
+
+
+def factors_to_root(graph: Graph, cap: int = 10**12) -> dict[Value, int]:
+    """For each node, how many factors its chain rule has written out: the lengths of all its paths
+    to the root, added (at most ``cap``; a graph can have exponentially many paths).
+
+    One pass over the graph, root first, so a page can know what each explanation would cost
+    before building any (``Analysis(root, v)`` and its listing take time in proportion to it).
+
+    >>> a = Value(2.0, 'a'); b = a * a; b.label = 'b'; c = b.relu() + a; c.label = 'c'
+    >>> f = factors_to_root(Graph(c)); f[a], f[b], f[c]
+    (7, 2, 0)
+    """
+    count: dict[Value, int] = {graph.root: 1}
+    length: dict[Value, int] = {graph.root: 0}
+    for v in reversed(graph.order[:-1]):
+        n = f = 0
+        for c, _ in graph.uses.get(v, ()):
+            n += count[c]
+            f += length[c] + count[c]
+        count[v], length[v] = min(n, cap), min(f, cap)
+    return length
+
+
+def path_totals(root: Value, w: Value, cap: int = 10**12) -> tuple[int, int, float]:
+    """(how many paths lead from ``w`` to ``root``, their factors together, ∂root/∂w summed node by node as
+    :class:`Analysis` sums it) in one pass and a few numbers per node, without the edges and maps of an
+    Analysis: whether the paths are few enough to list is known before any is (a chain of two million
+    nodes then takes about 0.3 GB, not 4). Paths are counted exactly, as Analysis counts them; factors stop at ``cap``.
+
+    >>> a = Value(2.0, 'a'); b = a * a; b.label = 'b'; c = b.relu() + a; c.label = 'c'
+    >>> path_totals(c, a), path_totals(a, c)
+    ((3, 7, 5.0), (0, 0, 0.0))
+    """
+    order = topological_order(root)
+    start = bisect.bisect_left(order, w._id, key=lambda v: v._id)  # creation order: w's place, found by its id
+    if start == len(order) or order[start] is not w:
+        return 0, 0, 0.0
+    at = {w: 0}  # node -> its slot in the three columns (only w's descendants have one)
+    count, length, sums = [1], [0], array("d", [1.0])
+    for c in islice(order, start + 1, None):
+        n = f = 0
+        parts = []
+        for k, p in enumerate(c.parents):
+            j = at.get(p)
+            if j is not None:
+                n += count[j]
+                f += length[j] + count[j]
+                parts.append(sums[j] * c.local_grads[k])
+        if parts:
+            at[c] = len(count)
+            count.append(n)
+            length.append(min(f, cap))
+            sums.append(math.fsum(parts))
+    j = at.get(root)
+    return (0, 0, 0.0) if j is None else (count[j], length[j], sums[j])
 
 
 def subgraph(root: Value, w: Value) -> list[Value]:

@@ -27,7 +27,7 @@ and number before building the net; saving writes a temporary file next to the
 target and renames it over the target, so an interrupted save leaves the previous
 file intact.  Saving to a symbolic link writes through it: the file the link points
 to is replaced (atomically, in its own directory) and the link stays.  Loading reads
-only regular files of at most :data:`MAX_BYTES` (256 MiB).  ``net.save(path)`` is
+only regular files of at most :data:`MAX_BYTES` (32 MiB: the net in memory is about 14 times its file).  ``net.save(path)`` is
 :func:`save`: this module adds the method to :class:`~micrograd_ws.MLP`.
 
 >>> import os, tempfile
@@ -61,8 +61,10 @@ VERSION = 1
 _ACTIVATION = "relu"
 _KEYS = ("format", "version", "sizes", "activation", "parameters")
 _MAX_INT_DIGITS = 400  # larger integers cannot be floats anyway; refuse before converting
-#: The largest model file :func:`load` reads: 256 MiB, room for about 12 million parameters.
-MAX_BYTES = 256 * 2**20
+#: The largest model file :func:`load` reads: 32 MiB, room for about 1.5 million parameters (the widest net
+#: train makes, h = 1000, is 1,004,001 parameters and about 22 MB).  A net in memory is about 290 bytes a
+#: parameter (each a Value), 14 times its file: loading a 32 MiB file peaks near 0.6 GB.
+MAX_BYTES = 32 * 2**20
 
 PathLike = Union[str, os.PathLike]
 
@@ -152,8 +154,9 @@ def _read_model_file(p: Path) -> bytes:
 def _too_big(size: int) -> str:
     return (
         f"the file has {size:,} bytes, more than the {MAX_BYTES // 2**20} MiB a model file may have "
-        "(the handout's h = 100 net takes about 0.2 MB, h = 1000 about 22 MB), so it was not read. "
-        "Check that this is the model file you meant; a bigger one needs micrograd_ws.serialize.MAX_BYTES raised"
+        "(the handout's h = 100 net takes about 0.2 MB, h = 1000 about 22 MB; in memory a net takes about 14 "
+        "times its file), so it was not read. Check that this is the model file you meant; a bigger one needs "
+        "micrograd_ws.serialize.MAX_BYTES raised (and 14 times its size in memory)"
     )
 
 
@@ -288,6 +291,7 @@ def _from_document(doc: object) -> MLP:
             raise ModelFileError(f"b{l} must be a list of {nout} numbers for sizes {quoted(sizes)}")
         state[f"w{l}"] = [[_number(x, f"w{l}[{j}][{k}]") for k, x in enumerate(row)] for j, row in enumerate(w)]
         state[f"b{l}"] = [_number(x, f"b{l}[{j}]") for j, x in enumerate(b)]
+        params[f"w{l}"] = params[f"b{l}"] = None  # the parsed lists let go as each layer is checked
     model = MLP(sizes[0], sizes[1:], seed=0)  # seeded: loading must not touch the global random state
     model.load_state_dict(state)
     return model

@@ -27,6 +27,7 @@ Divergence (a cost that overflows or explodes) stops training with
 """
 from __future__ import annotations
 
+import bisect
 import importlib.util
 import math
 import random
@@ -46,7 +47,8 @@ from .optim import SGD
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["Snapshot", "Moment", "History", "TrainingDiverged", "train", "fit", "replay_iterations", "summary", "plot",
+__all__ = ["Snapshot", "Moment", "History", "TrainingDiverged", "train", "fit", "replay_iterations", "replay_room",
+           "thin_iterations", "MAX_REPLAY_NUMBERS", "summary", "plot",
            "schedule", "require", "MAX_SAMPLES"]
 
 _GROWTH_LIMIT = 1e6  # a cost this many times the data's scale means the steps are blowing up
@@ -285,16 +287,58 @@ def _grads(model: MLP) -> dict:
             [n.b.grad for n in layer.neurons] for layer in model.layers for p in "wb"}
 
 
-def replay_iterations(counts: Iterable[int], per_decade: int = 4) -> list[int]:
-    """The iterations a replay keeps: 0, about ``per_decade`` log-spaced ones per decade, and every count.
+#: a replay holds at most this many parameter numbers: moments × parameters (each moment's weights and
+#: gradients, 2 numbers a parameter); the h = 100 net (10,401 parameters) keeps 48 moments
+MAX_REPLAY_NUMBERS = 1_000_000
+
+
+def replay_room(parameters: int) -> int:
+    """How many moments a replay of a net of ``parameters`` keeps (:data:`MAX_REPLAY_NUMBERS`; at least 2)."""
+    return max(2, MAX_REPLAY_NUMBERS // max(1, 2 * parameters))
+
+
+def replay_iterations(counts: Iterable[int], per_decade: int = 4, parameters: int = 0) -> list[int]:
+    """The iterations a replay keeps: 0, about ``per_decade`` log-spaced ones per decade, and every count;
+    for a net of ``parameters``, at most :func:`replay_room` of them (:func:`thin_iterations`).
 
     >>> replay_iterations([100, 500, 1000, 5000])
     [0, 1, 2, 3, 6, 10, 18, 32, 56, 100, 178, 316, 500, 562, 1000, 1778, 3162, 5000]
+    >>> replay_iterations(range(1, 301), parameters=100_000)        # room for 5 moments
+    [0, 4, 23, 129, 300]
     """
     counts = schedule(counts)
     last = counts[-1]
     logs = {round(10 ** (k / per_decade)) for k in range(int(math.log10(last) * per_decade) + 1)}
-    return sorted({0, *counts, *(n for n in logs if n <= last)})
+    every = sorted({0, *counts, *(n for n in logs if n <= last)})
+    return thin_iterations(every, counts, replay_room(parameters)) if parameters else every
+
+
+def thin_iterations(iterations: Iterable[int], counts: Iterable[int], room: int) -> list[int]:
+    """At most ``room`` (≥ 2) of ``iterations``: the first and the last, then as many of the schedule's
+    ``counts`` as fit, then the others, each group thinned evenly on a log scale.
+
+    >>> thin_iterations([0, 1, 2, 3, 6, 10, 18, 32, 56, 100], [10, 100], 4)
+    [0, 6, 10, 100]
+    """
+    every = sorted(set(iterations))
+    if len(every) <= room:
+        return every
+    keep = {every[0], every[-1]}
+    for group in ([n for n in every if n in set(counts)], every):
+        left = [n for n in group if n not in keep]
+        take = room - len(keep)
+        if take <= 0:
+            break
+        if len(left) <= take:
+            keep.update(left)
+            continue
+        # evenly on log(1 + n): the early iterations, where the net changes most, as densely as the late
+        logs = [math.log1p(n) for n in left]
+        for j in range(take):  # the nearest to each of ``take`` evenly spaced points (bisect: no scan)
+            target = logs[0] + (logs[-1] - logs[0]) * (j + 0.5) / take
+            i = bisect.bisect_left(logs, target)
+            keep.add(left[i if i == 0 or (i < len(left) and logs[i] - target < target - logs[i - 1]) else i - 1])
+    return sorted(keep)[:room] if len(keep) > room else sorted(keep)
 
 
 def summary(history: History) -> str:

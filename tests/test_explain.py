@@ -2,6 +2,8 @@
 import gc
 import math
 import re
+import sys
+import tracemalloc
 
 import pytest
 from hypothesis import given
@@ -508,3 +510,30 @@ def test_a_failed_stepped_pass_leaves_every_leaf_gradient_as_it_was():
         for _ in r.backward_steps(1e300):  # ∂r/∂(q·1e-300) = 1e600 overflows half-way
             pass
     assert (x.grad, q.grad) == (5.0, 0.0)
+
+
+def test_a_long_chain_is_counted_before_anything_is_listed(monkeypatch):
+    """Past MAX_FACTORS explain sums node by node in a few numbers a node, never building the paths'
+    Analysis (issue 25 item 16: a chain of 2·10^6 nodes peaked at 3.9 GiB; now about 170 bytes a node)."""
+    module = sys.modules["micrograd_ws.explain"]  # (micrograd_ws.explain is the function)
+    monkeypatch.setattr(module, "MAX_FACTORS", 1_000)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("an Analysis of a chain too long to list")
+    monkeypatch.setattr(module, "Analysis", refused)
+    x = Value(0.5, "x")
+    y = x
+    for k in range(20_000):
+        y = y * 1.0000001 if k % 2 else y + 0.1
+    y.label = "C"
+    y.backward()
+    tracemalloc.start()
+    try:
+        e = explain(y, x)
+        text = str(e)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert e.n_paths == 1 and e.paths == () and e.matches and e.total == x.grad
+    assert "the sum over 1 path, too many to list" in text
+    assert peak < 400 * 20_000, peak

@@ -4,10 +4,11 @@ import re
 
 import pytest
 
+import micrograd_ws.explorer as ex
 from micrograd_ws import Value, explore, squared_error, two_hidden_layers, two_neuron
 from micrograd_ws.cli import main
-from micrograd_ws.explorer import ExploreError
-from micrograd_ws.paths import Analysis
+from micrograd_ws.explorer import ExploreError, learn
+from micrograd_ws.paths import Analysis, Edge, Graph
 
 
 def _cost(hidden=None, seed=0, x=2.0, y=1.0, backward=True):
@@ -148,6 +149,7 @@ def test_cli_writes_the_page_and_prints_its_path(tmp_path, capsys):
     (["--model", "two-neuron", "--hidden", "3"], "--hidden applies to --model mlp only"),
     (["--hidden", "2", "--param", "w9"], "no node labelled 'w9'"),
     (["--hidden", "2", "--out", "/nonexistent/dir/x.html"], "cannot write"),
+    (["--hidden", "1000"], "more than a page holds (120,000, up to --hidden 342)"),  # refused before building
 ])
 def test_cli_errors_name_the_fix(argv, message, capsys):
     assert main(["explore", *argv]) in (1, 2)
@@ -160,3 +162,59 @@ def test_the_page_needs_no_network():
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "@import" not in html and "url(http" not in html
     json.dumps(explore(C).data, allow_nan=False)  # the data is plain JSON
+
+
+# --- issue 25 item 14: explore is linear in the graph, and says where it caps -------------------
+
+def _chain(ops: int) -> Value:
+    y = Value(0.5, "x")
+    for _ in range(ops // 2):
+        y = (y * 0.9).tanh()
+    y.label = "C"
+    y.backward()
+    return y
+
+
+def _edge_reads(monkeypatch, C: Value) -> int:
+    """How often explore reads an edge's formula, symbol or local derivative (its work, not the clock's)."""
+    count = [0]
+    for attr in ("formula", "symbol", "local"):
+        prop = getattr(Edge, attr)
+
+        def counted(self, get=prop.fget):
+            count[0] += 1
+            return get(self)
+        monkeypatch.setattr(Edge, attr, property(counted))
+    explore(C)
+    monkeypatch.undo()
+    return count[0]
+
+
+def test_explore_work_grows_linearly_past_its_caps(monkeypatch):
+    """Every leaf's chain rule along a chain is quadratic (the leaf at the foot has n factors): the
+    page explains within its caps, so four times the chain is at most about four times the work."""
+    caps = {"MAX_EXPLAINED_FACTORS": 300, "MAX_GRAPH_NODES": 0}
+
+    def work(ops):
+        for k, v in caps.items():
+            monkeypatch.setattr(ex, k, v)
+        monkeypatch.setattr(learn, "MAX_DIAGNOSED_FACTORS", 8)
+        return _edge_reads(monkeypatch, _chain(ops))
+
+    small, large = work(60), work(240)
+    assert large < 5 * small, (small, large)
+
+
+def test_the_cap_is_said_with_the_way_around_it(monkeypatch):
+    monkeypatch.setattr(ex, "MAX_EXPLAINED_FACTORS", 50)
+    C = _chain(40)
+    page = explore(C)
+    assert "the other" in page.data["note"] and "explore(C, param=NAME)" in page.data["note"]
+    short = [k for k, v in page.data["inspect"].items() if "not on this page" in v["text"]]
+    assert short and "explain(C, " in page.data["inspect"][short[0]]["text"]
+    assert short[0] not in page.data["paths"]
+    v = Graph(C).order[short[0]]  # past the cap, unless it is the one asked for
+    assert short[0] in explore(C, v).data["paths"]
+    monkeypatch.setattr(ex, "MAX_NODES", 50)
+    with pytest.raises(ExploreError, match="MAX_NODES = 50.*explain"):
+        explore(C)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+import micrograd_ws.commands.train as command
+import micrograd_ws.train as training
 from micrograd_ws import two_hidden_layers, two_neuron
 from micrograd_ws.cli import main
 from micrograd_ws.data import make_dataset
@@ -217,3 +219,24 @@ def test_replay_plots_first_a_parameter_that_training_moved(run):
     assert abs(last[name] - first[name]) == max(abs(last[n] - first[n]) for n in first) > 0
     asked = explore(history, "w2[3][7]").data["replay"]  # or the one asked for
     assert asked["names"][asked["param"]] == "w2[3][7]"
+
+
+def test_train_explore_thins_the_replay_to_its_cap_and_says_so(tmp_path, dot, capsys, monkeypatch):
+    """moments × parameters is capped (issue 25 item 15): the replay keeps the first and last moments and
+    as many --iters counts as fit, and train and the page say how many of how many."""
+    for module in (training, command):
+        monkeypatch.setattr(module, "MAX_REPLAY_NUMBERS", 2 * 13 * 6)  # the 1 → 2 → 2 → 1 net: 6 moments
+    out = tmp_path / "r.html"
+    argv = ["train", "--hidden", "2", "--iters", ",".join(map(str, range(1, 41))), "--out", str(tmp_path / "o"),
+            "--explore", str(out)]
+    assert main(argv) == 0
+    said = capsys.readouterr().out
+    assert "the replay keeps 6 of the 41 moments" in said and "2 per parameter per moment, 13 parameters" in said
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    history = train(two_hidden_layers(2, 0), make_dataset("sin", 8), range(1, 41), 0.01,
+                    record=range(0, 41))  # a History recorded in Python with more: the page thins it too
+    replay = explore(history).data
+    kept = [m["it"] for m in replay["replay"]["moments"]]
+    assert len(kept) == 6 and kept[0] == 0 and kept[-1] == 40
+    assert "Thinned: it keeps 6 of the 41 moments" in replay["note"]

@@ -16,7 +16,7 @@ from micrograd_ws.cli import main
 from micrograd_ws.data import TARGETS, DataError, Dataset, make_dataset, read_csv
 from micrograd_ws.handout import ALPHA, sgd_update, two_neuron_gradients
 from micrograd_ws.testing import values
-from micrograd_ws.train import TrainingDiverged, plot, summary, train
+from micrograd_ws.train import MAX_REPLAY_NUMBERS, TrainingDiverged, plot, replay_iterations, replay_room, summary, train
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TINY = ["--hidden", "4", "--iters", "5,20", "--samples", "8"]
@@ -366,3 +366,20 @@ def test_the_running_mean_starts_at_the_mean_cost_before_training():
     assert smooth[0] == pytest.approx((9 * before + history.losses[0]) / 10)
     assert smooth[9] == pytest.approx(sum(history.losses[:10]) / 10) and smooth[-1] == pytest.approx(
         sum(history.losses[-10:]) / 10)
+
+
+# --- issue 25 item 15: a replay's moments × parameters are capped ------------------------------
+
+@pytest.mark.parametrize("counts, parameters", [(range(1, 301), 10_401), (range(1, 5001), 10_401),
+                                                (range(1, 5001), 13), ([10, 100, 1000], 1_000_000)])
+def test_replay_iterations_fit_the_cap_keep_the_ends_and_the_counts_first(counts, parameters):
+    every = replay_iterations(counts)
+    kept = replay_iterations(counts, parameters=parameters)
+    room = replay_room(parameters)
+    assert len(kept) <= room and 2 * parameters * len(kept) <= max(MAX_REPLAY_NUMBERS, 4 * parameters)
+    assert kept[0] == 0 and kept[-1] == max(counts) and set(kept) <= set(every) and kept == sorted(set(kept))
+    if len(every) <= room:
+        assert kept == every
+    else:  # as many schedule counts as fit (room minus the first moment, 0)
+        assert len(set(kept) & set(counts)) >= min(len(set(counts)), room - 1)
+        assert len(kept) >= min(room, len(every)) - 2  # thinned evenly, not emptied

@@ -9,7 +9,7 @@ import time
 import webbrowser
 from pathlib import Path
 
-from ..explorer import explore
+from ..explorer import MAX_NODES, explore
 from ..files import check_target
 from .common import DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, UsageError, finite_number, handout_cost, whole_number
 
@@ -41,6 +41,11 @@ def run(args) -> int:
         check_target(args.out)
     except (OSError, ValueError) as e:
         return _fail(f"--out: {_why(e)}", 2)
+    h = args.hidden or 100
+    if args.model == "mlp" and h * h + 8 * h + 4 > MAX_NODES:  # the 1 → h → h → 1 net's graph, before building it
+        return _fail(f"--hidden {h:,}: the net's graph has {h * h + 8 * h + 4:,} nodes, more than a page holds "
+                     f"({MAX_NODES:,}, up to --hidden {_widest():,}); explore a smaller net, or explain one "
+                     "parameter's gradient in Python: micrograd_ws.explain(C, 'w2[3][7]')")
     try:
         net, _, C = handout_cost(args, default_hidden=100)
     except UsageError as e:
@@ -63,6 +68,14 @@ def run(args) -> int:
     if args.open:
         webbrowser.open(path.resolve().as_uri())
     return 0
+
+
+def _widest() -> int:
+    """The widest --hidden whose page fits (MAX_NODES)."""
+    h = 1
+    while (h + 1) ** 2 + 8 * (h + 1) + 4 <= MAX_NODES:
+        h += 1
+    return h
 
 
 def _why(e: Exception) -> str:

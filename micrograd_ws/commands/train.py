@@ -19,7 +19,8 @@ from ..files import check_writable, render_figure, write_together
 from ..handout import ALPHA, HIDDEN, TRAINING_ITERS
 from ..nn import two_hidden_layers, two_neuron
 from ..serialize import model_text
-from ..train import MAX_SAMPLES, TrainingDiverged, plot, replay_iterations, require, schedule, summary, train
+from ..train import (MAX_REPLAY_NUMBERS, MAX_SAMPLES, TrainingDiverged, plot, replay_iterations, require, schedule,
+                     summary, train)
 from .common import DEFAULT_OUT, MAX_HIDDEN, positive_number, whole_number
 
 __all__ = ["add_arguments", "run", "run_name", "iteration_counts"]
@@ -99,9 +100,14 @@ def run(args: argparse.Namespace) -> int:
         about = f"{' → '.join(map(str, model.sizes))} ReLU net"
     source = f"target {data.target.formula}" if data.target else f"data from {printable(str(args.data))}"
     print(f"Training the {about} on {source} ({len(data)} samples), α = {args.lr:g}, seed {args.seed}")
+    record = replay_iterations(args.iters, parameters=len(model.parameters())) if args.explore else []
+    if args.explore and len(record) < len(every := replay_iterations(args.iters)):
+        print(f"the replay keeps {len(record)} of the {len(every):,} moments it would record: a replay holds at most "
+              f"{MAX_REPLAY_NUMBERS:,} numbers (2 per parameter per moment, {len(model.parameters()):,} parameters); "
+              "always the first and the last, then as many --iters counts as fit (fewer --iters counts, or a smaller "
+              "--hidden, keep more)")
     try:
-        history = train(model, data, args.iters, args.lr, args.seed, progress=True,
-                        record=replay_iterations(args.iters) if args.explore else (),
+        history = train(model, data, args.iters, args.lr, args.seed, progress=True, record=record,
                         compiled=getattr(args, "compiled", True))
     except TrainingDiverged as e:
         return _fail(e.describe("--lr ") + " Nothing was plotted or saved.")

@@ -37,13 +37,14 @@ from ..mathtext import xml_text
 from ..nn import MLP
 from ..notation import exact, expression, name, num, partial, printable
 from ..optim import SGD
-from ..paths import Analysis, Edge, Graph
+from ..paths import Analysis, Edge, Graph, factors_to_root
 from ..stepping import backward_steps
 from ..train import History
 from .learn import GRID, SUM_ORDER, add_diagnoses, desired_output, predict_steps
 from .replay import replay_data
 
-__all__ = ["explore", "Explorer", "ExploreError", "MAX_GRAPH_NODES", "SGD_STEPS"]
+__all__ = ["explore", "Explorer", "ExploreError", "MAX_GRAPH_NODES", "SGD_STEPS", "MAX_NODES", "MAX_EXPLAINED",
+           "MAX_EXPLAINED_FACTORS"]
 
 #: the graph view draws at most this many nodes (dot's layout and the browser stay quick)
 MAX_GRAPH_NODES = 500
@@ -51,6 +52,14 @@ MAX_GRAPH_NODES = 500
 SGD_STEPS = (10, 3)
 #: graphs up to this many nodes open in the graph view; larger MLPs in the network view
 GRAPH_FIRST = 60
+#: a page holds graphs up to this many nodes (the 1 → 300 → 300 → 1 net has 92,704); beyond, explain one
+#: parameter (``micrograd_ws.explain(C, 'w2[3][7]')``) or explore a smaller net
+MAX_NODES = 120_000
+#: the inspector writes out the chain rule of at most this many parameters ...
+MAX_EXPLAINED = 12_000
+#: ... whose chain rules have at most this many factors in all (the shortest first); the others
+#: show their value and gradient, and ``explore(C, param)`` or ``explain(C, param)`` gives one's chain rule
+MAX_EXPLAINED_FACTORS = 60_000
 _EDGES_SHOWN = 8  # the inspector lists this many edges of a node, then says how many more
 
 
@@ -255,14 +264,18 @@ def _inspector(C: Value, v: Value, graph: Graph, grad: float) -> tuple[str, str,
     head = [f"data {num(v.data)}", f"grad {exact(grad)}", f"op {v.op}" if v.op else "a leaf"]
     rows_html = [f'<h2 class="name">{e(name(v))}</h2>', f'<p class="meta">{" · ".join(map(e, head))}</p>']
     rows_text = [name(v), " · ".join(head)]
+    # only the edges shown are written (a mean of 10,000 Values: 8 lines, not 10,000)
     if v.parents:
-        lines = [f"{partial(name(v), name(p))} = {viz.edge_value(Edge(v, k))}" for k, p in enumerate(v.parents)]
+        n = len(v.parents)
+        lines = [f"{partial(name(v), name(p))} = {viz.edge_value(Edge(v, k))}"
+                 for k, p in enumerate(v.parents[:_EDGES_SHOWN])]
         title = "local derivatives of its edges"
     else:
-        lines = [f"{partial(name(c), name(v))} = {viz.edge_value(Edge(c, k))}"
-                 for c in graph.children.get(v, ()) for k, p in enumerate(c.parents) if p is v]
-        title = "local derivative of its edge" + ("s" * (len(lines) != 1)) + " to its children"
-    shown = lines[:_EDGES_SHOWN] + ([f"… and {len(lines) - _EDGES_SHOWN} more"] if len(lines) > _EDGES_SHOWN else [])
+        uses = graph.uses.get(v, ())
+        n = len(uses)
+        lines = [f"{partial(name(c), name(v))} = {viz.edge_value(Edge(c, k))}" for c, k in uses[:_EDGES_SHOWN]]
+        title = "local derivative of its edge" + ("s" * (n != 1)) + " to its children"
+    shown = lines + ([f"… and {n - _EDGES_SHOWN} more"] if n > _EDGES_SHOWN else [])
     if shown:
         rows_html.append(f'<p class="edges-title">{e(title)}</p><ul class="edges">'
                          + "".join(f"<li>{e(s)}</li>" for s in shown) + "</ul>")
@@ -386,6 +399,10 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
     elif param is not None and not isinstance(param, Value):
         raise TypeError(f"explore(C, param): param must be a Value or its label, got {type(param).__name__}")
     graph = Graph(C)
+    if len(graph.order) > MAX_NODES:
+        raise ExploreError(f"explore(C): the graph of {name(C)} has {len(graph.order):,} nodes, more than a page holds "
+                           f"(MAX_NODES = {MAX_NODES:,}); explain one parameter's gradient instead "
+                           "(micrograd_ws.explain(C, 'w2[3][7]')), or explore a smaller net (e.g. --hidden 100)")
     if param is not None and param not in graph.position:
         raise ExploreError(f"explore(C, param): {name(param)} is not in the graph of {name(C)}")
     order, pos = graph.order, graph.position
@@ -398,6 +415,10 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
     asked = param is not None
     if param is None:  # the parameter that moves C most: the page opens on a gradient that is not 0
         param = _steepest(graph, grads, inputs)
+    if param is not None and not param.parents and pos[param] not in state["paths"]:  # past the cap: this one too
+        page_html, text, p = _inspector(C, param, graph, grads[pos[param]])
+        state["inspect"][pos[param]] = {"html": page_html, "text": text}
+        state["paths"][pos[param]] = p
     # the mistakes predict mode recognises; of a large page's picks, the default question's and the selected one's
     add_diagnoses(C, state["predict"], graph, None if small else [pos[param]] if param is not None else [])
     forward = [k for k, v in enumerate(order) if v.parents]
@@ -406,6 +427,8 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
     state["edgeText"] = _edge_texts(graph, drawn)
     head = title or f"{name(C)}: {len(order):,} nodes, {len(forward)} forward and {len(state['backward'])} backward steps"
     note = f"{name(C)}.backward() had not been called: explore ran it." if fresh else ""
+    if state["unexplained"]:
+        note = (note + " " if note else "") + _cap_note(C, state["unexplained"], len(state["paths"]))
     first = "graph" if view.get("svg") and (network is None or len(order) <= GRAPH_FIRST) else \
         "network" if network is not None else "graph"
     data = {
@@ -431,9 +454,14 @@ def _state(C: Value, graph: Graph, inputs: list, small: bool, explained: bool = 
     order = graph.order
     steps, grads, fresh = _record(C, graph)
     inspect, paths = {}, {}
+    chosen, unexplained = _explained(graph), 0
     for k, v in enumerate(order):
         if not small and (v.parents or not explained):  # the h = 100 page: its parameters' chain rules
             inspect[k] = _inspector_short(v, grads[k])
+            continue
+        if not v.parents and k not in chosen:  # past the page's cap: said in the note
+            inspect[k] = _inspector_short(v, grads[k], C)
+            unexplained += 1
             continue
         page_html, text, p = _inspector(C, v, graph, grads[k])
         inspect[k] = {"html": page_html, "text": text}
@@ -447,16 +475,42 @@ def _state(C: Value, graph: Graph, inputs: list, small: bool, explained: bool = 
         "grads": grads, "gradText": [num(g) for g in grads], "completeAt": complete,
         "dead": [k for k, v in enumerate(order) if v.op == "relu" and v.local_grads[0] == 0.0],
         "forwardText": [_forward_text(v) for v in order if v.parents],
-        "backward": steps, "inspect": inspect, "paths": paths,
+        "backward": steps, "inspect": inspect, "paths": paths, "unexplained": unexplained,
         "predict": predict_steps(C, graph, [st["node"] for st in steps], grads, inputs),
     }, grads, fresh
 
 
-def _inspector_short(v: Value, grad: float) -> dict:
-    """A node of a large graph in the inspector: its value and gradient (its chain rule: explain(C, name))."""
+def _explained(graph: Graph) -> set[int]:
+    """The leaves whose chain rule the inspector writes out: the shortest first (each costs time and bytes
+    in proportion to its factors, :func:`~micrograd_ws.paths.factors_to_root`), within the page's caps."""
+    cost, budget, chosen = factors_to_root(graph), MAX_EXPLAINED_FACTORS, set()
+    for c, k in sorted((cost[v], k) for k, v in enumerate(graph.order) if not v.parents):
+        if c > budget or len(chosen) >= MAX_EXPLAINED:
+            break
+        budget -= c
+        chosen.add(k)
+    return chosen
+
+
+def _inspector_short(v: Value, grad: float, C: Value | None = None) -> dict:
+    """A node of a large graph in the inspector: its value and gradient (its chain rule: explain(C, name)).
+
+    With ``C``, a parameter past the page's cap: where to find its chain rule."""
     head = f"data {num(v.data)} · grad {exact(grad)} · op {v.op}"
-    return {"html": f'<h2 class="name">{xml_text(name(v))}</h2><p class="meta">{xml_text(head)}</p>',
-            "text": f"{name(v)}\n{head}"}
+    more = "" if C is None else (f"Its chain rule is not on this page (past the cap of {MAX_EXPLAINED:,} chain rules "
+                                 f"or {MAX_EXPLAINED_FACTORS:,} factors): explore({name(C)}, param='{name(v)}') "
+                                 f"opens on it, or explain({name(C)}, '{name(v)}') writes it out.")
+    return {"html": f'<h2 class="name">{xml_text(name(v))}</h2><p class="meta">{xml_text(head)}</p>'
+                    + (f'<p class="status">{xml_text(more)}</p>' if more else ""),
+            "text": f"{name(v)}\n{head}" + (f"\n{more}" if more else "")}
+
+
+def _cap_note(C: Value, unexplained: int, explained: int) -> str:
+    """The page's note when the inspector's chain rules are capped: how many, and the way around it."""
+    return (f"The inspector writes out the chain rule of {explained:,} parameters; the other {unexplained:,} show "
+            f"their value and gradient (a page holds at most {MAX_EXPLAINED:,} chain rules or "
+            f"{MAX_EXPLAINED_FACTORS:,} factors in all): explore({name(C)}, param=NAME) opens on one of them, "
+            f"explain({name(C)}, NAME) writes its chain rule out.")
 
 
 def _parameters(graph: Graph, inputs: list) -> list[Value]:
@@ -629,7 +683,8 @@ def _replay(history, param, title: str) -> Explorer:
         replay["param"] = replay["names"].index(page.names[page.data["select"]])  # the one asked for
     page.data["replay"] = replay
     page.data["note"] = (f"The page holds the weights at {len(held)} of the {n + 1:,} moments: iterations "
-                         + ", ".join(f"{k:,}" for k in held) + ".")
+                         + ", ".join(f"{k:,}" for k in held) + "."
+                         + (f" (Thinned: {replay['thinned']}.)" if replay.get("thinned") else ""))
     page.stamp = time.strftime("recorded %Y-%m-%d %H:%M UTC", time.gmtime())  # the one part that differs per run
     page._html = None
     return page

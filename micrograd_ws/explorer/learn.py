@@ -35,9 +35,10 @@ from ..checks import NumberLabel
 from ..diagnose import SCALE, STEP, Diagnoser
 from ..engine import Value
 from ..notation import name, num, partial, product
-from ..paths import Edge, Graph
+from ..paths import Edge, Graph, factors_to_root
 
-__all__ = ["predict_steps", "add_diagnoses", "desired_output", "SUM_ORDER", "GRID", "MAX_CANDIDATES"]
+__all__ = ["predict_steps", "add_diagnoses", "desired_output", "SUM_ORDER", "GRID", "MAX_CANDIDATES",
+           "MAX_DIAGNOSED_FACTORS"]
 
 _TERMS_SHOWN = 3  # terms of a long sum written out; the rest are counted
 _ASK_ALL = 3  # a step completing at most this many parameters asks for each; more: the bias and one weight
@@ -47,6 +48,12 @@ GRID = {"step": STEP, "scale": SCALE}
 #: candidate mistakes kept per question (the likeliest: lowest rank), so that a question whose sum
 #: has 100 terms (∂C/∂w1[3] on the h = 100 page: 800 candidates) keeps the page small
 MAX_CANDIDATES = 24
+#: a question is diagnosed when its chain rule written out has at most this many factors (the diagnoser
+#: tries each factor of each path, in time factors × path length: ∂C/∂x at the foot of a long chain is
+#: asked, not diagnosed) ...
+MAX_DIAGNOSED_FACTORS = 128
+#: ... while the page's diagnosed questions have at most this many factors in all
+_DIAGNOSED_BUDGET = 20_000
 
 #: how ``sum(map(mul, w, x), b)`` adds: left to right before Python 3.12, compensated after
 SUM_ORDER = "neumaier" if sys.version_info >= (3, 12) else "plain"
@@ -90,7 +97,10 @@ def predict_steps(C: Value, graph: Graph, nodes: list[int], grads: list[float],
         v = order[k]
         entry: dict = {"asks": []}
         kinds: dict[str, list[Value]] = {}
-        for p in sorted(completes.get(s, ()), key=lambda p: (_first_edge(v, p), pos[p])):
+        first: dict[Value, int] = {}  # each parent's first edge into v (read once: a mean has 10,000)
+        for j, q in enumerate(v.parents):
+            first.setdefault(q, j)
+        for p in sorted(completes.get(s, ()), key=lambda p: (first.get(p, len(v.parents)), pos[p])):
             kinds.setdefault(_kind(p), []).append(p)
         picks, rest = [], []
         for kind, ps in kinds.items():
@@ -137,13 +147,22 @@ def add_diagnoses(C: Value, steps: list[dict], graph: Graph, picked: Iterable[in
     dx = Diagnoser(C)
     order = graph.order
     chosen = None if picked is None else set(picked)
+    cost, budget = factors_to_root(graph), [_DIAGNOSED_BUDGET]
+
+    def diagnosed(q: dict) -> list[dict] | None:  # None: past the caps (the page then shows the chain rule only)
+        v = order[q["node"]]
+        if cost[v] > min(MAX_DIAGNOSED_FACTORS, budget[0]):
+            return None
+        budget[0] -= cost[v]
+        return _candidates(dx, v, q["value"])
+
     for step in steps:
         for q in step["asks"]:
-            q["diag"] = _candidates(dx, order[q["node"]], q["value"])
+            q["diag"] = diagnosed(q)
         for pick in step.get("picks", ()):
             for n, q in enumerate(pick):
                 wanted = chosen is None or n == 0 or q["node"] in chosen
-                q["diag"] = _candidates(dx, order[q["node"]], q["value"]) if wanted else None
+                q["diag"] = diagnosed(q) if wanted else None
 
 
 def _candidates(dx: Diagnoser, v: Value, truth: float) -> list[dict]:
@@ -173,17 +192,12 @@ def _kind(v: Value) -> str:
     return label.split("[", 1)[0] or name(v)
 
 
-def _first_edge(v: Value, p: Value) -> int:
-    return next((k for k, q in enumerate(v.parents) if q is p), len(v.parents))
-
-
 def _question(C: Value, graph: Graph, grads: list[float], said: dict, v: Value) -> dict:
     """∂C/∂v = ?: the chain rule over v's edges to its children, whose gradients are known."""
     pos, top = graph.position, name(C)
     g = grads[pos[v]]
     asked = {"q": partial(top, name(v)), "node": pos[v], "value": g, "valueText": num(g), "dead": g == 0.0}
-    edges = [Edge(c, k) for c in dict.fromkeys(graph.children.get(v, ()))
-             for k, p in enumerate(c.parents) if p is v]
+    edges = [Edge(c, k) for c, k in graph.uses.get(v, ())]  # (not a scan of each child's parents: a mean has 10,000)
     shown, more = edges[:_TERMS_SHOWN], len(edges) - _TERMS_SHOWN
     tail = f" + … ({more} more terms)" if more > 0 else ""
     if len(edges) == 1 and edges[0].child is C:  # ∂C/∂O: the cost's own edge, 2(O − O_des)

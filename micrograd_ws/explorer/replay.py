@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..engine import squared_error
 from ..nn import MLP
-from ..train import Moment, fit
+from ..train import MAX_REPLAY_NUMBERS, Moment, fit, replay_room, thin_iterations
 
 __all__ = ["replay_data"]
 
@@ -25,7 +25,8 @@ def replay_data(history) -> tuple[object, dict]:
     """The cost ``C`` of the trained net on the first sample, and the replay's data for its page.
 
     Uses ``history.moments`` (kept by ``train(record=...)``), or the schedule's snapshots
-    when the run kept none (then without gradients).
+    when the run kept none (then without gradients); at most
+    :func:`~micrograd_ws.train.replay_room` of them (moments × parameters is capped), thinned evenly.
     """
     data = history.data
     if data is None or not history.snapshots:
@@ -36,6 +37,10 @@ def replay_data(history) -> tuple[object, dict]:
     marked = {s.iteration: s for s in history.snapshots}
     params = dict(model.named_parameters())
     names = list(params)
+    kept = len(moments)
+    if len(moments) > replay_room(len(names)):  # a History recorded with more: thinned as train --explore thins
+        wanted = set(thin_iterations([m.iteration for m in moments], marked, replay_room(len(names))))
+        moments = [m for m in moments if m.iteration in wanted]
     rows = []
     for m in moments:
         grads = None
@@ -57,6 +62,8 @@ def replay_data(history) -> tuple[object, dict]:
         "target": [data.target.fn(x) for x in history.grid] if data.target else None,
         "targetText": data.target.formula if data.target else f"data {data.name}",
         "lr": history.lr, "seed": history.seed,
+        "thinned": (f"it keeps {len(rows)} of the {kept:,} moments the run recorded: a replay holds at most "
+                    f"{MAX_REPLAY_NUMBERS:,} numbers, 2 per parameter per moment") if kept > len(rows) else "",
         # the parameter plotted first: one that training moved most (many never move, behind off ReLUs)
         "param": max(range(len(names)), key=lambda j: abs(rows[-1]["values"][j] - rows[0]["values"][j])),
     }
