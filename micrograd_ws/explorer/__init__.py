@@ -57,9 +57,10 @@ GRAPH_FIRST = 60
 MAX_NODES = 120_000
 #: the inspector writes out the chain rule of at most this many parameters ...
 MAX_EXPLAINED = 12_000
-#: ... whose chain rules have at most this many factors in all (the shortest first); the others
+#: ... whose chain rules have at most this many factors in all (the shortest first; the handout's h = 100
+#: net needs about 230,000 to write out every one); the others
 #: show their value and gradient, and ``explore(C, param)`` or ``explain(C, param)`` gives one's chain rule
-MAX_EXPLAINED_FACTORS = 60_000
+MAX_EXPLAINED_FACTORS = 240_000
 _EDGES_SHOWN = 8  # the inspector lists this many edges of a node, then says how many more
 
 
