@@ -29,6 +29,14 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:  # Ctrl-C anywhere, from the parser's set-up on: one word, exit status 130, no traceback
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="micrograd-ws", description="The workshop handout's neural net, executable and explorable."
     )
@@ -49,9 +57,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr = QuietStream(sys.stdout), QuietStream(sys.stderr)
     try:
         return args._run(args) or 0
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     finally:
         sys.stdout.flush()  # a closed pipe is found here at the latest, quietly
         sys.stdout, sys.stderr = streams
