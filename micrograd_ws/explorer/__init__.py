@@ -222,7 +222,7 @@ def _graph_view(C: Value, graph: Graph, w: Value | None) -> dict:
             g = viz.draw_graph(C, max_nodes=MAX_GRAPH_NODES)
         else:
             g = viz.draw_grad(C, w, max_nodes=MAX_GRAPH_NODES)
-        _for_a_wall(g)
+        _for_a_wall(g, small=n <= 12)
         svg = g.pipe(format="svg", encoding="utf-8")
     except ImportError as e:
         return {"message": f"The graph view needs Graphviz. {e}"}
@@ -247,9 +247,12 @@ def _graph_view(C: Value, graph: Graph, w: Value | None) -> dict:
             "scope": "all" if whole else f"the paths from {name(w)} to {name(C)}"}
 
 
-def _for_a_wall(g) -> None:
+def _for_a_wall(g, small: bool = False) -> None:
     """The page's copy of the drawing: type of 16 points and up (readable on a projector once the
-    drawing fills its pane), no caption (the page's banner says it; it held C's value before C is computed)."""
+    drawing fills its pane), no caption (the page's banner says it; it held C's value before C is computed).
+    A small graph (the two-neuron model) is spread to about its pane's shape, so that it fills the pane."""
+    if small:
+        g.attr(ratio="0.55", nodesep="0.6")  # (height / width of a pane beside the inspector)
     g.node_attr.update(fontsize="18")
     g.edge_attr.update(fontsize="16")
     g.body[:] = [line.replace('POINT-SIZE="9"', 'POINT-SIZE="16"').replace('POINT-SIZE="10"', 'POINT-SIZE="16"')
