@@ -20,6 +20,12 @@ The rules that keep this exact:
   some of its parameters (an L2 term on a dead neuron's weights), else None (its ``w·x+b``
   reached them all).  The others keep their grad exactly as it was.
 
+A loop over ``model.parameters()`` that reads and writes each parameter (the lecture's) would
+pay a Python call per access through the lists: after many such accesses the neuron's next
+forward pass lets the store go (``Store.scatter``; its parameters become :class:`LooseParam`,
+each with its numbers in its own slots), and ``Store.ready`` gathers them back for SGD,
+``zero_grad``, ``compile`` and pickle.
+
 >>> import random, micrograd_ws as mw
 >>> w = mw.Neuron(2, rng=random.Random(0)).w[1]
 >>> w.data = 0.5; w.grad = 2.0; (w.data, w.grad, w._store.data[1], w._store.grad[1])
@@ -302,7 +308,7 @@ class LooseParam(Param):
 
 
 Param.__name__ = LooseParam.__name__ = "Value"
-_DATA, _GRAD, _PASS = Value.__dict__["data"], Value.__dict__["grad"], Value.__dict__["_pass"]  # the slots under Param's properties  # what messages call them; pickle finds them by __qualname__
+_DATA, _GRAD, _PASS = Value.__dict__["data"], Value.__dict__["grad"], Value.__dict__["_pass"]  # the slots under Param's properties
 
 
 # --- a neuron's w·x+b --------------------------------------------------------------------------
