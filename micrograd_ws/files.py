@@ -233,27 +233,7 @@ def write_atomic(path: PathLike, data: Union[str, bytes], *, encoding: str = "ut
     ``OSError`` (e.g. ``PermissionError`` for a read-only directory) or ``ValueError``,
     each naming ``path``.
     """
-    given, real = check_target(path)
-    payload = data.encode(encoding, "backslashreplace") if isinstance(data, str) else bytes(data)
-    directory = real.parent
-    _remove_stale(directory)
-    try:
-        old = os.stat(real)
-    except FileNotFoundError:
-        old = None
-    with _temporary(given, directory) as (tmp, fd):
-        try:
-            with os.fdopen(fd, "wb") as f:
-                if old is not None:
-                    _keep_owner_and_mode(f.fileno(), old)
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())  # the bytes are on disk before the rename makes them the file
-            os.replace(tmp, real)
-        except OSError as e:
-            raise _named(e, given, directory) from None
-        _sync_directory(directory)
-    return real
+    return write_together([(path, data)], encoding=encoding)[0]
 
 
 def write_together(items: list[tuple[PathLike, Union[str, bytes]]], *, encoding: str = "utf-8") -> list[Path]:

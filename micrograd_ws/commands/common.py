@@ -10,7 +10,7 @@ from typing import Callable
 from ..engine import squared_error
 from ..nn import two_hidden_layers, two_neuron
 
-__all__ = ["DEFAULT_INPUT", "DEFAULT_DESIRED", "DEFAULT_OUT", "MAX_HIDDEN", "whole_number", "finite_number", "positive_number",
+__all__ = ["said", "DEFAULT_INPUT", "DEFAULT_DESIRED", "DEFAULT_OUT", "MAX_HIDDEN", "whole_number", "finite_number", "positive_number",
            "UsageError", "handout_cost", "QuietStream"]
 
 #: One set of defaults for every command and for ``make demo``: the handout's net
@@ -140,3 +140,8 @@ class QuietStream:
             os.close(devnull)
         except (OSError, ValueError, AttributeError):
             pass
+
+
+def said(e: Exception) -> str:
+    """An error's message without its ``[Errno 2]`` prefix (files.py's errors name the path already)."""
+    return e.strerror if isinstance(e, OSError) and e.strerror else str(e)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..explorer import MAX_NODES, explore
 from ..files import check_target
-from .common import DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, UsageError, finite_number, handout_cost, whole_number
+from .common import DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, UsageError, finite_number, handout_cost, said, whole_number
 
 __all__ = ["add_arguments", "run"]
 
@@ -80,7 +80,7 @@ def _widest() -> int:
 
 def _why(e: Exception) -> str:
     """An error of files.py in one line: it names the path already (no errno, no second prefix)."""
-    return (e.strerror if isinstance(e, OSError) and e.strerror else str(e)).rstrip(".")
+    return said(e).rstrip(".")
 
 
 def _fail(msg: str, code: int = 2) -> int:

@@ -14,7 +14,7 @@ import sys
 
 from ..files import check_writable
 from ..progress import room_chart, room_table, summarise
-from .common import DEFAULT_OUT, whole_number
+from .common import DEFAULT_OUT, said, whole_number
 
 __all__ = ["add_arguments", "run"]
 
@@ -57,12 +57,8 @@ def run(args: argparse.Namespace) -> int:
             check_writable(args.chart)
             written = room_chart(summary, args.chart, top=args.top)
         except (OSError, ValueError, ImportError) as e:
-            print(f"micrograd-ws progress: no chart: {_said(e)}", file=sys.stderr)
+            print(f"micrograd-ws progress: no chart: {said(e)}", file=sys.stderr)
             return 1
         print(f"\nchart: {written}")
     return 0
 
-
-def _said(e: Exception) -> str:
-    """An error's message without its ``[Errno 2]`` prefix."""
-    return e.strerror if isinstance(e, OSError) and e.strerror else str(e)

@@ -9,9 +9,9 @@ import argparse
 import os
 import sys
 
-from ..files import check_writable, quoted, write_atomic
+from ..files import check_writable, quoted, write_together
 from ..worksheet import MAX_SHEET_HIDDEN, worksheet_html
-from .common import DEFAULT_OUT, whole_number
+from .common import DEFAULT_OUT, said, whole_number
 
 __all__ = ["add_arguments", "run"]
 
@@ -47,15 +47,11 @@ def run(args: argparse.Namespace) -> int:
             if directory and not os.path.exists(directory) and directory == DEFAULT_OUT:
                 os.makedirs(directory, exist_ok=True)
             check_writable(path)
-        write_atomic(out, worksheet_html(seed, hidden=args.hidden))
-        write_atomic(key, worksheet_html(seed, hidden=args.hidden, key=True))
+        write_together([(out, worksheet_html(seed, hidden=args.hidden)),  # both or neither
+                        (key, worksheet_html(seed, hidden=args.hidden, key=True))])
     except (OSError, ValueError) as e:
-        print(f"micrograd-ws worksheet: {_said(e)}", file=sys.stderr)
+        print(f"micrograd-ws worksheet: {said(e)}", file=sys.stderr)
         return 1
     print(f"wrote the sheet {out} and its key {key} (seed {seed!r}; print them: A4, print CSS)")
     return 0
 
-
-def _said(e: Exception) -> str:
-    """An error's message without its ``[Errno 2]`` prefix."""
-    return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
