@@ -22,7 +22,7 @@ from typing import Callable, Iterator, Optional, Union
 
 from .files import quoted, read_regular
 
-__all__ = ["Target", "TARGETS", "Dataset", "DataError", "make_dataset", "read_csv", "MAX_CSV_BYTES"]
+__all__ = ["Target", "TARGETS", "Dataset", "DataError", "make_dataset", "read_csv", "parse_csv", "MAX_CSV_BYTES"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,21 @@ def read_csv(path: Union[str, os.PathLike]) -> Dataset:
         raise DataError(f"{p}, line {line}, column {column}: byte {raw[e.start]:#04x} is not UTF-8 text; "
                         "save the data as a UTF-8 CSV file") from None
     del raw
+    return parse_csv(text, p.stem, str(p))
+
+
+def parse_csv(text: str, name: str = "pasted", where: str = "the pasted data") -> Dataset:
+    """(x, y) pairs from CSV text, as :func:`read_csv` reads a file (its rules, its messages, which
+    start with ``where``): for data pasted into the lab, or read from anywhere else.
+
+    >>> parse_csv("0, 0.5\\n1, 1.5").ys
+    (0.5, 1.5)
+    >>> parse_csv("0,0.5\\n1,abc")
+    Traceback (most recent call last):
+    ...
+    micrograd_ws.data.DataError: the pasted data, line 2: column y is 'abc', not a number
+    """
+    p = where
     first = next((ln for ln in _lines(text) if ln.strip() and not ln.lstrip().startswith("#")), "")
     sep = next((c for c in SEPARATORS if c in first), ",")
     reader = csv.reader(_lines(text), delimiter=sep)
@@ -173,7 +188,7 @@ def read_csv(path: Union[str, os.PathLike]) -> Dataset:
         raise DataError(f"{p}: no data rows; expected lines of the form x,y such as 0.5,0.25")
     if not xs:
         raise DataError(f"{p}: a header but no data rows; add lines of the form x,y")
-    return Dataset(tuple(xs), tuple(ys), p.stem)
+    return Dataset(tuple(xs), tuple(ys), name)
 
 
 def _lines(text: str) -> Iterator[str]:
@@ -200,7 +215,7 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _number(cell: str, column: str, path: Path, line: int) -> float:
+def _number(cell: str, column: str, path: str, line: int) -> float:
     try:
         x = float(cell)
     except ValueError:

@@ -31,6 +31,7 @@ from . import mode
 from .checks import (NUMBER, check_divisor, check_finite, check_local, check_number, check_positive, check_power,
                      check_power_value, check_weighted_sum, exp_or_inf, fmt, non_finite, non_finite_grad, to_float)
 from .compat import MicrogradNames, children_and_label, closure_op, run_closures
+from .floats import add_up  # sum(), left to right on every Python (3.12's sum() compensates rounding)
 from .mode import enable_grad, is_grad_enabled, no_grad  # (engine's names before mode.py had them)
 from .pickling import Picklable, next_id
 from .safety import Pass, PassHooks
@@ -269,7 +270,6 @@ def _power_value(a: Value, b: Value) -> Value:
 
 
 # N-ary ops at the handout's granularity.
-
 def weighted_sum(weights: Sequence[Value], inputs: Sequence[Value], bias: Value) -> Value:
     """z = w·x + b as ONE node, the handout's pre-activation; ∂z/∂w_k = x_k, ∂z/∂x_k = w_k, ∂z/∂b = 1.
 
@@ -280,7 +280,7 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Value], bias: Value)
     wt, xt = tuple(weights), tuple(inputs)
     check_weighted_sum(wt, xt, bias, Value)
     wd, xd = [w.data for w in wt], [x.data for x in xt]
-    return node(sum(map(mul, wd, xd), bias.data), wt + xt + (bias,), (*xd, *wd, 1.0), "w·x+b")
+    return node(add_up(map(mul, wd, xd), bias.data), wt + xt + (bias,), (*xd, *wd, 1.0), "w·x+b")
 rule("w·x+b", lambda z, *p: (*p[len(p) // 2:-1], *p[:len(p) // 2], 1.0))  # x, then w, then 1
 
 

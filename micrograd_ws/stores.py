@@ -40,6 +40,7 @@ from operator import mul
 from . import mode
 from .checks import non_finite
 from .engine import Value, node
+from .floats import add_up
 from .pickling import next_id
 from .safety import Interrupts
 
@@ -319,7 +320,7 @@ def layer_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool, store: 
     leaf (then the node is a :class:`WeightedSum`, whose pass scans the inputs once per layer);
     ``store``: the loose store they are the parameters of, if they are."""
     wd = [w.data for w in wt]  # (a comprehension reads slots faster than map(attrgetter))
-    data = sum(map(mul, wd, xd), bias.data)
+    data = add_up(map(mul, wd, xd), bias.data)
     parents = wt + xt + (bias,)
     if not leaves or not mode.recording():
         return node(data, parents, (*xd, *wd, 1.0), "w·x+b")
@@ -335,7 +336,7 @@ def neuron_sum(store: Store, xt: tuple, xd: list, label: str) -> Value:
     order: its forward pass reads them as one list (weights, then the bias last)."""
     wd = store.data  # (the neuron checked that the store is not loose)
     store.shared, store.budget = True, store.allowance  # the node keeps this list as its local derivatives: not to be changed in place now
-    data = sum(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
+    data = add_up(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
     if (mode.threads_inside and not mode.state.enabled) or not math.isfinite(data):  # (node() raises for the latter)
         z = node(data, _store_parents(store, xt), (*xd, *wd[:-1], 1.0), "w·x+b")
         z.label = label

@@ -34,7 +34,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from .compiled import compile as compile_loss
 from .data import DataError, Dataset
@@ -126,6 +126,37 @@ def train(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, lr: 
     ``history.moments``, for the explorer's replay (:func:`replay_iterations` chooses them).
     """
     counts = schedule(iters)
+    history, bar = None, None
+    try:
+        for history in training(model, data, counts, lr, seed, record, compiled):
+            if bar is None and progress:  # (after the first snapshot: a failure there is the data's, said alone)
+                bar = _progress_bar(counts[-1])
+            if bar is not None:
+                bar.update(len(history.losses) - bar.n)
+                it = len(history.losses)
+                if history.losses and (it % 100 == 0 or it == bar.total):
+                    recent = history.losses[-100:]
+                    bar.set_postfix_str(f"C≈{sum(recent) / len(recent):.4g}", refresh=False)
+    finally:
+        if bar is not None:
+            bar.update(len(history.losses) - bar.n)  # the iterations done, also when one failed
+            bar.close()
+    return history
+
+
+def training(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, lr: float = ALPHA,
+             seed: int = 0, record: Iterable[int] = (), compiled: bool = True) -> Iterator[History]:
+    """:func:`train`, a piece at a time: yields the same :class:`History` after the snapshot before
+    training and after each piece of at most 100 iterations, so that a caller can draw, pause
+    (stop asking) and go on (ask again).  Run to the end, it is :func:`train`, to the bit.
+
+    >>> from micrograd_ws import two_neuron
+    >>> from micrograd_ws.data import make_dataset
+    >>> pieces = [len(h.losses) for h in training(two_neuron(seed=0), make_dataset("line"), iters=[150])]
+    >>> pieces
+    [0, 100, 149, 150]
+    """
+    counts = schedule(iters)
     if not isinstance(model, MLP) or model.sizes[0] != 1 or model.sizes[-1] != 1:
         raise ValueError(f"train fits 1-D data: the model must be an MLP with one input and one output, "
                          f"such as two_hidden_layers(), got {model!r}")
@@ -150,7 +181,7 @@ def train(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, lr: 
     if 0 in keep:
         history.moments.append(Moment(0, model.state_dict(), None))
     limit = _GROWTH_LIMIT * max(1.0, history.snapshots[0].loss, max(y * y for y in data.ys))
-    bar = _progress_bar(counts[-1]) if progress else None
+    yield history
     order: list[int] = []
 
     def sample() -> int:
@@ -162,42 +193,33 @@ def train(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, lr: 
 
     fused = _fused_step(model, opt, limit) if compiled else None
     it = 0  # the iteration under way
-    try:
-        while it < counts[-1]:
-            if fused is not None and it + 1 not in keep and it + 1 < counts[-1]:
-                # fused steps up to the next count or hundred, stopping before a recorded iteration and
-                # the last one (those leave their gradients in .grad, as eager does)
-                stop = min([c for c in counts if c > it] + [k - 1 for k in keep if k - 1 > it]
-                           + [(it // 100 + 1) * 100, counts[-1] - 1])
-                first, done = it + 1, []
-                try:
-                    fused.run([(data.xs[k], data.ys[k]) for k in [sample() for _ in range(first, stop + 1)]], done)
-                except OverflowError as e:
-                    history.losses += done
-                    raise _diverged(e, first + len(done), fused.stage == "step", opt, data) from None
-                if done and done[-1] > limit:  # that step was not taken
-                    history.losses += done[:-1]
-                    raise TrainingDiverged(first + len(done) - 1, opt.lr,
-                                           f"the cost C = {done[-1]:.3g} is exploding", data)
+    while it < counts[-1]:
+        if fused is not None and it + 1 not in keep and it + 1 < counts[-1]:
+            # fused steps up to the next count or hundred, stopping before a recorded iteration and
+            # the last one (those leave their gradients in .grad, as eager does)
+            stop = min([c for c in counts if c > it] + [k - 1 for k in keep if k - 1 > it]
+                       + [(it // 100 + 1) * 100, counts[-1] - 1])
+            first, done = it + 1, []
+            try:
+                fused.run([(data.xs[k], data.ys[k]) for k in [sample() for _ in range(first, stop + 1)]], done)
+            except OverflowError as e:
                 history.losses += done
-                it = stop
-            else:
-                it += 1
-                _eager_iteration(model, fused, opt, data, sample(), it, limit, history)
-            if it in counts:
-                history.snapshots.append(_snapshot(model, data, history, it, start, predict))
-            if it in keep:  # the step's gradients are still in .grad
-                history.moments.append(Moment(it, model.state_dict(), _grads(model)))
-            if bar is not None:
-                bar.update(len(history.losses) - bar.n)
-                if it % 100 == 0 or it == counts[-1]:
-                    recent = history.losses[-100:]
-                    bar.set_postfix_str(f"C≈{sum(recent) / len(recent):.4g}", refresh=False)
-    finally:
-        if bar is not None:
-            bar.update(len(history.losses) - bar.n)  # the iterations done, also when one failed
-            bar.close()
-    return history
+                raise _diverged(e, first + len(done), fused.stage == "step", opt, data) from None
+            if done and done[-1] > limit:  # that step was not taken
+                history.losses += done[:-1]
+                raise TrainingDiverged(first + len(done) - 1, opt.lr,
+                                       f"the cost C = {done[-1]:.3g} is exploding", data)
+            history.losses += done
+            it = stop
+        else:
+            it += 1
+            _eager_iteration(model, fused, opt, data, sample(), it, limit, history)
+        if it in counts:
+            history.snapshots.append(_snapshot(model, data, history, it, start, predict))
+        if it in keep:  # the step's gradients are still in .grad
+            history.moments.append(Moment(it, model.state_dict(), _grads(model)))
+        if fused is not None or it % 100 == 0 or it == counts[-1]:
+            yield history
 
 
 def _fused_step(model: MLP, opt: SGD, limit: float):

@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # graphviz is optional: imported where it is needed
 
 __all__ = ["draw_graph", "draw_dot", "draw_grad", "render_grads", "grad_caption", "DotNotFoundError",
            "DotTimeoutError", "run_dot", "DOT_TIMEOUT", "MAX_NODES", "FORMATS", "INSTALL_DOT", "edge_value",
-           "one_of_each_kind"]
+           "one_of_each_kind", "use_layout"]
 
 MAX_NODES = 500  #: larger pictures take dot minutes to lay out and nobody can read them
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -127,6 +127,16 @@ def _caption_label(lines: list[str]) -> str:
 #: Seconds ``dot`` may take for one picture before rendering gives up (the h = 100 net's
 #: largest picture takes about 2 s; a hung or pathological layout would block for ever).
 DOT_TIMEOUT = 60.0
+_layout: list = []  # the one layout function that replaces the dot program, if any (use_layout)
+
+
+def use_layout(fn) -> None:
+    """Lay every picture out with ``fn(source, format) -> str`` instead of Graphviz's ``dot`` program.
+
+    The lab sets Graphviz compiled to WebAssembly (viz-js) here, in the page, where no program can
+    run; ``use_layout(None)`` goes back to ``dot``.  ``fn`` gives text formats (svg, dot).
+    """
+    _layout[:] = [] if fn is None else [fn]
 
 
 class DotTimeoutError(RuntimeError):
@@ -143,6 +153,11 @@ def run_dot(source: str, format: str, *, what: str = "the picture", timeout: flo
     import shutil
     import subprocess
 
+    if _layout:
+        try:
+            return str(_layout[0](source, format)).encode("utf-8")
+        except Exception as e:  # viz-js's message, as dot's would be
+            raise RuntimeError(f"Graphviz (viz-js) failed on {what}: {quoted(str(e), 300)}") from None
     limit = DOT_TIMEOUT if timeout is None else timeout
     exe = shutil.which("dot")
     if exe is None:
@@ -232,6 +247,9 @@ def _picture_class():
                 raise DotNotFoundError(self.filepath) from e
 
         def pipe(self, *args, **kwargs):
+            if _layout:  # laid out without the dot program (the lab's viz-js)
+                out = run_dot(self.source, kwargs.get("format") or (args[0] if args else self.format))
+                return out.decode(kwargs["encoding"]) if kwargs.get("encoding") else out
             try:
                 return super().pipe(*args, **kwargs)
             except graphviz.ExecutableNotFound as e:

@@ -22,6 +22,7 @@ from itertools import compress, repeat
 from operator import add, mul
 from typing import Any
 
+from ..floats import add_up
 from ..stores import Store, WeightedSum
 from . import runtime
 from .errors import RunEagerly
@@ -71,7 +72,7 @@ class _Codegen:
     def __init__(self, prog: Program) -> None:
         self.prog = prog
         self.ns: dict[str, Any] = {
-            "mul": mul, "add": add, "compress": compress, "repeat": repeat, "isfinite": math.isfinite,
+            "mul": mul, "add": add, "add_up": add_up, "compress": compress, "repeat": repeat, "isfinite": math.isfinite,
             "exp": math.exp, "log": math.log, "tanh": math.tanh, "K": prog.consts, "UN": [], **_RUNTIME,
         }
         self.locals_: dict[int, tuple[str, ...]] = {}  # each scalar op's local derivatives, as expressions
@@ -239,14 +240,14 @@ class _Codegen:
                     checks.append(f"sum({g.z})")
                     continue
                 lines.append(f"IG{k}, IX{k} = _gather({x}); XK{k} = IG{k}({x})")  # the inputs that are not 0
-                lines.append(f"{g.z} = [sum(map(mul, w, {x}), b) for w, b in zip(W{k}, B{k})]")
+                lines.append(f"{g.z} = [add_up(map(mul, w, {x}), b) for w, b in zip(W{k}, B{k})]")
                 if g.x_vector is not None and g.x_vector[1].startswith("H"):
                     # In train_flat's lists every weight is finite (checked when read, and each new one):
                     # behind a dead ReLU a product w·0.0 adds nothing, unless a bias is 0 (-0.0 + 0.0 is
                     # +0.0), so the live inputs suffice.
                     self.compressed[len(lines) - 1] = (
                         f"if 0.0 in B{k}: {lines[-1]}\n"
-                        f"else: {g.z} = [sum(map(mul, IG{k}(w), XK{k}), b) for w, b in zip(W{k}, B{k})]")
+                        f"else: {g.z} = [add_up(map(mul, IG{k}(w), XK{k}), b) for w, b in zip(W{k}, B{k})]")
                 checks.append(f"sum({g.z})")
             elif unit == "relus":
                 lines.append(f"{g.h} = [z if z > 0.0 else 0.0 for z in {g.z}]")

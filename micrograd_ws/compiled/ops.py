@@ -224,7 +224,7 @@ def write_op(i: int, v: Value, ps: list[str], consts: list[float], user_names: l
     grads = None
     if op == "w·x+b":
         n = (len(ps) - 1) // 2
-        lines = [f"{out} = sum(map(mul, ({', '.join(ps[:n])},), ({', '.join(ps[n:2 * n])},)), {ps[-1]})"]
+        lines = [f"{out} = add_up(map(mul, ({', '.join(ps[:n])},), ({', '.join(ps[n:2 * n])},)), {ps[-1]})"]
     elif op == "mean":
         consts.append(1.0 / len(ps))
         lines, grads = [f"{out} = _mean(({', '.join(ps)},))"], (f"K[{len(consts) - 1}]",) * len(ps)

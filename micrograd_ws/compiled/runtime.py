@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Sequence
 from ..checks import to_float
 from ..custom import user_ops
 from ..engine import Value
+from ..floats import add_up
 from ..mode import enable_grad
 from .. import stores
 from ..safety import Interrupts
@@ -63,24 +64,9 @@ def hold_interrupts():
 
 # --- a layer's reverse pass ---------------------------------------------------------------
 
-# sum() of floats adds left to right in plain doubles up to Python 3.11; 3.12 compensates.
-# The backward pass may use sum() for a run of ``+=`` only where the two agree.
-_PLAIN_SUM = sum([1e16, 1.0, -1e16]) == 0.0
-
-
-def _sequential_dot(G: list, col) -> float:
-    total = 0.0
-    for g, w in zip(G, col):
-        total += g * w
-    return total
-
-
-def _plain_dot(G: list, col) -> float:
-    return sum(map(mul, G, col), 0.0)
-
-
-#: 0.0 + G[0]·c[0] + G[1]·c[1] + ..., added left to right as eager's ``+=`` adds them
-dot = _plain_dot if _PLAIN_SUM else _sequential_dot
+def dot(G: list, col) -> float:
+    """0.0 + G[0]·c[0] + G[1]·c[1] + ..., added left to right as eager's ``+=`` adds them."""
+    return add_up(map(mul, G, col), 0.0)
 
 
 def accumulate(W: list, J: list, G: list) -> list:

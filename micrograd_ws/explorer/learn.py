@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import math
-import sys
 from typing import Iterable
 
 from .. import viz
@@ -55,8 +54,8 @@ MAX_DIAGNOSED_FACTORS = 128
 #: ... while the page's diagnosed questions have at most this many factors in all
 _DIAGNOSED_BUDGET = 20_000
 
-#: how ``sum(map(mul, w, x), b)`` adds: left to right before Python 3.12, compensated after
-SUM_ORDER = "neumaier" if sys.version_info >= (3, 12) else "plain"
+#: how the engine adds w·x + b (:func:`~micrograd_ws.floats.add_up`): left to right, on every Python
+SUM_ORDER = "plain"
 
 
 def predict_steps(C: Value, graph: Graph, nodes: list[int], grads: list[float],
