@@ -19,6 +19,7 @@ from .explain import explain
 from .diagnose import diagnose  # which factor of a learner's ∂C/∂w is wrong
 from .viz import draw_dot, draw_graph, draw_grad, render_grads
 from .explorer import explore
+from .browserlab import lab  # one offline page: the explorer and Python running micrograd_ws (Pyodide)
 from . import micrograd  # micrograd's module layout: micrograd_ws.micrograd.engine, .nn
 
 __version__ = "0.1.0"
@@ -27,5 +28,5 @@ __all__ = [
     "Value", "define_op", "enable_grad", "is_grad_enabled", "mean", "no_grad", "squared_error",
     "topological_order", "weighted_sum", "MLP", "Layer", "Module", "Neuron",
     "two_hidden_layers", "two_neuron", "SGD", "load", "save", "to_torch", "from_torch", "explain", "draw_dot",
-    "draw_graph", "draw_grad", "render_grads", "explore", "grad", "hessian", "hvp", "compile",
+    "draw_graph", "draw_grad", "render_grads", "explore", "lab", "grad", "hessian", "hvp", "compile",
 ]

@@ -12,7 +12,7 @@ import sys
 from types import ModuleType
 from typing import Sequence
 
-from . import explore, graphs, progress, train, walkthrough, worksheet
+from . import explore, graphs, lab, progress, train, walkthrough, worksheet
 from .common import QuietStream
 
 __all__ = ["main", "COMMANDS"]
@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "graphs": (graphs, "render the derivative graph of every ∂C/∂w with Graphviz"),
     "walkthrough": (walkthrough, "a paced tour of the handout: forward, cost, gradients, update"),
     "worksheet": (worksheet, "write a printable worksheet with a learner's own numbers, and its key"),
+    "lab": (lab, "write the lab page: the explorer plus Python running micrograd_ws in the page, offline"),
     "progress": (progress, "a room's progress from the learners' progress files: a table and a chart"),
 }
 

@@ -9,6 +9,7 @@ from typing import Callable
 
 from ..engine import squared_error
 from ..nn import two_hidden_layers, two_neuron
+from ..serialize import load
 
 __all__ = ["said", "DEFAULT_INPUT", "DEFAULT_DESIRED", "DEFAULT_OUT", "MAX_HIDDEN", "whole_number", "finite_number", "positive_number",
            "UsageError", "handout_cost", "QuietStream"]
@@ -76,7 +77,9 @@ class UsageError(ValueError):
 def handout_cost(args: argparse.Namespace, default_hidden: int):
     """The handout model named by ``--model``/``--hidden``/``--seed``, its output O at ``--x`` and
     C = (O − ``--y``)², backward done: ``(net, O, C)``."""
-    if args.model == "two-neuron":
+    if getattr(args, "model_file", None):
+        net = _model_from_file(args)
+    elif args.model == "two-neuron":
         if args.hidden is not None:
             raise UsageError("--hidden applies to --model mlp only (the two-neuron model has no hidden layer)")
         net = two_neuron(seed=args.seed)
@@ -90,6 +93,21 @@ def handout_cost(args: argparse.Namespace, default_hidden: int):
         raise UsageError(f"--x {args.x:g}, --y {args.y:g}: {str(e).rstrip('.')}; choose inputs of a usual size "
                          "(the handout's are 0.5 and 1.0)") from None
     return net, O, C
+
+
+def _model_from_file(args: argparse.Namespace):
+    """``--model-file``: a model saved by ``net.save`` (``train``, the lab's download), one input and one output."""
+    for flag, given in (("--hidden", args.hidden is not None), ("--model two-neuron", args.model == "two-neuron")):
+        if given:
+            raise UsageError(f"--model-file gives the net; {flag} does not apply with it")
+    try:
+        net = load(args.model_file)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--model-file: {said(e)}") from None
+    if net.sizes[0] != 1 or net.sizes[-1] != 1:
+        raise UsageError(f"--model-file: {args.model_file} holds {net.handout()}; explore runs a net of one input i "
+                         "and one output O (the handout's)")
+    return net
 
 
 # --- output that a closed pipe cannot break ------------------------------------------------

@@ -22,6 +22,8 @@ def add_arguments(parser) -> None:
                         help="the handout's two-neuron model or its 1 → h → h → 1 net (default: mlp)")
     parser.add_argument("--hidden", type=whole_number(1), default=None, metavar="H",
                         help="hidden neurons per layer for --model mlp (default: 100, the handout's h)")
+    parser.add_argument("--model-file", metavar="FILE.json", default=None,
+                        help="a saved model instead (net.save, train's model file, the lab's download)")
     parser.add_argument("--x", type=finite_number, default=DEFAULT_INPUT, help=f"the input i (default: {DEFAULT_INPUT})")
     parser.add_argument("--y", type=finite_number, default=DEFAULT_DESIRED,
                         help=f"the desired output O_des (default: {DEFAULT_DESIRED})")
@@ -42,7 +44,7 @@ def run(args) -> int:
     except (OSError, ValueError) as e:
         return _fail(f"--out: {_why(e)}", 2)
     h = args.hidden or 100
-    if args.model == "mlp" and h * h + 8 * h + 4 > MAX_NODES:  # the 1 → h → h → 1 net's graph, before building it
+    if args.model == "mlp" and not args.model_file and h * h + 8 * h + 4 > MAX_NODES:  # the 1 → h → h → 1 net's graph, before building it
         return _fail(f"--hidden {h:,}: the net's graph has {h * h + 8 * h + 4:,} nodes, more than a page holds "
                      f"({MAX_NODES:,}, up to --hidden {_widest():,}); explore a smaller net, or explain one "
                      "parameter's gradient in Python: micrograd_ws.explain(C, 'w2[3][7]')")
@@ -50,7 +52,8 @@ def run(args) -> int:
         net, _, C = handout_cost(args, default_hidden=100)
     except UsageError as e:
         return _fail(str(e))
-    title = f"{net.handout()} (seed {args.seed}): i = {args.x:g}, O_des = {args.y:g}"  # C shows once it is computed
+    made = f"from {args.model_file}" if args.model_file else f"(seed {args.seed})"
+    title = f"{net.handout()} {made}: i = {args.x:g}, O_des = {args.y:g}"  # C shows once it is computed
     start = time.perf_counter()
     nodes = sum(1 for _ in net.parameters())
     print(f"writing the explorer page of {net.handout()} ({nodes:,} parameters; both passes, each chain rule, "

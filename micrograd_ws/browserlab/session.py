@@ -1,0 +1,352 @@
+"""The lab's Python side: what the page's buttons ask of micrograd_ws, running in the page (Pyodide).
+
+The page's script (``lab.js``) calls :meth:`Session.call` with a method's name and its
+arguments as JSON and shows the JSON it gets back: texts, numbers and whole explorer pages,
+all computed here by the engine itself.  The same class runs natively, which is how the
+tests check it without a browser.
+
+>>> s = Session()
+>>> out = s.run("from micrograd_ws import *\\nnet = two_neuron(seed=0)\\nC = squared_error(net(2.0), 1.0)\\nC.data")
+>>> out["error"], out["result"] is not None
+(None, True)
+>>> print(s.run("x = 1\\nValue(float('nan'))")["error"])
+ValueError: Value(): got nan; micrograd_ws keeps every number finite. Check the data for missing or infinite entries. (line 2 of your code)
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib.metadata
+import io
+import json
+import math
+import re
+import sys
+import time
+import traceback
+
+from ..compiled import compile as compile_fn
+from ..data import DataError, Dataset, make_dataset, parse_csv
+from ..engine import Value, squared_error
+from ..explorer import explore
+from ..handout import ALPHA, TRAINING_ITERS
+from ..nn import MLP
+from ..serialize import model_text
+from ..train import Moment, TrainingDiverged, schedule, training
+
+__all__ = ["Session", "STARTER", "STARTER_H100", "MAX_POINTS", "LabError"]
+
+#: the code cell when the lab starts: the handout's two-neuron model, O = w1·i + b1
+STARTER = """\
+# The handout's two-neuron model, O = w1·i + b1.
+# Change anything, then Run (Ctrl+Enter).
+from micrograd_ws import *
+
+net = two_neuron(seed=0)
+i, O_des = 0.5, 1.0           # the input and the desired output
+O = net(i)                    # ① forward
+C = squared_error(O, O_des)   # C = (O − O_des)²
+C.backward()                  # ② backward: every ∂C/∂w
+print("C =", C.data)
+print("∂C/∂w1 =", net.w1.grad, "  ∂C/∂b1 =", net.b1.grad)
+"""
+
+#: the handout's net, one click away
+STARTER_H100 = """\
+# The handout's net: 1 → h → h → 1, h = 100 ReLU neurons a layer.
+# Change anything, then Run (Ctrl+Enter).
+from micrograd_ws import *
+
+net = two_hidden_layers(hidden=100, seed=0)
+i, O_des = 0.5, 1.0           # the input and the desired output
+O = net(i)                    # ① forward: z1, H1, z2, H2, O
+C = squared_error(O, O_des)   # C = (O − O_des)²
+C.backward()                  # ② backward: all 10,401 ∂C/∂w
+print("C =", C.data)
+"""
+
+#: the lab trains on at most this many points (each snapshot runs the net on every one of them)
+MAX_POINTS = 2_000
+_CELL = "<your code>"
+
+
+class LabError(ValueError):
+    """What the learner asked cannot be done as asked; the message says what to do instead."""
+
+
+class Session:
+    """The learner's variables (as in a notebook: kept from one run to the next) and a training run."""
+
+    def __init__(self) -> None:
+        self.ns: dict = {"__name__": "__lab__"}
+        exec("from micrograd_ws import *", self.ns)  # noqa: S102 (the learner's own session)
+        self.points: Dataset | None = None  # the learner's points; None: the built-in target sin(πx)
+        self._steps = None  # the training under way (a generator of pieces), or None
+        self.history = None  # the last training's History
+        self._net: MLP | None = None  # the net being trained
+        self._forward = None  # its compiled forward pass (the live fit)
+        self._total = 0  # the iterations the training runs to
+
+    # --- the page's one entry point -------------------------------------------------------
+    def call(self, method: str, args_json: str = "[]") -> str:
+        """Run ``method(*args)``; its result as JSON, or ``{"error": message}`` for what it refused."""
+        try:
+            out = getattr(self, "do_" + method)(*json.loads(args_json))
+        except (LabError, DataError, TrainingDiverged, ValueError, TypeError, OverflowError) as e:
+            out = {"error": str(e)}
+        return json.dumps(out, allow_nan=False)
+
+    # --- the code cell ------------------------------------------------------------------------
+    def run(self, code: str) -> dict:
+        """Run ``code`` in the learner's variables: ``{stdout, result, error}``, ``result`` being the
+        last expression's value as ``repr`` (None when there is none, or it is None)."""
+        out = io.StringIO()
+        result = error = None
+        try:
+            tree = ast.parse(code, _CELL, "exec")
+        except SyntaxError as e:
+            return {"stdout": "", "result": None, "error": f"SyntaxError: {e.msg} (line {e.lineno} of your code)"}
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            try:
+                exec(compile(tree, _CELL, "exec"), self.ns)  # noqa: S102
+                if last is not None:
+                    value = eval(compile(ast.Expression(last.value), _CELL, "eval"), self.ns)  # noqa: S307
+                    result = None if value is None else repr(value)
+            except Exception as e:  # the engine's message, and the line of the learner's code it came from
+                error = said(e)
+        return {"stdout": out.getvalue(), "result": result, "error": error}
+
+    def do_run(self, code: str) -> dict:
+        return self.run(code)
+
+    def do_hello(self) -> dict:
+        try:
+            version = importlib.metadata.version("micrograd_ws")
+        except importlib.metadata.PackageNotFoundError:
+            version = "(not installed)"
+        return {"text": f"micrograd_ws {version} on Python {sys.version.split()[0]}, in this page"}
+
+    def do_starter(self, which: str = "two-neuron") -> dict:
+        return {"code": STARTER_H100 if which == "h100" else STARTER}
+
+    # --- the explorer of the learner's cost ------------------------------------------------------
+    def do_view(self) -> dict:
+        """The explorer page of the cost ``C`` in the learner's variables, as the engine computed it."""
+        C = self.ns.get("C")
+        if not isinstance(C, Value):
+            raise LabError("there is no cost C to explore: name it C, e.g. C = squared_error(net(i), O_des)"
+                           if C is None else f"C is a {type(C).__name__}, not a Value: C = squared_error(net(i), O_des)")
+        net = self.ns.get("net")
+        title = (f"Your code: {net.handout()}" if isinstance(net, MLP) else "Your code") + f", C = {C.data:.6g}"
+        start = time.perf_counter()
+        page = explore(C, title=title)
+        return {"html": page.html, "seconds": round(time.perf_counter() - start, 2), "nodes": len(page.names)}
+
+    # --- the model --------------------------------------------------------------------------------
+    def model(self) -> MLP:
+        """The current model: ``net``, else the one MLP among the learner's variables."""
+        net = self.ns.get("net")
+        if isinstance(net, MLP):
+            return net
+        nets = [v for k, v in self.ns.items() if isinstance(v, MLP) and not k.startswith("_")]
+        if len(nets) == 1:
+            return nets[0]
+        raise LabError("there is no model to use: name it net, e.g. net = two_hidden_layers(hidden=100, seed=0)"
+                       if not nets else f"there are {len(nets)} models: name the one to use net")
+
+    def do_export(self) -> dict:
+        """The model as the project's JSON model file (``micrograd_ws.load`` reads it)."""
+        net = self.model()
+        return {"text": model_text(net), "name": f"{net.handout().split(':')[0].strip().replace(' ', '')}.json"}
+
+    # --- the learner's data -------------------------------------------------------------------------
+    def data(self) -> Dataset:
+        return self.points or make_dataset("sin")
+
+    def _points_reply(self) -> dict:
+        d = self.data()
+        what = (f"{len(d):,} points of yours" if self.points else f"the built-in target {d.target.formula}, "
+                f"{len(d)} samples (click the plot to put your own points)")
+        return {"xs": list(d.xs), "ys": list(d.ys), "text": f"Training data: {what}.", "axes": fit_axes(d.xs, d.ys)}
+
+    def do_points(self) -> dict:
+        return self._points_reply()
+
+    def do_paste(self, text: str) -> dict:
+        """Points pasted as lines ``x,y`` (or a CSV with columns x and y)."""
+        if not isinstance(text, str) or not text.strip():
+            raise LabError("no points: paste lines of the form x,y such as 0.5,0.25 (one point a line)")
+        if text.count("\n") > 10 * MAX_POINTS:  # refuse before reading it all
+            raise LabError(f"about {text.count(chr(10)) + 1:,} lines: the lab trains on at most {MAX_POINTS:,} points; "
+                           "use a sample of them, or train natively: micrograd-ws train --data FILE.csv")
+        d = parse_csv(text, "your points", "the pasted points")
+        self._set_points(list(d.xs), list(d.ys))
+        return self._points_reply()
+
+    def do_add_point(self, x: object, y: object) -> dict:
+        xs, ys = (list(self.points.xs), list(self.points.ys)) if self.points else ([], [])
+        for what, v in (("x", x), ("y", y)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise LabError(f"the point's {what} is {v!r}, not a finite number")
+        self._set_points(xs + [float(x)], ys + [float(y)])
+        return self._points_reply()
+
+    def do_clear_points(self) -> dict:
+        self.points = None
+        return self._points_reply()
+
+    def _set_points(self, xs: list, ys: list) -> None:
+        if len(xs) > MAX_POINTS:
+            raise LabError(f"{len(xs):,} points: the lab trains on at most {MAX_POINTS:,} (each snapshot runs the net "
+                           "on every one); use a sample of them, or train natively: micrograd-ws train --data FILE.csv")
+        self.points = Dataset(tuple(xs), tuple(ys), "your points")
+
+    # --- training, a piece at a time -------------------------------------------------------------------
+    def do_train_start(self, iters: object = list(TRAINING_ITERS), lr: object = ALPHA) -> dict:
+        """Start training the model with SGD (compiled), on the points, for the schedule ``iters``."""
+        counts = schedule(_counts(iters))
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (0 < lr < math.inf):
+            raise LabError(f"the learning rate α must be a positive number, got {lr!r}")
+        net = self.model()
+        if net.sizes[0] != 1 or net.sizes[-1] != 1:
+            raise LabError(f"the lab trains nets with one input and one output on (x, y) points; net is {net.handout()}")
+        data = self.data()
+        self._net, self._total = net, counts[-1]
+        self._forward = compile_fn(lambda x: net(x))
+        # the moments the page can step through afterwards: before training and each count of the schedule
+        self._steps = training(net, data, counts, float(lr), seed=0, record=[0, *counts])
+        self.history = next(self._steps)
+        return self._progress(done=False)
+
+    def do_train_more(self, seconds: float = 0.2) -> dict:
+        """Train for about ``seconds`` more (at least one piece); what to draw."""
+        if self._steps is None:
+            raise LabError("no training under way: press Train")
+        end = time.perf_counter() + float(seconds)
+        done = False
+        try:
+            while True:
+                self.history = next(self._steps)
+                if time.perf_counter() >= end:
+                    break
+        except StopIteration:
+            done = True
+            self._steps = None
+        except TrainingDiverged:
+            self._steps = None
+            raise
+        return self._progress(done)
+
+    def do_train_stop(self) -> dict:
+        self._steps = None
+        return self._progress(done=True)
+
+    def _progress(self, done: bool) -> dict:
+        """What the page draws: the fit now (on every other grid point), the cost so far, the held moments."""
+        h = self.history
+        it = len(h.losses)
+        grid = h.grid[::2] + ([h.grid[-1]] if len(h.grid) % 2 == 0 else [])
+        curve = [self._forward(x).data for x in grid]
+        recent = h.losses[-100:]
+        last = h.snapshots[-1]
+        text = (f"iteration {it:,} of {self._total:,}" + (" (done)" if done and it == self._total else "")
+                + (f": C over the last {len(recent)} iterations ≈ {math.fsum(recent) / len(recent):.4g}" if recent else "")
+                + f". Mean C over the data: {last.loss:.4g} after {last.iteration:,} iterations (α = {h.lr:g}).")
+        held = [m.iteration for m in h.moments]
+        return {"it": it, "done": done, "curve": curve, "grid": grid, "xs": list(h.data.xs), "ys": list(h.data.ys),
+                "held": held, "heldText": {k: f"{k:,}" for k in held}, "text": text,
+                "axes": fit_axes(h.data.xs, h.data.ys, curve), "cost": cost_line(h.losses, self._total)}
+
+    # --- the held moments -------------------------------------------------------------------------------
+    def do_moment(self, iteration: int) -> dict:
+        """The explorer page of the net as it was after ``iteration`` iterations, on the first point."""
+        h = self.history
+        found = [m for m in (h.moments if h else []) if m.iteration == iteration]
+        if not found:
+            raise LabError(f"no held moment at iteration {iteration}: train first; the moments are "
+                           f"{[m.iteration for m in h.moments] if h else []}")
+        net = self._net
+        model = MLP(net.sizes[0], net.sizes[1:])
+        model.load_state_dict(found[0].state)
+        x, y = h.data.xs[0], h.data.ys[0]
+        C = squared_error(model(x), y)
+        C.backward()
+        page = explore(C, title=f"The net after {iteration:,} SGD iterations (α = {h.lr:g}), on the point "
+                                f"i = {x:.4g}, O_des = {y:.4g}")
+        return {"html": page.html}
+
+
+def fit_axes(xs, ys, curve=()) -> dict:
+    """The fit plot's ranges and tick texts: the data's x range, y covering the data and the curve
+    (the curve within three times the data's spread, so that a wild start does not flatten the data)."""
+    lo, hi = min(xs), max(xs)
+    pad = (hi - lo) * 0.05 or 1.0
+    x = [lo - pad, hi + pad]
+    ylo, yhi = min(ys), max(ys)
+    spread = (yhi - ylo) or 1.0
+    finite = [c for c in curve if ylo - 3 * spread <= c <= yhi + 3 * spread]
+    ylo, yhi = min([ylo, *finite]), max([yhi, *finite])
+    pad = (yhi - ylo) * 0.08 or 1.0
+    y = [ylo - pad, yhi + pad]
+    return {"x": x, "y": y, "xticks": ticks(*x), "yticks": ticks(*y),
+            "title": "O = net(i): blue; the training points: orange (click to put your own)"}
+
+
+def ticks(lo: float, hi: float, most: int = 6) -> list:
+    """Round numbers between lo and hi (steps of 1, 2 or 5 times a power of ten), each with its text.
+
+    >>> [t for _, t in ticks(-1.1, 1.1)]
+    ['-1', '-0.5', '0', '0.5', '1']
+    """
+    raw = (hi - lo) / max(1, most - 1)
+    if not raw > 0 or not math.isfinite(raw):
+        return [[lo, f"{lo:.3g}"]]
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(lo / step)
+    out = []
+    for k in range(first, math.floor(hi / step) + 1):
+        v = k * step
+        out.append([v, f"{round(v, 12):g}"])
+    return out
+
+
+def cost_line(losses, total: int, points: int = 300) -> dict | None:
+    """The cost plot: C averaged over blocks of iterations (one sample an iteration is noisy), as
+    (iteration, log10 C) pairs, with the plot's ranges and tick texts (a tick at powers of ten)."""
+    if not losses:
+        return None
+    block = max(1, -(-total // points))
+    line = []
+    for k in range(0, len(losses), block):
+        part = losses[k:k + block]
+        line.append([k + len(part), math.log10(max(math.fsum(part) / len(part), 1e-12))])
+    lo, hi = math.floor(min(y for _, y in line)), math.ceil(max(y for _, y in line))
+    hi = hi if hi > lo else lo + 1
+    every = max(1, -(-(hi - lo) // 4))  # at most 5 ticks
+    return {"line": line, "x": [0, total], "y": [lo, hi],
+            "xticks": [[0, "0"], [total, f"{total:,}"]],
+            "yticks": [[k, f"{10.0 ** k:g}"] for k in range(lo, hi + 1, every)],
+            "title": f"C, averaged over each {block} iterations (log scale)" if block > 1 else "C (log scale)"}
+
+
+def _counts(iters: object) -> list:
+    """The schedule from the page: a list of counts, or text such as ``100, 500, 1000, 5000``."""
+    if isinstance(iters, str):
+        parts = [p for p in re.split(r"[,\s]+", iters.strip()) if p]
+        if not parts or not all(p.isdigit() for p in parts):
+            raise LabError(f"the schedule is iteration counts separated by commas, such as 100, 500, 1000, 5000; "
+                           f"got {iters!r}")
+        iters = [int(p) for p in parts]
+    if isinstance(iters, list) and iters and max(iters) > 100_000:
+        raise LabError(f"{max(iters):,} iterations: the lab runs at most 100,000 in the page; train natively for more "
+                       "(micrograd-ws train --iters ...)")
+    return iters
+
+
+def said(e: BaseException) -> str:
+    """``Type: message (line N of your code)``: the engine's message and where the learner's code raised it."""
+    lines = [f.lineno for f in traceback.extract_tb(e.__traceback__) if f.filename == _CELL]
+    where = f" (line {lines[-1]} of your code)" if lines else ""
+    return f"{type(e).__name__}: {e}{where}"
