@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 # torch is a test oracle only; 2.13.0 is the CPU build (pip takes it from local wheels here).
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test bench dot chromium venv clean
+.PHONY: demo test lab bench dot chromium npm venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,19 @@ chromium:
 		echo "  Debian/Ubuntu: sudo apt-get install chromium"; \
 	fi
 
-test: $(VENV)/.dev dot chromium
+# npm fetches the lab's pinned runtime (Pyodide, viz-js) from the npm registry once; it is then cached
+# outside the repository (~/.cache/micrograd_ws, or $$MICROGRAD_WS_CACHE).
+npm:
+	@if command -v npm >/dev/null 2>&1; then :; \
+	elif $(call apt_install,npm); then :; \
+	elif command -v brew >/dev/null 2>&1; then \
+		echo "installing Node.js and npm (brew install node)"; brew install node; \
+	else \
+		echo "npm is missing and cannot be installed from here; the lab needs it once to fetch its runtime:"; \
+		echo "  Debian/Ubuntu: sudo apt-get install npm   macOS: brew install node   Windows: winget install OpenJS.NodeJS"; \
+	fi
+
+test: $(VENV)/.dev dot chromium npm
 	$(BIN)/python -m pytest
 
 demo: $(VENV)/.demo dot
@@ -64,6 +76,11 @@ demo: $(VENV)/.demo dot
 	$(BIN)/micrograd-ws explore
 	@echo "The explorer of the handout net (h = 100): open out/explorer.html in a browser (f: present mode)"
 	@echo "  (or: $(BIN)/micrograd-ws explore --open)"
+
+# The lab: one offline page, the explorer plus Python running micrograd_ws (Pyodide); open it from anywhere.
+lab: $(VENV)/.demo dot npm
+	$(BIN)/micrograd-ws lab --out out/workshop.html
+	@echo "The lab: open out/workshop.html in a browser (no network needed; Start Python runs micrograd_ws in the page)"
 
 # micrograd 0.1.0, the baseline, goes only into the benchmark's own environment.
 BENCH := .venv-bench

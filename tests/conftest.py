@@ -61,6 +61,19 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="session")
+def lab_page(tmp_path_factory):
+    """The lab page, written once by ``micrograd-ws lab`` (the pinned runtime comes from the npm
+    registry the first time, then from the cache outside the repository)."""
+    from micrograd_ws.browserlab.runtime import PYODIDE, VIZ, cache_dir
+    from micrograd_ws.cli import main
+    if shutil.which("npm") is None and not all((cache_dir() / "npm" / p.filename).is_file() for p in (PYODIDE, VIZ)):
+        _missing("npm is not installed and the lab's runtime is not cached (Debian/Ubuntu: sudo apt-get install npm)")
+    out = tmp_path_factory.mktemp("lab") / "workshop.html"
+    assert main(["lab", "--out", str(out)]) == 0
+    return out
+
+
 @pytest.fixture
 def micrograd():
     """micrograd 0.1.0 itself, the reference for the drop-in (setup.cfg's dev extra installs it)."""

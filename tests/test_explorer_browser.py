@@ -11,35 +11,20 @@ import pytest
 
 from micrograd_ws import SGD, Value, explore, squared_error, two_hidden_layers, two_neuron
 from micrograd_ws.cli import main
+from offline import OfflinePage
 
 
-class Page:
+class Page(OfflinePage):
     """A loaded explorer page, with the errors and the outside requests it caused."""
 
     def __init__(self, browser, path, hash="#0", size=(1400, 900), **context):
         """``hash``: the step to open on; "#0" opens still at the start, "" as a viewer does (the first pass plays)."""
-        self.errors, self.blocked = [], []
-        self.context = browser.new_context(viewport={"width": size[0], "height": size[1]}, **context)
-        self.page = p = self.context.new_page()
-        p.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        p.on("pageerror", lambda e: self.errors.append(str(e)))
-        p.route("**/*", self._route)
-        p.goto(path.resolve().as_uri() + hash)
-
-    def _route(self, route):
-        if route.request.url.startswith("file:"):
-            route.continue_()
-        else:
-            self.blocked.append(route.request.url)
-            route.abort()
+        super().__init__(browser, path.resolve().as_uri() + hash, size, **context)
 
     def ready(self):
         self.page.wait_for_function("window.explorer !== undefined")
         self.page.evaluate("explorer.loaded.then(() => true)")
         return self
-
-    def js(self, expression, arg=None):
-        return self.page.evaluate(expression, arg)
 
     def clean(self):
         assert self.errors == [] and self.blocked == []

@@ -158,7 +158,7 @@ class Session:
     def do_export(self) -> dict:
         """The model as the project's JSON model file (``micrograd_ws.load`` reads it)."""
         net = self.model()
-        return {"text": model_text(net), "name": f"{net.handout().split(':')[0].strip().replace(' ', '')}.json"}
+        return {"text": model_text(net), "name": f"mlp-{'-'.join(map(str, net.sizes))}.json"}
 
     # --- the learner's data -------------------------------------------------------------------------
     def data(self) -> Dataset:
@@ -277,18 +277,24 @@ class Session:
         return {"html": page.html}
 
 
+#: the fit plot shows at least this much (the built-in target's x and y): a click puts a point where it
+#: was clicked, and the plot grows, never shrinks, as points are put beyond it
+PLOT_AT_LEAST = ((-1.1, 1.1), (-1.25, 1.25))
+
+
 def fit_axes(xs, ys, curve=()) -> dict:
-    """The fit plot's ranges and tick texts: the data's x range, y covering the data and the curve
+    """The fit plot's ranges and tick texts: :data:`PLOT_AT_LEAST` and the data, y also the curve
     (the curve within three times the data's spread, so that a wild start does not flatten the data)."""
-    lo, hi = min(xs), max(xs)
-    pad = (hi - lo) * 0.05 or 1.0
+    (xlo, xhi), (ylo, yhi) = PLOT_AT_LEAST
+    lo, hi = min(xlo, *xs), max(xhi, *xs)
+    pad = 0.0 if (lo, hi) == (xlo, xhi) else (hi - lo) * 0.05
     x = [lo - pad, hi + pad]
-    ylo, yhi = min(ys), max(ys)
-    spread = (yhi - ylo) or 1.0
-    finite = [c for c in curve if ylo - 3 * spread <= c <= yhi + 3 * spread]
-    ylo, yhi = min([ylo, *finite]), max([yhi, *finite])
-    pad = (yhi - ylo) * 0.08 or 1.0
-    y = [ylo - pad, yhi + pad]
+    lo, hi = min(ylo, *ys), max(yhi, *ys)
+    spread = hi - lo
+    kept = [c for c in curve if lo - 3 * spread <= c <= hi + 3 * spread]
+    lo2, hi2 = min([lo, *kept]), max([hi, *kept])
+    pad = 0.0 if (lo2, hi2) == (ylo, yhi) else (hi2 - lo2) * 0.08
+    y = [lo2 - pad, hi2 + pad]
     return {"x": x, "y": y, "xticks": ticks(*x), "yticks": ticks(*y),
             "title": "O = net(i): blue; the training points: orange (click to put your own)"}
 
