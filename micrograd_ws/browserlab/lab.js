@@ -74,7 +74,8 @@
     };
     try {
       py = await loadPyodide({ indexURL: INDEX, lockFileContents: new TextDecoder().decode(lock),
-                               createPyodideModule, stdout: () => {}, stderr: () => {} });
+                               createPyodideModule, stdout: () => {}, stderr: () => {},
+                               stdin: () => null });  // input() reads end-of-file: the page has no terminal
     } finally {
       window.fetch = realFetch;
     }
