@@ -4,6 +4,7 @@
 >>> x = Value(2.0); y = x * x + 3 * x; y.backward(); x.grad
 7.0
 """
+from . import startup  # Ctrl-C while the command line starts: "interrupted", no traceback
 from .engine import Value, mean, squared_error, topological_order, weighted_sum
 from .mode import enable_grad, is_grad_enabled, no_grad
 from . import compact  # smaller nodes for + - *, installed in the engine

@@ -405,3 +405,43 @@ def test_explore_cli_refuses_bad_options_in_one_line(argv, words, tmp_path, caps
     err = capsys.readouterr().err
     assert words.replace("{tmp}", str(tmp_path)) in err and "Traceback" not in err and len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+# --- 17. Ctrl-C while the command starts ------------------------------------------------------------
+
+_STARTING = r"""
+import os, signal, sys, threading
+sys.argv[0] = "/somewhere/bin/micrograd-ws"      # as the console script runs
+n, target = [0], int(sys.argv[1])
+def tracer(frame, event, arg):                   # SIGINT at the target-th line run inside micrograd_ws
+    if event == "line" and "micrograd_ws" in frame.f_code.co_filename:
+        n[0] += 1
+        if n[0] == target:
+            os.kill(os.getpid(), signal.SIGINT)
+    return tracer
+sys.settrace(tracer); threading.settrace(tracer)
+from micrograd_ws.commands import main
+sys.settrace(None)
+sys.exit(main(["--help"]))
+"""
+
+
+@pytest.mark.parametrize("line", [40, 400, 4000, 20000])  # (the first ~20 lines install the handler)
+def test_ctrl_c_while_the_package_loads_for_the_command_says_interrupted(line, tmp_path):
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", _STARTING, str(line)], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in done.stderr
+    if done.returncode != 0:  # (a large line number may come after the import: then --help runs)
+        assert done.returncode == 130 and done.stderr.strip().endswith("interrupted")
+
+
+def test_a_program_that_imports_micrograd_ws_keeps_pythons_ctrl_c():
+    import subprocess
+    import sys
+    code = ("import signal, micrograd_ws; "
+            "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "True"
+    from micrograd_ws.startup import is_the_command
+    assert is_the_command(["/usr/bin/micrograd-ws"], []) and is_the_command(["-m"], ["python3", "-m", "micrograd_ws"])
+    assert not is_the_command(["train.py"], ["python3", "train.py"]) and not is_the_command(["-c"], ["python", "-c"])

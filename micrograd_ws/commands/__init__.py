@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Sequence
 
 from . import explore, graphs, lab, progress, train, walkthrough, worksheet
+from ..startup import finishing, started
 from .common import QuietStream
 
 __all__ = ["main", "COMMANDS"]
@@ -30,11 +31,14 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started()  # (Ctrl-C before this point: startup.py)
     try:  # Ctrl-C anywhere, from the parser's set-up on: one word, exit status 130, no traceback
         return _main(argv)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        finishing()
 
 
 def _main(argv: Sequence[str] | None) -> int:
