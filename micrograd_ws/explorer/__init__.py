@@ -450,10 +450,12 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
     return Explorer(data, _summary(C, order, state["backward"], grads, param, graph, note), still)
 
 
-def _state(C: Value, graph: Graph, inputs: list, small: bool, explained: bool = True) -> tuple[dict, list[float], bool]:
+def _state(C: Value, graph: Graph, inputs: list, small: bool, explained: bool = True,
+           asked: bool = True) -> tuple[dict, list[float], bool]:
     """What the page shows of one set of weights: every value and gradient, both passes, the inspector.
 
-    Of a large graph the inspector explains the parameters only (``explained``) or no node.
+    Of a large graph the inspector explains the parameters only (``explained``) or no node;
+    ``asked``: with predict mode's questions.
     """
     order = graph.order
     steps, grads, fresh = _record(C, graph)
@@ -480,7 +482,7 @@ def _state(C: Value, graph: Graph, inputs: list, small: bool, explained: bool = 
         "dead": [k for k, v in enumerate(order) if v.op == "relu" and v.local_grads[0] == 0.0],
         "forwardText": [_forward_text(v) for v in order if v.parents],
         "backward": steps, "inspect": inspect, "paths": paths, "unexplained": unexplained,
-        "predict": predict_steps(C, graph, [st["node"] for st in steps], grads, inputs),
+        **({"predict": predict_steps(C, graph, [st["node"] for st in steps], grads, inputs)} if asked else {}),
     }, grads, fresh
 
 
@@ -572,12 +574,13 @@ def _descent(C: Value, graph: Graph, network: dict | None, inputs: list, small: 
         g = Graph(cost)
         if [name(v) for v in g.order] != names:
             break
-        state, grads, _ = _state(cost, g, [g.order[graph.position[v]] for v in inputs], small, explained=small)
+        state, grads, _ = _state(cost, g, [g.order[graph.position[v]] for v in inputs], small, explained=small,
+                                 asked=small)
         state["stops"] = _stops(cost, g, forward, [st["node"] for st in state["backward"]], state["completeAt"], grads,
                                 network)
         state["edgeText"] = _edge_texts(g, drawn)
         if not small:  # the h = 100 page: predict mode and the chain rules stay with the weights it opened on
-            del state["predict"], state["paths"], state["inspect"]  # the page shows each node's data and grad
+            del state["paths"], state["inspect"]  # the page shows each node's data and grad
         else:
             add_diagnoses(cost, state["predict"], g)
         states.append(state)
