@@ -147,8 +147,10 @@ def parse_csv(text: str, name: str = "pasted", where: str = "the pasted data") -
     micrograd_ws.data.DataError: the pasted data, line 2: column y is 'abc', not a number
     """
     p = where
+    text = text[1:] if text.startswith("\ufeff") else text  # (a byte-order mark, as spreadsheets save UTF-8)
     first = next((ln for ln in _lines(text) if ln.strip() and not ln.lstrip().startswith("#")), "")
-    sep = next((c for c in SEPARATORS if c in first), ",")
+    # semicolons first: a file that has them separates with them (its commas are decimal commas: 0,5;1,5)
+    sep = ";" if ";" in first else next((c for c in SEPARATORS if c in first), ",")
     reader = csv.reader(_lines(text), delimiter=sep)
     xs, ys = array("d"), array("d")  # 8 bytes a number while reading (a list of floats takes 32)
     ix = iy = width = None
@@ -163,7 +165,7 @@ def parse_csv(text: str, name: str = "pasted", where: str = "the pasted data") -
         if not any(c.strip() for c in row) or row[0].lstrip().startswith("#"):
             continue
         if width is None:  # the first row: a header (no cell is a number), or data
-            if not any(map(_is_number, row)):
+            if not any(_is_number(c.replace(",", ".", 1) if sep == ";" else c) for c in row):
                 names = [c.strip().lower() for c in row]
                 missing = [c for c in ("x", "y") if c not in names]
                 if missing:
@@ -209,7 +211,7 @@ def _separator_hint(row: list) -> str:
 
 def _is_number(cell: str) -> bool:
     try:
-        float(cell)
+        float(cell.replace("\u2212", "-"))
     except ValueError:
         return False
     return True
@@ -217,7 +219,7 @@ def _is_number(cell: str) -> bool:
 
 def _number(cell: str, column: str, path: str, line: int) -> float:
     try:
-        x = float(cell)
+        x = float(cell.replace("\u2212", "-"))  # (−, the minus sign as typeset, is read as -)
     except ValueError:
         hint = " (a decimal comma? write 0.5, not 0,5)" if _is_number(cell.replace(",", ".", 1)) else ""
         raise DataError(f"{path}, line {line}: column {column} is {quoted(cell)}, not a number{hint}") from None

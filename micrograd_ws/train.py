@@ -163,6 +163,10 @@ def training(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, l
     if not isinstance(data, Dataset):
         raise TypeError("train(model, data): data must be a Dataset (make_dataset, read_csv or "
                         f"Dataset(xs, ys, name)), got {type(data).__name__}")
+    for pname, p in model.named_parameters():  # a weight set by hand to nan or a string: said, not blamed on the data
+        if isinstance(p.data, bool) or not isinstance(p.data, (int, float)) or not math.isfinite(p.data):
+            raise ValueError(f"{pname} = {p.data!r}: every parameter must be a finite number before training; "
+                             "build the net again, or set it to a number")
     opt = SGD(model.parameters(), lr)
     lo, hi = data.x_range
     # lo·(1 - t) + hi·t, not lo + (hi - lo)·t: hi - lo overflows for data near ±1e308

@@ -59,9 +59,31 @@ def test_the_starters_run_and_their_explorer_is_the_one_explore_writes():
     assert s.ns["C"].data == C.data and s.ns["net"].w1.grad == net.w1.grad
     view = call(s, "view")
     assert "error" not in view and view["nodes"] == 5
-    assert view["html"].startswith("<!DOCTYPE html>") and "Your code: MLP(1 → 1" in view["html"]
+    assert view["html"].startswith("<!DOCTYPE html>") and f"Your code: C = {C.data:.6g}, MLP(1 → 1" in view["html"]
     assert s.run(STARTER_H100)["error"] is None
     assert len(s.ns["net"].parameters()) == 10_401
+
+
+def test_odd_exceptions_keep_the_output_the_type_and_the_line():
+    s = Session()
+    r = s.run("print('before')\nraise SystemExit(1)")
+    assert r == {"stdout": "before\n", "result": None, "error": "SystemExit: 1 (line 2 of your code)"}
+    r = s.run("class B(BaseException): pass\nraise B('boo')")
+    assert r["error"] == "B: boo (line 2 of your code)"
+    r = s.run("class E(Exception):\n    def __str__(self): raise RuntimeError('no')\nraise E()")
+    assert r["error"] == "E: (its message cannot be shown: str() raised RuntimeError) (line 3 of your code)"
+    assert s.run("1 + 1")["result"] == "2"  # and the session goes on
+
+
+def test_the_explorers_title_names_the_net_only_when_c_comes_from_it():
+    s = Session()
+    s.run("net = two_neuron(seed=0)\na = Value(1.5, 'a')\nC = a * a + 0.5")
+    title = call(s, "view")["html"].split("<title>")[1].split("</title>")[0]
+    assert title == "Your code: C = 2.75"
+    s.run("C = squared_error(net(0.5), 1.0)")
+    assert ", MLP(1 → 1" in call(s, "view")["html"].split("</title>")[0]
+    s.run("C.data = 'x'")
+    assert call(s, "view")["error"] == "C.data is 'x', not a finite number: compute C again"
 
 
 def test_view_and_model_say_what_is_missing():
@@ -105,6 +127,19 @@ def test_points_pasted_or_clicked_and_bad_ones_named():
     assert "not a finite number" in call(s, "add_point", 1e309, 0.5)["error"]
     assert "not a finite number" in call(s, "add_point", "1", 0.5)["error"]
     assert "built-in" in call(s, "clear_points")["text"]
+    assert "Training data: 1 point of yours" in call(s, "add_point", 0.0, 0.0)["text"]
+    # as spreadsheets write them: a byte-order mark, semicolons with decimal commas, the typeset minus sign
+    assert call(s, "paste", "\ufeffx,y\n0,1")["xs"] == [0.0]
+    assert call(s, "paste", "0,5;1,5\n1;−2")["ys"] == [1.5, -2.0]
+
+
+def test_the_plot_shows_the_nets_fit_before_training():
+    s = Session()
+    assert call(s, "points")["curve"] is None  # no model yet
+    s.run("net = two_neuron(seed=0)")
+    r = call(s, "points")
+    net = two_neuron(seed=0)
+    assert r["curve"] == [net(x).data for x in r["grid"]] and r["grid"][0] == r["axes"]["x"][0]
 
 
 def test_ticks_are_round_numbers_inside_the_range():
@@ -136,7 +171,7 @@ def test_the_labs_training_is_train_and_pauses_between_pieces():
     assert 0 < r["it"] < 300 and not r["done"]
     while not r["done"]:
         r = call(s, "train_more", 0.05)
-    assert r["it"] == 300 and r["held"] == [0, 100, 300] and r["heldText"]["300"] == "300"
+    assert r["it"] == 300 and r["held"] == [0, 100, 300] and r["heldText"]["300"] == "300" and "note" not in r
     native = two_hidden_layers(hidden=6, seed=1)
     train(native, make_dataset("sin"), iters=[100, 300])
     assert model_text(native) == call(s, "export")["text"]
@@ -144,6 +179,7 @@ def test_the_labs_training_is_train_and_pauses_between_pieces():
     page = call(s, "moment", 100)
     assert "The net after 100 SGD iterations" in page["html"]
     assert "no held moment at iteration 7" in call(s, "moment", 7)["error"]
+    assert "Training net further" in call(s, "train_start", "10")["note"]  # the same net again: said
 
 
 def test_training_settings_are_checked():
@@ -153,6 +189,13 @@ def test_training_settings_are_checked():
     assert "positive iteration counts" in call(s, "train_start", [0])["error"]
     assert "at most 100,000" in call(s, "train_start", "1000000")["error"]
     assert "learning rate" in call(s, "train_start", "100", -1)["error"]
+    assert call(s, "train_start", "100", "0,01")["error"] == "the learning rate α is '0,01', not a number (write 0.01 with a point)"
+    assert "not a number" in call(s, "train_start", "100", "abc")["error"]
+    assert "positive number such as 0.01, got 'Infinity'" in call(s, "train_start", "100", "Infinity")["error"]
+    assert call(s, "train_start", "100", "")["error"] == "the learning rate α is '', not a number"
+    assert "iteration counts separated by commas" in call(s, "train_start", "²")["error"]
+    s.run("net.parameters()[0].data = float('nan')")
+    assert call(s, "train_start", "100")["error"].startswith("w1 = nan: every parameter must be a finite number")
     s.run("net = MLP(2, [3, 1], seed=0)")
     assert "one input and one output" in call(s, "train_start", "100")["error"]
     s.run("net = two_neuron(seed=0)")

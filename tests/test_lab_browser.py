@@ -14,6 +14,7 @@ import pytest
 
 from micrograd_ws import SGD, compile, load, squared_error, two_hidden_layers, two_neuron
 from micrograd_ws.browserlab import MAX_PAGE_BYTES
+from micrograd_ws.browserlab.session import MAX_POINTS
 from micrograd_ws.data import make_dataset
 from micrograd_ws.serialize import model_text
 from micrograd_ws.train import train
@@ -205,6 +206,23 @@ def test_train_live_the_handout_schedule_at_h100_pause_and_step_each_held_moment
     assert "step" in frame.locator("#counter").inner_text()
 
 
+def test_a_held_moment_opens_while_training_runs_and_stop_ends_the_run(lab):
+    lab.run("net = two_hidden_layers(hidden=100, seed=0)")
+    lab.page.fill("#lab-iters", "100, 100000")
+    lab.page.click("#lab-train")
+    lab.page.locator("#lab-held button", has_text="100").click()  # (the buttons are not rebuilt under the click)
+    lab.wait_status("The explorer shows the net after 100 iterations", timeout=180_000)
+    assert "The net after 100 SGD iterations" in lab.explorer().locator("#title").inner_text()
+    assert lab.page.locator("#lab-train").inner_text() == "pause"  # the run went on meanwhile
+    lab.page.click("#lab-train")
+    lab.wait_status("Paused")
+    lab.page.click("#lab-stop")
+    lab.wait_status("Stopped")
+    assert lab.page.locator("#lab-train").inner_text() == "train" and lab.page.locator("#lab-stop").is_hidden()
+    it = int(lab.page.locator("#lab-train-text").inner_text().split()[1].replace(",", ""))
+    assert 100 <= it < 100000
+
+
 def test_your_own_points_clicked_pasted_and_refused(lab):
     lab.run("net = two_neuron(seed=0)")
     box = lab.page.locator("#lab-fit").bounding_box()
@@ -215,7 +233,7 @@ def test_your_own_points_clicked_pasted_and_refused(lab):
     assert len(xs) == 3 and xs[0] < xs[1] < xs[2]
     lab.page.locator("#lab-paste-box summary").click()
     for text, said in (("0,1\n1,abc", "line 2: column y is 'abc', not a number"), ("", "no points"),
-                       ("\n".join(f"{k},{k % 3}" for k in range(100_000)), "at most 2,000")):
+                       ("\n".join(f"{k},{k % 3}" for k in range(100_000)), f"at most {MAX_POINTS:,}")):
         lab.js("(t) => { document.querySelector('#lab-points').value = t; }", text)  # (as a paste would)
         lab.page.click("#lab-use-points")
         assert said in lab.page.locator("#lab-data-text").inner_text()
@@ -241,3 +259,20 @@ def test_the_lab_fits_the_window(lab, size):
     assert frame >= (0.6 * size[0] if size[0] >= 1280 else 0.95 * size[0] - 20)
     lab.shot(f"lab-{size[0]}x{size[1]}")
     lab.page.set_viewport_size({"width": 1600, "height": 900})
+
+
+def test_when_python_itself_crashes_the_page_says_to_reload(browser, lab_page, tmp_path):
+    """A recursion deeper than the page's C stack kills Pyodide (native Python raises RecursionError);
+    the page says so once, and every later call gets the same words, not a JavaScript error."""
+    page = LabPage(browser, lab_page, tmp_path)
+    page.js("lab.start()")
+    r = page.run("l = []\nfor _ in range(100000):\n    l = [l]\nl")
+    assert "Python in this page has crashed" in r["error"] and "reload the page" in r["error"]
+    assert "crashed" in page.page.locator("#lab-status").inner_text()
+    assert page.run("1 + 1")["error"] == r["error"]
+    page.page.click("#lab-train")
+    assert "crashed" in page.page.locator("#lab-status").inner_text()
+    assert page.blocked == []
+    pyodides_report = ("fatal error", "pyodide", "maximum call stack size exceeded")  # what Pyodide logs as it dies
+    assert [e for e in page.errors if not any(w in e.lower() for w in pyodides_report)] == []
+    page.context.close()

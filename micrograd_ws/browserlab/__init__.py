@@ -75,7 +75,7 @@ def lab(out: Union[str, Path] = "workshop.html", *, say: Callable[[str], None] =
     ran = first.run(STARTER)
     if ran["error"]:
         raise LabBuildError(f"the starter code failed: {ran['error']}")
-    view = first.do_view()
+    view = first.do_view("The code cell's starter, the handout's two-neuron model")
     runtime = [_block("lab-rt-" + name, pyodide[name] if name != "pyodide-lock.json" else json.dumps(lock).encode())
                for name in PYODIDE.files]
     runtime.append(_block("lab-rt-viz-global.js", viz["dist/viz-global.js"]))

@@ -96,18 +96,28 @@
     $("lab-intro").hidden = true;
     $("lab-work").hidden = false;
     if (!$("lab-code").value) $("lab-code").value = call("starter", ["two-neuron"]).code;
+    // the starter runs at once (the explorer already shows what it computes): net is there to train
+    showOutput(call("run", [$("lab-code").value]));
     drawData(call("points"));
     return readySeconds;
   }
 
   // one call into the session: JSON in, JSON out; a Python error the session did not expect keeps Python's words
+  let crashed = null;  // Python itself failed (e.g. a C stack overflow): nothing more can run in this page
   function call(method, args) {
+    if (crashed) return { error: crashed };
     let text;
     try {
       text = session.call(method, JSON.stringify(args || []));
     } catch (e) {
-      const lines = String(e && e.message ? e.message : e).trim().split("\n");
-      return { error: lines[lines.length - 1] };
+      if (e && e.constructor && e.constructor.name === "PythonError") {  // an error the session did not expect
+        const lines = String(e.message).trim().split("\n");
+        return { error: lines[lines.length - 1] };
+      }
+      crashed = "Python in this page has crashed (" + (e && e.message ? e.message : e) + "), as a deep recursion " +
+        "can make it: copy your code, then reload the page and start Python again.";
+      status(crashed, true);
+      return { error: crashed };
     }
     return JSON.parse(text);
   }
@@ -166,7 +176,11 @@
   }
 
   // --- training, a piece at a time ----------------------------------------------------------------
-  const T = { state: "idle", last: null };  // idle | running | paused
+  const T = { state: "idle", last: null, heldShown: "" };  // idle | running | paused
+  function trainButtons() {
+    $("lab-train").textContent = T.state === "running" ? "pause" : T.state === "paused" ? "go on" : "train";
+    $("lab-stop").hidden = T.state !== "paused";
+  }
   async function trainClick() {
     if (T.state === "running") {
       T.state = "paused";
@@ -175,12 +189,13 @@
     await start();
     let r;
     if (T.state === "idle") {
-      r = call("train_start", [$("lab-iters").value, Number($("lab-lr").value)]);
+      r = call("train_start", [$("lab-iters").value, $("lab-lr").value]);
       if (r.error) return status(r.error, true);
+      T.heldShown = "";
     }
     T.state = "running";
-    $("lab-train").textContent = "pause";
-    status("Training in the page's Python (compiled SGD steps)…");
+    trainButtons();
+    status(r && r.note ? r.note : "Training in the page's Python (compiled SGD steps)…");
     while (T.state === "running") {
       if (r) {
         T.last = r;
@@ -196,19 +211,32 @@
       }
     }
     if (T.state === "paused") {
-      $("lab-train").textContent = "go on";
-      status("Paused: step through a held moment (the buttons under the plots), or go on.");
+      status("Paused: step through a held moment (the buttons under the plots), go on, or stop this run.");
     } else {
       T.state = "idle";
-      $("lab-train").textContent = "train";
-      if (r && r.done) status("Trained. Each held moment (buttons under the plots) opens in the explorer, to step through.");
+      if (r && r.done) {
+        status("Trained. Each held moment (buttons under the plots) opens in the explorer, to step through.");
+        $("lab-train").disabled = true;  // a click meant as "pause" just as the run ends does not start another
+        setTimeout(() => { $("lab-train").disabled = false; }, 800);
+      }
     }
+    trainButtons();
+  }
+  function stopTraining() {
+    const r = call("train_stop");
+    T.state = "idle";
+    trainButtons();
+    if (r.error) return status(r.error, true);
+    status("Stopped: net keeps the weights it has now, and the held moments stay. Train starts a new run from them.");
   }
   function drawProgress(r) {
     $("lab-train-text").textContent = r.text;
+    $("lab-cost").hidden = false;
     drawFit(r);
     drawCost(r);
-    const held = $("lab-held");
+    const held = $("lab-held"), key = r.held.join(",");
+    if (key === T.heldShown) return;  // rebuilt only when a moment is added: a click on one is never lost
+    T.heldShown = key;
     held.replaceChildren();
     if (r.held.length) {
       const label = document.createElement("span");
@@ -243,6 +271,7 @@
     g.font = "13px system-ui, sans-serif";
     return { g, w, h };
   }
+  const leftMargin = (g, ticks) => Math.max(36, ...ticks.map(([, t]) => g.measureText(t).width + 10));
   let fitAxes = null;
   function drawData(p) {
     $("lab-data-text").textContent = p.error || p.text;
@@ -250,7 +279,7 @@
   }
   function drawFit(p) {
     const { g, w, h } = canvas("lab-fit"), a = p.axes;
-    const box = { left: 52, right: w - 14, top: 22, bottom: h - 24 };
+    const box = { left: leftMargin(g, a.yticks), right: w - 14, top: 22, bottom: h - 24 };
     fitAxes = { a, box };
     const X = (x) => box.left + (x - a.x[0]) / (a.x[1] - a.x[0]) * (box.right - box.left);
     const Y = (y) => box.bottom - (y - a.y[0]) / (a.y[1] - a.y[0]) * (box.bottom - box.top);
@@ -276,8 +305,9 @@
     }
   }
   function drawCost(r) {
-    const { g, w, h } = canvas("lab-cost"), a = r.cost, m = 52;
+    const { g, w, h } = canvas("lab-cost"), a = r.cost;
     if (!a) return;
+    const m = leftMargin(g, a.yticks);
     const X = (k) => m + (k - a.x[0]) / (a.x[1] - a.x[0]) * (w - m - 14);
     const Y = (l) => h - 22 - (l - a.y[0]) / (a.y[1] - a.y[0]) * (h - 42);
     g.strokeStyle = "#999"; g.lineWidth = 1; g.strokeRect(m, 20, w - m - 14, h - 42);
@@ -299,10 +329,12 @@
     if (px < box.left || px > box.right || py_ < box.top || py_ > box.bottom) return;
     const x = a.x[0] + (px - box.left) / (box.right - box.left) * (a.x[1] - a.x[0]);
     const y = a.y[0] + (box.bottom - py_) / (box.bottom - box.top) * (a.y[1] - a.y[0]);
-    const p = call("add_point", [x, y]);
-    drawData(p);
-    if (!p.error && T.state !== "idle") $("lab-data-text").textContent += " (the training under way keeps its data; the next one uses these)";
+    pointsChanged(call("add_point", [x, y]));
   });
+  function pointsChanged(p) {  // while a run is under way, the plot keeps showing it
+    if (T.state === "idle" || p.error) return drawData(p);
+    $("lab-data-text").textContent = p.text + " The run under way trains on its own data: stop it, then train, to use these.";
+  }
 
   // --- the page's buttons, keys and scripting ----------------------------------------------------------
   $("lab-start").onclick = () => start().catch(() => {});
@@ -311,8 +343,9 @@
   $("lab-h100").onclick = () => starter("h100");
   $("lab-download").onclick = download;
   $("lab-train").onclick = () => trainClick();
-  $("lab-use-points").onclick = () => drawData(call("paste", [$("lab-points").value]));
-  $("lab-clear-points").onclick = () => drawData(call("clear_points"));
+  $("lab-stop").onclick = stopTraining;
+  $("lab-use-points").onclick = () => pointsChanged(call("paste", [$("lab-points").value]));
+  $("lab-clear-points").onclick = () => pointsChanged(call("clear_points"));
   $("lab-code").addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); runCell(); }
     else if (ev.key === "Tab" && !ev.shiftKey) {  // four spaces, as Python is indented

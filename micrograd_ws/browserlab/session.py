@@ -27,9 +27,10 @@ import traceback
 
 from ..compiled import compile as compile_fn
 from ..data import DataError, Dataset, make_dataset, parse_csv
-from ..engine import Value, squared_error
+from ..engine import Value, squared_error, topological_order
 from ..explorer import explore
 from ..handout import ALPHA, TRAINING_ITERS
+from ..mode import no_grad
 from ..nn import MLP
 from ..serialize import model_text
 from ..train import Moment, TrainingDiverged, schedule, training
@@ -66,7 +67,7 @@ print("C =", C.data)
 """
 
 #: the lab trains on at most this many points (each snapshot runs the net on every one of them)
-MAX_POINTS = 2_000
+MAX_POINTS = 1_000
 _CELL = "<your code>"
 
 
@@ -113,8 +114,8 @@ class Session:
                 if last is not None:
                     value = eval(compile(ast.Expression(last.value), _CELL, "eval"), self.ns)  # noqa: S307
                     result = None if value is None else repr(value)
-            except Exception as e:  # the engine's message, and the line of the learner's code it came from
-                error = said(e)
+            except BaseException as e:  # the engine's message, and the line of the learner's code it came from
+                error = said(e)  # (SystemExit too: the page's Python goes on)
         return {"stdout": out.getvalue(), "result": result, "error": error}
 
     def do_run(self, code: str) -> dict:
@@ -131,14 +132,17 @@ class Session:
         return {"code": STARTER_H100 if which == "h100" else STARTER}
 
     # --- the explorer of the learner's cost ------------------------------------------------------
-    def do_view(self) -> dict:
+    def do_view(self, heading: str = "") -> dict:
         """The explorer page of the cost ``C`` in the learner's variables, as the engine computed it."""
         C = self.ns.get("C")
         if not isinstance(C, Value):
             raise LabError("there is no cost C to explore: name it C, e.g. C = squared_error(net(i), O_des)"
                            if C is None else f"C is a {type(C).__name__}, not a Value: C = squared_error(net(i), O_des)")
+        if isinstance(C.data, bool) or not isinstance(C.data, (int, float)) or not math.isfinite(C.data):
+            raise LabError(f"C.data is {C.data!r}, not a finite number: compute C again")
         net = self.ns.get("net")
-        title = (f"Your code: {net.handout()}" if isinstance(net, MLP) else "Your code") + f", C = {C.data:.6g}"
+        theirs = isinstance(net, MLP) and any(v is net.parameters()[0] for v in topological_order(C))
+        title = f"{heading or 'Your code'}: C = {C.data:.6g}" + (f", {net.handout()}" if theirs else "")
         start = time.perf_counter()
         page = explore(C, title=title)
         return {"html": page.html, "seconds": round(time.perf_counter() - start, 2), "nodes": len(page.names)}
@@ -166,9 +170,27 @@ class Session:
 
     def _points_reply(self) -> dict:
         d = self.data()
-        what = (f"{len(d):,} points of yours" if self.points else f"the built-in target {d.target.formula}, "
+        what = (f"{len(d):,} point{'s' if len(d) != 1 else ''} of yours" if self.points else f"the built-in target {d.target.formula}, "
                 f"{len(d)} samples (click the plot to put your own points)")
-        return {"xs": list(d.xs), "ys": list(d.ys), "text": f"Training data: {what}.", "axes": fit_axes(d.xs, d.ys)}
+        grid, curve = self._current_fit(d)
+        return {"xs": list(d.xs), "ys": list(d.ys), "text": f"Training data: {what}.", "grid": grid, "curve": curve,
+                "axes": fit_axes(d.xs, d.ys, curve or ())}
+
+    def _current_fit(self, d: Dataset) -> tuple:
+        """The model's O on the plot's x range now (before training), or ``(None, None)`` without a 1 → 1 model."""
+        try:
+            net = self.model()
+        except LabError:
+            return None, None
+        if net.sizes[0] != 1 or net.sizes[-1] != 1:
+            return None, None
+        (lo, hi), n = fit_axes(d.xs, d.ys)["x"], 60
+        grid = [lo + (hi - lo) * k / (n - 1) for k in range(n)]
+        try:
+            with no_grad():
+                return grid, [net(x).data for x in grid]
+        except (ArithmeticError, ValueError, TypeError):
+            return None, None
 
     def do_points(self) -> dict:
         return self._points_reply()
@@ -206,18 +228,22 @@ class Session:
     def do_train_start(self, iters: object = list(TRAINING_ITERS), lr: object = ALPHA) -> dict:
         """Start training the model with SGD (compiled), on the points, for the schedule ``iters``."""
         counts = schedule(_counts(iters))
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (0 < lr < math.inf):
-            raise LabError(f"the learning rate α must be a positive number, got {lr!r}")
+        lr = _learning_rate(lr)
         net = self.model()
         if net.sizes[0] != 1 or net.sizes[-1] != 1:
             raise LabError(f"the lab trains nets with one input and one output on (x, y) points; net is {net.handout()}")
         data = self.data()
+        again = net is self._net and self.history is not None
         self._net, self._total = net, counts[-1]
         self._forward = compile_fn(lambda x: net(x))
         # the moments the page can step through afterwards: before training and each count of the schedule
         self._steps = training(net, data, counts, float(lr), seed=0, record=[0, *counts])
         self.history = next(self._steps)
-        return self._progress(done=False)
+        out = self._progress(done=False)
+        if again:
+            out["note"] = ("Training net further, from the weights the last run left (run your code again for a fresh "
+                           "net)…")
+        return out
 
     def do_train_more(self, seconds: float = 0.2) -> dict:
         """Train for about ``seconds`` more (at least one piece); what to draw."""
@@ -296,7 +322,7 @@ def fit_axes(xs, ys, curve=()) -> dict:
     pad = 0.0 if (lo2, hi2) == (ylo, yhi) else (hi2 - lo2) * 0.08
     y = [lo2 - pad, hi2 + pad]
     return {"x": x, "y": y, "xticks": ticks(*x), "yticks": ticks(*y),
-            "title": "O = net(i): blue; the training points: orange (click to put your own)"}
+            "title": "blue: O = net(i); orange: the points (click to put yours)"}
 
 
 def ticks(lo: float, hi: float, most: int = 6) -> list:
@@ -337,11 +363,26 @@ def cost_line(losses, total: int, points: int = 300) -> dict | None:
             "title": f"C, averaged over each {block} iterations (log scale)" if block > 1 else "C (log scale)"}
 
 
+def _learning_rate(lr: object) -> float:
+    """α from the page's box (text) or from a script (a number): a positive, finite number."""
+    given = lr
+    if isinstance(lr, str):
+        text = lr.strip().replace("\u2212", "-")
+        try:
+            lr = float(text)
+        except ValueError:
+            hint = " (write 0.01 with a point)" if re.fullmatch(r"-?\d*,\d+", text) else ""
+            raise LabError(f"the learning rate α is {given!r}, not a number{hint}") from None
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (0 < lr < math.inf):
+        raise LabError(f"the learning rate α must be a positive number such as 0.01, got {given!r}")
+    return float(lr)
+
+
 def _counts(iters: object) -> list:
     """The schedule from the page: a list of counts, or text such as ``100, 500, 1000, 5000``."""
     if isinstance(iters, str):
         parts = [p for p in re.split(r"[,\s]+", iters.strip()) if p]
-        if not parts or not all(p.isdigit() for p in parts):
+        if not parts or not all(re.fullmatch(r"[0-9]+", p) for p in parts):
             raise LabError(f"the schedule is iteration counts separated by commas, such as 100, 500, 1000, 5000; "
                            f"got {iters!r}")
         iters = [int(p) for p in parts]
@@ -355,4 +396,8 @@ def said(e: BaseException) -> str:
     """``Type: message (line N of your code)``: the engine's message and where the learner's code raised it."""
     lines = [f.lineno for f in traceback.extract_tb(e.__traceback__) if f.filename == _CELL]
     where = f" (line {lines[-1]} of your code)" if lines else ""
-    return f"{type(e).__name__}: {e}{where}"
+    try:
+        message = str(e)
+    except Exception as inner:  # an exception whose str() fails: say so, keep its type and line
+        message = f"(its message cannot be shown: str() raised {type(inner).__name__})"
+    return f"{type(e).__name__}: {message}{where}" if message else f"{type(e).__name__}{where}"
