@@ -637,17 +637,8 @@
       const next = new Array(l.neurons.length);
       for (let j = 0; j < l.neurons.length; j++) {
         const n = l.neurons[j], base = j * l.nin;
-        let s = vals[n.bias];  // sum(map(mul, w, x), b): b first, then each w·x in order
-        if (D.network.sum === "neumaier") {
-          let lo = 0;
-          for (let i = 0; i < l.nin; i++) {
-            const x = vals[l.w[base + i]] * xs[i], t = s + x;
-            lo += Math.abs(s) >= Math.abs(x) ? (s - t) + x : (x - t) + s; s = t;
-          }
-          if (lo && Number.isFinite(lo)) s += lo;
-        } else {
-          for (let i = 0; i < l.nin; i++) s += vals[l.w[base + i]] * xs[i];
-        }
+        let s = vals[n.bias];  // as the engine adds (floats.add_up, D.network.sum "plain"): b, then each w·x in order
+        for (let i = 0; i < l.nin; i++) s += vals[l.w[base + i]] * xs[i];
         next[j] = n.node !== n.z ? (s > 0 ? s : 0) : s;  // ReLU on hidden layers
         if (trace) { trace[n.z] = s; trace[n.node] = next[j]; }
       }
