@@ -165,6 +165,7 @@ def test_the_labs_training_is_train_and_pauses_between_pieces():
     s = Session()
     s.run("net = two_hidden_layers(hidden=6, seed=1)")
     assert "no training under way" in call(s, "train_more")["error"]
+    assert "no training to stop" in call(s, "train_stop")["error"]
     r = call(s, "train_start", "100, 300", 0.01)
     assert r["it"] == 0 and r["held"] == [0] and not r["done"]
     r = call(s, "train_more", 0)  # one piece, then back to the page

@@ -14,15 +14,13 @@ Scripting (for tests): ``window.lab.start()``, ``window.lab.run(code)``, ``windo
 """
 from __future__ import annotations
 
-import base64
-import gzip
 import html
 import json
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Union
 
+from ..explorer import fill_template, gzip_base64, script_safe
 from ..files import write_atomic
 from ..serialize import model_text
 from .runtime import PYODIDE, VIZ, RuntimeFetchError, files_of, tarball
@@ -43,18 +41,8 @@ def _static(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
-def _packed(data: bytes) -> str:
-    """base64 of the gzip of ``data`` (the page unpacks it with the browser's DecompressionStream)."""
-    return base64.b64encode(gzip.compress(data, 9, mtime=0)).decode("ascii")
-
-
 def _block(element_id: str, data: bytes) -> str:
-    return f'<script id="{element_id}" type="application/octet-stream">{_packed(data)}</script>'
-
-
-def _json_in_script(obj: object) -> str:
-    """JSON that cannot end the <script> element it sits in."""
-    return json.dumps(obj, ensure_ascii=False).replace("</", "<\\/")
+    return f'<script id="{element_id}" type="application/octet-stream">{gzip_base64(data, 9)}</script>'
 
 
 def lab(out: Union[str, Path] = "workshop.html", *, say: Callable[[str], None] = print) -> Path:
@@ -83,15 +71,15 @@ def lab(out: Union[str, Path] = "workshop.html", *, say: Callable[[str], None] =
     manifest = {"pyodide": PYODIDE.version, "viz": VIZ.version, "wheels": [name for name, _ in wheels]}
     version = wheels[0][0].split("-")[1]
     fill = {
-        "title": "micrograd_ws lab: the handout's net, and Python to change it", "version": version,
+        "title": html.escape("micrograd_ws lab: the handout's net, and Python to change it"),
+        "version": html.escape(version),
         "pyodide": PYODIDE.version, "viz": VIZ.version, "style": _static("lab.css"),
-        "first": _packed(view["html"].encode("utf-8")),
-        "starter": _json_in_script({"text": model_text(first.model())}),
-        "manifest": _json_in_script(manifest),
-        "script": _static("lab.js").replace("</", "<\\/"), "runtime": "\n".join(runtime),
+        "first": gzip_base64(view["html"].encode("utf-8"), 9),
+        "starter": script_safe(json.dumps({"text": model_text(first.model())})),
+        "manifest": script_safe(json.dumps(manifest)),
+        "script": script_safe(_static("lab.js")), "runtime": "\n".join(runtime),
     }
-    page = re.sub(r"\{\{(\w+)\}\}", lambda m: html.escape(fill[m[1]]) if m[1] in ("title", "version") else fill[m[1]],
-                  _static("lab.html"))
+    page = fill_template(_static("lab.html"), fill)
     size = len(page.encode("utf-8"))
     if size > MAX_PAGE_BYTES:
         raise LabBuildError(f"the lab page would have {size:,} bytes, more than {MAX_PAGE_BYTES:,}; nothing was written")

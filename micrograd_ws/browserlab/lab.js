@@ -176,7 +176,7 @@
   }
 
   // --- training, a piece at a time ----------------------------------------------------------------
-  const T = { state: "idle", last: null, heldShown: "" };  // idle | running | paused
+  const T = { state: "idle", heldShown: "" };  // idle | running | paused
   function trainButtons() {
     $("lab-train").textContent = T.state === "running" ? "pause" : T.state === "paused" ? "go on" : "train";
     $("lab-stop").hidden = T.state !== "paused";
@@ -198,7 +198,6 @@
     status(r && r.note ? r.note : "Training in the page's Python (compiled SGD steps)…");
     while (T.state === "running") {
       if (r) {
-        T.last = r;
         drawProgress(r);
         if (r.error || r.done) break;
       }

@@ -93,7 +93,7 @@ class Session:
         """Run ``method(*args)``; its result as JSON, or ``{"error": message}`` for what it refused."""
         try:
             out = getattr(self, "do_" + method)(*json.loads(args_json))
-        except (LabError, DataError, TrainingDiverged, ValueError, TypeError, OverflowError) as e:
+        except (ValueError, TypeError, ArithmeticError) as e:  # (LabError, DataError, TrainingDiverged among them)
             out = {"error": str(e)}
         return json.dumps(out, allow_nan=False)
 
@@ -141,7 +141,8 @@ class Session:
         if isinstance(C.data, bool) or not isinstance(C.data, (int, float)) or not math.isfinite(C.data):
             raise LabError(f"C.data is {C.data!r}, not a finite number: compute C again")
         net = self.ns.get("net")
-        theirs = isinstance(net, MLP) and any(v is net.parameters()[0] for v in topological_order(C))
+        first = net.parameters()[0] if isinstance(net, MLP) else None
+        theirs = first is not None and any(v is first for v in topological_order(C))
         title = f"{heading or 'Your code'}: C = {C.data:.6g}" + (f", {net.handout()}" if theirs else "")
         start = time.perf_counter()
         page = explore(C, title=title)
@@ -237,7 +238,7 @@ class Session:
         self._net, self._total = net, counts[-1]
         self._forward = compile_fn(lambda x: net(x))
         # the moments the page can step through afterwards: before training and each count of the schedule
-        self._steps = training(net, data, counts, float(lr), seed=0, record=[0, *counts])
+        self._steps = training(net, data, counts, lr, seed=0, record=[0, *counts])
         self.history = next(self._steps)
         out = self._progress(done=False)
         if again:
@@ -265,6 +266,8 @@ class Session:
         return self._progress(done)
 
     def do_train_stop(self) -> dict:
+        if self.history is None:
+            raise LabError("no training to stop: press Train")
         self._steps = None
         return self._progress(done=True)
 

@@ -40,10 +40,10 @@ from ..optim import SGD
 from ..paths import Analysis, Edge, Graph, factors_to_root
 from ..stepping import backward_steps
 from ..train import History
-from .learn import GRID, SUM_ORDER, add_diagnoses, desired_output, predict_steps
+from .learn import GRID, add_diagnoses, desired_output, predict_steps
 from .replay import replay_data
 
-__all__ = ["explore", "Explorer", "ExploreError", "MAX_GRAPH_NODES", "SGD_STEPS", "MAX_NODES", "MAX_EXPLAINED",
+__all__ = ["explore", "Explorer", "ExploreError", "fill_template", "gzip_base64", "script_safe", "MAX_GRAPH_NODES", "SGD_STEPS", "MAX_NODES", "MAX_EXPLAINED",
            "MAX_EXPLAINED_FACTORS"]
 
 #: the graph view draws at most this many nodes (dot's layout and the browser stay quick)
@@ -311,16 +311,26 @@ def _static(filename: str) -> str:
 _LATER = ("inspect", "paths", "ops", "predict", "replay", "sgd")
 
 
+def gzip_base64(raw: bytes, level: int = 6) -> str:
+    """base64 of the gzip of ``raw``: a file inlined in a page, unpacked by the browser's DecompressionStream."""
+    return base64.b64encode(gzip.compress(raw, level, mtime=0)).decode("ascii")
+
+
 def _packed(data: dict) -> str:
-    """JSON, gzipped (the page unpacks it with the browser's DecompressionStream), as base64."""
+    """JSON, gzipped, as base64."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    raw = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")  # (a lone surrogate: U+FFFD)
-    return base64.b64encode(gzip.compress(raw, 6, mtime=0)).decode("ascii")
+    return gzip_base64(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8"))  # (a lone surrogate: U+FFFD)
 
 
-def _script_safe(text: str) -> str:
+def script_safe(text: str) -> str:
     """Text that cannot end the <script> element it sits in."""
     return text.replace("</", "<\\/")
+
+
+def fill_template(template: str, values: dict) -> str:
+    """``{{name}}`` filled from ``values`` in one pass: what is filled in is never read again (a title
+    "{{script}}" stays text), and a name without a value stays as it is."""
+    return re.sub(r"\{\{(\w+)\}\}", lambda m: values.get(m[1], m[0]), template)
 
 
 class Explorer:
@@ -347,9 +357,8 @@ class Explorer:
             later = {k: self.data[k] for k in _LATER if k in self.data}
             fill = {"title": html.escape(printable(self.data["title"], 10_000)), "stamp": html.escape(self.stamp),
                     "style": _static("explorer.css"), "data": _packed(core), "inspect": _packed(later),
-                    "script": _script_safe(_static("explorer.js"))}
-            # one pass over the template: what is filled in is never read again (a title "{{script}}" stays text)
-            self._html = re.sub(r"\{\{(\w+)\}\}", lambda m: fill.get(m[1], m[0]), _static("page.html"))
+                    "script": script_safe(_static("explorer.js"))}
+            self._html = fill_template(_static("page.html"), fill)
         return self._html
 
     def save(self, path: Union[str, Path]) -> Path:
@@ -412,7 +421,7 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
     order, pos = graph.order, graph.position
     network = _network(graph)
     if network is not None:  # what the page's own forward pass (nudge) needs besides the weights
-        network.update(desired=desired_output(C), sum=SUM_ORDER)
+        network.update(desired=desired_output(C))
     inputs = [order[n["node"]] for n in network["columns"][0]["neurons"]] if network else []  # data, not parameters
     small = len(order) <= MAX_GRAPH_NODES
     state, grads, fresh = _state(C, graph, inputs, small)

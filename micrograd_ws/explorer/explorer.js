@@ -637,7 +637,7 @@
       const next = new Array(l.neurons.length);
       for (let j = 0; j < l.neurons.length; j++) {
         const n = l.neurons[j], base = j * l.nin;
-        let s = vals[n.bias];  // as the engine adds (floats.add_up, D.network.sum "plain"): b, then each w·x in order
+        let s = vals[n.bias];  // as the engine adds (floats.add_up): b, then each w·x in order
         for (let i = 0; i < l.nin; i++) s += vals[l.w[base + i]] * xs[i];
         next[j] = n.node !== n.z ? (s > 0 ? s : 0) : s;  // ReLU on hidden layers
         if (trace) { trace[n.z] = s; trace[n.node] = next[j]; }

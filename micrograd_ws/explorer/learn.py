@@ -36,7 +36,7 @@ from ..engine import Value
 from ..notation import name, num, partial, product
 from ..paths import Edge, Graph, factors_to_root
 
-__all__ = ["predict_steps", "add_diagnoses", "desired_output", "SUM_ORDER", "GRID", "MAX_CANDIDATES",
+__all__ = ["predict_steps", "add_diagnoses", "desired_output", "GRID", "MAX_CANDIDATES",
            "MAX_DIAGNOSED_FACTORS"]
 
 _TERMS_SHOWN = 3  # terms of a long sum written out; the rest are counted
@@ -53,10 +53,6 @@ MAX_CANDIDATES = 24
 MAX_DIAGNOSED_FACTORS = 128
 #: ... while the page's diagnosed questions have at most this many factors in all
 _DIAGNOSED_BUDGET = 20_000
-
-#: how the engine adds w·x + b (:func:`~micrograd_ws.floats.add_up`): left to right, on every Python
-SUM_ORDER = "plain"
-
 
 def predict_steps(C: Value, graph: Graph, nodes: list[int], grads: list[float],
                   inputs: Iterable[Value] = ()) -> list[dict]:
