@@ -151,10 +151,10 @@ class Neuron(Module):
         store = self._store
         if store is not None and store.budget < 0 and not store.loose:
             store.scatter()  # many single accesses since the last forward pass: let go (stores.py)
-        if store is not None and not store.loose:
+        if store is not None:  # (a loose store's too: its weights read one by one, see stores.Store.scatter)
             z = neuron_sum(store, xt, xd, z_label)
-        else:  # its weights one by one (replaced ones, or a loose store's: see stores.Store.scatter)
-            z = layer_sum(self._wt, xt, xd, self.b, self._leaves, store)
+        else:  # its weights one by one (replaced ones)
+            z = layer_sum(self._wt, xt, xd, self.b, self._leaves)
             z.label = z_label
         if not self.nonlin:
             return z

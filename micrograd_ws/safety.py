@@ -110,19 +110,26 @@ class Pass:
         if not self.in_place:
             leaf.grad = 0.0
 
-    def keep_all(self, leaves) -> None:
-        """Leaves none of which this pass has reached yet (a neuron's weights and bias): each grad
-        recorded, as :meth:`keep` does one by one; the caller marks each and sets its sum next."""
+    def keep_all(self, leaves, grads: list[float]) -> None:
+        """Leaves none of which this pass has reached yet, with their ``grads`` before it, as
+        :meth:`keep` records them one by one; the caller marks each and sets its sum next."""
         self.touched.extend(leaves)
-        self.earlier.extend([p.grad for p in leaves])
+        self.earlier.extend(grads)
 
-    def keep_part(self, part) -> None:
-        """A neuron's store (stores.py) reached for the first time: record its list of grads,
-        then this pass's sums start from its list of zeros (a fresh list: the recorded one is kept)."""
+    def keep_part(self, part, grads: list[float] | None = None) -> None:
+        """A neuron's store (stores.py) reached for the first time: record its list of grads (or
+        ``grads``, its loose parameters'), then this pass's sums start from its list of zeros (a
+        fresh list: the recorded one is kept)."""
         self.parts.append(part)
-        self.before.append(part.grad)
+        self.before.append(part.grad if grads is None else grads)
         part._pass = self.stamp
         part.grad = part.grad[:] if self.in_place else part.zeros  # (the recorded list is never changed)
+
+    def drop_part(self, part) -> list[float]:
+        """No longer a part of this pass (stores.Store.unsum): its recorded grads."""
+        k = next(k for k, p in enumerate(self.parts) if p is part)
+        del self.parts[k]
+        return self.before.pop(k)
 
     def finish(self, nodes=()) -> None:
         """Check every leaf gradient of this pass, then add the earlier gradients back.
@@ -135,9 +142,9 @@ class Pass:
                 if not _isfinite(p.grad) and not isinstance(p.label, NumberLabel):  # (not a number made a Value)
                     raise non_finite_grad(p, p.grad)
             for part in parts:
-                for p in part.params:
-                    if not _isfinite(p.grad):
-                        raise non_finite_grad(p, p.grad)
+                for p, g in zip(part.params, part.grad):
+                    if not _isfinite(g):
+                        raise non_finite_grad(p, g)
         if self.in_place:  # the sums were made onto the earlier grads: nothing to add back
             self.stamp.done = True
             return self.release()

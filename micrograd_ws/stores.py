@@ -24,7 +24,10 @@ A loop over ``model.parameters()`` that reads and writes each parameter (the lec
 pay a Python call per access through the lists: after many such accesses the neuron's next
 forward pass lets the store go (``Store.scatter``; its parameters become :class:`LooseParam`,
 each with its numbers in its own slots), and ``Store.ready`` gathers them back for SGD,
-``zero_grad``, ``compile`` and pickle.
+``zero_grad``, ``compile`` and pickle.  Loose, the neuron's forward pass still reads its weights
+into one list, and backward still sums its gradients as lists (``summing``), written into the
+parameters when the pass ends (``Store.commit``), or as soon as a pass reaches one of them by
+another path (``Store.unsum``).
 
 >>> import random, micrograd_ws as mw
 >>> w = mw.Neuron(2, rng=random.Random(0)).w[1]
@@ -57,13 +60,14 @@ class Store:
     numbers; :meth:`ready` gathers them back before a list is used.
     """
 
-    __slots__ = ("data", "grad", "zeros", "params", "shared", "_pass", "reached", "loose", "budget", "allowance")
+    __slots__ = ("data", "grad", "zeros", "params", "shared", "_pass", "reached", "loose", "budget", "allowance",
+                 "summing")
 
     def __init__(self, data: list[float]) -> None:
         self.data = data
         self.grad = self.zeros = _ZEROS.setdefault(len(data), [0.0] * len(data))
         self.shared = self.loose = False
-        self._pass = self.reached = None
+        self._pass = self.reached = self.summing = None
         self.budget = self.allowance = 2 * len(data)  # single accesses allowed between forward passes
         self.params = tuple(_param(self, k) for k in range(len(data)))
 
@@ -71,6 +75,8 @@ class Store:
         """The grads at the end of a pass that kept this store aside: its sums plus the grads
         ``before`` it, as a new list (None: the sums are the grads).  Nothing is written: the pass
         checks every sum first (safety.Pass.finish), then :meth:`commit` writes them."""
+        if self.loose:  # summed in the lists while loose: the parameters get them (commit)
+            return [g + e for g, e in zip(self.grad, before)] if any(before) else self.grad
         if before is self.zeros:  # the pass's sums are the grads
             return None
         if self.reached is not None:  # only some entries: the others as they were, the reached ones plus earlier
@@ -83,14 +89,27 @@ class Store:
         return None
 
     def commit(self, new: list[float]) -> None:
-        """Write the grads :meth:`merged` gave (checked finite by the pass)."""
+        """Write the grads :meth:`merged` gave (checked finite by the pass); a loose store's into its parameters."""
+        if self.loose:
+            for p, g in zip(self.params, new):
+                p.grad = g
         self.grad = new
+
+    def unsum(self, t) -> None:
+        """Pass ``t`` reaches one of this loose store's parameters by another path while its sums are in
+        the lists (``summing``): the sums so far go into the parameters, each kept as a leaf of ``t``."""
+        before = t.drop_part(self)
+        t.keep_all(self.params, before)
+        stamp = t.stamp
+        for p, g in zip(self.params, self.grad):
+            p._pass, p.grad = stamp, g
+        self.summing = None
 
     # A loop over model.parameters() (the lecture's ``p.grad = 0`` ... ``p.data -= lr * p.grad``)
     # reads and writes one parameter at a time; through the lists each access is a Python call.  So
     # past ``budget`` such accesses between two forward passes, the neuron's next forward pass lets
     # the store go (``scatter``): each parameter keeps its numbers in its own slots (a LooseParam),
-    # and the neuron reads them one by one; the lists come back when they are wanted (SGD,
+    # and the neuron reads them into a list of its node's own; the lists come back when they are wanted (SGD,
     # zero_grad, compile, pickle: ``ready()``).  Only the neuron's forward pass and those callers
     # switch, so a thread that only reads the weights changes nothing; never in the middle of a
     # pass (backward_steps paused); Ctrl-C is held while the parameters change class.
@@ -130,7 +149,8 @@ class Store:
         if not self.loose:
             return True
         params = self.params
-        if not all([p._pass is None or p._pass.done for p in params]):
+        stamp = self._pass
+        if (stamp is not None and not stamp.done) or not all([p._pass is None or p._pass.done for p in params]):
             return False
         guard = None
         try:
@@ -139,7 +159,7 @@ class Store:
             grads = [p.grad for p in params]
             self.grad = self.zeros if all([g == 0.0 and type(g) is float and math.copysign(1.0, g) > 0
                                            for g in grads]) else grads
-            self.shared, self._pass, self.reached = False, None, None
+            self.shared, self._pass, self.reached, self.summing = False, None, None, None
             for p in params:
                 p.__class__ = Param
             self.loose = False
@@ -178,7 +198,7 @@ class Store:
 
     def __setstate__(self, state: tuple) -> None:
         self.data, self.grad, self.zeros, self.shared, n = state
-        self._pass = self.reached = None
+        self._pass = self.reached = self.summing = None
         self.loose, self.budget = False, 2 * n
         self.allowance = 2 * n
         store_param(self, 0, n)  # (its parameters, unless a graph in its grads made them already)
@@ -304,8 +324,11 @@ class LooseParam(Param):
     _pass = Value.__dict__["_pass"]
 
     def _reach(self, t) -> None:
+        store = self._store
+        if store.summing is t.stamp:  # its w·x+b summed into the lists first: the sums go to the parameters
+            return store.unsum(t)
         t.keep(self)
-        self._store._pass = t.stamp  # (so a w·x+b node of the store knows one of its parameters is reached)
+        store._pass = t.stamp  # (so a w·x+b node of the store knows one of its parameters is reached)
 
 
 Param.__name__ = LooseParam.__name__ = "Value"
@@ -314,11 +337,10 @@ _DATA, _GRAD, _PASS = Value.__dict__["data"], Value.__dict__["grad"], Value.__di
 
 # --- a neuron's w·x+b --------------------------------------------------------------------------
 
-def layer_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool, store: Store | None = None) -> Value:
+def layer_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool) -> Value:
     """engine.weighted_sum for a layer's neuron whose weights are not one store: ``xt`` and its
     data ``xd`` are shared by all the layer's neurons; ``leaves``: every weight and the bias is a
-    leaf (then the node is a :class:`WeightedSum`, whose pass scans the inputs once per layer);
-    ``store``: the loose store they are the parameters of, if they are."""
+    leaf (then the node is a :class:`WeightedSum`, whose pass scans the inputs once per layer)."""
     wd = [w.data for w in wt]  # (a comprehension reads slots faster than map(attrgetter))
     data = add_up(map(mul, wd, xd), bias.data)
     parents = wt + xt + (bias,)
@@ -326,16 +348,20 @@ def layer_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool, store: 
         return node(data, parents, (*xd, *wd, 1.0), "w·x+b")
     if not math.isfinite(data):
         raise non_finite("w·x+b", parents, data)
-    z = _sum_node(data, xt, xd, wd, store, "")
+    z = _sum_node(data, xt, xd, wd)
     z._parents = parents
     return z
 
 
 def neuron_sum(store: Store, xt: tuple, xd: list, label: str) -> Value:
     """engine.weighted_sum for a neuron whose weights and bias are the parameters of ``store``, in
-    order: its forward pass reads them as one list (weights, then the bias last)."""
-    wd = store.data  # (the neuron checked that the store is not loose)
-    store.shared, store.budget = True, store.allowance  # the node keeps this list as its local derivatives: not to be changed in place now
+    order: its forward pass reads them as one list (weights, then the bias last); a loose store's
+    read from its parameters into a list of the node's own."""
+    if store.loose:
+        wd = [p.data for p in store.params]
+    else:
+        wd = store.data
+        store.shared, store.budget = True, store.allowance  # the node keeps this list as its local derivatives: not to be changed in place now
     data = add_up(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
     if (mode.threads_inside and not mode.state.enabled) or not math.isfinite(data):  # (node() raises for the latter)
         z = node(data, _store_parents(store, xt), (*xd, *wd[:-1], 1.0), "w·x+b")
@@ -352,10 +378,10 @@ def _store_parents(store: Store, xt: tuple) -> tuple:
     return params[:-1] + xt + params[-1:]  # the weights, the inputs, the bias
 
 
-def _sum_node(data: float, xt: tuple, xd: list, wd: list, store: Store | None, label: str) -> Value:
-    z = _new(WeightedSum)  # node()'s fields, but local_grads (and, for a store's, parents) made when first read
-    z.data, z.grad, z.label, z.op, z._id, z._pass = data, 0.0, label, "w·x+b", next_id(), None
-    z._x, z._xd, z._wd, z._store, z._parents, z._local = xt, xd, wd, store, None, None
+def _sum_node(data: float, xt: tuple, xd: list, wd: list) -> Value:
+    z = _new(WeightedSum)  # node()'s fields, but local_grads made when first read
+    z.data, z.grad, z.label, z.op, z._id, z._pass = data, 0.0, "", "w·x+b", next_id(), None
+    z._x, z._xd, z._wd, z._store, z._parents, z._local = xt, xd, wd, None, None, None
     return z
 
 
@@ -404,10 +430,16 @@ class WeightedSum(Value):
 
     def _chain(self, t) -> None:
         g, stamp, store = self.grad, t.stamp, self._store
-        if store is not None and not store.loose:
+        if store is not None and (store._pass is not stamp or store.summing is stamp or not store.loose):
             # ∂C/∂w_k += g · x_k and ∂C/∂b += g · 1 for all k at once, as one list
             if store._pass is not stamp:  # reached first: kept aside (sums from 0, its zeros)
-                t.keep_part(store)
+                if not store.loose:
+                    t.keep_part(store)
+                elif t.in_place:  # (micrograd's node._backward(): onto the grads, one by one)
+                    return self._one_by_one(t, g)
+                else:  # a loose store's parameters: their grads kept as a list, the sums in its lists meanwhile
+                    t.keep_part(store, [p.grad for p in store.params])
+                    store.summing = stamp
             grads = store.grad
             if grads is store.zeros:
                 new = [g * x + 0.0 for x in self._xd]  # (0.0 + -0.0 is 0.0, as for a leaf)
@@ -416,22 +448,17 @@ class WeightedSum(Value):
                 new = [s + g * x for s, x in zip(grads, self._xd)]
                 new.append(grads[-1] + g)
             store.grad, store.reached = new, None  # every entry reached
-        elif store is not None and store._pass is not stamp and not t.in_place:
-            # a loose store's parameters, none reached yet (LooseParam._reach marks the store too):
-            # all kept aside at once, each its own sum
-            store._pass = stamp
-            params = store.params
-            t.keep_all(params)
-            for p, x in zip(params, self._xd):
-                p._pass, p.grad = stamp, g * x + 0.0
-            params[-1]._pass, params[-1].grad = stamp, g
-        else:  # replaced weights, or some reached already: one by one
-            n = len(self._xd)
-            parents = self.parents
-            for p, d in zip(parents[:n] + parents[-1:], (*self._xd, 1.0)):
-                if p._pass is not stamp:
-                    p._reach(t)
-                p.grad += g * d
+            return self._to_inputs(t, g)
+        self._one_by_one(t, g)
+
+    def _one_by_one(self, t, g: float) -> None:
+        """Replaced weights, or a loose store's parameters some of which a pass reached first."""
+        stamp, n = t.stamp, len(self._xd)
+        parents = self.parents
+        for p, d in zip(parents[:n] + parents[-1:], (*self._xd, 1.0)):
+            if p._pass is not stamp:
+                p._reach(t)
+            p.grad += g * d
         self._to_inputs(t, g)
 
     def _to_inputs(self, t, g: float) -> None:
