@@ -34,7 +34,7 @@ from .compat import MicrogradNames, children_and_label, closure_op, run_closures
 from .floats import add_up  # sum(), left to right on every Python (3.12's sum() compensates rounding)
 from .mode import enable_grad, is_grad_enabled, no_grad  # (engine's names before mode.py had them)
 from .pickling import Picklable, next_id
-from .safety import Pass, PassHooks
+from .safety import Pass, PassHooks, Stamp
 
 __all__ = ["Value", "weighted_sum", "mean", "squared_error", "topological_order", "pass_order", "RULES", "rule", "node",
            "operand", "EXTENSIONS", "no_grad", "enable_grad", "is_grad_enabled"]
@@ -204,14 +204,13 @@ class Value(MicrogradNames, PassHooks, Picklable):
         g = to_float(gradient, "backward(gradient)")
         if create_graph:
             return EXTENSIONS["create_graph"](self, g)
-        nodes = pass_order(self)
-        run_closures(nodes)  # micrograd-style ops give their local derivatives now (compat.py)
         t = Pass()
+        nodes = pass_order(self, t.stamp)
+        run_closures(nodes)  # micrograd-style ops give their local derivatives now (compat.py)
         try:  # all or nothing: a failure or Ctrl-C leaves every leaf's grad as it was (safety.py)
             t.begin()
-            stamp = t.stamp
             for v in nodes:  # this pass's sums start from 0, the root's from the gradient asked for
-                v._pass, v.grad = stamp, 0.0
+                v.grad = 0.0
             if not nodes:
                 t.keep(self)
             self.grad = g
@@ -337,13 +336,14 @@ def topological_order(root: Value) -> list[Value]:
     return sorted(seen, key=_by_id)  # creation order is a topological order
 
 
-def pass_order(root: Value) -> list[Value]:
-    """The nodes (not the leaves) ``root`` depends on, root first: each before its parents."""
-    seen, found = {root}, [root] if root.parents else []
+def pass_order(root: Value, stamp: Stamp) -> list[Value]:
+    """The nodes (not the leaves) ``root`` depends on, root first, each before its parents; those below
+    the root marked with the pass's ``stamp`` as they are found (``_pass``), so each is found once."""
+    found, seen = [root] if root.parents else [], set()  # (seen: layers' inputs scanned, stores.py)
     for v in found:  # (a work list: what it finds is appended, and visited in turn)
         for p in v.parents if type(v) is Value else v._inputs(seen):
-            if p not in seen and (p.parents if type(p) is Value else p._is_node):
-                seen.add(p)
+            if (p.parents if type(p) is Value else p._is_node) and p._pass is not stamp:
+                p._pass = stamp
                 found.append(p)
     found.sort(key=_by_id, reverse=True)
     return found

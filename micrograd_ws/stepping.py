@@ -148,9 +148,9 @@ def _steps(root: Value, gradient: float) -> Iterator[BackwardStep]:
     """backward()'s pass (the same ``_chain`` at each node), yielding after each node.
 
     Every leaf is kept aside first, so that until the pass ends a leaf shows only this pass's part."""
-    nodes = pass_order(root)
-    earlier = [(v, v.grad) for v in nodes]  # to roll back an unfinished pass
     t = Pass()
+    nodes = pass_order(root, t.stamp)
+    earlier = [(v, v.grad) for v in nodes]  # to roll back an unfinished pass
     finished = False
     try:
         stamp = t.stamp
