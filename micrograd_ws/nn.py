@@ -23,7 +23,7 @@ from typing import Sequence, Union
 from .checks import to_float
 from .custom import BUILTIN_OPS
 from .engine import Value
-from .stores import Param, Store, layer_sum, neuron_sum
+from .stores import Param, Store, layer_sum, neuron_sums
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "two_neuron", "two_hidden_layers"]
 
@@ -149,13 +149,10 @@ class Neuron(Module):
         if self._cached_at != structure_changes:  # a net's make-up changed (maybe this neuron's)
             self._cache()
         store = self._store
-        if store is not None and store.budget < 0 and not store.loose:
-            store.scatter()  # many single accesses since the last forward pass: let go (stores.py)
-        if store is not None:  # (a loose store's too: its weights read one by one, see stores.Store.scatter)
-            z = neuron_sum(store, xt, xd, z_label)
-        else:  # its weights one by one (replaced ones)
-            z = layer_sum(self._wt, xt, xd, self.b, self._leaves)
-            z.label = z_label
+        if store is not None:  # its weights and bias one store's (stores.py)
+            return neuron_sums([store], xt, xd, [z_label], [(_relu, h_label) if self.nonlin else None])[0]
+        z = layer_sum(self._wt, xt, xd, self.b, self._leaves)  # its weights one by one (replaced ones)
+        z.label = z_label
         if not self.nonlin:
             return z
         h = _relu(z)
@@ -220,10 +217,26 @@ class Layer(Module):
         out = self._forward(_as_values(x, self.nin))
         return out[0] if len(out) == 1 else out
 
+    _cached_at = -1  # structure_changes when _stores was made
+
     def _forward(self, xs: Sequence[Value]) -> list[Value]:
         xt = tuple(xs)
         xd = [x.data for x in xt]  # read once for all the neurons
-        return [n._forward(xt, xd, z, h) for n, z, h in zip(self.neurons, self._z, self._h)]
+        if self._cached_at != structure_changes:
+            self._cache()
+        if self._stores is None:  # some neuron's weights replaced: each neuron its own way
+            return [n._forward(xt, xd, z, h) for n, z, h in zip(self.neurons, self._z, self._h)]
+        then = [(_relu, h) if n.nonlin else None for n, h in zip(self.neurons, self._h)]
+        return neuron_sums(self._stores, xt, xd, self._z, then)  # every neuron's w·x+b, in one loop (stores.py)
+
+    def _cache(self) -> None:
+        """Each neuron's store, if every neuron has one and is a plain Neuron's forward pass (else None)."""
+        self._cached_at = structure_changes
+        for n in self.neurons:
+            n._cache()
+        stores = [n._store for n in self.neurons]
+        plain = all(type(n)._forward is Neuron._forward for n in self.neurons)
+        self._stores = stores if plain and all(s is not None for s in stores) else None
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [(p.label, p) for n in self.neurons for p in (*n.w, n.b)]

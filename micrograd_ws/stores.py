@@ -6,7 +6,7 @@ The numbers are the same to the bit as with plain Values (tests/test_stores.py).
 * :class:`Store`: a neuron's weights then its bias, as a list of numbers (``data``) and a list of
   gradients (``grad``); its parameters are :class:`Param` Values whose ``data`` and ``grad``
   are entries of those lists.
-* :func:`neuron_sum`: the neuron's ``w·x+b`` node (a :class:`WeightedSum`), whose backward
+* :func:`neuron_sums`: the neurons' ``w·x+b`` nodes (:class:`WeightedSum`), whose backward
   step (``_chain``) writes the store's gradients as one list.
 
 The rules that keep this exact:
@@ -47,9 +47,10 @@ from .floats import add_up
 from .pickling import next_id
 from .safety import Interrupts
 
-__all__ = ["Store", "Param", "LooseParam", "WeightedSum", "neuron_sum", "layer_sum"]
+__all__ = ["Store", "Param", "LooseParam", "WeightedSum", "neuron_sums", "layer_sum"]
 
 _new = object.__new__
+_isfinite = math.isfinite
 _ZEROS: dict[int, list[float]] = {}  # length -> the shared list of zeros (never changed)
 
 
@@ -353,24 +354,37 @@ def layer_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool) -> Valu
     return z
 
 
-def neuron_sum(store: Store, xt: tuple, xd: list, label: str) -> Value:
-    """engine.weighted_sum for a neuron whose weights and bias are the parameters of ``store``, in
-    order: its forward pass reads them as one list (weights, then the bias last); a loose store's
-    read from its parameters into a list of the node's own."""
-    if store.loose:
-        wd = [p.data for p in store.params]
-    else:
-        wd = store.data
-        store.shared, store.budget = True, store.allowance  # the node keeps this list as its local derivatives: not to be changed in place now
-    data = add_up(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
-    if (mode.threads_inside and not mode.state.enabled) or not math.isfinite(data):  # (node() raises for the latter)
-        z = node(data, _store_parents(store, xt), (*xd, *wd[:-1], 1.0), "w·x+b")
-        z.label = label
-        return z
-    z = _new(WeightedSum)  # (_sum_node's, inline: once per neuron and forward pass)
-    z.data, z.grad, z.label, z.op, z._id, z._pass = data, 0.0, label, "w·x+b", next_id(), None
-    z._x, z._xd, z._wd, z._store, z._parents, z._local = xt, xd, wd, store, None, None
-    return z
+def neuron_sums(stores: list[Store], xt: tuple, xd: list, labels: list[str], then: list) -> list[Value]:
+    """engine.weighted_sum for neurons reading the same inputs ``xt`` (their data ``xd``: a layer),
+    each with its weights and bias the parameters of one store, in order: each forward pass reads
+    them as one list (weights, then the bias last); a loose store's read from its parameters into
+    a list of the node's own.  ``then``: for each neuron, None or its activation and the label of
+    its output, made right after its sum (as one neuron at a time makes them).  One loop for the
+    layer: a Python call per neuron only for its activation."""
+    out = []
+    recording = not mode.threads_inside or mode.state.enabled  # (mode.recording(), for this thread)
+    for store, label, act in zip(stores, labels, then):
+        if store.budget < 0 and not store.loose:
+            store.scatter()  # many single accesses since the last forward pass: let go (Store.scatter)
+        if store.loose:
+            wd = [p.data for p in store.params]
+        else:
+            wd = store.data
+            store.shared, store.budget = True, store.allowance  # the node keeps this list as its local derivatives: not to be changed in place now
+        data = add_up(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
+        if not recording or not _isfinite(data):  # (node() raises for the latter)
+            z = node(data, _store_parents(store, xt), (*xd, *wd[:-1], 1.0), "w·x+b")
+            z.label = label
+        else:  # (_sum_node's, inline: once per neuron and forward pass)
+            z = _new(WeightedSum)
+            z.data, z.grad, z.label, z.op, z._id, z._pass = data, 0.0, label, "w·x+b", next_id(), None
+            z._x, z._xd, z._wd, z._store, z._parents, z._local = xt, xd, wd, store, None, None
+        if act is not None:
+            activation, h_label = act
+            z = activation(z)
+            z.label = h_label
+        out.append(z)
+    return out
 
 
 def _store_parents(store: Store, xt: tuple) -> tuple:
