@@ -8,6 +8,7 @@ from typing import Iterable
 from .checks import to_float
 from .engine import Value
 from .nn import CountingList
+from .safety import Interrupts
 from . import stores
 from .stores import Param, Store
 
@@ -98,14 +99,26 @@ class SGD:
                         f"= {value}; no parameter was changed. Training diverged: lower the learning rate "
                         "(e.g. lr=0.001) or scale the inputs."
                     )
-        for p, value in zip(moving, new):
-            p.data = value
-        for store, row in rows:  # (ready: not loose; only a forward pass lets a store go)
-            store.data, store.shared = row, False  # a new list: nodes keep the one of their forward pass
+        guard = None
+        try:
+            guard = Interrupts.install(holding=True)  # a Ctrl-C waits for the last write: every parameter moves, or none
+            for p, value in zip(moving, new):
+                p.data = value
+            for store, row in rows:  # (ready: not loose; only a forward pass lets a store go)
+                store.data, store.shared = row, False  # a new list: nodes keep the one of their forward pass
+        finally:
+            if guard is not None:
+                guard.release()  # (delivers the Ctrl-C, if one came)
 
     def zero_grad(self) -> None:
         whole, loose = self._parts()
-        for store in whole:  # (ready: none of them is loose)
-            store.grad = store.zeros
-        for p in loose:
-            p.grad = 0.0
+        guard = None
+        try:
+            guard = Interrupts.install(holding=True)  # as in step(): every gradient reset, or none
+            for store in whole:  # (ready: none of them is loose)
+                store.grad = store.zeros
+            for p in loose:
+                p.grad = 0.0
+        finally:
+            if guard is not None:
+                guard.release()

@@ -291,3 +291,50 @@ def test_numbers_beyond_float_range_get_one_line_errors(x, words):
         Value(x)
     assert "\n" not in str(e.value) and len(str(e.value)) < 200
     assert Value(Fraction(1, 3)).data == 1 / 3
+
+
+@pytest.mark.parametrize("loose", [False, True], ids=["stores", "loose parameters"])
+def test_ctrl_c_at_every_line_of_sgd_moves_every_parameter_or_none(loose):
+    # SGD.step and zero_grad write many parameters: a Ctrl-C at any line of them leaves every
+    # parameter written or none (one that comes during the writes waits for the last), and is never lost
+    from micrograd_ws import SGD
+    OPTIM = ("micrograd_ws/optim.py", "micrograd_ws/stores.py", "micrograd_ws/safety.py")
+
+    def state(net):
+        return [(p.data, p.grad) for p in net.parameters()]
+
+    def fresh():
+        net = two_hidden_layers(hidden=3, seed=2)
+        opt = SGD(net.parameters(), lr=0.1)
+        squared_error(net(0.5), 2.0).backward()
+        if loose:  # the lecture's many single accesses: the next forward pass lets the stores go
+            for p in net.parameters():
+                p.grad = p.grad + 0.0
+                p.grad = p.grad + 0.0
+            squared_error(net(0.5), 2.0).backward()
+            assert any(p._store.loose for p in net.parameters())
+        return net, opt
+
+    for action in ("step", "zero_grad"):
+        net, opt = fresh()
+        before = state(net)
+        getattr(opt, action)()
+        after = state(net)
+        assert after != before
+        net, opt = fresh()
+        n = count_lines(getattr(opt, action), OPTIM)
+        assert n > 5
+        outcomes, interrupted = set(), 0
+        for k in range(1, n + 1):
+            net, opt = fresh()
+            try:
+                with at_line(k, OPTIM, "signal"):
+                    getattr(opt, action)()
+            except KeyboardInterrupt:
+                interrupted += 1
+            now = state(net)
+            assert now in (before, after), f"{action}: a Ctrl-C at line event {k} of {n} left it half done"
+            outcomes.add(now == after)
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert interrupted == n  # none lost
+        assert outcomes == {True, False}  # some came before the writes, some during them
