@@ -16,6 +16,10 @@ The rules that keep this exact:
 * ``grad`` is kept aside whole when a pass first reaches the store (safety.Pass.keep_part).
   All zero, it is ``zeros``, one list shared by all stores of its length; setting one ``p.grad``
   copies it first.
+* ``finite``: every number in ``data`` is known to be finite (a forward pass that added all of
+  them found a finite sum; any number set by hand, or a new list, clears it).  Then a forward pass
+  leaves out the terms of inputs that are 0 (dead ReLUs): each is ±0.0, which changes no partial
+  sum unless the bias is ±0.0.
 * ``reached``: the entries that pass has added into, when it reached the store only through
   some of its parameters (an L2 term on a dead neuron's weights), else None (its ``w·x+b``
   reached them all).  The others keep their grad exactly as it was.
@@ -37,8 +41,8 @@ another path (``Store.unsum``).
 from __future__ import annotations
 
 import math
-from itertools import repeat
-from operator import mul
+from itertools import compress, repeat
+from operator import itemgetter, mul
 
 from . import mode
 from .checks import non_finite
@@ -62,12 +66,12 @@ class Store:
     """
 
     __slots__ = ("data", "grad", "zeros", "params", "shared", "_pass", "reached", "loose", "budget", "allowance",
-                 "summing")
+                 "summing", "finite")
 
     def __init__(self, data: list[float]) -> None:
         self.data = data
         self.grad = self.zeros = _ZEROS.setdefault(len(data), [0.0] * len(data))
-        self.shared = self.loose = False
+        self.shared = self.loose = self.finite = False  # finite: every number in data is known to be (neuron_sums)
         self._pass = self.reached = self.summing = None
         self.budget = self.allowance = 2 * len(data)  # single accesses allowed between forward passes
         self.params = tuple(_param(self, k) for k in range(len(data)))
@@ -160,7 +164,7 @@ class Store:
             grads = [p.grad for p in params]
             self.grad = self.zeros if all([g == 0.0 and type(g) is float and math.copysign(1.0, g) > 0
                                            for g in grads]) else grads
-            self.shared, self._pass, self.reached, self.summing = False, None, None, None
+            self.shared, self._pass, self.reached, self.summing, self.finite = False, None, None, None, False
             for p in params:
                 p.__class__ = Param
             self.loose = False
@@ -187,7 +191,7 @@ class Store:
                     p.grad = g
             return
         if data is not None:
-            self.data, self.shared = data, False
+            self.data, self.shared, self.finite = data, False, False
         if grad is not None:
             self.grad = grad
 
@@ -200,7 +204,7 @@ class Store:
     def __setstate__(self, state: tuple) -> None:
         self.data, self.grad, self.zeros, self.shared, n = state
         self._pass = self.reached = self.summing = None
-        self.loose, self.budget = False, 2 * n
+        self.loose, self.finite, self.budget = False, False, 2 * n
         self.allowance = 2 * n
         store_param(self, 0, n)  # (its parameters, unless a graph in its grads made them already)
 
@@ -246,6 +250,7 @@ def _set_data(p: Param, x: float) -> None:
         store.data = store.data[:]
         store.shared = False
     store.data[p._k] = x
+    store.finite = False  # (any number may be set by hand: the next forward pass checks them all)
 
 
 def _get_grad(p: Param) -> float:
@@ -363,16 +368,27 @@ def neuron_sums(stores: list[Store], xt: tuple, xd: list, labels: list[str], the
     layer: a Python call per neuron only for its activation."""
     out = []
     recording = not mode.threads_inside or mode.state.enabled  # (mode.recording(), for this thread)
+    live = list(compress(range(len(xd)), xd))  # the inputs that are not 0 (a dead ReLU's is)
+    pick = itemgetter(*live) if 1 < len(live) < len(xd) else None  # a row's entries at those inputs
+    xlive = pick(xd) if pick is not None else ()
     for store, label, act in zip(stores, labels, then):
         if store.budget < 0 and not store.loose:
             store.scatter()  # many single accesses since the last forward pass: let go (Store.scatter)
         if store.loose:
             wd = [p.data for p in store.params]
+            data = add_up(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
         else:
             wd = store.data
             store.shared, store.budget = True, store.allowance  # the node keeps this list as its local derivatives: not to be changed in place now
-        data = add_up(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
+            if store.finite and pick is not None and wd[-1]:
+                # the live inputs' terms only: each w·0 left out is ±0.0 (every w is finite), which changes
+                # no partial sum, as none is -0.0 (it takes a bias of -0.0): the same number to the bit
+                data = add_up(map(mul, pick(wd), xlive), wd[-1])
+            else:
+                data = add_up(map(mul, wd, xd), wd[-1])
+                store.finite = _isfinite(data)  # (then so is every weight: an inf or nan times 0 is nan)
         if not recording or not _isfinite(data):  # (node() raises for the latter)
+            data = add_up(map(mul, wd, xd), wd[-1])  # (every term: the number an error shows, as it always was)
             z = node(data, _store_parents(store, xt), (*xd, *wd[:-1], 1.0), "w·x+b")
             z.label = label
         else:  # (_sum_node's, inline: once per neuron and forward pass)

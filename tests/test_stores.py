@@ -336,3 +336,74 @@ def test_compiled_steps_on_stores_match_eager_steps_on_plain_values(hidden):
         loss(x, y).backward()
         squared_error(twin(x), y).backward()
     assert bits(net) == bits(twin)
+
+
+def _node_bits(root: Value) -> list[str]:
+    return [v.data.hex() for v in mw.topological_order(root)]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_forward_pass_that_leaves_out_dead_inputs_gives_every_number_to_the_bit(seed):
+    # neuron_sums adds only the live inputs' w·x once it knows every weight is finite; its sums
+    # must be those of every term (the one-by-one path), signed zeros, underflows and biases of
+    # ±0.0 included, through several SGD steps
+    rng = random.Random(seed)
+    net = two_hidden_layers(6, seed=seed)
+    odd = [-0.0, 0.0, 1e-300, -1e-300, 5e-324, -5e-324]
+    for layer in net.layers[1:]:
+        for n in layer.neurons:
+            for w in n.w:
+                if rng.random() < 0.4:
+                    w.data = rng.choice(odd)
+            n.b.data = rng.choice([-0.0, 0.0, 1e-300, -1e-300, rng.uniform(-1, 1), -2.0])  # -2: dead neurons
+    twin = plain_copy(net)
+    opt, opt2 = SGD(net.parameters(), lr=0.05), SGD(twin.parameters(), lr=0.05)
+    for _ in range(4):
+        x, y = rng.choice([-1e-300, 0.7, -1.3, 2.0]), rng.uniform(-1, 1)
+        for model, o in ((net, opt), (twin, opt2)):
+            o.zero_grad()
+            model.C = squared_error(model(x), y)
+            model.C.backward()
+        assert _node_bits(net.C) == _node_bits(twin.C)
+        assert bits(net) == bits(twin)
+        opt.step(), opt2.step()
+        assert bits(net) == bits(twin)
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_a_non_finite_weight_behind_a_dead_input_is_still_refused(bad):
+    # the same error as ever, though the forward pass leaves out the terms of dead inputs
+    net = two_hidden_layers(6, seed=3)
+    for k, n in enumerate(net.layers[0].neurons):  # H1 = max(0, ±x): inputs of layer 2 alive and dead in turn
+        n.w[0].data, n.b.data = (1.0, -1.0)[k % 2], 0.0
+    x = 0.9
+    h1 = [h.data for h in net.layers[0](x)]
+    assert h1 == [0.9, 0.0] * 3
+    squared_error(net(x), 0.0).backward()  # a first pass: the stores know their weights finite
+    k = h1.index(0.0)
+    twin = plain_copy(net)
+    for model in (net, twin):
+        model.layers[1].neurons[0].w[k].data = bad
+    with pytest.raises(ValueError, match=f"w2\\[0\\]\\[{k}\\]=-?(inf|nan) is not finite"):
+        net(x)
+    with pytest.raises(ValueError) as plain:
+        twin(x)
+    with pytest.raises(ValueError) as stored:
+        net(x)
+    assert str(stored.value) == str(plain.value)
+
+
+def test_a_sum_that_starts_from_a_bias_of_minus_zero_keeps_every_term():
+    # -0.0 + (-0.0) is -0.0, but adding a dead input's +0.0 makes it +0.0: with a bias of -0.0
+    # leaving the dead inputs' terms out would change the sign of z, so every term is added
+    net = two_hidden_layers(6, seed=3)
+    for k, n in enumerate(net.layers[0].neurons):  # H1 = 0.9, 0, 0.9, 0, 0.9, 0
+        n.w[0].data, n.b.data = (1.0, -1.0)[k % 2], 0.0
+    neuron = net.layers[1].neurons[0]
+    for k, w in enumerate(neuron.w):
+        w.data = -0.0 if k % 2 == 0 else 1.0  # -0.0 · 0.9 is -0.0; 1.0 · 0 is +0.0
+    neuron.b.data = -0.0
+    twin = plain_copy(net)
+    for _ in range(2):  # the second pass: the stores know their weights finite
+        z, z_plain = (model.layers[1](model.layers[0](0.9))[0].parents[0] for model in (net, twin))
+        assert z.data.hex() == z_plain.data.hex() == "0x0.0p+0"
