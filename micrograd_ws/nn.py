@@ -150,7 +150,7 @@ class Neuron(Module):
             self._cache()
         store = self._store
         if store is not None:  # its weights and bias one store's (stores.py)
-            return neuron_sums([store], xt, xd, [z_label], [(_relu, h_label) if self.nonlin else None])[0]
+            return neuron_sums([store], xt, xd, [z_label], [h_label if self.nonlin else None], _relu)[0]
         z = layer_sum(self._wt, xt, xd, self.b, self._leaves)  # its weights one by one (replaced ones)
         z.label = z_label
         if not self.nonlin:
@@ -212,6 +212,7 @@ class Layer(Module):
         else:
             self._z = [_index(f"z{l}", (j, nout)) for j in range(nout)]
         self._h = [_index(f"H{l}", (j, nout)) for j in range(nout)]
+        self._cached_at = -1  # (the labels in the cache: made again)
 
     def __call__(self, x: Sequence[Input]) -> list[Value] | Value:
         out = self._forward(_as_values(x, self.nin))
@@ -226,17 +227,18 @@ class Layer(Module):
             self._cache()
         if self._stores is None:  # some neuron's weights replaced: each neuron its own way
             return [n._forward(xt, xd, z, h) for n, z, h in zip(self.neurons, self._z, self._h)]
-        then = [(_relu, h) if n.nonlin else None for n, h in zip(self.neurons, self._h)]
-        return neuron_sums(self._stores, xt, xd, self._z, then)  # every neuron's w·x+b, in one loop (stores.py)
+        return neuron_sums(self._stores, xt, xd, self._z, self._then, _relu)  # every neuron's w·x+b, in one loop (stores.py)
 
     def _cache(self) -> None:
-        """Each neuron's store, if every neuron has one and is a plain Neuron's forward pass (else None)."""
+        """Each neuron's store, if every neuron has one and is a plain Neuron's forward pass (else None),
+        and the label of each neuron's ReLU (None: no ReLU)."""
         self._cached_at = structure_changes
         for n in self.neurons:
             n._cache()
         stores = [n._store for n in self.neurons]
         plain = all(type(n)._forward is Neuron._forward for n in self.neurons)
         self._stores = stores if plain and all(s is not None for s in stores) else None
+        self._then = [h if n.nonlin else None for n, h in zip(self.neurons, self._h)]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [(p.label, p) for n in self.neurons for p in (*n.w, n.b)]

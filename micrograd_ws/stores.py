@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 from itertools import compress, repeat
+from typing import Callable
 from operator import itemgetter, mul
 
 from . import mode
@@ -359,19 +360,20 @@ def layer_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool) -> Valu
     return z
 
 
-def neuron_sums(stores: list[Store], xt: tuple, xd: list, labels: list[str], then: list) -> list[Value]:
+def neuron_sums(stores: list[Store], xt: tuple, xd: list, labels: list[str], then: list[str | None],
+                activation: Callable[[Value], Value]) -> list[Value]:
     """engine.weighted_sum for neurons reading the same inputs ``xt`` (their data ``xd``: a layer),
     each with its weights and bias the parameters of one store, in order: each forward pass reads
     them as one list (weights, then the bias last); a loose store's read from its parameters into
-    a list of the node's own.  ``then``: for each neuron, None or its activation and the label of
-    its output, made right after its sum (as one neuron at a time makes them).  One loop for the
+    a list of the node's own.  ``then``: for each neuron, the label of its ``activation``'s output,
+    made right after its sum (as one neuron at a time makes them), or None for no activation.  One loop for the
     layer: a Python call per neuron only for its activation."""
     out = []
     recording = not mode.threads_inside or mode.state.enabled  # (mode.recording(), for this thread)
     live = list(compress(range(len(xd)), xd))  # the inputs that are not 0 (a dead ReLU's is)
     pick = itemgetter(*live) if 1 < len(live) < len(xd) else None  # a row's entries at those inputs
     xlive = pick(xd) if pick is not None else ()
-    for store, label, act in zip(stores, labels, then):
+    for store, label, h_label in zip(stores, labels, then):
         if store.budget < 0 and not store.loose:
             store.scatter()  # many single accesses since the last forward pass: let go (Store.scatter)
         if store.loose:
@@ -395,8 +397,7 @@ def neuron_sums(stores: list[Store], xt: tuple, xd: list, labels: list[str], the
             z = _new(WeightedSum)
             z.data, z.grad, z.label, z.op, z._id, z._pass = data, 0.0, label, "w·x+b", next_id(), None
             z._x, z._xd, z._wd, z._store, z._parents, z._local = xt, xd, wd, store, None, None
-        if act is not None:
-            activation, h_label = act
+        if h_label is not None:
             z = activation(z)
             z.label = h_label
         out.append(z)

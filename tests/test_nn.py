@@ -178,3 +178,22 @@ def test_a_neuron_or_layer_of_one_input_takes_one_number():
     assert n(0.3).data == n([0.3]).data
     with pytest.raises(TypeError, match=r"expected a list of 2 numbers, got float 0.3"):
         Layer(2, 3)(0.3)
+
+
+def test_a_layer_follows_a_relu_switched_off_or_a_neuron_replaced_after_a_forward_pass():
+    # a layer makes its neurons' sums in one loop from what it noted at its first forward pass;
+    # switching a ReLU off, replacing a neuron or renaming the layer is followed at the next one
+    from micrograd_ws import Layer, Neuron
+    import random as _random
+    layer = Layer(2, 3, index=2, rng=_random.Random(0))
+    x = [Value(0.5), Value(-1.5)]
+    first = layer(x)
+    assert [h.op for h in first] == ["relu"] * 3 and [h.label for h in first] == ["H2[0]", "H2[1]", "H2[2]"]
+    layer.neurons[1].nonlin = False
+    second = layer(x)
+    assert [h.op for h in second] == ["relu", "w·x+b", "relu"] and second[1].label == "z2[1]"
+    new = Neuron(2, rng=_random.Random(5))
+    layer.neurons[2] = new
+    third = layer(x)
+    expected = sum((w.data * v.data for w, v in zip(new.w, x)), new.b.data)  # b + w0·x0 + w1·x1
+    assert third[2].parents[0].data == expected
