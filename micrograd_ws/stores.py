@@ -181,9 +181,10 @@ class Store:
                 guard.release()
         return True
 
-    def put(self, data: list[float] | None = None, grad: list[float] | None = None) -> None:
+    def put(self, data: list[float] | None = None, grad: list[float] | None = None, finite: bool = False) -> None:
         """New lists of numbers or gradients (a new list: nodes keep the one of their forward pass);
-        into the parameters one by one if the store has let go meanwhile."""
+        into the parameters one by one if the store has let go meanwhile.  ``finite``: every number
+        in ``data`` is known to be finite (see :attr:`finite`)."""
         if self.loose:
             for p, x, g in zip(self.params, data or repeat(None), grad or repeat(None)):
                 if x is not None:
@@ -192,7 +193,7 @@ class Store:
                     p.grad = g
             return
         if data is not None:
-            self.data, self.shared, self.finite = data, False, False
+            self.data, self.shared, self.finite = data, False, finite
         if grad is not None:
             self.grad = grad
 

@@ -588,3 +588,31 @@ def test_ctrl_c_in_a_fused_step_never_half_writes_the_weights(loop):
 
     act = (lambda: step.run([(0.5, 0.3)])) if loop else (lambda: step(0.5, 0.3))
     _every_point(setup, act, lambda: [p.data for p in params])
+
+
+@pytest.mark.parametrize("bad", [math.inf, math.nan])
+def test_a_fused_step_refuses_a_weight_set_to_inf_behind_a_dead_input_as_eager_does(bad):
+    # once its stores know their weights finite, a call leaves out the dead inputs' terms; a weight
+    # set by hand clears that, so the call adds every term, finds it not finite and runs eagerly
+    net = two_hidden_layers(6, seed=3)
+    for k, n in enumerate(net.layers[0].neurons):  # H1 = 0.9, 0, 0.9, 0, 0.9, 0 at x = 0.9
+        n.w[0].data, n.b.data = (1.0, -1.0)[k % 2], 0.0
+    twin = mw.MLP(1, [6, 6, 1])
+    twin.load_state_dict(net.state_dict())
+    step = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=SGD(net.parameters(), lr=0.01))
+    eager = SGD(twin.parameters(), lr=0.01)
+    for _ in range(3):  # the stores come to know their weights finite
+        loss = step(0.9, 0.2)
+        eager.zero_grad()
+        C = squared_error(twin(0.9), 0.2)
+        C.backward()
+        eager.step()
+        assert loss == C.data and bits(p.data for p in net.parameters()) == bits(p.data for p in twin.parameters())
+    assert all(n.b._store.finite for n in net.layers[1].neurons)
+    net.layers[1].neurons[2].w[1].data = bad  # w2[2][1], behind the dead H1[1]
+    twin.layers[1].neurons[2].w[1].data = bad
+    with pytest.raises(ValueError) as compiled:
+        step(0.9, 0.2)
+    with pytest.raises(ValueError) as plain:
+        twin(0.9)
+    assert str(compiled.value) == str(plain.value) and "w2[2][1]" in str(plain.value)

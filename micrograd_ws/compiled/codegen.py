@@ -47,7 +47,7 @@ _RUNTIME = {
     "_mean": runtime.mean_of, "_user": runtime.user_op, "_dot": runtime.dot, "_accumulate": runtime.accumulate,
     "_accumulate_alive": runtime.accumulate_alive, "_gather": runtime.gather, "_row_grads": runtime.row_grads,
     "_total": runtime.total, "_new_rows": runtime.new_rows, "_new_column": runtime.new_column,
-    "_write_rows": runtime.write_rows,
+    "_write_rows": runtime.write_rows, "_known_finite": runtime.known_finite, "_mark_finite": runtime.mark_finite,
 }
 
 
@@ -197,7 +197,13 @@ class _Codegen:
         ins = ", ".join(f"a{k}" for k in range(prog.n_inputs))
         src = [f"def forward({ins}):", *("    " + line for line in fwd), "    def backward(gradient):",
                *("        " + line for line in self._backward(fused=False)), f"    return {root}, backward"]
-        train = [f"def train(lr, max_loss{', ' if ins else ''}{ins}):", *("    " + line for line in fwd),
+        # train reads the weights at each call: a layer leaves out its dead inputs' terms when its stores
+        # know their weights finite, and once its sums are found finite, they are known so
+        marks = [f"if not FIN{g.k}: _mark_finite(ST{g.k})" for g in self.groups
+                 if any(line.startswith(f"FIN{g.k} ") for line in self.per_call.values())]
+        train = [f"def train(lr, max_loss{', ' if ins else ''}{ins}):",
+                 *("    " + line for k, line in enumerate(fwd) for line in self.per_call.get(k, line).split("\n")),
+                 *("    " + line for line in marks),
                  f"    if {root} > max_loss: return {root}", *("    " + line for line in self._backward(fused=True))]
         state = ", ".join(["S", *(f"W{g.k}, B{g.k}" for g in self.groups)])
         flat = [f"def train_flat(lr, max_loss, state{', ' if ins else ''}{ins}):", f"    {state}, = state",
@@ -230,6 +236,7 @@ class _Codegen:
                 lines.append(f"W{k} = {rows}; B{k} = [p.data for p in PB{k}]")
         self.n_reads = len(lines)
         self.compressed: dict[int, str] = {}
+        self.per_call: dict[int, str] = {}
         for i, unit, g in self.units:
             if unit == "group":
                 x = self._x_list(g, lines)
@@ -248,6 +255,11 @@ class _Codegen:
                     self.compressed[len(lines) - 1] = (
                         f"if 0.0 in B{k}: {lines[-1]}\n"
                         f"else: {g.z} = [add_up(map(mul, IG{k}(w), XK{k}), b) for w, b in zip(W{k}, B{k})]")
+                    if g.stores is not None:  # train's: so are the weights of stores known finite (stores.py)
+                        self.per_call[len(lines) - 1] = (
+                            f"FIN{k} = 0.0 not in B{k} and _known_finite(ST{k})\n"
+                            f"if not FIN{k}: {lines[-1]}\n"
+                            f"else: {g.z} = [add_up(map(mul, IG{k}(w), XK{k}), b) for w, b in zip(W{k}, B{k})]")
                 checks.append(f"sum({g.z})")
             elif unit == "relus":
                 lines.append(f"{g.h} = [z if z > 0.0 else 0.0 for z in {g.z}]")

@@ -62,6 +62,17 @@ def hold_interrupts():
     return Interrupts.install(holding=True)
 
 
+def known_finite(ST: list) -> bool:
+    """Every weight of these neurons' stores is known to be finite (stores.Store.finite)."""
+    return all([s.finite for s in ST])
+
+
+def mark_finite(ST: list) -> None:
+    """The stores' weights are known finite now: a sum over all of them, each one's, was found finite."""
+    for s in ST:
+        s.finite = True
+
+
 # --- a layer's reverse pass ---------------------------------------------------------------
 
 def dot(G: list, col) -> float:
@@ -164,7 +175,7 @@ def write_rows(W: list, B: list, rows: Iterable[int], ST: list | None, PW: list,
     if ST is not None:
         for j in rows:
             row = W[j]
-            ST[j].put(data=[*row, B[j]] if type(row) is list else [row, B[j]])
+            ST[j].put(data=[*row, B[j]] if type(row) is list else [row, B[j]], finite=True)  # (checked)
         return
     for j in rows:
         PB[j].data = B[j]
