@@ -42,6 +42,7 @@ def _index(name: str, *idx: tuple[int, int]) -> str:
 structure_changes = 0
 
 _PARTS = frozenset({"w", "b", "nonlin", "neurons", "layers"})  # the attributes that make up a net
+_NOTES = frozenset({"_cached_at", "_wt", "_leaves", "_store", "_stores", "_then", "_listed_at", "_listed"})  # made again
 
 
 def _changed() -> None:
@@ -97,6 +98,11 @@ class Module:
             if isinstance(value, list):
                 value = _Parts(value)
         object.__setattr__(self, name, value)
+
+    def __getstate__(self) -> dict:
+        """Pickled and copied without what a part notes for its forward passes (``_cache``): those
+        notes hold when :data:`structure_changes` is as it was, a count another process restarts."""
+        return {k: v for k, v in self.__dict__.items() if k not in _NOTES}
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return []

@@ -197,3 +197,24 @@ def test_a_layer_follows_a_relu_switched_off_or_a_neuron_replaced_after_a_forwar
     third = layer(x)
     expected = sum((w.data * v.data for w, v in zip(new.w, x)), new.b.data)  # b + w0·x0 + w1·x1
     assert third[2].parents[0].data == expected
+
+
+def test_a_net_changed_after_a_forward_pass_and_pickled_is_followed_in_a_new_process(tmp_path):
+    # what a layer notes for its forward passes is not pickled: the count of changes it is
+    # checked against starts again in another process
+    import copy, pickle, random, subprocess, sys
+    from micrograd_ws import MLP, Neuron
+    net = MLP(2, [3, 1], seed=1)
+    net([0.5, -0.7])
+    net.layers[0].neurons[0].nonlin = False
+    net.layers[0].neurons[1] = Neuron(2, rng=random.Random(7))
+    net([0.5, -0.7])
+    net.layers[0].neurons[2].nonlin = False  # changed after its last forward pass
+    expected = copy.deepcopy(net)([0.5, -0.7]).data
+    path = tmp_path / "net.pkl"
+    path.write_bytes(pickle.dumps(net))
+    count = net.layers[0]._cached_at  # the other process at the count of the layer's last notes: they look current
+    code = (f"import pickle, micrograd_ws.nn as nn; nn.structure_changes = {count}; "
+            f"net = pickle.load(open({str(path)!r}, 'rb')); print(net([0.5, -0.7]).data.hex())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == expected.hex()
