@@ -175,7 +175,7 @@ class Pass:
             for leaf, earlier in zip(self.touched, self.earlier):
                 leaf.grad = earlier
             for part, before in zip(self.parts, self.before):
-                part.grad = before
+                part.restore(before)
             self.stamp.done = True
         finally:
             if guard is not None:

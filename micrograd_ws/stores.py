@@ -101,6 +101,14 @@ class Store:
                 p.grad = g
         self.grad = new
 
+    def restore(self, before: list[float]) -> None:
+        """A pass that kept this store aside is undone: its grads as they were (a loose store's
+        parameters too, into which :meth:`commit` may have written some)."""
+        if self.loose:
+            for p, g in zip(self.params, before):
+                p.grad = g
+        self.grad = before
+
     def unsum(self, t) -> None:
         """Pass ``t`` reaches one of this loose store's parameters by another path while its sums are in
         the lists (``summing``): the sums so far go into the parameters, each kept as a leaf of ``t``."""

@@ -338,3 +338,35 @@ def test_ctrl_c_at_every_line_of_sgd_moves_every_parameter_or_none(loose):
             assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
         assert interrupted == n  # none lost
         assert outcomes == {True, False}  # some came before the writes, some during them
+
+
+def test_ctrl_c_at_every_line_of_backward_with_loose_stores_leaves_the_grads_as_they_were():
+    # the lecture's loop lets the stores go: backward sums their gradients as lists and writes
+    # them into the parameters at the end; a Ctrl-C during those writes undoes them too
+    net = two_hidden_layers(hidden=2, seed=4)
+    for _ in range(3):
+        for k, p in enumerate(net.parameters()):
+            p.grad = 0.0 if k % 3 == 0 else 0.25 * k - 1
+    C = squared_error(net(0.5), 0.3)  # this forward pass lets the stores go
+    assert any(p._store.loose for p in net.parameters())
+    before = _grads(net)
+    C.backward()
+    after = _grads(net)
+    for p, g in zip(net.parameters(), before):
+        p.grad = g
+    n = count_lines(C.backward, ENGINE)
+    for p, g in zip(net.parameters(), before):
+        p.grad = g
+    interrupted = 0
+    for k in range(1, n + 1):
+        try:
+            with at_line(k, ENGINE, "signal"):
+                C.backward()
+        except KeyboardInterrupt:
+            interrupted += 1
+            assert _grads(net) == before, f"a Ctrl-C at line event {k} of {n} changed the grads"
+        else:
+            assert _grads(net) == after
+            for p, g in zip(net.parameters(), before):
+                p.grad = g
+    assert interrupted == n
