@@ -138,6 +138,8 @@ class Pass:
         the pass reached it."""
         touched, parts = self.touched, self.parts
         if not (_isfinite(sum(map(_grad, touched))) and (not parts or _isfinite(sum(map(sum, map(_grad, parts)))))):
+            for part in [part for part in parts if part.summing is self.stamp]:  # (a loose store's sums, into
+                part.unsum(self)  # its parameters: the first culprit is named in the order the pass reached it)
             for p in _reached_leaves(nodes) if nodes else touched:
                 if not _isfinite(p.grad) and not isinstance(p.label, NumberLabel):  # (not a number made a Value)
                     raise non_finite_grad(p, p.grad)

@@ -262,3 +262,29 @@ def test_micrograd_style_stepping_adds_onto_the_grads_as_they_are():
     y.grad = 1.3
     y._backward()
     assert x.grad.hex() == ((-0.3 + 1.3) + 1.3).hex()  # micrograd's += order, not (1.3 + 1.3) + -0.3
+
+
+def test_an_overflowing_gradient_is_named_as_plain_values_name_it():
+    # a loose store's sums are in its lists until the pass ends: the search for the first
+    # non-finite gradient puts them into the parameters first, so it names the same one
+    from test_stores import plain_copy
+    messages = []
+    for kind in ("plain", "loose"):
+        net = mw.MLP(2, [3, 1], seed=4)
+        if kind == "plain":
+            net = plain_copy(net)
+        else:
+            for _ in range(3):
+                for p in net.parameters():
+                    p.grad = 0.0
+        a = mw.Value(2.0, label="a")
+        t = a * 1e300  # made before the net's nodes: the pass reaches it last
+        C = mw.squared_error(net([1e3, -7e2]), 0.0) + t
+        if kind == "loose":
+            assert any(p._store.loose for p in net.parameters())
+        before = [p.grad for p in net.parameters()]
+        with pytest.raises(OverflowError) as e:
+            C.backward(gradient=1e306)
+        assert [p.grad for p in net.parameters()] == before and a.grad == 0.0
+        messages.append(str(e.value))
+    assert messages[0] == messages[1] and "∂/∂w2[0]" in messages[0]
