@@ -16,10 +16,12 @@ The rules that keep this exact:
 * ``grad`` is kept aside whole when a pass first reaches the store (safety.Pass.keep_part).
   All zero, it is ``zeros``, one list shared by all stores of its length; setting one ``p.grad``
   copies it first.
-* ``finite``: every number in ``data`` is known to be finite (a forward pass that added all of
-  them found a finite sum; any number set by hand, or a new list, clears it).  Then a forward pass
-  leaves out the terms of inputs that are 0 (dead ReLUs): each is ±0.0, which changes no partial
-  sum unless the bias is ±0.0.
+* ``version`` and ``checked``: every change of ``data`` (a number set by hand, a new list) takes a
+  new ``version`` after it is made; ``checked`` is the version whose numbers are known to be finite
+  (a forward pass that added all of them found a finite sum, the version unchanged meanwhile).
+  While ``checked == version`` a forward pass leaves out the terms of inputs that are 0 (dead
+  ReLUs): each is ±0.0, which changes no partial sum unless the bias is ±0.0.  (A number set by
+  another thread during the sum leaves ``checked`` behind ``version``: at worst one pass misses it.)
 * ``reached``: the entries that pass has added into, when it reached the store only through
   some of its parameters (an L2 term on a dead neuron's weights), else None (its ``w·x+b``
   reached them all).  The others keep their grad exactly as it was.
@@ -40,6 +42,7 @@ another path (``Store.unsum``).
 """
 from __future__ import annotations
 
+import itertools
 import math
 from itertools import compress, repeat
 from typing import Callable
@@ -57,6 +60,7 @@ __all__ = ["Store", "Param", "LooseParam", "WeightedSum", "neuron_sums", "layer_
 _new = object.__new__
 _isfinite = math.isfinite
 _ZEROS: dict[int, list[float]] = {}  # length -> the shared list of zeros (never changed)
+_change = itertools.count(1).__next__  # a store's versions (one count: a version is never reused, even across threads)
 
 
 class Store:
@@ -67,12 +71,13 @@ class Store:
     """
 
     __slots__ = ("data", "grad", "zeros", "params", "shared", "_pass", "reached", "loose", "budget", "allowance",
-                 "summing", "finite")
+                 "summing", "version", "checked")
 
     def __init__(self, data: list[float]) -> None:
         self.data = data
         self.grad = self.zeros = _ZEROS.setdefault(len(data), [0.0] * len(data))
-        self.shared = self.loose = self.finite = False  # finite: every number in data is known to be (neuron_sums)
+        self.shared = self.loose = False
+        self.version, self.checked = _change(), 0  # (see the module docstring: none checked yet)
         self._pass = self.reached = self.summing = None
         self.budget = self.allowance = 2 * len(data)  # single accesses allowed between forward passes
         self.params = tuple(_param(self, k) for k in range(len(data)))
@@ -173,7 +178,8 @@ class Store:
             grads = [p.grad for p in params]
             self.grad = self.zeros if all([g == 0.0 and type(g) is float and math.copysign(1.0, g) > 0
                                            for g in grads]) else grads
-            self.shared, self._pass, self.reached, self.summing, self.finite = False, None, None, None, False
+            self.shared, self._pass, self.reached, self.summing = False, None, None, None
+            self.version = _change()
             for p in params:
                 p.__class__ = Param
             self.loose = False
@@ -192,7 +198,7 @@ class Store:
     def put(self, data: list[float] | None = None, grad: list[float] | None = None, finite: bool = False) -> None:
         """New lists of numbers or gradients (a new list: nodes keep the one of their forward pass);
         into the parameters one by one if the store has let go meanwhile.  ``finite``: every number
-        in ``data`` is known to be finite (see :attr:`finite`)."""
+        in ``data`` is known to be finite (``checked``: see the module docstring)."""
         if self.loose:
             for p, x, g in zip(self.params, data or repeat(None), grad or repeat(None)):
                 if x is not None:
@@ -201,7 +207,10 @@ class Store:
                     p.grad = g
             return
         if data is not None:
-            self.data, self.shared, self.finite = data, False, finite
+            self.data, self.shared = data, False
+            self.version = version = _change()
+            if finite:
+                self.checked = version
         if grad is not None:
             self.grad = grad
 
@@ -214,7 +223,8 @@ class Store:
     def __setstate__(self, state: tuple) -> None:
         self.data, self.grad, self.zeros, self.shared, n = state
         self._pass = self.reached = self.summing = None
-        self.loose, self.finite, self.budget = False, False, 2 * n
+        self.loose, self.budget = False, 2 * n
+        self.version, self.checked = _change(), 0
         self.allowance = 2 * n
         store_param(self, 0, n)  # (its parameters, unless a graph in its grads made them already)
 
@@ -260,7 +270,7 @@ def _set_data(p: Param, x: float) -> None:
         store.data = store.data[:]
         store.shared = False
     store.data[p._k] = x
-    store.finite = False  # (any number may be set by hand: the next forward pass checks them all)
+    store.version = _change()  # (after the number: any may be set by hand, the next forward pass checks them all)
 
 
 def _get_grad(p: Param) -> float:
@@ -389,15 +399,17 @@ def neuron_sums(stores: list[Store], xt: tuple, xd: list, labels: list[str], the
             wd = [p.data for p in store.params]
             data = add_up(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
         else:
+            version = store.version  # (before the numbers: see the module docstring)
             wd = store.data
             store.shared, store.budget = True, store.allowance  # the node keeps this list as its local derivatives: not to be changed in place now
-            if store.finite and pick is not None and wd[-1]:
+            if store.checked == version and pick is not None and wd[-1]:
                 # the live inputs' terms only: each w·0 left out is ±0.0 (every w is finite), which changes
                 # no partial sum, as none is -0.0 (it takes a bias of -0.0): the same number to the bit
                 data = add_up(map(mul, pick(wd), xlive), wd[-1])
             else:
                 data = add_up(map(mul, wd, xd), wd[-1])
-                store.finite = _isfinite(data)  # (then so is every weight: an inf or nan times 0 is nan)
+                if _isfinite(data) and store.version == version:  # (then so is every weight: inf or nan times 0 is nan)
+                    store.checked = version
         if not recording or not _isfinite(data):  # (node() raises for the latter)
             data = add_up(map(mul, wd, xd), wd[-1])  # (every term: the number an error shows, as it always was)
             z = node(data, _store_parents(store, xt), (*xd, *wd[:-1], 1.0), "w·x+b")

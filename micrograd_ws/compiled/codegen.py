@@ -199,7 +199,7 @@ class _Codegen:
                *("        " + line for line in self._backward(fused=False)), f"    return {root}, backward"]
         # train reads the weights at each call: a layer leaves out its dead inputs' terms when its stores
         # know their weights finite, and once its sums are found finite, they are known so
-        marks = [f"if not FIN{g.k}: _mark_finite(ST{g.k})" for g in self.groups
+        marks = [f"if not FIN{g.k}: _mark_finite(ST{g.k}, T{g.k})" for g in self.groups
                  if any(line.startswith(f"FIN{g.k} ") for line in self.per_call.values())]
         train = [f"def train(lr, max_loss{', ' if ins else ''}{ins}):",
                  *("    " + line for k, line in enumerate(fwd) for line in self.per_call.get(k, line).split("\n")),
@@ -228,7 +228,7 @@ class _Codegen:
         for g in self.groups:
             k = g.k
             if g.stores is not None:  # a neuron's store holds its weights, then its bias
-                lines.append(f"_ready(ST{k})")
+                lines.append(f"_ready(ST{k}); T{k} = [s.version for s in ST{k}]")  # (versions before numbers)
                 rows = f"[s.data[0] for s in ST{k}]" if g.m == 1 else f"[s.data[:-1] for s in ST{k}]"
                 lines.append(f"W{k} = {rows}; B{k} = [s.data[-1] for s in ST{k}]")
             else:
@@ -257,7 +257,7 @@ class _Codegen:
                         f"else: {g.z} = [add_up(map(mul, IG{k}(w), XK{k}), b) for w, b in zip(W{k}, B{k})]")
                     if g.stores is not None:  # train's: so are the weights of stores known finite (stores.py)
                         self.per_call[len(lines) - 1] = (
-                            f"FIN{k} = 0.0 not in B{k} and _known_finite(ST{k})\n"
+                            f"FIN{k} = 0.0 not in B{k} and _known_finite(ST{k}, T{k})\n"
                             f"if not FIN{k}: {lines[-1]}\n"
                             f"else: {g.z} = [add_up(map(mul, IG{k}(w), XK{k}), b) for w, b in zip(W{k}, B{k})]")
                 checks.append(f"sum({g.z})")

@@ -62,15 +62,18 @@ def hold_interrupts():
     return Interrupts.install(holding=True)
 
 
-def known_finite(ST: list) -> bool:
-    """Every weight of these neurons' stores is known to be finite (stores.Store.finite)."""
-    return all([s.finite for s in ST])
+def known_finite(ST: list, T: list) -> bool:
+    """Every weight of these neurons' stores, at the versions ``T`` read, is known to be finite
+    (``Store.checked``: see micrograd_ws/stores.py)."""
+    return all([s.checked == t for s, t in zip(ST, T)])
 
 
-def mark_finite(ST: list) -> None:
-    """The stores' weights are known finite now: a sum over all of them, each one's, was found finite."""
-    for s in ST:
-        s.finite = True
+def mark_finite(ST: list, T: list) -> None:
+    """The stores' weights at versions ``T`` are known finite now: a sum over all of them was found finite
+    (a store changed since: not marked)."""
+    for s, t in zip(ST, T):
+        if s.version == t:
+            s.checked = t
 
 
 # --- a layer's reverse pass ---------------------------------------------------------------
