@@ -170,11 +170,17 @@ class Neuron(Module):
         leaves (then backward never scans them: see stores.WeightedSum), and the store that
         holds them all in order, if one does; made again after any change of a net's make-up
         (:data:`structure_changes`), as of ``self.w`` or ``self.b``."""
-        self._cached_at, self._wt = structure_changes, tuple(self.w)
-        params = (*self._wt, self.b)
-        self._leaves = not any(p.parents for p in params)
+        wt = tuple(self.w)
+        params = (*wt, self.b)
+        for k, p in enumerate(params):
+            if not isinstance(p, Value):
+                name = f"w[{k}]" if k < len(wt) else "b"
+                raise TypeError(f"Neuron: its {name} is a {type(p).__name__}, not a Value; set a number with "
+                                f"neuron.{name}.data = {p!r}, or put a Value there")
+        self._wt, self._leaves = wt, not any(p.parents for p in params)
         store = self.b._store if isinstance(self.b, Param) else None
         self._store = store if store is not None and store.params == params else None
+        self._cached_at = structure_changes  # (last: a make-up refused above is checked again next time)
 
     def zero_grad(self) -> None:
         if not _lists_its_own(self, Neuron):
@@ -238,13 +244,13 @@ class Layer(Module):
     def _cache(self) -> None:
         """Each neuron's store, if every neuron has one and is a plain Neuron's forward pass (else None),
         and the label of each neuron's ReLU (None: no ReLU)."""
-        self._cached_at = structure_changes
         for n in self.neurons:
             n._cache()
         stores = [n._store for n in self.neurons]
         plain = all(type(n)._forward is Neuron._forward for n in self.neurons)
         self._stores = stores if plain and all(s is not None for s in stores) else None
         self._then = [h if n.nonlin else None for n, h in zip(self.neurons, self._h)]
+        self._cached_at = structure_changes  # (last, as Neuron._cache)
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [(p.label, p) for n in self.neurons for p in (*n.w, n.b)]

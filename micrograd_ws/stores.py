@@ -221,7 +221,8 @@ class Store:
         return [p.data for p in self.params], [p.grad for p in self.params], self.zeros, False, len(self.params)
 
     def __setstate__(self, state: tuple) -> None:
-        self.data, self.grad, self.zeros, self.shared, n = state
+        self.data, self.grad, self.zeros, _, n = state
+        self.shared = True  # (copy.copy hands over the very list: the first change copies it)
         self._pass = self.reached = self.summing = None
         self.loose, self.budget = False, 2 * n
         self.version, self.checked = _change(), 0

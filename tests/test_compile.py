@@ -616,3 +616,45 @@ def test_a_fused_step_refuses_a_weight_set_to_inf_behind_a_dead_input_as_eager_d
     with pytest.raises(ValueError) as plain:
         twin(0.9)
     assert str(compiled.value) == str(plain.value) and "w2[2][1]" in str(plain.value)
+
+
+def test_a_weight_set_while_a_fused_call_reads_the_weights_is_refused_at_the_next_pass():
+    # another thread's hand-set inf, landing between a call's read of the stores' versions and of
+    # their numbers (simulated at that line of the generated code): that call may miss it, but it
+    # must not become known finite for good: the next forward pass refuses it as plain Values do
+    import sys
+    net = two_hidden_layers(8, seed=3)
+    step = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=SGD(net.parameters(), lr=0.01))
+    x = 0.5
+    y = net(x).data + 0.1
+    for _ in range(3):
+        step(x, y)
+    h1 = [h.data for h in net.layers[0](x)]
+    h2 = [h.data for h in net.layers[1](net.layers[0](x))]
+    k, j = h1.index(0.0), next(i for i, h in enumerate(h2) if h > 0)  # a dead input of a live neuron
+    w = net.layers[1].neurons[j].w[k]
+    assert w._store.checked == w._store.version
+    line = 1 + next(n for n, text in enumerate(step.code.splitlines()) if text.strip().startswith("W1 = "))
+    armed = [True]
+
+    def local(frame, event, arg):
+        if event == "line" and armed[0] and frame.f_lineno == line:
+            armed[0] = False
+            w.data = math.inf
+        return local
+
+    def outer(frame, event, arg):
+        return local if frame.f_code.co_name == "train" and frame.f_code.co_filename == "<micrograd_ws.compile>" else None
+
+    sys.settrace(outer)
+    try:
+        step(x, y)
+    except ValueError:
+        pass
+    finally:
+        sys.settrace(None)
+    assert not armed[0] and w.data == math.inf
+    with pytest.raises(ValueError, match=r"w2\[\d\]\[\d\]=inf is not finite"):
+        net(x)
+    with pytest.raises(ValueError, match=r"=inf is not finite"):
+        step(x, y)

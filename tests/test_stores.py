@@ -407,3 +407,29 @@ def test_a_sum_that_starts_from_a_bias_of_minus_zero_keeps_every_term():
     for _ in range(2):  # the second pass: the stores know their weights finite
         z, z_plain = (model.layers[1](model.layers[0](0.9))[0].parents[0] for model in (net, twin))
         assert z.data.hex() == z_plain.data.hex() == "0x0.0p+0"
+
+
+def test_a_shallow_copy_of_a_store_does_not_change_the_original():
+    # copy.copy hands the copy the very list of numbers: the copy's first change copies it
+    net = MLP(3, [1], seed=0)
+    opt = SGD(net.parameters(), lr=0.1)
+    n = net.layers[0].neurons[0]
+    squared_error(net([1.0, 0.0, 2.0]), 0.0).backward()
+    opt.step()  # a new list, not shared
+    assert not n.b._store.shared
+    before = plain_copy(net)([1.0, 0.0, 2.0]).data
+    twin = copy.copy(n.b._store)
+    twin.params[1].data = math.inf
+    assert n.w[1].data != math.inf and net([1.0, 0.0, 2.0]).data == before
+
+
+def test_a_weight_replaced_by_a_number_is_refused_at_every_forward_pass():
+    net = two_hidden_layers(3, seed=0)
+    net(0.5)
+    neuron = net.layers[1].neurons[0]
+    neuron.w[0] = 0.5  # meant: neuron.w[0].data = 0.5
+    for _ in range(2):
+        with pytest.raises(TypeError, match=r"w\[0\] is a float, not a Value; set a number with neuron\.w\[0\]\.data = 0\.5"):
+            net(0.5)
+    neuron.w[0] = Value(0.5)
+    assert net(0.5).data == plain_copy(net)(0.5).data

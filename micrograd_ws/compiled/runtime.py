@@ -172,13 +172,18 @@ def new_column(W: list, B: list, J: list, G: list, X: list, lr: float) -> tuple[
     return W, B, total
 
 
-def write_rows(W: list, B: list, rows: Iterable[int], ST: list | None, PW: list, GW: list, PB: list) -> None:
+def write_rows(W: list, B: list, rows: Iterable[int], ST: list | None, PW: list, GW: list, PB: list,
+               T: list | None = None) -> None:
     """Write a layer's new numbers (``W``, ``B`` as :func:`new_rows` makes them) into its parameters,
-    the given rows: a neuron's store takes a new list (nodes keep the one of their forward pass)."""
+    the given rows: a neuron's store takes a new list (nodes keep the one of their forward pass),
+    known finite if its version is still ``T``'s, the one read before its numbers (no ``T``: every
+    number was checked)."""
     if ST is not None:
         for j in rows:
             row = W[j]
-            ST[j].put(data=[*row, B[j]] if type(row) is list else [row, B[j]], finite=True)  # (checked)
+            # (a number set meanwhile, by another thread, moves the version: then the new list is not
+            # known finite, and if it was set before it was read, the next forward pass adds it up)
+            ST[j].put(data=[*row, B[j]] if type(row) is list else [row, B[j]], finite=T is None or ST[j].version == T[j])
         return
     for j in rows:
         PB[j].data = B[j]
