@@ -42,11 +42,10 @@ another path (``Store.unsum``).
 """
 from __future__ import annotations
 
-import itertools
 import math
-from itertools import compress, repeat
-from typing import Callable
+from itertools import compress, count, repeat
 from operator import itemgetter, mul
+from typing import Callable
 
 from . import mode
 from .checks import non_finite
@@ -60,7 +59,7 @@ __all__ = ["Store", "Param", "LooseParam", "WeightedSum", "neuron_sums", "layer_
 _new = object.__new__
 _isfinite = math.isfinite
 _ZEROS: dict[int, list[float]] = {}  # length -> the shared list of zeros (never changed)
-_change = itertools.count(1).__next__  # a store's versions (one count: a version is never reused, even across threads)
+_change = count(1).__next__  # a store's versions (one count: a version is never reused, even across threads)
 
 
 class Store:
@@ -386,8 +385,8 @@ def neuron_sums(stores: list[Store], xt: tuple, xd: list, labels: list[str], the
     each with its weights and bias the parameters of one store, in order: each forward pass reads
     them as one list (weights, then the bias last); a loose store's read from its parameters into
     a list of the node's own.  ``then``: for each neuron, the label of its ``activation``'s output,
-    made right after its sum (as one neuron at a time makes them), or None for no activation.  One loop for the
-    layer: a Python call per neuron only for its activation."""
+    made right after its sum (as one neuron at a time makes them), or None for no activation.  One
+    loop for the layer: a Python call per neuron only for its activation."""
     out = []
     recording = not mode.threads_inside or mode.state.enabled  # (mode.recording(), for this thread)
     live = list(compress(range(len(xd)), xd))  # the inputs that are not 0 (a dead ReLU's is)
@@ -407,12 +406,13 @@ def neuron_sums(stores: list[Store], xt: tuple, xd: list, labels: list[str], the
                 # the live inputs' terms only: each w·0 left out is ±0.0 (every w is finite), which changes
                 # no partial sum, as none is -0.0 (it takes a bias of -0.0): the same number to the bit
                 data = add_up(map(mul, pick(wd), xlive), wd[-1])
+                if not _isfinite(data):  # (an overflow: every term, the number the error shows as it always did)
+                    data = add_up(map(mul, wd, xd), wd[-1])
             else:
                 data = add_up(map(mul, wd, xd), wd[-1])
                 if _isfinite(data) and store.version == version:  # (then so is every weight: inf or nan times 0 is nan)
                     store.checked = version
         if not recording or not _isfinite(data):  # (node() raises for the latter)
-            data = add_up(map(mul, wd, xd), wd[-1])  # (every term: the number an error shows, as it always was)
             z = node(data, _store_parents(store, xt), (*xd, *wd[:-1], 1.0), "w·x+b")
             z.label = label
         else:  # (_sum_node's, inline: once per neuron and forward pass)
@@ -483,26 +483,28 @@ class WeightedSum(Value):
 
     def _chain(self, t) -> None:
         g, stamp, store = self.grad, t.stamp, self._store
-        if store is not None and (store._pass is not stamp or store.summing is stamp or not store.loose):
-            # ∂C/∂w_k += g · x_k and ∂C/∂b += g · 1 for all k at once, as one list
-            if store._pass is not stamp:  # reached first: kept aside (sums from 0, its zeros)
-                if not store.loose:
-                    t.keep_part(store)
-                elif t.in_place:  # (micrograd's node._backward(): onto the grads, one by one)
-                    return self._one_by_one(t, g)
-                else:  # a loose store's parameters: their grads kept as a list, the sums in its lists meanwhile
-                    t.keep_part(store, [p.grad for p in store.params])
-                    store.summing = stamp
-            grads = store.grad
-            if grads is store.zeros:
-                new = [g * x + 0.0 for x in self._xd]  # (0.0 + -0.0 is 0.0, as for a leaf)
-                new.append(g)
-            else:
-                new = [s + g * x for s, x in zip(grads, self._xd)]
-                new.append(grads[-1] + g)
-            store.grad, store.reached = new, None  # every entry reached
-            return self._to_inputs(t, g)
-        self._one_by_one(t, g)
+        if store is None:  # replaced weights
+            return self._one_by_one(t, g)
+        if store._pass is not stamp:  # reached first: kept aside (sums from 0, its zeros)
+            if not store.loose:
+                t.keep_part(store)
+            elif t.in_place:  # (micrograd's node._backward(): onto the grads, one by one)
+                return self._one_by_one(t, g)
+            else:  # a loose store's parameters: their grads kept as a list, the sums in its lists meanwhile
+                t.keep_part(store, [p.grad for p in store.params])
+                store.summing = stamp
+        elif store.loose and store.summing is not stamp:  # some of its parameters reached first, one by one
+            return self._one_by_one(t, g)
+        # ∂C/∂w_k += g · x_k and ∂C/∂b += g · 1 for all k at once, as one list
+        grads = store.grad
+        if grads is store.zeros:
+            new = [g * x + 0.0 for x in self._xd]  # (0.0 + -0.0 is 0.0, as for a leaf)
+            new.append(g)
+        else:
+            new = [s + g * x for s, x in zip(grads, self._xd)]
+            new.append(grads[-1] + g)
+        store.grad, store.reached = new, None  # every entry reached
+        self._to_inputs(t, g)
 
     def _one_by_one(self, t, g: float) -> None:
         """Replaced weights, or a loose store's parameters some of which a pass reached first."""

@@ -199,8 +199,7 @@ class _Codegen:
                *("        " + line for line in self._backward(fused=False)), f"    return {root}, backward"]
         # train reads the weights at each call: a layer leaves out its dead inputs' terms when its stores
         # know their weights finite, and once its sums are found finite, they are known so
-        marks = [f"if not FIN{g.k}: _mark_finite(ST{g.k}, T{g.k})" for g in self.groups
-                 if any(line.startswith(f"FIN{g.k} ") for line in self.per_call.values())]
+        marks = [f"if not FIN{k}: _mark_finite(ST{k}, T{k})" for k in self.checked_groups]
         train = [f"def train(lr, max_loss{', ' if ins else ''}{ins}):",
                  *("    " + line for k, line in enumerate(fwd) for line in self.per_call.get(k, line).split("\n")),
                  *("    " + line for line in marks),
@@ -237,6 +236,7 @@ class _Codegen:
         self.n_reads = len(lines)
         self.compressed: dict[int, str] = {}
         self.per_call: dict[int, str] = {}
+        self.checked_groups: list[int] = []  # the layers whose per-call sums ask the stores (FIN{k})
         for i, unit, g in self.units:
             if unit == "group":
                 x = self._x_list(g, lines)
@@ -252,14 +252,12 @@ class _Codegen:
                     # In train_flat's lists every weight is finite (checked when read, and each new one):
                     # behind a dead ReLU a product w·0.0 adds nothing, unless a bias is 0 (-0.0 + 0.0 is
                     # +0.0), so the live inputs suffice.
-                    self.compressed[len(lines) - 1] = (
-                        f"if 0.0 in B{k}: {lines[-1]}\n"
-                        f"else: {g.z} = [add_up(map(mul, IG{k}(w), XK{k}), b) for w, b in zip(W{k}, B{k})]")
+                    live = f"{g.z} = [add_up(map(mul, IG{k}(w), XK{k}), b) for w, b in zip(W{k}, B{k})]"
+                    self.compressed[len(lines) - 1] = f"if 0.0 in B{k}: {lines[-1]}\nelse: {live}"
                     if g.stores is not None:  # train's: so are the weights of stores known finite (stores.py)
-                        self.per_call[len(lines) - 1] = (
-                            f"FIN{k} = 0.0 not in B{k} and _known_finite(ST{k}, T{k})\n"
-                            f"if not FIN{k}: {lines[-1]}\n"
-                            f"else: {g.z} = [add_up(map(mul, IG{k}(w), XK{k}), b) for w, b in zip(W{k}, B{k})]")
+                        self.per_call[len(lines) - 1] = (f"FIN{k} = 0.0 not in B{k} and _known_finite(ST{k}, T{k})\n"
+                                                         f"if not FIN{k}: {lines[-1]}\nelse: {live}")
+                        self.checked_groups.append(k)
                 checks.append(f"sum({g.z})")
             elif unit == "relus":
                 lines.append(f"{g.h} = [z if z > 0.0 else 0.0 for z in {g.z}]")
