@@ -88,9 +88,19 @@ class SGD:
         moving = [p for p in loose if p.grad]  # most gradients are exactly 0 behind dead ReLUs
         new = [p.data - lr * p.grad for p in moving]
         # a store's new list, w - lr·g for each entry whose g is not 0 (the others stay as they are:
-        # -0.0 - lr·-0.0 is 0.0)
-        rows = [(store, [w - lr * g if g else w for w, g in zip(store.data, store.grad)])
-                for store in whole if store.grad is not store.zeros and any(store.grad)]
+        # -0.0 - lr·-0.0 is 0.0); pending grads g·x_k (stores.py) without their list
+        rows = []
+        for store in whole:
+            pending = store.pending
+            if pending is None:
+                grads = store.grads
+                if grads is not store.zeros and any(grads):
+                    rows.append((store, [w - lr * g if g else w for w, g in zip(store.data, grads)]))
+            elif g := pending[0]:
+                wd, xd = store.data, pending[1]
+                row = [w - lr * d if (d := g * x) else w for w, x in zip(wd, xd)]
+                row.append(wd[-1] - lr * g)
+                rows.append((store, row))
         if not math.isfinite(sum(new) + sum([sum(row) for _, row in rows])):  # one fast check; the exact one finds the culprit
             for p in self.params:  # in their order, each moved one (an unmoved nan set by hand is no culprit)
                 if p.grad and not math.isfinite(value := p.data - lr * p.grad):
@@ -116,7 +126,7 @@ class SGD:
         try:
             guard = Interrupts.install(holding=True)  # as in step(): every gradient reset, or none
             for store in whole:  # (ready: none of them is loose)
-                store.grad = store.zeros
+                store.grads, store.pending = store.zeros, None
             for p in loose:
                 p.grad = 0.0
         finally:

@@ -120,10 +120,15 @@ class Pass:
         """A neuron's store (stores.py) reached for the first time: record its list of grads (or
         ``grads``, its loose parameters'), then this pass's sums start from its list of zeros (a
         fresh list: the recorded one is kept)."""
+        if grads is None:
+            grads = part.grads if part.pending is None else part.grad  # (pending: written as a list now)
         self.parts.append(part)
-        self.before.append(part.grad if grads is None else grads)
+        self.before.append(grads)
         part._pass = self.stamp
-        part.grad = part.grad[:] if self.in_place else part.zeros  # (the recorded list is never changed)
+        if self.in_place:  # (after the record: the recorded list is never changed)
+            part.grad = part.grad[:]
+        else:
+            part.grads, part.pending = part.zeros, None
 
     def drop_part(self, part) -> list[float]:
         """No longer a part of this pass (stores.Store.unsum): its recorded grads."""
@@ -137,7 +142,7 @@ class Pass:
         ``nodes``: the pass's nodes, root first, to name the first non-finite one in the order
         the pass reached it."""
         touched, parts = self.touched, self.parts
-        if not (_isfinite(sum(map(_grad, touched))) and (not parts or _isfinite(sum(map(sum, map(_grad, parts)))))):
+        if not (_isfinite(sum(map(_grad, touched))) and (not parts or parts[0].sums_finite(parts))):
             for part in [part for part in parts if part.summing is self.stamp]:  # (a loose store's sums, into
                 part.unsum(self)  # its parameters: the first culprit is named in the order the pass reached it)
             for p in _reached_leaves(nodes) if nodes else touched:

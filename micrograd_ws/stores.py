@@ -16,6 +16,10 @@ The rules that keep this exact:
 * ``grad`` is kept aside whole when a pass first reaches the store (safety.Pass.keep_part).
   All zero, it is ``zeros``, one list shared by all stores of its length; setting one ``p.grad``
   copies it first.
+* ``pending``: a pass that reached the store from zeros through its ``w·x+b`` node alone leaves
+  its gradients unwritten, as ``(g, xd)``: ∂C/∂w_k = g·x_k + 0.0, ∂C/∂b = g.  Reading ``grad``
+  writes them as a list (``grads`` is the list as held); ``SGD.step`` moves the weights by
+  them without the list (w - lr·(g·x_k)), and a pass checks them finite as |g|·(Σ|x_k| + 1).
 * ``version`` and ``checked``: every change of ``data`` (a number set by hand, a new list) takes a
   new ``version`` after it is made; ``checked`` is the version whose numbers are known to be finite
   (a forward pass that added all of them found a finite sum, the version unchanged meanwhile).
@@ -69,8 +73,8 @@ class Store:
     numbers; :meth:`ready` gathers them back before a list is used.
     """
 
-    __slots__ = ("data", "grad", "zeros", "params", "shared", "_pass", "reached", "loose", "budget", "allowance",
-                 "summing", "version", "checked")
+    __slots__ = ("data", "grads", "pending", "zeros", "params", "shared", "_pass", "reached", "loose", "budget",
+                 "allowance", "summing", "version", "checked")
 
     def __init__(self, data: list[float]) -> None:
         self.data = data
@@ -80,6 +84,38 @@ class Store:
         self._pass = self.reached = self.summing = None
         self.budget = self.allowance = 2 * len(data)  # single accesses allowed between forward passes
         self.params = tuple(_param(self, k) for k in range(len(data)))
+
+    @property
+    def grad(self) -> list[float]:
+        """The gradients as a list (written now if ``pending``)."""
+        pending = self.pending
+        if pending is not None:
+            g, xd = pending
+            grads = [g * x + 0.0 for x in xd]  # (0.0 + -0.0 is 0.0, as for a leaf)
+            grads.append(g)
+            self.grads, self.pending = grads, None
+        return self.grads
+
+    @grad.setter
+    def grad(self, grads: list[float]) -> None:
+        self.grads, self.pending = grads, None
+
+    @staticmethod
+    def sums_finite(stores: list[Store]) -> bool:
+        """Every gradient of these stores is finite, or maybe not (False: check each one).  A
+        pending g·x_k is at most |g|·(Σ|x| + 1) (rounding keeps the order), once per layer's inputs."""
+        total, bounds = 0.0, {}
+        for store in stores:
+            pending = store.pending
+            if pending is None:
+                total += sum(store.grads)
+            else:
+                g, xd = pending
+                bound = bounds.get(id(xd))
+                if bound is None:
+                    bound = bounds[id(xd)] = sum(map(abs, xd)) + 1.0
+                total += abs(g) * bound
+        return _isfinite(total)
 
     def merged(self, before: list[float]) -> list[float] | None:
         """The grads at the end of a pass that kept this store aside: its sums plus the grads
@@ -103,7 +139,7 @@ class Store:
         if self.loose:
             for p, g in zip(self.params, new):
                 p.grad = g
-        self.grad = new
+        self.grads, self.pending = new, None
 
     def restore(self, before: list[float]) -> None:
         """A pass that kept this store aside is undone: its grads as they were (a loose store's
@@ -495,15 +531,15 @@ class WeightedSum(Value):
                 store.summing = stamp
         elif store.loose and store.summing is not stamp:  # some of its parameters reached first, one by one
             return self._one_by_one(t, g)
-        # ∂C/∂w_k += g · x_k and ∂C/∂b += g · 1 for all k at once, as one list
-        grads = store.grad
-        if grads is store.zeros:
-            new = [g * x + 0.0 for x in self._xd]  # (0.0 + -0.0 is 0.0, as for a leaf)
-            new.append(g)
+        # ∂C/∂w_k += g · x_k and ∂C/∂b += g · 1 for all k at once
+        if store.grads is store.zeros and store.pending is None:
+            store.pending = (g, self._xd)  # (from zeros: the list is written when it is read, or never)
         else:
+            grads = store.grad
             new = [s + g * x for s, x in zip(grads, self._xd)]
             new.append(grads[-1] + g)
-        store.grad, store.reached = new, None  # every entry reached
+            store.grad = new
+        store.reached = None  # every entry reached
         self._to_inputs(t, g)
 
     def _one_by_one(self, t, g: float) -> None:

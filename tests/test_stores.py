@@ -433,3 +433,33 @@ def test_a_weight_replaced_by_a_number_is_refused_at_every_forward_pass():
             net(0.5)
     neuron.w[0] = Value(0.5)
     assert net(0.5).data == plain_copy(net)(0.5).data
+
+
+def test_grads_a_pass_leaves_unwritten_are_read_stepped_and_refused_as_written():
+    # a pass from zeros leaves a store's grads as (g, inputs) until read (stores.Store.pending):
+    # a net whose grads are read before each step, one never read and a plain one move alike
+    nets = [two_hidden_layers(6, seed=3) for _ in range(2)]
+    nets.append(plain_copy(nets[0]))
+    data = [(x, y) for x, y in samples(12, seed=2)] + [(0.0, 0.5), (-0.0, -0.5), (1e-160, 1.0), (3.0, -2.0)]
+    for k, net in enumerate(nets):
+        opt = SGD(net.parameters(), lr=0.05)
+        for x, y in data:
+            opt.zero_grad()
+            squared_error(net(x), y).backward()
+            if k == 0:
+                [p.grad for p in net.parameters()]
+            opt.step()
+            opt.step()  # (twice: the same grads again)
+    assert bits(nets[0]) == bits(nets[1]) == bits(nets[2])
+
+    # g finite, g·x not: refused, naming the weight, every grad as it was
+    messages = []
+    for model in (lambda net: net, plain_copy):
+        net = model(MLP(1, [1, 1], seed=0))
+        (w1,), (w2,) = net.layers[0].neurons[0].w, net.layers[1].neurons[0].w
+        w1.data, net.layers[0].neurons[0].b.data, w2.data = 1.0, 0.0, 1e-200  # H1 = x, ∂C/∂H1 = g·1e-200
+        with pytest.raises(OverflowError) as e:
+            (net(1e200) * 1e200).backward()  # ∂/∂w2 = 1e200 · 1e200
+        messages.append(str(e.value))
+        assert [p.grad for p in net.parameters()] == [0.0] * 4
+    assert messages[0] == messages[1] and "w2 = inf" in messages[0]
