@@ -88,8 +88,9 @@ class SGD:
         moving = [p for p in loose if p.grad]  # most gradients are exactly 0 behind dead ReLUs
         new = [p.data - lr * p.grad for p in moving]
         # a store's new list, w - lr·g for each entry whose g is not 0 (the others stay as they are:
-        # -0.0 - lr·-0.0 is 0.0); pending grads g·x_k (stores.py) without their list
-        rows = []
+        # -0.0 - lr·-0.0 is 0.0); pending grads g·x_k (stores.py) without their list, only where x_k
+        # is not 0 (a dead ReLU's input: g·0 is ±0), the live inputs found once per layer
+        rows, live = [], {}
         for store in whole:
             pending = store.pending
             if pending is None:
@@ -97,9 +98,14 @@ class SGD:
                 if grads is not store.zeros and any(grads):
                     rows.append((store, [w - lr * g if g else w for w, g in zip(store.data, grads)]))
             elif g := pending[0]:
-                wd, xd = store.data, pending[1]
-                row = [w - lr * d if (d := g * x) else w for w, x in zip(wd, xd)]
-                row.append(wd[-1] - lr * g)
+                xd = pending[1]
+                if (inputs := live.get(id(xd))) is None:
+                    inputs = live[id(xd)] = [(k, x) for k, x in enumerate(xd) if x]
+                row = store.data[:]
+                row[-1] -= lr * g
+                for k, x in inputs:
+                    if d := g * x:
+                        row[k] -= lr * d
                 rows.append((store, row))
         if not math.isfinite(sum(new) + sum([sum(row) for _, row in rows])):  # one fast check; the exact one finds the culprit
             for p in self.params:  # in their order, each moved one (an unmoved nan set by hand is no culprit)

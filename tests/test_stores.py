@@ -439,6 +439,9 @@ def test_grads_a_pass_leaves_unwritten_are_read_stepped_and_refused_as_written()
     # a pass from zeros leaves a store's grads as (g, inputs) until read (stores.Store.pending):
     # a net whose grads are read before each step, one never read and a plain one move alike
     nets = [two_hidden_layers(6, seed=3) for _ in range(2)]
+    for net in nets:  # (a weight of -0.0 behind a dead input stays -0.0: SGD skips those inputs)
+        for n in net.layers[1].neurons:
+            n.w[0].data = n.w[3].data = -0.0
     nets.append(plain_copy(nets[0]))
     data = [(x, y) for x, y in samples(12, seed=2)] + [(0.0, 0.5), (-0.0, -0.5), (1e-160, 1.0), (3.0, -2.0)]
     for k, net in enumerate(nets):
@@ -451,6 +454,13 @@ def test_grads_a_pass_leaves_unwritten_are_read_stepped_and_refused_as_written()
             opt.step()
             opt.step()  # (twice: the same grads again)
     assert bits(nets[0]) == bits(nets[1]) == bits(nets[2])
+    for model in (lambda net: net, plain_copy):  # g < 0 at a dead input: g·0 = -0.0, and -0.0 - lr·-0.0 would be 0.0
+        net = model(MLP(2, [1], seed=0))
+        net.layers[0].neurons[0].w[0].data = -0.0
+        opt = SGD(net.parameters(), lr=0.01)
+        (net([0.0, 1.0]) * -1.0).backward()
+        opt.step()
+        assert repr(net.layers[0].neurons[0].w[0].data) == "-0.0"
 
     # g finite, g·x not: refused, naming the weight, every grad as it was
     messages = []
