@@ -2,7 +2,8 @@
 
 A tuple of two parents costs 56 bytes; two slots cost 16.  So the node of ``a + b`` or
 ``a - b`` (:class:`Binary`) keeps its parents in two slots, and the node of ``a * b``
-(:class:`Product`) its local derivatives too (b's data and a's).  ``parents`` and
+(:class:`Product`) its local derivatives too (b's data and a's); the first of each pair in the
+slot of Value's that the property covers (``parents``, ``local_grads``), one slot less per pair.  ``parents`` and
 ``local_grads`` make their tuples when read, so nothing else can tell them from a plain node;
 their :meth:`_chain` reads the slots.  Importing this module installs them in the engine
 (``engine.make_binary``, ``engine.make_product``), as ``import micrograd_ws`` does.
@@ -29,7 +30,8 @@ _new = object.__new__
 class Binary(Value):
     """A node of ``a + b`` or ``a - b``, its two parents in the slots ``_a`` and ``_b``."""
 
-    __slots__ = ("_a", "_b")
+    __slots__ = ("_b",)
+    _a = Value.__dict__["parents"]  # (Value's slot under the parents property: no tuple kept in it)
     _is_node = True
 
     @property
@@ -54,7 +56,8 @@ class Binary(Value):
 class Product(Binary):
     """A node of ``a * b``: its local derivatives (b's data, a's data) in two more slots."""
 
-    __slots__ = ("_da", "_db")
+    __slots__ = ("_db",)
+    _da = Value.__dict__["local_grads"]  # (Value's slot under the local_grads property)
 
     @property
     def local_grads(self) -> tuple:
