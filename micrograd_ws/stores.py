@@ -117,12 +117,15 @@ class Store:
                 total += abs(g) * bound
         return _isfinite(total)
 
-    def merged(self, before: list[float]) -> list[float] | None:
+    def merged(self, before: list[float]) -> list[float] | tuple | None:
         """The grads at the end of a pass that kept this store aside: its sums plus the grads
-        ``before`` it, as a new list (None: the sums are the grads).  Nothing is written: the pass
-        checks every sum first (safety.Pass.finish), then :meth:`commit` writes them."""
+        ``before`` it, as a new list (None: the sums are the grads; ``()``: so, still pending, and
+        a loose store's parameters are to get them).  Nothing is written: the pass checks every
+        sum first (safety.Pass.finish), then :meth:`commit` writes them."""
         if self.loose:  # summed in the lists while loose: the parameters get them (commit)
-            return [g + e for g, e in zip(self.grad, before)] if any(before) else self.grad
+            if any(before):
+                return [g + e for g, e in zip(self.grad, before)]
+            return () if self.pending is not None else self.grads
         if before is self.zeros:  # the pass's sums are the grads
             return None
         if self.reached is not None:  # only some entries: the others as they were, the reached ones plus earlier
@@ -134,10 +137,20 @@ class Store:
             return [g + e for g, e in zip(self.grad, before)]
         return None
 
-    def commit(self, new: list[float]) -> None:
+    def commit(self, new: list[float] | tuple) -> None:
         """Write the grads :meth:`merged` gave (checked finite by the pass); a loose store's into its parameters."""
         if self.loose:
-            for p, g in zip(self.params, new):
+            params, pending = self.params, self.pending
+            if new == () and pending is not None:  # the pending sums (g, inputs), each written as it is made
+                g, xd = pending
+                for p, x in zip(params, xd):
+                    p.grad = g * x + 0.0  # (0.0 + -0.0 is 0.0, as for a leaf)
+                params[-1].grad = g
+                self.grads, self.pending = self.zeros, None  # (stale while loose: the parameters hold them)
+                return
+            if new == ():  # (written as a list meanwhile: another thread read them)
+                new = self.grads
+            for p, g in zip(params, new):
                 p.grad = g
         self.grads, self.pending = new, None
 
