@@ -288,3 +288,23 @@ def test_an_overflowing_gradient_is_named_as_plain_values_name_it():
         assert [p.grad for p in net.parameters()] == before and a.grad == 0.0
         messages.append(str(e.value))
     assert messages[0] == messages[1] and "∂/∂w2[0]" in messages[0]
+
+
+@pytest.mark.parametrize("zero", [0.0, -0.0, 0, False, "earlier"])
+def test_the_grads_a_lecture_pass_writes_have_the_type_and_sign_plain_values_give(zero):
+    # the pass's sums go into a loose store's parameters as they are made (Store.commit): onto
+    # grads zeroed as 0.0, -0.0, an int or False, or onto earlier gradients (then added)
+    nets = [two_hidden_layers(4, seed=5)]
+    nets.append(plain_copy(nets[0]))
+    out = []
+    for net in nets:
+        for x, y in samples(6, seed=1) + [(0.0, 1.0)]:
+            C = squared_error(net(x), y)
+            for k, p in enumerate(net.parameters()):
+                p.grad = 0.25 * (k % 3) - 0.25 if zero == "earlier" else zero
+            C.backward()
+            out.append([(repr(p.grad), type(p.grad)) for p in net.parameters()])
+            for p in net.parameters():
+                p.data -= 0.05 * p.grad
+    assert all(s.loose for s in stores(nets[0]))
+    assert out[:len(out) // 2] == out[len(out) // 2:]
