@@ -159,21 +159,30 @@ class Pass:
         sums = [(leaf, leaf.grad + e) for leaf, e in zip(touched, self.earlier) if e] if any(self.earlier) else ()
         merged = [(part, new, before) for part, before in zip(parts, self.before)  # (from zeros: the sums are the grads)
                   if before is not part.zeros and (new := part.merged(before)) is not None] if parts else ()
-        if sums and not _isfinite(sum([s for _, s in sums])):
-            for (leaf, s), e in zip(sums, [e for e in self.earlier if e]):
-                if not _isfinite(s):
-                    raise accumulated_grad(leaf, e, leaf.grad)
-        if merged and not _isfinite(sum(map(sum, [new for _, new, _ in merged]))):
-            for part, new, before in merged:
-                for p, s, e, g in zip(part.params, new, before, part.grad):
-                    if not _isfinite(s):
-                        raise accumulated_grad(p, e, g)
+        if (sums and not _isfinite(sum([s for _, s in sums]))) or \
+                (merged and not _isfinite(sum(map(sum, [new for _, new, _ in merged])))):
+            self._name_overflow(nodes, sums, merged)
         for leaf, s in sums:
             leaf.grad = s
         for part, new, _ in merged:
             part.commit(new)
         self.stamp.done = True
         self.release()  # the last call: a Ctrl-C that comes until here still undoes the pass
+
+    def _name_overflow(self, nodes, sums: list, merged: list) -> None:
+        """Raise for the first leaf, in the order the pass reached it, whose earlier grad plus this
+        pass's overflows (a neuron's parameters as plain Values would be named)."""
+        culprits = {id(leaf): (leaf, e, leaf.grad) for (leaf, s), e in zip(sums, [e for e in self.earlier if e])
+                    if not _isfinite(s)}
+        for part, new, before in merged:
+            for p, s, e, g in zip(part.params, new, before, part.grad):
+                if not _isfinite(s):
+                    culprits[id(p)] = (p, e, g)
+        if not culprits:  # (the sum of them all overflowed, none alone: nothing to refuse)
+            return
+        in_order = [p for p in _reached_leaves(nodes) if id(p) in culprits] if nodes else []
+        leaf, e, g = culprits[id(in_order[0])] if in_order else next(iter(culprits.values()))
+        raise accumulated_grad(leaf, e, g)
 
     def abort(self) -> None:
         """Give every leaf the grad it had before the pass (idempotent; Ctrl-C held meanwhile)."""

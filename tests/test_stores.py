@@ -473,3 +473,26 @@ def test_grads_a_pass_leaves_unwritten_are_read_stepped_and_refused_as_written()
         messages.append(str(e.value))
         assert [p.grad for p in net.parameters()] == [0.0] * 4
     assert messages[0] == messages[1] and "w2 = inf" in messages[0]
+
+
+def test_an_overflow_of_earlier_grads_is_named_as_one_by_one_names_it():
+    # w1 and the input leaf x both overflow when this pass's grad is added to their earlier one:
+    # the first the pass reached is named (w1, before x and b1 in w·x+b), as for plain Values
+    messages = []
+    for model in (lambda net: net, plain_copy):
+        net = model(MLP(1, [1], seed=0))
+        n = net.layers[0].neurons[0]
+        n.w[0].data, n.b.data = 1.0, 0.0
+        x = Value(1.0, label="x")
+        n.w[0].grad, x.grad = 1e308, 1e308
+        with pytest.raises(OverflowError) as e:
+            (net([x]) * 1e308).backward()
+        messages.append(str(e.value))
+        assert (n.w[0].grad, x.grad, n.b.grad) == (1e308, 1e308, 0.0)
+    assert messages[0] == messages[1] and messages[0].startswith("backward: w1.grad = 1e+308")
+    # large earlier grads whose sum overflows, none alone: no error
+    net = MLP(1, [2], seed=0)
+    for p in net.parameters():
+        p.grad = 1e308
+    (sum(net(1.0)) * 1e-300).backward()
+    assert all(math.isfinite(p.grad) for p in net.parameters())
