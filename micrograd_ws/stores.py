@@ -7,7 +7,7 @@ The numbers are the same to the bit as with plain Values (tests/test_stores.py).
   gradients (``grad``); its parameters are :class:`Param` Values whose ``data`` and ``grad``
   are entries of those lists.
 * :func:`neuron_sums`: the neurons' ``w·x+b`` nodes (:class:`WeightedSum`), whose backward
-  step (``_chain``) writes the store's gradients as one list.
+  step (``_chain``) gives the store's gradients at once: pending as (g, inputs), or as one list.
 
 The rules that keep this exact:
 
@@ -499,7 +499,7 @@ class WeightedSum(Value):
     parts apart for backward: ``_x`` the inputs (one tuple shared by all the neurons of a
     layer, so a pass scans it once, not once per neuron), ``_xd`` and ``_wd`` their data and
     the weights' (``_wd`` may end with the bias: it is the neuron's store's list, and
-    ``_store`` that store, whose grads ``_chain`` sets as one list; else None).
+    ``_store`` that store, whose grads ``_chain`` gives at once, pending or as one list; else None).
     ``local_grads`` and a store's node's ``parents`` are put together when first read.
     """
 
