@@ -175,8 +175,9 @@ class Pass:
         culprits = {id(leaf): (leaf, e, leaf.grad) for (leaf, s), e in zip(sums, [e for e in self.earlier if e])
                     if not _isfinite(s)}
         for part, new, before in merged:
-            for p, s, e, g in zip(part.params, new, before, part.grad):
-                if not _isfinite(s):
+            reached = part.reached  # (an entry this pass never reached keeps its grad, even an inf set by hand)
+            for k, (p, s, e, g) in enumerate(zip(part.params, new, before, part.grad)):
+                if not _isfinite(s) and (reached is None or k in reached):
                     culprits[id(p)] = (p, e, g)
         if not culprits:  # (the sum of them all overflowed, none alone: nothing to refuse)
             return

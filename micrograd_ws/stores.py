@@ -18,7 +18,7 @@ The rules that keep this exact:
   copies it first.
 * ``pending``: a pass that reached the store from zeros through its ``w·x+b`` node alone leaves
   its gradients unwritten, as ``(g, xd)``: ∂C/∂w_k = g·x_k + 0.0, ∂C/∂b = g.  Reading ``grad``
-  writes them as a list (``grads`` is the list as held); ``SGD.step`` moves the weights by
+  makes them a list, changing nothing (``grads`` is the list as held); ``SGD.step`` moves the weights by
   them without the list (w - lr·(g·x_k)), and a pass checks them finite as |g|·(Σ|x_k| + 1).
 * ``version`` and ``checked``: every change of ``data`` (a number set by hand, a new list) takes a
   new ``version`` after it is made; ``checked`` is the version whose numbers are known to be finite
@@ -87,14 +87,15 @@ class Store:
 
     @property
     def grad(self) -> list[float]:
-        """The gradients as a list (written now if ``pending``)."""
+        """The gradients as a list: made from them if ``pending``, a new list each read (a read
+        changes nothing, so a thread that only reads cannot put back grads older than a pass's)."""
         pending = self.pending
-        if pending is not None:
-            g, xd = pending
-            grads = [g * x + 0.0 for x in xd]  # (0.0 + -0.0 is 0.0, as for a leaf)
-            grads.append(g)
-            self.grads, self.pending = grads, None
-        return self.grads
+        if pending is None:
+            return self.grads
+        g, xd = pending
+        grads = [g * x + 0.0 for x in xd]  # (0.0 + -0.0 is 0.0, as for a leaf)
+        grads.append(g)
+        return grads
 
     @grad.setter
     def grad(self, grads: list[float]) -> None:
@@ -330,15 +331,20 @@ def _set_data(p: Param, x: float) -> None:
 def _get_grad(p: Param) -> float:
     store = p._store
     store.budget -= 1
-    return store.grad[p._k]
+    pending, k = store.pending, p._k
+    if pending is None:
+        return store.grads[k]
+    g, xd = pending  # (its one entry, as Store.grad writes them all)
+    return g * xd[k] + 0.0 if k < len(xd) else g
 
 
 def _set_grad(p: Param, g: float) -> None:
     store = p._store
     store.budget -= 1
-    if store.grad is store.zeros:  # the shared zeros: copy first
-        store.grad = store.zeros[:]
-    store.grad[p._k] = g
+    grads = store.grad
+    if grads is store.zeros or store.pending is not None:  # the shared zeros, or pending: a list of its own first
+        store.grad = grads = grads[:] if grads is store.zeros else grads
+    grads[p._k] = g
 
 
 def _get_pass(p: Param) -> object:

@@ -496,3 +496,31 @@ def test_an_overflow_of_earlier_grads_is_named_as_one_by_one_names_it():
         p.grad = 1e308
     (sum(net(1.0)) * 1e-300).backward()
     assert all(math.isfinite(p.grad) for p in net.parameters())
+
+
+def test_reading_grads_changes_nothing_so_a_reading_thread_cannot_undo_a_pass():
+    # a read that wrote the pending grads as a list could, paused by a thread switch, put that
+    # list back over a later pass's grads: so a read of p.grad, of the store's list, a pickle or
+    # a state_dict leaves the store exactly as it was
+    net = two_hidden_layers(3, seed=0)
+    squared_error(net(0.3), 0.2).backward()
+    store = net.layers[1].neurons[0].b._store
+    state = (store.grads, store.pending)
+    assert store.pending is not None
+    seen = [p.grad for p in net.parameters()], list(store.grad), pickle.dumps(net), net.state_dict()
+    assert (store.grads, store.pending) == state and store.grads is state[0] and store.pending is state[1]
+    twin = plain_copy(net)
+    squared_error(twin(0.3), 0.2).backward()
+    assert seen[0] == [p.grad for p in twin.parameters()]
+
+
+def test_an_inf_set_by_hand_on_an_entry_the_pass_never_reaches_is_left_as_plain_values_leave_it():
+    results = []
+    for model in (lambda net: net, plain_copy):
+        net = model(MLP(1, [2, 1], seed=0))
+        n = net.layers[0].neurons[0]
+        n.w[0].data, n.b.data = -1.0, -1.0  # dead for x > 0: the pass reaches w[0] only, through the L2 term
+        n.b.grad = float("inf")
+        (squared_error(net(0.5), 0.3) + n.w[0] * n.w[0]).backward()
+        results.append([repr(p.grad) for p in net.parameters()])
+    assert results[0] == results[1] and results[0][1] == "inf"
