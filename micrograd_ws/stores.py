@@ -263,11 +263,6 @@ class Store:
         if grad is not None:
             self.grad = grad
 
-    def __del__(self) -> None:
-        global loose_stores
-        if getattr(self, "loose", False) and loose_stores:  # (a net dropped while loose: SGD elsewhere keeps
-            loose_stores -= 1                                  # its fast path; not at interpreter exit)
-
     def __getstate__(self) -> tuple:
         # its numbers: its parameters are made again, in order (see Param.__reduce__)
         if self.ready():

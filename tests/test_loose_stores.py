@@ -308,16 +308,3 @@ def test_the_grads_a_lecture_pass_writes_have_the_type_and_sign_plain_values_giv
                 p.data -= 0.05 * p.grad
     assert all(s.loose for s in stores(nets[0]))
     assert out[:len(out) // 2] == out[len(out) // 2:]
-
-
-def test_a_net_dropped_while_its_stores_are_loose_is_no_longer_counted():
-    import gc
-    gc.collect()
-    before = mw.stores.loose_stores
-    net = two_hidden_layers(3, seed=0)
-    for x, y in samples(3):
-        lecture_step(net, x, y)
-    assert all(s.loose for s in stores(net)) and mw.stores.loose_stores == before + 3 + 3 + 1
-    del net
-    gc.collect()
-    assert mw.stores.loose_stores == before
