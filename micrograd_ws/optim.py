@@ -76,8 +76,8 @@ class SGD:
         lists are gathered back first (stores.Store.ready), or its parameters go one by one."""
         if self._grouped != self._params_key:
             self._group()
-        if not stores.loose_stores:
-            return self._stores, self._loose
+        if not stores.loose_stores or not any([s.loose for s in self._stores]):  # (the count may include
+            return self._stores, self._loose  # loose stores of nets since dropped: ours are asked, at a slot read each)
         ready = [s for s in self._stores if s.ready()]
         return ready, [*self._loose, *(p for s in self._stores if s.loose for p in s.params)]
 

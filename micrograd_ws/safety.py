@@ -133,8 +133,9 @@ class Pass:
     def drop_part(self, part) -> list[float]:
         """No longer a part of this pass (stores.Store.unsum): its recorded grads."""
         k = next(k for k, p in enumerate(self.parts) if p is part)
-        del self.parts[k]
-        return self.before.pop(k)
+        before = self.before[k]
+        del self.parts[k], self.before[k]  # (one statement: the two lists never out of step)
+        return before
 
     def finish(self, nodes=()) -> None:
         """Check every leaf gradient of this pass, then add the earlier gradients back.

@@ -370,3 +370,31 @@ def test_ctrl_c_at_every_line_of_backward_with_loose_stores_leaves_the_grads_as_
             for p, g in zip(net.parameters(), before):
                 p.grad = g
     assert interrupted == n
+
+
+def test_ctrl_c_at_every_line_while_a_loose_stores_sums_go_back_to_its_parameters_leaves_the_grads():
+    # an L2 term made before the forward pass reaches a loose store's parameter after its w·x+b
+    # summed into the lists (Store.unsum: the store leaves the pass's parts, Pass.drop_part)
+    def make():
+        net = two_hidden_layers(hidden=3, seed=4)
+        for _ in range(3):
+            for k, p in enumerate(net.parameters()):
+                p.grad = 0.0 if k % 3 else 0.5 * k
+        ps = net.parameters()
+        l2 = 1e-2 * sum(ps[k] * ps[k] for k in (0, 5, 9, len(ps) - 1))
+        C = l2 + squared_error(net(0.5), 0.3)  # this forward pass lets the stores go
+        assert all(p._store.loose for p in ps)
+        return net, C
+    net, C = make()
+    n = count_lines(C.backward, ENGINE)
+    interrupted = 0
+    for k in range(1, n + 1):
+        net, C = make()
+        before = _grads(net)
+        try:
+            with at_line(k, ENGINE, "raise"):
+                C.backward()
+        except KeyboardInterrupt:
+            interrupted += 1
+            assert _grads(net) == before, f"a Ctrl-C at line event {k} of {n} changed the grads"
+    assert interrupted == n

@@ -26,7 +26,7 @@ __all__ = ["lists_ready", "mean_of", "user_op", "as_gradient", "hold_interrupts"
 def lists_ready(ST: list) -> None:
     """Neurons' stores hold their numbers as lists (a loose one gathered back: stores.Store.ready),
     or an error says why not (a pass stepped half-way holds one loose)."""
-    if stores.loose_stores and not all([s.ready() for s in ST]):
+    if stores.loose_stores and not all([s.ready() for s in ST if s.loose]):
         raise ReplayError("compile: a backward_steps pass over this net is paused half-way, and it holds the "
                           "net's parameters one by one until it ends; finish it (for step in steps: pass) "
                           "or close it (steps.close()) before calling the compiled function")
