@@ -102,6 +102,15 @@ def non_finite_grad(v, g: float) -> OverflowError:
     )
 
 
+def held_by_open_pass(v) -> RuntimeError:
+    """A pass reaches a leaf that another pass, paused half-way (backward_steps), still holds."""
+    return RuntimeError(
+        f"backward: {describe_node(v)} is held by a backward_steps() pass paused half-way (until that pass "
+        "ends, its leaves show only its part of their grads); finish it (for step in steps: pass) or close "
+        "it (steps.close()) first. Every leaf's grad is left as it was"
+    )
+
+
 def check_finite(x, op: str) -> float:
     """``x.data``, refused if it is not finite (set by hand: an op would hide it, tanh(inf) = 1)."""
     a = x.data

@@ -32,7 +32,7 @@ import sys
 import threading
 from operator import attrgetter
 
-from .checks import NumberLabel, accumulated_grad, non_finite_grad
+from .checks import NumberLabel, accumulated_grad, held_by_open_pass, non_finite_grad
 
 __all__ = ["Pass", "PassHooks", "Stamp", "Interrupts"]
 
@@ -103,7 +103,10 @@ class Pass:
             self.guard.release()  # (idempotent)
 
     def keep(self, leaf) -> None:
-        """``leaf`` is reached for the first time: record its grad, then its sum starts from 0."""
+        """``leaf`` is reached for the first time: record its grad, then its sum starts from 0
+        (refused while another pass, paused half-way, holds it: the two would undo each other)."""
+        if (other := leaf._pass) is not None and not other.done:
+            raise held_by_open_pass(leaf)
         self.earlier.append(leaf.grad)
         self.touched.append(leaf)
         leaf._pass = self.stamp
@@ -120,6 +123,8 @@ class Pass:
         """A neuron's store (stores.py) reached for the first time: record its list of grads (or
         ``grads``, its loose parameters'), then this pass's sums start from its list of zeros (a
         fresh list: the recorded one is kept)."""
+        if (other := part._pass) is not None and not other.done:
+            raise held_by_open_pass(part.params[0])
         if grads is None:
             grads = part.grads if part.pending is None else part.grad  # (pending: written as a list now)
         self.parts.append(part)
