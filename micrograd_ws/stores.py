@@ -141,16 +141,14 @@ class Store:
     def commit(self, new: list[float] | tuple) -> None:
         """Write the grads :meth:`merged` gave (checked finite by the pass); a loose store's into its parameters."""
         if self.loose:
-            params, pending = self.params, self.pending
-            if new == () and pending is not None:  # the pending sums (g, inputs), each written as it is made
-                g, xd = pending
+            params = self.params
+            if new == ():  # this pass's pending sums (g, inputs), each written into its parameter as it is made
+                g, xd = self.pending
                 for p, x in zip(params, xd):
                     p.grad = g * x + 0.0  # (0.0 + -0.0 is 0.0, as for a leaf)
                 params[-1].grad = g
                 self.grads, self.pending = self.zeros, None  # (stale while loose: the parameters hold them)
                 return
-            if new == ():  # (written as a list meanwhile: another thread read them)
-                new = self.grads
             for p, g in zip(params, new):
                 p.grad = g
         self.grads, self.pending = new, None
@@ -329,7 +327,7 @@ def _get_grad(p: Param) -> float:
     pending, k = store.pending, p._k
     if pending is None:
         return store.grads[k]
-    g, xd = pending  # (its one entry, as Store.grad writes them all)
+    g, xd = pending  # (its one entry, as Store.grad makes them all)
     return g * xd[k] + 0.0 if k < len(xd) else g
 
 
@@ -552,7 +550,7 @@ class WeightedSum(Value):
             return self._one_by_one(t, g)
         # ∂C/∂w_k += g · x_k and ∂C/∂b += g · 1 for all k at once
         if store.grads is store.zeros and store.pending is None:
-            store.pending = (g, self._xd)  # (from zeros: the list is written when it is read, or never)
+            store.pending = (g, self._xd)  # (from zeros: made a list only when read, or never)
         else:
             grads = store.grad
             new = [s + g * x for s, x in zip(grads, self._xd)]
