@@ -450,7 +450,10 @@ def neuron_sums(stores: list[Store], xt: tuple, xd: list, labels: list[str], the
             store.scatter()  # many single accesses since the last forward pass: let go (Store.scatter)
         if store.loose:
             wd = [p.data for p in store.params]
-            data = add_up(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
+            if pick is not None and wd[-1] and _isfinite(sum(wd)):  # every weight finite (a hand-set inf or nan makes the
+                data = add_up(map(mul, pick(wd), xlive), wd[-1])  # sum so): the live terms only, as below, overflow or not
+            else:
+                data = add_up(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
         else:
             version = store.version  # (before the numbers: see the module docstring)
             wd = store.data
