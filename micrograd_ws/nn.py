@@ -187,10 +187,14 @@ class Neuron(Module):
             return super().zero_grad()
         if self._cached_at != structure_changes:
             self._cache()
-        if self._store is not None and self._store.ready():  # its weights and bias: one list of zeros
-            self._store.put(grad=self._store.zeros)
-        else:
+        store = self._store
+        if store is None:
             super().zero_grad()
+        elif store.ready("zero_grad"):  # its weights and bias: one list of zeros
+            store.put(grad=store.zeros)
+        else:  # loose (stores.Store.ready), or a paused pass holds them: one by one
+            for p in store.params:
+                p.grad = 0.0
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [*((f"w[{k}]", w) for k, w in enumerate(self.w)), ("b", self.b)]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from itertools import chain
 from typing import Iterable
 
 from .checks import to_float
@@ -71,19 +72,20 @@ class SGD:
         self._stores = list(whole.values())
         self._loose = [p for p in self._params if not isinstance(p, Param) or id(p._store) not in whole]
 
-    def _parts(self) -> tuple[list[Store], list[Value]]:
+    def _parts(self, asking: str) -> tuple[list[Store], list[Value]]:
         """The stores to update as lists, and the parameters to update one by one: a loose store's
-        lists are gathered back first (stores.Store.ready), or its parameters go one by one."""
+        lists are gathered back first, or its parameters go one by one (stores.Store.ready: ``asking``
+        is ``"step"`` or ``"zero_grad"``)."""
         if self._grouped != self._params_key:
             self._group()
         if not stores.loose_stores or not any([s.loose for s in self._stores]):  # (the count may include
             return self._stores, self._loose  # loose stores of nets since dropped: ours are asked, at a slot read each)
-        ready = [s for s in self._stores if s.ready()]
-        return ready, [*self._loose, *(p for s in self._stores if s.loose for p in s.params)]
+        ready = [s for s in self._stores if s.ready(asking)]
+        return ready, [*self._loose, *chain.from_iterable([s.params for s in self._stores if s.loose])]
 
     def step(self) -> None:
         """Update every parameter, or none: refuses if a gradient or a new value is not finite."""
-        whole, loose = self._parts()
+        whole, loose = self._parts("step")
         lr = self.lr
         moving = [p for p in loose if p.grad]  # most gradients are exactly 0 behind dead ReLUs
         new = [p.data - lr * p.grad for p in moving]
@@ -127,7 +129,7 @@ class SGD:
                 guard.release()  # (delivers the Ctrl-C, if one came)
 
     def zero_grad(self) -> None:
-        whole, loose = self._parts()
+        whole, loose = self._parts("zero_grad")
         guard = None
         try:
             guard = Interrupts.install(holding=True)  # as in step(): every gradient reset, or none

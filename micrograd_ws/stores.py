@@ -74,14 +74,14 @@ class Store:
     """
 
     __slots__ = ("data", "grads", "pending", "zeros", "params", "shared", "_pass", "reached", "loose", "budget",
-                 "allowance", "summing", "version", "checked")
+                 "allowance", "summing", "version", "checked", "asked")
 
     def __init__(self, data: list[float]) -> None:
         self.data = data
         self.grad = self.zeros = _ZEROS.setdefault(len(data), [0.0] * len(data))
         self.shared = self.loose = False
         self.version, self.checked = _change(), 0  # (see the module docstring: none checked yet)
-        self._pass = self.reached = self.summing = None
+        self._pass = self.reached = self.summing = self.asked = None
         self.budget = self.allowance = 2 * len(data)  # single accesses allowed between forward passes
         self.params = tuple(_param(self, k) for k in range(len(data)))
 
@@ -179,6 +179,12 @@ class Store:
     # zero_grad, compile, pickle: ``ready()``).  Only the neuron's forward pass and those callers
     # switch, so a thread that only reads the weights changes nothing; never in the middle of a
     # pass (backward_steps paused); Ctrl-C is held while the parameters change class.
+    #
+    # zero_grad() and SGD.step() gather them back only when asked in turn: a loop that uses one of
+    # them with the lecture's other half (``model.zero_grad()`` then ``p.data -= lr * p.grad``, as
+    # micrograd's demo does; or ``p.grad = 0`` by hand then ``opt.step()``) keeps the store loose
+    # and has them work one parameter at a time, at a slot's speed: gathered back, the learner's
+    # half would let it go again at the next forward pass, both switches every step.
 
     def scatter(self) -> None:
         """Let go: every parameter's numbers into its own slots (each slot set before its class changes,
@@ -197,7 +203,7 @@ class Store:
                 _PASS.__set__(p, None)
             for p in self.params:
                 p.__class__ = LooseParam
-            self.loose = True
+            self.loose, self.asked = True, None
             loose_stores += 1
         except BaseException:  # (an exception half-way: the lists stay the numbers)
             for p in self.params:
@@ -208,12 +214,18 @@ class Store:
             if guard is not None:
                 guard.release()
 
-    def ready(self) -> bool:
+    def ready(self, asking: str | None = None) -> bool:
         """The lists hold the numbers (gathered back if loose); False while a pass that reached one of
-        its parameters is open (then nothing changes: use the parameters one by one)."""
+        its parameters is open (then nothing changes: use the parameters one by one).  ``asking``:
+        ``"zero_grad"`` or ``"step"``, which gather a loose store back only when the other one asked
+        last (see above); else False, and the store stays loose."""
         global loose_stores
         if not self.loose:
             return True
+        if asking is not None:
+            last, self.asked = self.asked, asking
+            if last is None or last == asking:
+                return False
         params = self.params
         stamp = self._pass
         if (stamp is not None and not stamp.done) or not all([p._pass is None or p._pass.done for p in params]):
@@ -225,7 +237,7 @@ class Store:
             grads = [p.grad for p in params]
             self.grad = self.zeros if all([g == 0.0 and type(g) is float and math.copysign(1.0, g) > 0
                                            for g in grads]) else grads
-            self.shared, self._pass, self.reached, self.summing = False, None, None, None
+            self.shared, self._pass, self.reached, self.summing, self.asked = False, None, None, None, None
             self.version = _change()
             for p in params:
                 p.__class__ = Param
@@ -270,7 +282,7 @@ class Store:
     def __setstate__(self, state: tuple) -> None:
         self.data, self.grad, self.zeros, _, n = state
         self.shared = True  # (copy.copy hands over the very list: the first change copies it)
-        self._pass = self.reached = self.summing = None
+        self._pass = self.reached = self.summing = self.asked = None
         self.loose, self.budget = False, 2 * n
         self.version, self.checked = _change(), 0
         self.allowance = 2 * n
@@ -334,9 +346,11 @@ def _get_grad(p: Param) -> float:
 def _set_grad(p: Param, g: float) -> None:
     store = p._store
     store.budget -= 1
-    grads = store.grad
-    if grads is store.zeros or store.pending is not None:  # the shared zeros, or pending: a list of its own first
-        store.grad = grads = grads[:] if grads is store.zeros else grads
+    grads = store.grads
+    if store.pending is not None:  # pending: made a list first (a new one)
+        store.grad = grads = store.grad
+    elif grads is store.zeros:  # the shared zeros: a list of its own first
+        store.grads = grads = grads[:]
     grads[p._k] = g
 
 

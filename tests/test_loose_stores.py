@@ -391,3 +391,60 @@ def test_a_loose_sum_that_starts_from_a_bias_of_minus_zero_keeps_every_term():
     neuron.b.data = -0.0
     z = net.layers[1](net.layers[0](0.9))[0].parents[0]
     assert z.data.hex() == "0x0.0p+0"  # +0.0, as every term added gives; the live terms alone give -0.0
+
+
+def _demo_step(net, x, y, zero, lr=0.05):
+    """micrograd's demo notebook: the forward pass, ``zero()`` (model.zero_grad()), backward, the update by hand."""
+    C = squared_error(net(x), y)
+    zero()
+    C.backward()
+    for p in net.parameters():
+        p.data -= lr * p.grad
+    return C.data
+
+
+@pytest.mark.parametrize("zeroing", ["model", "optimizer"])
+def test_zero_grad_with_the_update_by_hand_keeps_the_stores_loose_and_every_number(zeroing):
+    # gathered back by each zero_grad(), the stores would be let go again by the next forward
+    # pass, both every step; loose, zero_grad() zeroes the parameters one by one
+    net = two_hidden_layers(12, seed=4)
+    twin = plain_copy(net)
+    zero = {m: (m.zero_grad if zeroing == "model" else SGD(m.parameters(), lr=0.05).zero_grad) for m in (net, twin)}
+    for k, (x, y) in enumerate(samples(12, seed=3)):
+        assert _demo_step(net, x, y, zero[net]) == _demo_step(twin, x, y, zero[twin])
+        assert bits(net) == bits(twin)
+        if k >= 2:
+            assert all(s.loose for s in stores(net)), k
+    zero[net](), zero[twin]()
+    assert bits(net) == bits(twin)
+
+
+def test_the_lecture_loop_then_sgd_gathers_the_lists_back_in_one_step():
+    # zero_grad() then step() from one optimizer: the lists are theirs again
+    net = two_hidden_layers(12, seed=4)
+    twin = plain_copy(net)
+    data = samples(14, seed=5)
+    for x, y in data[:6]:
+        lecture_step(net, x, y), lecture_step(twin, x, y)
+    assert all(s.loose for s in stores(net))
+    opts = {m: SGD(m.parameters(), lr=0.05) for m in (net, twin)}
+    for k, (x, y) in enumerate(data[6:]):
+        for model, opt in opts.items():
+            opt.zero_grad()
+            squared_error(model(x), y).backward()
+            opt.step()
+        assert bits(net) == bits(twin)
+        assert not any(s.loose for s in stores(net)), k
+
+
+def test_zeroing_by_hand_then_sgd_step_keeps_every_number():
+    net = two_hidden_layers(12, seed=4)
+    twin = plain_copy(net)
+    opts = {m: SGD(m.parameters(), lr=0.05) for m in (net, twin)}
+    for x, y in samples(10, seed=6):
+        for model, opt in opts.items():
+            for p in model.parameters():
+                p.grad = 0.0
+            squared_error(model(x), y).backward()
+            opt.step()
+        assert bits(net) == bits(twin)
