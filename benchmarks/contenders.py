@@ -76,6 +76,37 @@ class LectureLoop:
         return C.data
 
 
+class DemoLoop(LectureLoop):
+    """micrograd_ws trained by the loop of micrograd's own demo notebook: ``model.zero_grad()``
+    between the forward pass and ``backward()``, then ``p.data -= alpha * p.grad`` by hand."""
+
+    name = "micrograd_ws demo loop"
+
+    def step(self, x: float, y: float) -> float:
+        mw, net, alpha = self.mw, self.net, self.alpha
+        C = mw.squared_error(net(x), y)
+        net.zero_grad()
+        C.backward()
+        for p in net.parameters():
+            p.data -= alpha * p.grad
+        return C.data
+
+
+class ZeroByHandSGD(Eager):
+    """micrograd_ws with the lecture's zeroing loop (``p.grad = 0.0`` for each parameter) and
+    ``SGD.step()``: one half of each way."""
+
+    name = "micrograd_ws zero by hand, SGD"
+
+    def step(self, x: float, y: float) -> float:
+        for p in self.net.parameters():
+            p.grad = 0.0
+        loss = self.loss(x, y)
+        loss.backward()
+        self.opt.step()
+        return loss.data
+
+
 def _compile(mw, *args, **kwargs):
     if not hasattr(mw, "compile"):
         raise NotAvailable("micrograd_ws.compile does not exist in this version")
@@ -287,7 +318,7 @@ class TorchScalar:
 
 
 SGD_CONTENDERS: dict[str, type] = {c.name: c for c in
-                                   (Eager, LectureLoop, Compiled, CompiledPerCall, CompiledLoss, Micrograd,
+                                   (Eager, LectureLoop, DemoLoop, ZeroByHandSGD, Compiled, CompiledPerCall, CompiledLoss, Micrograd,
                                     MicrogradTorchHeap, Floor, FloorSkipping, TorchLinear, TorchScalar)}
 
 

@@ -17,6 +17,8 @@ The protocol (what a learner's training loop sees):
 Contenders for one SGD step of the handout net 1 -> h -> h -> 1 (benchmarks/contenders.py):
 micrograd_ws eager (SGD), micrograd_ws in the lecture loop (Karpathy's micrograd lecture, as
 learners copy it: net.parameters() each step, p.grad = 0.0, backward(), p.data -= alpha * p.grad),
+the loop of micrograd's demo notebook (model.zero_grad(), then the same update by hand), the
+lecture's zeroing loop with SGD.step() (each without a target: reported beside the lecture loop),
 micrograd_ws compiled (step.run(samples), a call per step, and the loss alone), micrograd 0.1.0,
 the handout's formulas by hand (the floor) and with dead rows skipped (the best hand-written step),
 PyTorch nn.Linear and PyTorch with one 0-d tensor per weight (micrograd's granularity), both
@@ -53,7 +55,7 @@ import dag  # noqa: E402
 import micrograd_ws as mw  # noqa: E402  (the driver only makes the initial weights)
 from micrograd_ws.handout import ALPHA, HIDDEN, TRAINING_ITERS  # noqa: E402
 
-FAST = [C.Eager, C.LectureLoop, C.Compiled, C.CompiledPerCall, C.CompiledLoss, C.Floor, C.FloorSkipping,
+FAST = [C.Eager, C.LectureLoop, C.DemoLoop, C.ZeroByHandSGD, C.Compiled, C.CompiledPerCall, C.CompiledLoss, C.Floor, C.FloorSkipping,
         C.TorchLinear]
 SLOW = [C.Micrograd, C.TorchScalar, C.MicrogradTorchHeap]  # 50 to 500 times slower: fewer steps per process
 

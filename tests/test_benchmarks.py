@@ -84,8 +84,8 @@ def test_contenders_follow_the_floors_trajectory_in_their_own_processes():
                              "stream": stream, "warmup": 2, "block": 1, "blocks": 2})
         if "losses" in out:
             losses[name] = out["losses"]
-    assert {contenders.Eager.name, contenders.LectureLoop.name, contenders.Floor.name,
-            contenders.FloorSkipping.name} <= set(losses)
+    assert {contenders.Eager.name, contenders.LectureLoop.name, contenders.DemoLoop.name,
+            contenders.ZeroByHandSGD.name, contenders.Floor.name, contenders.FloorSkipping.name} <= set(losses)
     bench.check_same_trajectory(losses, contenders.Floor.name)
     net = mw.two_hidden_layers(8, seed=2)  # the reference: the handout net trained by micrograd_ws
     opt = mw.SGD(net.parameters(), lr=0.01)
