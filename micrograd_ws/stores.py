@@ -145,7 +145,7 @@ class Store:
             if new == ():  # this pass's pending sums (g, inputs), each written into its parameter as it is made
                 g, xd = self.pending
                 for p, x in zip(params, xd):
-                    p.grad = g * x + 0.0  # (0.0 + -0.0 is 0.0, as for a leaf)
+                    p.grad = g * x or 0.0  # g·x + 0.0 (0.0 + -0.0 is 0.0, as for a leaf), without the addition
                 params[-1].grad = g
                 self.grads, self.pending = self.zeros, None  # (stale while loose: the parameters hold them)
                 return
