@@ -181,3 +181,21 @@ def test_quick_run_prints_every_section_and_the_targets(capsys):
     assert goals["compiled, step.run(samples) / floor (dead rows skipped)"] == "<= 0.9x"
     assert goals["micrograd 0.1.0 step / lecture loop step (fresh processes)"] == ">= 60x"
     assert contenders.LectureLoop.name in out.split("\nTargets")[0]  # measured in section 1
+
+
+def test_every_loop_of_loops_py_trains_the_net_as_eager_does_to_the_bit():
+    # benchmarks/loops.py times the ways a learner writes the loop: each must be the same training
+    spec = importlib.util.spec_from_file_location("bench_loops", BENCH / "loops.py")
+    loops = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loops)
+    stream = bench.data_stream(12)
+    results = {}
+    for name in loops.NAMES:
+        net = mw.two_hidden_layers(8, seed=3)
+        step = loops._loops(mw, net, mw.SGD(net.parameters(), lr=0.01), 0.01)[name]
+        for x, y in stream:
+            step(x, y)
+        results[name] = [p.data.hex() for p in net.parameters()]
+    assert set(results) == set(loops.NAMES) and len(loops.NAMES) == 7
+    for name in loops.NAMES:
+        assert results[name] == results["eager"], name
