@@ -107,6 +107,50 @@ class ZeroByHandSGD(Eager):
         return loss.data
 
 
+class ZeroGradFirst(LectureLoop):
+    """``model.zero_grad()`` before the forward pass, then the update by hand (benchmarks/loops.py)."""
+
+    name = "micrograd_ws zero_grad first, update by hand"
+
+    def step(self, x: float, y: float) -> float:
+        mw, net, alpha = self.mw, self.net, self.alpha
+        net.zero_grad()
+        C = mw.squared_error(net(x), y)
+        C.backward()
+        for p in net.parameters():
+            p.data -= alpha * p.grad
+        return C.data
+
+
+class OptimizerZeroByHandUpdate(Eager):
+    """``opt.zero_grad()``, then the update by hand, no ``opt.step()`` (benchmarks/loops.py)."""
+
+    name = "micrograd_ws opt.zero_grad(), update by hand"
+
+    def step(self, x: float, y: float) -> float:
+        self.opt.zero_grad()
+        loss = self.loss(x, y)
+        loss.backward()
+        for p in self.net.parameters():
+            p.data -= self.opt.lr * p.grad
+        return loss.data
+
+
+class LectureThenEager(Eager):
+    """The lecture's loop for 150 steps, then eager SGD: the lists come back (benchmarks/loops.py)."""
+
+    name = "micrograd_ws lecture loop, then eager"
+
+    def __init__(self, state: dict, alpha: float) -> None:
+        super().__init__(state, alpha)
+        self.lecture, self.steps = LectureLoop(state, alpha), 0
+        self.lecture.net = self.net  # (the same net, and the optimizer's)
+
+    def step(self, x: float, y: float) -> float:
+        self.steps += 1
+        return self.lecture.step(x, y) if self.steps <= 150 else super().step(x, y)
+
+
 def _compile(mw, *args, **kwargs):
     if not hasattr(mw, "compile"):
         raise NotAvailable("micrograd_ws.compile does not exist in this version")
@@ -318,7 +362,8 @@ class TorchScalar:
 
 
 SGD_CONTENDERS: dict[str, type] = {c.name: c for c in
-                                   (Eager, LectureLoop, DemoLoop, ZeroByHandSGD, Compiled, CompiledPerCall, CompiledLoss, Micrograd,
+                                   (Eager, LectureLoop, DemoLoop, ZeroByHandSGD, ZeroGradFirst,
+                                    OptimizerZeroByHandUpdate, LectureThenEager, Compiled, CompiledPerCall, CompiledLoss, Micrograd,
                                     MicrogradTorchHeap, Floor, FloorSkipping, TorchLinear, TorchScalar)}
 
 
