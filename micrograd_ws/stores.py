@@ -465,8 +465,12 @@ def neuron_sums(stores: list[Store], xt: tuple, xd: list, labels: list[str], the
             store.scatter()  # many single accesses since the last forward pass: let go (Store.scatter)
         if store.loose:
             wd = [p.data for p in store.params]
-            if pick is not None and wd[-1] and _isfinite(sum(wd)):  # every weight finite (a hand-set inf or nan makes the
-                data = add_up(map(mul, pick(wd), xlive), wd[-1])  # sum so): the live terms only, as below, overflow or not
+            try:  # every weight finite (a hand-set inf or nan makes the sum so; an int too big for a float raises)
+                live_only = pick is not None and wd[-1] and _isfinite(sum(wd, 0.0))
+            except (OverflowError, TypeError):  # (every term, then: the error it always gave)
+                live_only = False
+            if live_only:  # the live terms only, as below, overflow or not
+                data = add_up(map(mul, pick(wd), xlive), wd[-1])
             else:
                 data = add_up(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
         else:

@@ -7,6 +7,7 @@ import math
 import signal
 import pickle
 import random
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -448,3 +449,23 @@ def test_zeroing_by_hand_then_sgd_step_keeps_every_number():
             squared_error(model(x), y).backward()
             opt.step()
         assert bits(net) == bits(twin)
+
+
+@pytest.mark.parametrize("pair", [(10**400, -10**400), (math.inf, -math.inf), (Decimal(1), Decimal(-1))])
+def test_odd_numbers_set_by_hand_behind_dead_inputs_give_the_error_plain_values_give(pair):
+    # found by review: two ints too big for a float, summing to 0, passed the check of the weights
+    net = two_hidden_layers(6, seed=3)
+    for k, n in enumerate(net.layers[0].neurons):  # H1 = 0, 0, 0.9, 0.9, 0.9, 0.9 at x = 0.9
+        n.w[0].data, n.b.data = (-1.0 if k < 2 else 1.0), 0.0
+    twin = plain_copy(net)
+    _let_go(net)
+    net(0.9)
+    assert all(s.loose for s in stores(net))
+    errors = []
+    for model in (twin, net):
+        n = model.layers[1].neurons[0]
+        n.w[0].data, n.w[1].data = pair  # behind the dead inputs 0 and 1
+        with pytest.raises(Exception) as e:
+            model(0.9)
+        errors.append((type(e.value), str(e.value)))
+    assert errors[0] == errors[1]
