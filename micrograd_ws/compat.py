@@ -97,7 +97,7 @@ def step(v) -> None:
         t = Pass(in_place=True)  # (sums onto each parent's grad as it is, as micrograd's += does)
         try:
             v._chain(t)
-            t.finish()
+            t.finish((v,))  # (an overflow named in the order of v's parents, as plain Values name it)
         except BaseException:
             t.abort()
             raise

@@ -151,7 +151,7 @@ class Pass:
         if not (_isfinite(sum(map(_grad, touched))) and (not parts or parts[0].sums_finite(parts))):
             for part in [part for part in parts if part.summing is self.stamp]:  # (a loose store's sums, into
                 part.unsum(self)  # its parameters: the first culprit is named in the order the pass reached it)
-            for p in _reached_leaves(nodes) if nodes else touched:
+            for p in _reached_leaves(nodes, every=self.in_place) if nodes else touched:
                 if not _isfinite(p.grad) and not isinstance(p.label, NumberLabel):  # (not a number made a Value)
                     raise non_finite_grad(p, p.grad)
             for part in parts:
@@ -206,14 +206,15 @@ class Pass:
             self.release()  # (delivers a Ctrl-C held during the undo)
 
 
-def _reached_leaves(nodes) -> list:
-    """The leaves a pass over ``nodes`` (root first) added into, in the order it reached them."""
+def _reached_leaves(nodes, every: bool = False) -> list:
+    """The leaves a pass over ``nodes`` (root first) added into, in the order it reached them
+    (``every``: the nodes among their parents too, which micrograd's ``node._backward()`` keeps as leaves)."""
     seen: set = set()
     leaves = []
     for v in nodes:
         if v.grad:
             for p in v.parents:
-                if not p.parents and p not in seen:
+                if (every or not p.parents) and p not in seen:
                     seen.add(p)
                     leaves.append(p)
     return leaves

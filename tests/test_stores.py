@@ -548,3 +548,33 @@ def test_a_pass_that_reaches_leaves_a_paused_stepped_pass_holds_is_refused_and_c
     squared_error(reference(0.5), 0.2).backward()
     squared_error(reference(-0.3), 0.1).backward()
     assert bits(net) == bits(reference)
+
+
+_OVERFLOWING = [0.5261835551682854, -0.4279095423370256, -0.21427516210875702, -0.05160223443965528,
+                0.6352208290876742, 1e308, -0.5070331193328776, -0.5007546384710998, -0.2285679306456423,
+                0.2813649980721692, -0.4616420128307441, -0.46460985417042955, 0.2896655043763431,
+                0.015282981944147789, 0.007987402553386924, -0.5718248037141874, -0.1311658324631219,
+                -0.22349504860415442, -0.36471181783699086, 0.0998435755002719, 0.3489381047137156,
+                1e308, 1e-300, 1e-300, 1e-300]  # MLP(2, [3, 3, 1]): b1[1] and w3[0] 1e308, w3[1:] and b3 1e-300
+
+
+@pytest.mark.parametrize("trial", range(6))
+def test_micrograds_node_backward_names_the_overflow_plain_values_name(trial):
+    # found by review: node._backward() of a store's w·x+b kept its inputs (nodes) aside before
+    # its weights (in the store), so an overflow named an input where plain Values name a weight
+    rng = random.Random(trial)
+    net = MLP(2, [3, 3, 1], seed=0)
+    for p, v in zip(net.parameters(), _OVERFLOWING):
+        p.data = v
+    twin = plain_copy(net)
+    x, y = [rng.uniform(-1, 1), rng.uniform(-1, 1)], rng.uniform(-1, 1)
+    messages = []
+    for model in (twin, net):
+        C = squared_error(model(x), y)
+        topo = mw.topological_order(C)
+        C.grad = 1.0
+        with pytest.raises(OverflowError) as e:
+            for v in reversed(topo):
+                v._backward()
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
