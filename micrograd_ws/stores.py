@@ -35,10 +35,10 @@ pay a Python call per access through the lists: after many such accesses the neu
 forward pass lets the store go (``Store.scatter``; its parameters become :class:`LooseParam`,
 each with its numbers in its own slots), and ``Store.ready`` gathers them back for ``compile``
 and pickle, and for SGD and ``zero_grad`` when both are used (one of them with the lecture's
-other half, the store stays loose and they go one parameter at a time).  Loose, the neuron's forward pass still reads its weights
-into one list, and backward still sums its gradients as lists (``summing``), written into the
-parameters when the pass ends (``Store.commit``), or as soon as a pass reaches one of them by
-another path (``Store.unsum``).
+other half, the store stays loose and they go one parameter at a time).  Loose, the neuron's
+forward pass still reads its weights into one list, and backward still sums its gradients as
+lists (``summing``), written into the parameters when the pass ends (``Store.commit``), or as
+soon as a pass reaches one of them by another path (``Store.unsum``).
 
 >>> import random, micrograd_ws as mw
 >>> w = mw.Neuron(2, rng=random.Random(0)).w[1]
