@@ -23,6 +23,7 @@ from typing import Sequence, Union
 from .checks import to_float
 from .custom import BUILTIN_OPS
 from .engine import Value
+from .safety import Interrupts
 from .stores import Param, Store, layer_sum, neuron_sums
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "two_neuron", "two_hidden_layers"]
@@ -330,10 +331,17 @@ class MLP(Module):
         return self._listed[:]
 
     def zero_grad(self) -> None:
+        """Every gradient set to 0, or none: a Ctrl-C that comes meanwhile waits for the last (as SGD's)."""
         if not _lists_its_own(self, MLP):
             return super().zero_grad()
-        for layer in self.layers:
-            layer.zero_grad()
+        guard = None
+        try:
+            guard = Interrupts.install(holding=True)
+            for layer in self.layers:
+                layer.zero_grad()
+        finally:
+            if guard is not None:
+                guard.release()
 
     def state_dict(self) -> dict[str, list]:
         """Plain floats by handout name: ``w{l}`` as [nout][nin] lists, ``b{l}`` as [nout]."""

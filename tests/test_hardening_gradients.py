@@ -315,21 +315,25 @@ def test_ctrl_c_at_every_line_of_sgd_moves_every_parameter_or_none(loose):
             assert any(p._store.loose for p in net.parameters())
         return net, opt
 
-    for action in ("step", "zero_grad"):
+    def act(action, net, opt):  # SGD's, or the net's own zero_grad() (a loose store's: one parameter at a time)
+        return net.zero_grad if action == "net.zero_grad" else getattr(opt, action)
+
+    files = (*OPTIM, "micrograd_ws/nn.py")
+    for action in ("step", "zero_grad", "net.zero_grad"):
         net, opt = fresh()
         before = state(net)
-        getattr(opt, action)()
+        act(action, net, opt)()
         after = state(net)
         assert after != before
         net, opt = fresh()
-        n = count_lines(getattr(opt, action), OPTIM)
+        n = count_lines(act(action, net, opt), files)
         assert n > 5
         outcomes, interrupted = set(), 0
         for k in range(1, n + 1):
             net, opt = fresh()
             try:
-                with at_line(k, OPTIM, "signal"):
-                    getattr(opt, action)()
+                with at_line(k, files, "signal"):
+                    act(action, net, opt)()
             except KeyboardInterrupt:
                 interrupted += 1
             now = state(net)
