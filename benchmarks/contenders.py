@@ -363,8 +363,9 @@ class TorchScalar:
 
 SGD_CONTENDERS: dict[str, type] = {c.name: c for c in
                                    (Eager, LectureLoop, DemoLoop, ZeroByHandSGD, ZeroGradFirst,
-                                    OptimizerZeroByHandUpdate, LectureThenEager, Compiled, CompiledPerCall, CompiledLoss, Micrograd,
-                                    MicrogradTorchHeap, Floor, FloorSkipping, TorchLinear, TorchScalar)}
+                                    OptimizerZeroByHandUpdate, LectureThenEager, Compiled, CompiledPerCall,
+                                    CompiledLoss, Micrograd, MicrogradTorchHeap, Floor, FloorSkipping, TorchLinear,
+                                    TorchScalar)}
 
 
 def _steps(runner) -> Callable[[list], list[float]]:

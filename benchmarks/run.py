@@ -55,8 +55,8 @@ import dag  # noqa: E402
 import micrograd_ws as mw  # noqa: E402  (the driver only makes the initial weights)
 from micrograd_ws.handout import ALPHA, HIDDEN, TRAINING_ITERS  # noqa: E402
 
-FAST = [C.Eager, C.LectureLoop, C.DemoLoop, C.ZeroByHandSGD, C.Compiled, C.CompiledPerCall, C.CompiledLoss, C.Floor, C.FloorSkipping,
-        C.TorchLinear]
+FAST = [C.Eager, C.LectureLoop, C.DemoLoop, C.ZeroByHandSGD, C.Compiled, C.CompiledPerCall, C.CompiledLoss, C.Floor,
+        C.FloorSkipping, C.TorchLinear]
 SLOW = [C.Micrograd, C.TorchScalar, C.MicrogradTorchHeap]  # 50 to 500 times slower: fewer steps per process
 
 
