@@ -126,7 +126,7 @@ class Pass:
         if (other := part._pass) is not None and not other.done:
             raise held_by_open_pass(part.params[0])
         if grads is None:
-            grads = part.grads if part.pending is None else part.grad  # (pending: made a list, to record)
+            grads = part.grad  # (pending: made a list, to record)
         self.parts.append(part)
         self.before.append(grads)
         part._pass = self.stamp

@@ -94,7 +94,7 @@ class Store:
         if pending is None:
             return self.grads
         g, xd = pending
-        grads = [g * x + 0.0 for x in xd]  # (0.0 + -0.0 is 0.0, as for a leaf)
+        grads = [g * x or 0.0 for x in xd]  # g·x + 0.0: -0.0 made 0.0, as for a leaf (see commit)
         grads.append(g)
         return grads
 
@@ -341,7 +341,7 @@ def _get_grad(p: Param) -> float:
     if pending is None:
         return store.grads[k]
     g, xd = pending  # (its one entry, as Store.grad makes them all)
-    return g * xd[k] + 0.0 if k < len(xd) else g
+    return (g * xd[k] or 0.0) if k < len(xd) else g
 
 
 def _set_grad(p: Param, g: float) -> None:
@@ -469,7 +469,7 @@ def neuron_sums(stores: list[Store], xt: tuple, xd: list, labels: list[str], the
                 live_only = pick is not None and wd[-1] and _isfinite(sum(wd, 0.0))
             except (OverflowError, TypeError):  # (every term, then: the error it always gave)
                 live_only = False
-            if live_only:  # the live terms only, as below, overflow or not
+            if live_only:  # the live terms only, as below
                 data = add_up(map(mul, pick(wd), xlive), wd[-1])
             else:
                 data = add_up(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
@@ -480,9 +480,7 @@ def neuron_sums(stores: list[Store], xt: tuple, xd: list, labels: list[str], the
             if store.checked == version and pick is not None and wd[-1]:
                 # the live inputs' terms only: each w·0 left out is ±0.0 (every w is finite), which changes
                 # no partial sum, as none is -0.0 (it takes a bias of -0.0): the same number to the bit
-                data = add_up(map(mul, pick(wd), xlive), wd[-1])
-                if not _isfinite(data):  # (an overflow: every term, the number the error shows as it always did)
-                    data = add_up(map(mul, wd, xd), wd[-1])
+                data = add_up(map(mul, pick(wd), xlive), wd[-1])  # (overflow or not: ±0.0 changes no inf or nan)
             else:
                 data = add_up(map(mul, wd, xd), wd[-1])
                 if _isfinite(data) and store.version == version:  # (then so is every weight: inf or nan times 0 is nan)

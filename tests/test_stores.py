@@ -578,3 +578,28 @@ def test_micrograds_node_backward_names_the_overflow_plain_values_name(trial):
                 v._backward()
         messages.append(str(e.value))
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("loose", [False, True], ids=["lists", "loose"])
+def test_an_overflow_of_the_live_terms_shows_the_number_every_term_gives(loose):
+    # the forward pass adds only the live inputs' terms once the weights are known finite; when
+    # those overflow, the error shows the same inf as plain Values' sum of every term
+    net = two_hidden_layers(6, seed=3)
+    for k, n in enumerate(net.layers[0].neurons):  # H1 = 0.9, 0, 0.9, 0, 0.9, 0 at x = 0.9
+        n.w[0].data, n.b.data = (1.0, -1.0)[k % 2], 0.0
+    twin = plain_copy(net)
+    if loose:
+        for _ in range(3):
+            for p in net.parameters():
+                p.grad = 0.0
+    for _ in range(2):  # the second pass: the weights known finite
+        squared_error(net(0.9), 0.0).backward()
+    assert all(n.b._store.loose == loose for layer in net.layers for n in layer.neurons)
+    errors = []
+    for model in (twin, net):
+        neuron = model.layers[1].neurons[0]
+        neuron.w[0].data = neuron.w[2].data = 1e308  # both live: 1e308·0.9 twice overflows
+        with pytest.raises(OverflowError) as e:
+            model(0.9)
+        errors.append(str(e.value))
+    assert errors[0] == errors[1] and "= inf" in errors[0]
