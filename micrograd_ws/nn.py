@@ -23,7 +23,7 @@ from typing import Sequence, Union
 from .checks import to_float
 from .custom import BUILTIN_OPS
 from .engine import Value
-from .safety import Interrupts
+from .safety import ctrl_c_held
 from .stores import Param, Store, layer_sum, neuron_sums
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "two_neuron", "two_hidden_layers"]
@@ -334,14 +334,9 @@ class MLP(Module):
         """Every gradient set to 0, or none: a Ctrl-C that comes meanwhile waits for the last (as SGD's)."""
         if not _lists_its_own(self, MLP):
             return super().zero_grad()
-        guard = None
-        try:
-            guard = Interrupts.install(holding=True)
+        with ctrl_c_held():
             for layer in self.layers:
                 layer.zero_grad()
-        finally:
-            if guard is not None:
-                guard.release()
 
     def state_dict(self) -> dict[str, list]:
         """Plain floats by handout name: ``w{l}`` as [nout][nin] lists, ``b{l}`` as [nout]."""

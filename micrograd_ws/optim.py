@@ -9,7 +9,7 @@ from typing import Iterable
 from .checks import to_float
 from .engine import Value
 from .nn import CountingList
-from .safety import Interrupts
+from .safety import ctrl_c_held
 from . import stores
 from .stores import Param, Store
 
@@ -117,26 +117,16 @@ class SGD:
                         f"= {value}; no parameter was changed. Training diverged: lower the learning rate "
                         "(e.g. lr=0.001) or scale the inputs."
                     )
-        guard = None
-        try:
-            guard = Interrupts.install(holding=True)  # a Ctrl-C waits for the last write: every parameter moves, or none
+        with ctrl_c_held():  # a Ctrl-C waits for the last write: every parameter moves, or none
             for p, value in zip(moving, new):
                 p.data = value
             for store, row in rows:  # (ready: not loose; only a forward pass lets a store go)
                 store.data, store.shared = row, False  # a new list: nodes keep the one of their forward pass
-        finally:
-            if guard is not None:
-                guard.release()  # (delivers the Ctrl-C, if one came)
 
     def zero_grad(self) -> None:
         whole, loose = self._parts("zero_grad")
-        guard = None
-        try:
-            guard = Interrupts.install(holding=True)  # as in step(): every gradient reset, or none
+        with ctrl_c_held():  # as in step(): every gradient reset, or none
             for store in whole:  # (ready: none of them is loose)
                 store.grads, store.pending = store.zeros, None
             for p in loose:
                 p.grad = 0.0
-        finally:
-            if guard is not None:
-                guard.release()

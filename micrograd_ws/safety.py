@@ -34,7 +34,7 @@ from operator import attrgetter
 
 from .checks import NumberLabel, accumulated_grad, held_by_open_pass, non_finite_grad
 
-__all__ = ["Pass", "PassHooks", "Stamp", "Interrupts"]
+__all__ = ["Pass", "PassHooks", "Stamp", "Interrupts", "ctrl_c_held"]
 
 _isfinite = math.isfinite
 _grad = attrgetter("grad")
@@ -193,16 +193,14 @@ class Pass:
 
     def abort(self) -> None:
         """Give every leaf the grad it had before the pass (idempotent; Ctrl-C held meanwhile)."""
-        guard = Interrupts.install(holding=True)
         try:
-            for leaf, earlier in zip(self.touched, self.earlier):
-                leaf.grad = earlier
-            for part, before in zip(self.parts, self.before):
-                part.restore(before)
-            self.stamp.done = True
+            with ctrl_c_held():
+                for leaf, earlier in zip(self.touched, self.earlier):
+                    leaf.grad = earlier
+                for part, before in zip(self.parts, self.before):
+                    part.restore(before)
+                self.stamp.done = True
         finally:
-            if guard is not None:
-                guard.release()
             self.release()  # (delivers a Ctrl-C held during the undo)
 
 
@@ -272,3 +270,17 @@ class Interrupts:
         if self.held is not None:
             frame, self.held = self.held, None
             previous(_SIGINT, frame)
+
+
+class ctrl_c_held:
+    """``with ctrl_c_held():`` the block's writes are all made, or none: a Ctrl-C that comes
+    meanwhile waits for the block's end, then raises as usual (the main thread only)."""
+
+    __slots__ = ("guard",)
+
+    def __enter__(self) -> None:
+        self.guard = Interrupts.install(holding=True)
+
+    def __exit__(self, *exc_info) -> None:
+        if self.guard is not None:
+            self.guard.release()  # (delivers the Ctrl-C, if one came)

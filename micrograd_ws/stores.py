@@ -57,7 +57,7 @@ from .checks import non_finite
 from .engine import Value, node
 from .floats import add_up
 from .pickling import next_id
-from .safety import Interrupts
+from .safety import ctrl_c_held
 
 __all__ = ["Store", "Param", "LooseParam", "WeightedSum", "neuron_sums", "layer_sum"]
 
@@ -195,25 +195,21 @@ class Store:
         if stamp is not None and not stamp.done:
             self.budget = self.allowance  # (a pass is open: try again later)
             return
-        guard = None
-        try:
-            guard = Interrupts.install(holding=True)
-            for p, x, g in zip(self.params, self.data, self.grad):
-                _DATA.__set__(p, x)
-                _GRAD.__set__(p, g)
-                _PASS.__set__(p, None)
-            for p in self.params:
-                p.__class__ = LooseParam
-            self.loose, self.asked = True, None
-            loose_stores += 1
-        except BaseException:  # (an exception half-way: the lists stay the numbers)
-            for p in self.params:
-                p.__class__ = Param
-            self.loose = False
-            raise
-        finally:
-            if guard is not None:
-                guard.release()
+        with ctrl_c_held():
+            try:
+                for p, x, g in zip(self.params, self.data, self.grad):
+                    _DATA.__set__(p, x)
+                    _GRAD.__set__(p, g)
+                    _PASS.__set__(p, None)
+                for p in self.params:
+                    p.__class__ = LooseParam
+                self.loose, self.asked = True, None
+                loose_stores += 1
+            except BaseException:  # (an exception half-way: the lists stay the numbers)
+                for p in self.params:
+                    p.__class__ = Param
+                self.loose = False
+                raise
 
     def ready(self, asking: str | None = None) -> bool:
         """The lists hold the numbers (gathered back if loose); False while a pass that reached one of
@@ -231,28 +227,24 @@ class Store:
         stamp = self._pass
         if (stamp is not None and not stamp.done) or not all([p._pass is None or p._pass.done for p in params]):
             return False
-        guard = None
-        try:
-            guard = Interrupts.install(holding=True)
-            self.data = [p.data for p in params]
-            grads = [p.grad for p in params]
-            self.grad = self.zeros if all([g == 0.0 and type(g) is float and math.copysign(1.0, g) > 0
-                                           for g in grads]) else grads
-            self.shared, self._pass, self.reached, self.summing, self.asked = False, None, None, None, None
-            self.version = _change()
-            for p in params:
-                p.__class__ = Param
-            self.loose = False
-            self.budget = self.allowance
-            loose_stores -= 1
-        except BaseException:  # (an exception half-way: the parameters stay the numbers)
-            if self.loose:
+        with ctrl_c_held():
+            try:
+                self.data = [p.data for p in params]
+                grads = [p.grad for p in params]
+                self.grad = self.zeros if all([g == 0.0 and type(g) is float and math.copysign(1.0, g) > 0
+                                               for g in grads]) else grads
+                self.shared, self._pass, self.reached, self.summing, self.asked = False, None, None, None, None
+                self.version = _change()
                 for p in params:
-                    p.__class__ = LooseParam
-            raise
-        finally:
-            if guard is not None:
-                guard.release()
+                    p.__class__ = Param
+                self.loose = False
+                self.budget = self.allowance
+                loose_stores -= 1
+            except BaseException:  # (an exception half-way: the parameters stay the numbers)
+                if self.loose:
+                    for p in params:
+                        p.__class__ = LooseParam
+                raise
         return True
 
     def put(self, data: list[float] | None = None, grad: list[float] | None = None, finite: bool = False) -> None:

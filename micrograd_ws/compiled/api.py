@@ -12,7 +12,7 @@ from .. import nn
 from ..checks import to_float
 from ..engine import Value, topological_order
 from ..notation import name
-from ..safety import Interrupts
+from ..safety import Interrupts, ctrl_c_held
 from .codegen import generate
 from .errors import ReplayError, RunEagerly
 from .trace import Program, arg_names, flatten, tracing, unflatten
@@ -237,13 +237,11 @@ def _commit(writes: list) -> None:
         if guard is not None:
             guard.release()  # (the last call: a Ctrl-C that comes until here undoes the writes)
     except BaseException:
-        undo = Interrupts.install(holding=True)
         try:
-            for (leaf, _), g in zip(writes, earlier):
-                leaf.grad = g
+            with ctrl_c_held():
+                for (leaf, _), g in zip(writes, earlier):
+                    leaf.grad = g
         finally:
-            if undo is not None:
-                undo.release()
             if guard is not None:
                 guard.release()  # (delivers a Ctrl-C held during the undo)
         raise

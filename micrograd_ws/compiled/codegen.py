@@ -322,14 +322,11 @@ class _Codegen:
         if fused == "flat":
             lines.append(f"return {self.val(root)}, [{', '.join(new)}]")
             return lines
-        lines.append("guard = _hold()")  # Ctrl-C waits until every parameter is written
-        lines.append("try:")
+        lines.append("with _hold():")  # Ctrl-C waits until every parameter is written
         lines.append("    for p, d, g in zip(SP, S, (" + gs + ("," if n_sp == 1 else "") + ")):")
         lines.append("        if g: p.data = d")
         lines += [f"    _write_rows(W{g.k}, B{g.k}, J{g.k}, ST{g.k}, PW{g.k}, GW{g.k}, PB{g.k}{f', T{g.k}' if g.stores is not None else ''})"
                   for g in groups]
-        lines.append("finally:")
-        lines.append("    if guard is not None: guard.release()")
         lines.append(f"return {self.val(root)}")
         return lines
 

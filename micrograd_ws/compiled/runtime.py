@@ -16,7 +16,7 @@ from ..engine import Value
 from ..floats import add_up
 from ..mode import enable_grad
 from .. import stores
-from ..safety import Interrupts
+from ..safety import ctrl_c_held
 from .errors import ReplayError, RunEagerly
 
 __all__ = ["lists_ready", "mean_of", "user_op", "as_gradient", "hold_interrupts", "dot", "accumulate", "accumulate_alive",
@@ -57,9 +57,9 @@ def as_gradient(g: object) -> float:
     return to_float(g, "backward(gradient)")
 
 
-def hold_interrupts():
-    """Ctrl-C waits (until ``.release()``): the parameters are written all or none."""
-    return Interrupts.install(holding=True)
+def hold_interrupts() -> ctrl_c_held:
+    """``with hold_interrupts():`` Ctrl-C waits for the block's end: the parameters are written all or none."""
+    return ctrl_c_held()
 
 
 def known_finite(ST: list, T: list) -> bool:

@@ -11,7 +11,7 @@ from ..checks import to_float
 from ..engine import Value
 from ..notation import name
 from ..optim import SGD
-from ..safety import Interrupts
+from ..safety import ctrl_c_held
 from .api import Compiled
 from .errors import ReplayError, RunEagerly
 from .runtime import write_rows
@@ -178,14 +178,10 @@ def _finite_state(state: list) -> bool:
 def _write_state(prog: Program, state: list) -> None:
     """Write :meth:`TrainingStep.run`'s lists into the parameters, with Ctrl-C held until all are."""
     ns = prog.ns
-    guard = Interrupts.install(holding=True)
-    try:
+    with ctrl_c_held():
         for p, d in zip(ns["SP"], state[0]):
             p.data = d
         for g, W, B in zip(prog.groups, state[1::2], state[2::2]):
             k = g.k
             write_rows(W, B, range(g.n), ns[f"ST{k}"], ns[f"PW{k}"], ns[f"GW{k}"], ns[f"PB{k}"])
-    finally:
-        if guard is not None:
-            guard.release()
 
