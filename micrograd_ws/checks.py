@@ -21,7 +21,7 @@ from typing import Sequence
 __all__ = ["to_float", "op_result", "describe", "describe_node", "fmt", "non_finite", "non_finite_grad",
            "check_local", "check_power", "check_power_value", "check_finite", "check_divisor",
            "check_positive", "check_number", "exp_or_inf",
-           "check_weighted_sum", "accumulated_grad", "NumberLabel", "NUMBER"]
+           "check_weighted_sum", "not_a_number", "accumulated_grad", "NumberLabel", "NUMBER"]
 
 _isfinite = math.isfinite
 
@@ -179,6 +179,25 @@ def check_weighted_sum(wt: tuple, xt: tuple, bias, value_type: type) -> None:
     for v in (*wt, *xt, bias):
         if not isinstance(v, value_type):
             raise TypeError(f"weighted_sum takes Values, got {type(v).__name__} {v!r}")
+
+
+def not_a_number(values: Sequence, data: Sequence, error: TypeError) -> TypeError:
+    """The error for a w·x+b whose numbers gave ``error``: the first of ``values`` whose number in
+    ``data`` (as the sum read it) is not a real number, set by hand (``w.data = '0.5'``), named;
+    else ``error`` as it was.
+
+    >>> from micrograd_ws import Value
+    >>> w = Value(1.0, label="w2[0][1]"); w.data = "0.5"
+    >>> str(not_a_number([w], [w.data], TypeError()))
+    "w2[0][1].data is the str '0.5', not a number; set a number, e.g. w2[0][1].data = 0.5"
+    """
+    for v, x in zip(values, data):
+        if not isinstance(x, numbers.Real):
+            where = v.label or f"a {'node' if v.op else 'leaf'} of w·x+b"
+            what = "None" if x is None else f"the {type(x).__name__} {x!r}"
+            return TypeError(f"{where}.data is {what}, not a number; set a number, "
+                             f"e.g. {where if v.label else 'v'}.data = 0.5")
+    return error
 
 
 def check_local(out):

@@ -53,7 +53,7 @@ from operator import itemgetter, mul
 from typing import Callable
 
 from . import mode
-from .checks import non_finite
+from .checks import non_finite, not_a_number
 from .engine import Value, node
 from .floats import add_up
 from .pickling import next_id
@@ -428,7 +428,10 @@ def layer_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool) -> Valu
     data ``xd`` are shared by all the layer's neurons; ``leaves``: every weight and the bias is a
     leaf (then the node is a :class:`WeightedSum`, whose pass scans the inputs once per layer)."""
     wd = [w.data for w in wt]  # (a comprehension reads slots faster than map(attrgetter))
-    data = add_up(map(mul, wd, xd), bias.data)
+    try:
+        data = add_up(map(mul, wd, xd), bias.data)
+    except TypeError as e:  # a number set by hand that is not one ('0.5', None): named
+        raise not_a_number((*wt, *xt, bias), (*wd, *xd, bias.data), e) from None
     parents = wt + xt + (bias,)
     if not leaves or not mode.recording():
         return node(data, parents, (*xd, *wd, 1.0), "w·x+b")
@@ -455,28 +458,31 @@ def neuron_sums(stores: list[Store], xt: tuple, xd: list, labels: list[str], the
     for store, label, h_label in zip(stores, labels, then):
         if store.budget < 0 and not store.loose:
             store.scatter()  # many single accesses since the last forward pass: let go (Store.scatter)
-        if store.loose:
-            wd = [p.data for p in store.params]
-            try:  # every weight finite (a hand-set inf or nan makes the sum so; an int too big for a float raises)
-                live_only = pick is not None and wd[-1] and _isfinite(sum(wd, 0.0))
-            except (OverflowError, TypeError):  # (every term, then: the error it always gave)
-                live_only = False
-            if live_only:  # the live terms only, as below
-                data = add_up(map(mul, pick(wd), xlive), wd[-1])
+        try:
+            if store.loose:
+                wd = [p.data for p in store.params]
+                try:  # every weight finite (a hand-set inf or nan makes the sum so; an int too big for a float raises)
+                    live_only = pick is not None and wd[-1] and _isfinite(sum(wd, 0.0))
+                except (OverflowError, TypeError):  # (every term, then: the error it always gave)
+                    live_only = False
+                if live_only:  # the live terms only, as below
+                    data = add_up(map(mul, pick(wd), xlive), wd[-1])
+                else:
+                    data = add_up(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
             else:
-                data = add_up(map(mul, wd, xd), wd[-1])  # (map stops at the inputs: the weights times the inputs)
-        else:
-            version = store.version  # (before the numbers: see the module docstring)
-            wd = store.data
-            store.shared, store.budget = True, store.allowance  # the node keeps this list as its local derivatives: not to be changed in place now
-            if store.checked == version and pick is not None and wd[-1]:
-                # the live inputs' terms only: each w·0 left out is ±0.0 (every w is finite), which changes
-                # no partial sum, as none is -0.0 (it takes a bias of -0.0): the same number to the bit
-                data = add_up(map(mul, pick(wd), xlive), wd[-1])  # (overflow or not: ±0.0 changes no inf or nan)
-            else:
-                data = add_up(map(mul, wd, xd), wd[-1])
-                if _isfinite(data) and store.version == version:  # (then so is every weight: inf or nan times 0 is nan)
-                    store.checked = version
+                version = store.version  # (before the numbers: see the module docstring)
+                wd = store.data
+                store.shared, store.budget = True, store.allowance  # the node keeps this list as its local derivatives: not to be changed in place now
+                if store.checked == version and pick is not None and wd[-1]:
+                    # the live inputs' terms only: each w·0 left out is ±0.0 (every w is finite), which changes
+                    # no partial sum, as none is -0.0 (it takes a bias of -0.0): the same number to the bit
+                    data = add_up(map(mul, pick(wd), xlive), wd[-1])  # (overflow or not: ±0.0 changes no inf or nan)
+                else:
+                    data = add_up(map(mul, wd, xd), wd[-1])
+                    if _isfinite(data) and store.version == version:  # (then so is every weight: inf or nan times 0 is nan)
+                        store.checked = version
+        except TypeError as e:  # a number set by hand that is not one ('0.5', None): named
+            raise not_a_number((*store.params, *xt), (*wd, *xd), e) from None
         if not recording or not _isfinite(data):  # (node() raises for the latter)
             z = node(data, _store_parents(store, xt), (*xd, *wd[:-1], 1.0), "w·x+b")
             z.label = label

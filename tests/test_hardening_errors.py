@@ -113,3 +113,32 @@ def test_a_0d_array_is_one_input():
     np = pytest.importorskip("numpy")
     net = mw.two_hidden_layers(4, seed=0)
     assert net(np.array(0.5)).data == net(0.5).data
+
+
+def _loose(net):
+    for _ in range(3):  # enough single accesses for every store to let go at the next forward pass
+        for p in net.parameters():
+            p.grad = 0.0
+    net(0.5)
+    assert all(type(p).__name__ == "Value" and type(p) is not mw.Value for p in net.parameters())
+
+
+@pytest.mark.parametrize("kind", ["stores", "loose parameters", "plain Values"])
+@pytest.mark.parametrize("bad", ["0.5", None, [1.0]])
+def test_a_weight_set_by_hand_to_what_is_not_a_number_is_named_with_the_fix(kind, bad):
+    from test_stores import plain_copy
+    net = mw.two_hidden_layers(4, seed=1)
+    if kind == "plain Values":
+        net = plain_copy(net)
+    elif kind == "loose parameters":
+        _loose(net)
+    before = net(0.7).data
+    for label in ("w2[1][2]", "b2[3]", "w1[0]", "b3"):
+        p = dict(net.named_parameters())[label]
+        good, p.data = p.data, bad
+        with pytest.raises(TypeError) as e:
+            net(0.7)
+        what = "None" if bad is None else f"the {type(bad).__name__} {bad!r}"
+        assert str(e.value) == f"{label}.data is {what}, not a number; set a number, e.g. {label}.data = 0.5"
+        p.data = good
+        assert net(0.7).data == before  # nothing else changed on the way
