@@ -181,22 +181,31 @@ def check_weighted_sum(wt: tuple, xt: tuple, bias, value_type: type) -> None:
             raise TypeError(f"weighted_sum takes Values, got {type(v).__name__} {v!r}")
 
 
-def not_a_number(values: Sequence, data: Sequence, error: TypeError) -> TypeError:
-    """The error for a w·x+b whose numbers gave ``error``: the first of ``values`` whose number in
-    ``data`` (as the sum read it) is not a real number, set by hand (``w.data = '0.5'``), named;
-    else ``error`` as it was.
+def not_a_number(parents: Sequence, data: Sequence, error: Exception) -> Exception:
+    """The error for a w·x+b whose numbers gave ``error`` (a TypeError or ValueError): the first of
+    its ``parents`` (the weights, the inputs, the bias) whose number in ``data`` (as the sum read
+    it), set by hand (``w.data = '0.5'``), does not compute as a real number, named; else ``error``.
 
     >>> from micrograd_ws import Value
-    >>> w = Value(1.0, label="w2[0][1]"); w.data = "0.5"
-    >>> str(not_a_number([w], [w.data], TypeError()))
-    "w2[0][1].data is the str '0.5', not a number; set a number, e.g. w2[0][1].data = 0.5"
+    >>> w, x, b = Value(1.0, label="w2[0][1]"), Value(2.0), Value(0.0); w.data = "0.5"
+    >>> str(not_a_number([w, x, b], ["0.5", 2.0, 0.0], TypeError()))
+    "w2[0][1].data is the str '0.5', not a real number; set one, e.g. w2[0][1].data = 0.5"
     """
-    for v, x in zip(values, data):
-        if not isinstance(x, numbers.Real):
-            where = v.label or f"a {'node' if v.op else 'leaf'} of w·x+b"
+    n = len(parents) // 2
+    for k, (v, x) in enumerate(zip(parents, data)):
+        try:  # (as the sum uses it: a numpy bool or 0-d array computes, a complex or an array of many does not)
+            bad = not isinstance(x * 1.0 + 0.0, numbers.Real)
+        except (TypeError, ValueError):
+            bad = True
+        if bad:
             what = "None" if x is None else f"the {type(x).__name__} {x!r}"
-            return TypeError(f"{where}.data is {what}, not a number; set a number, "
-                             f"e.g. {where if v.label else 'v'}.data = 0.5")
+            if v.label:
+                where = example = v.label
+            else:  # by its place, as a Neuron names it
+                where, example = ((f"weight w[{k}]", f"neuron.w[{k}]") if k < n else
+                                  (f"input x[{k - n}]", f"x[{k - n}]") if k < 2 * n else ("bias b", "neuron.b"))
+                where = f"w·x+b: {where}"
+            return TypeError(f"{where}.data is {what}, not a real number; set one, e.g. {example}.data = 0.5")
     return error
 
 

@@ -195,13 +195,19 @@ class Pass:
         """Give every leaf the grad it had before the pass (idempotent; Ctrl-C held meanwhile)."""
         try:
             with ctrl_c_held():
-                for leaf, earlier in zip(self.touched, self.earlier):
-                    leaf.grad = earlier
-                for part, before in zip(self.parts, self.before):
-                    part.restore(before)
-                self.stamp.done = True
+                self._undo()
+        except BaseException:  # (a Ctrl-C that came before the hold was in, too: the undo all the same)
+            self._undo()
+            raise
         finally:
             self.release()  # (delivers a Ctrl-C held during the undo)
+
+    def _undo(self) -> None:  # (only assigns what was recorded: running it twice changes nothing)
+        for leaf, earlier in zip(self.touched, self.earlier):
+            leaf.grad = earlier
+        for part, before in zip(self.parts, self.before):
+            part.restore(before)
+        self.stamp.done = True
 
 
 def _reached_leaves(nodes, every: bool = False) -> list:

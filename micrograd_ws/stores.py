@@ -430,12 +430,13 @@ def layer_sum(wt: tuple, xt: tuple, xd: list, bias: Value, leaves: bool) -> Valu
     wd = [w.data for w in wt]  # (a comprehension reads slots faster than map(attrgetter))
     try:
         data = add_up(map(mul, wd, xd), bias.data)
-    except TypeError as e:  # a number set by hand that is not one ('0.5', None): named
+        finite = _isfinite(data)
+    except (TypeError, ValueError) as e:  # a number set by hand that is not one ('0.5', None, 1j): named
         raise not_a_number((*wt, *xt, bias), (*wd, *xd, bias.data), e) from None
     parents = wt + xt + (bias,)
     if not leaves or not mode.recording():
         return node(data, parents, (*xd, *wd, 1.0), "w·x+b")
-    if not math.isfinite(data):
+    if not finite:
         raise non_finite("w·x+b", parents, data)
     z = _sum_node(data, xt, xd, wd)
     z._parents = parents
@@ -481,9 +482,11 @@ def neuron_sums(stores: list[Store], xt: tuple, xd: list, labels: list[str], the
                     data = add_up(map(mul, wd, xd), wd[-1])
                     if _isfinite(data) and store.version == version:  # (then so is every weight: inf or nan times 0 is nan)
                         store.checked = version
-        except TypeError as e:  # a number set by hand that is not one ('0.5', None): named
-            raise not_a_number((*store.params, *xt), (*wd, *xd), e) from None
-        if not recording or not _isfinite(data):  # (node() raises for the latter)
+            finite = _isfinite(data)
+        except (TypeError, ValueError) as e:  # a number set by hand that is not one ('0.5', None, 1j): named
+            params = store.params
+            raise not_a_number((*params[:-1], *xt, params[-1]), (*wd[:-1], *xd, wd[-1]), e) from None
+        if not recording or not finite:  # (node() raises for the latter)
             z = node(data, _store_parents(store, xt), (*xd, *wd[:-1], 1.0), "w·x+b")
             z.label = label
         else:  # (_sum_node's, inline: once per neuron and forward pass)

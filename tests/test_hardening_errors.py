@@ -139,6 +139,57 @@ def test_a_weight_set_by_hand_to_what_is_not_a_number_is_named_with_the_fix(kind
         with pytest.raises(TypeError) as e:
             net(0.7)
         what = "None" if bad is None else f"the {type(bad).__name__} {bad!r}"
-        assert str(e.value) == f"{label}.data is {what}, not a number; set a number, e.g. {label}.data = 0.5"
+        assert str(e.value) == f"{label}.data is {what}, not a real number; set one, e.g. {label}.data = 0.5"
         p.data = good
         assert net(0.7).data == before  # nothing else changed on the way
+
+
+def _three_kinds(seed=1):
+    from test_stores import plain_copy
+    loose = mw.two_hidden_layers(4, seed=seed)
+    _loose(loose)
+    return {"stores": mw.two_hidden_layers(4, seed=seed), "loose parameters": loose,
+            "plain Values": plain_copy(mw.two_hidden_layers(4, seed=seed))}
+
+
+def _error(net, x=0.7):
+    with pytest.raises(TypeError) as e:
+        net(x)
+    return str(e.value)
+
+
+def test_the_number_named_is_the_one_that_does_not_compute_not_one_that_does():
+    np = pytest.importorskip("numpy")
+    for kind, net in _three_kinds().items():
+        d = dict(net.named_parameters())
+        d["w2[1][0]"].data, d["w2[1][1]"].data = np.True_, np.array(0.25)  # not floats, but they compute
+        ok = net(0.7).data
+        w, b = d["w2[1][3]"].data, d["b2[2]"].data
+        d["w2[1][3]"].data = "0.5"
+        assert _error(net).startswith("w2[1][3].data is the str '0.5', not a real number"), kind
+        d["w2[1][3]"].data = w
+        d["b2[2]"].data = 1 + 2j  # a number, but not a real one
+        assert _error(net) == "b2[2].data is the complex (1+2j), not a real number; set one, e.g. b2[2].data = 0.5", kind
+        d["b2[2]"].data = np.array([0.5, 0.5])  # many numbers
+        assert _error(net).startswith("b2[2].data is the ndarray array([0.5, 0.5]), not a real number"), kind
+        d["b2[2]"].data = b
+        assert net(0.7).data == ok, kind  # as before: nothing left half-changed
+
+
+def test_two_bad_numbers_name_the_first_in_the_order_of_the_nodes_parents_weights_inputs_bias():
+    for kind, net in _three_kinds().items():
+        x = mw.Value(0.7, label="x")
+        x.data = "0.7"
+        dict(net.named_parameters())["b1[0]"].data = None
+        assert _error(net, [x]) == "x.data is the str '0.7', not a real number; set one, e.g. x.data = 0.5", kind
+
+
+def test_an_unlabelled_parameter_is_named_by_its_place_in_the_neuron():
+    n = mw.Neuron(3)
+    n.w[1].data = "0.5"
+    with pytest.raises(TypeError, match=r"^w·x\+b: weight w\[1\]\.data is the str '0\.5', not a real number; "
+                                        r"set one, e\.g\. neuron\.w\[1\]\.data = 0\.5$"):
+        n([0.1, 0.2, 0.3])
+    n.w[1].data, n.b.data = 0.5, None
+    with pytest.raises(TypeError, match=r"^w·x\+b: bias b\.data is None, not a real number; set one, e\.g\. neuron\.b\.data = 0\.5$"):
+        n([0.1, 0.2, 0.3])

@@ -402,3 +402,28 @@ def test_ctrl_c_at_every_line_while_a_loose_stores_sums_go_back_to_its_parameter
             interrupted += 1
             assert _grads(net) == before, f"a Ctrl-C at line event {k} of {n} changed the grads"
     assert interrupted == n
+
+
+def test_a_second_ctrl_c_before_the_undo_holds_it_still_undoes_micrograds_node_backward(monkeypatch):
+    # found by review: micrograd's node._backward() runs a pass without begin(); a first Ctrl-C
+    # starts the undo, a second landing while the undo's hold was being put in skipped the undo
+    from micrograd_ws.safety import Interrupts, Pass
+    a, b = Value(2.0, label="a"), Value(3.0, label="b")
+    c = a * b
+    c.grad = 1.0
+
+    def finish(self, nodes=()):  # the first Ctrl-C: after the chain rule wrote a.grad and b.grad in place
+        raise KeyboardInterrupt("first")
+
+    install = Interrupts.install.__func__
+
+    def interrupted_install(cls, holding=False):  # the second: as the undo's hold starts, before it is in
+        if holding:
+            signal.raise_signal(signal.SIGINT)
+        return install(cls, holding)
+
+    monkeypatch.setattr(Pass, "finish", finish)
+    monkeypatch.setattr(Interrupts, "install", classmethod(interrupted_install))
+    with pytest.raises(KeyboardInterrupt):
+        c._backward()
+    assert (a.grad, b.grad) == (0.0, 0.0)  # all or nothing: as before the pass
