@@ -13,6 +13,7 @@ from micrograd_ws.compiled import ReplayError
 from micrograd_ws.data import Dataset, make_dataset
 from micrograd_ws.testing import expressions, mlps
 from micrograd_ws.train import TrainingDiverged, train
+from test_stores import half_dead_net
 
 
 def bits(xs):
@@ -594,9 +595,7 @@ def test_ctrl_c_in_a_fused_step_never_half_writes_the_weights(loop):
 def test_a_fused_step_refuses_a_weight_set_to_inf_behind_a_dead_input_as_eager_does(bad):
     # once its stores know their weights finite, a call leaves out the dead inputs' terms; a weight
     # set by hand clears that, so the call adds every term, finds it not finite and runs eagerly
-    net = two_hidden_layers(6, seed=3)
-    for k, n in enumerate(net.layers[0].neurons):  # H1 = 0.9, 0, 0.9, 0, 0.9, 0 at x = 0.9
-        n.w[0].data, n.b.data = (1.0, -1.0)[k % 2], 0.0
+    net = half_dead_net()  # H1 = 0.9, 0, 0.9, 0, 0.9, 0 at x = 0.9
     twin = mw.MLP(1, [6, 6, 1])
     twin.load_state_dict(net.state_dict())
     step = mw.compile(lambda x, y: squared_error(net(x), y), optimizer=SGD(net.parameters(), lr=0.01))

@@ -16,7 +16,7 @@ import micrograd_ws as mw
 from micrograd_ws import SGD, Value, squared_error, two_hidden_layers
 from micrograd_ws.stores import LooseParam, Param
 
-from test_stores import bits, plain_copy, samples
+from test_stores import bits, half_dead_net, plain_copy, samples
 
 
 def lecture_step(net, x, y, lr=0.05):
@@ -360,9 +360,7 @@ def test_a_loose_forward_pass_that_leaves_out_dead_inputs_gives_every_number_to_
 @pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
 def test_a_non_finite_weight_behind_a_dead_input_of_a_loose_store_is_still_refused(bad):
     # set by hand in a plain slot, which nothing checks: the forward pass must find it all the same
-    net = two_hidden_layers(6, seed=3)
-    for k, n in enumerate(net.layers[0].neurons):  # H1 = max(0, ±x): inputs of layer 2 alive and dead in turn
-        n.w[0].data, n.b.data = (1.0, -1.0)[k % 2], 0.0
+    net = half_dead_net()  # H1 = 0.9, 0, 0.9, 0, 0.9, 0 at x = 0.9
     x = 0.9
     twin = plain_copy(net)  # (before they let go: a copy gathers a store's lists back)
     _let_go(net)
@@ -380,9 +378,7 @@ def test_a_non_finite_weight_behind_a_dead_input_of_a_loose_store_is_still_refus
 
 
 def test_a_loose_sum_that_starts_from_a_bias_of_minus_zero_keeps_every_term():
-    net = two_hidden_layers(6, seed=3)
-    for k, n in enumerate(net.layers[0].neurons):  # H1 = 0.9, 0, 0.9, 0, 0.9, 0
-        n.w[0].data, n.b.data = (1.0, -1.0)[k % 2], 0.0
+    net = half_dead_net()  # H1 = 0.9, 0, 0.9, 0, 0.9, 0 at x = 0.9
     _let_go(net)
     net(0.9)
     assert all(s.loose for s in stores(net))

@@ -28,6 +28,15 @@ def plain_copy(net: MLP) -> MLP:
     return twin
 
 
+def half_dead_net() -> MLP:
+    """The h = 6 net whose first layer gives H1 = 0.9, 0, 0.9, 0, 0.9, 0 at x = 0.9: the second
+    layer's inputs alive and dead in turn."""
+    net = two_hidden_layers(6, seed=3)
+    for k, n in enumerate(net.layers[0].neurons):
+        n.w[0].data, n.b.data = (1.0, -1.0)[k % 2], 0.0
+    return net
+
+
 def bits(net: MLP) -> list[tuple[str, str]]:
     return [(p.data.hex(), p.grad.hex()) for p in net.parameters()]
 
@@ -373,9 +382,7 @@ def test_a_forward_pass_that_leaves_out_dead_inputs_gives_every_number_to_the_bi
 @pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
 def test_a_non_finite_weight_behind_a_dead_input_is_still_refused(bad):
     # the same error as ever, though the forward pass leaves out the terms of dead inputs
-    net = two_hidden_layers(6, seed=3)
-    for k, n in enumerate(net.layers[0].neurons):  # H1 = max(0, ±x): inputs of layer 2 alive and dead in turn
-        n.w[0].data, n.b.data = (1.0, -1.0)[k % 2], 0.0
+    net = half_dead_net()  # H1 = 0.9, 0, 0.9, 0, 0.9, 0 at x = 0.9
     x = 0.9
     h1 = [h.data for h in net.layers[0](x)]
     assert h1 == [0.9, 0.0] * 3
@@ -396,9 +403,7 @@ def test_a_non_finite_weight_behind_a_dead_input_is_still_refused(bad):
 def test_a_sum_that_starts_from_a_bias_of_minus_zero_keeps_every_term():
     # -0.0 + (-0.0) is -0.0, but adding a dead input's +0.0 makes it +0.0: with a bias of -0.0
     # leaving the dead inputs' terms out would change the sign of z, so every term is added
-    net = two_hidden_layers(6, seed=3)
-    for k, n in enumerate(net.layers[0].neurons):  # H1 = 0.9, 0, 0.9, 0, 0.9, 0
-        n.w[0].data, n.b.data = (1.0, -1.0)[k % 2], 0.0
+    net = half_dead_net()  # H1 = 0.9, 0, 0.9, 0, 0.9, 0 at x = 0.9
     neuron = net.layers[1].neurons[0]
     for k, w in enumerate(neuron.w):
         w.data = -0.0 if k % 2 == 0 else 1.0  # -0.0 · 0.9 is -0.0; 1.0 · 0 is +0.0
@@ -584,9 +589,7 @@ def test_micrograds_node_backward_names_the_overflow_plain_values_name(trial):
 def test_an_overflow_of_the_live_terms_shows_the_number_every_term_gives(loose):
     # the forward pass adds only the live inputs' terms once the weights are known finite; when
     # those overflow, the error shows the same inf as plain Values' sum of every term
-    net = two_hidden_layers(6, seed=3)
-    for k, n in enumerate(net.layers[0].neurons):  # H1 = 0.9, 0, 0.9, 0, 0.9, 0 at x = 0.9
-        n.w[0].data, n.b.data = (1.0, -1.0)[k % 2], 0.0
+    net = half_dead_net()  # H1 = 0.9, 0, 0.9, 0, 0.9, 0 at x = 0.9
     twin = plain_copy(net)
     if loose:
         for _ in range(3):
