@@ -29,5 +29,5 @@ __all__ = [
     "Value", "define_op", "enable_grad", "is_grad_enabled", "mean", "no_grad", "squared_error",
     "topological_order", "weighted_sum", "MLP", "Layer", "Module", "Neuron",
     "two_hidden_layers", "two_neuron", "SGD", "load", "save", "to_torch", "from_torch", "explain", "draw_dot",
-    "draw_graph", "draw_grad", "render_grads", "explore", "lab", "grad", "hessian", "hvp", "compile",
+    "draw_graph", "draw_grad", "render_grads", "explore", "lab", "grad", "hessian", "hvp", "compile", "diagnose",
 ]

@@ -209,8 +209,6 @@ def not_a_number(parents: Sequence, data: Sequence, error: Exception) -> Excepti
     return error
 
 
-def check_local(out):
-    """``out``, unless its local derivative overflowed (1/x at a tiny x, say): then an error."""
 def accumulated_grad(v, earlier: float, new: float) -> OverflowError:
     """The error for a leaf whose grad, this pass's gradient added to the one it held, is not finite."""
     return OverflowError(

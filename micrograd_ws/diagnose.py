@@ -556,7 +556,7 @@ class Diagnoser:
             e = math.sqrt(node.data)
             candidates += [Candidate("missing factor", nm, f"the square of {nm} = (O − O_des)² left out", e, 1.0),
                            Candidate("missing factor", nm, f"the square of {nm} = (O − O_des)² left out", -e, 1.0),
-                           Candidate("wrong factor", nm, f"2(O − O_des), the derivative, written for the cost",
+                           Candidate("wrong factor", nm, "2(O − O_des), the derivative, written for the cost",
                                      node.local_grads[0], 2.0)]
         show = lambda: f"{nm} = {exact(node.data)}"  # noqa: E731
         return _verdict(nm, x, node.data, candidates, show)

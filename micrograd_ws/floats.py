@@ -12,7 +12,6 @@ Up to 3.11 it is ``sum`` itself (no cost); from 3.12 ``functools.reduce(operator
 """
 from __future__ import annotations
 
-import sys
 from functools import partial, reduce
 from operator import add
 

@@ -185,7 +185,6 @@ def make_mistake(p: MLPParams, i: float, O_des: float, param: str, kind: str,
             options.append((None, right * (1 + d), f"the product off by {d:+.1%}"))
         elif r < 0.7:
             s = f"{abs(right):.4g}"
-            digits = [c for c in s if c.isdigit()]
             pos = [q for q, c in enumerate(s) if c.isdigit()]
             sig = [q for q in pos if s[q] != "0" or any(s[r2] != "0" for r2 in pos if r2 < q)]
             if len(sig) >= 2:
@@ -193,7 +192,6 @@ def make_mistake(p: MLPParams, i: float, O_des: float, param: str, kind: str,
                 chars = list(s)
                 chars[sig[a]], chars[sig[a + 1]] = chars[sig[a + 1]], chars[sig[a]]
                 options.append((None, math.copysign(float("".join(chars)), right), "two digits swapped"))
-            del digits
         else:
             options.append((None, right * rng.choice((10.0, 0.1)), "the decimal point moved"))
     elif kind == "unknown":

@@ -171,3 +171,16 @@ def test_question_data_is_json_and_holds_the_diagnosed_candidates():
     assert data["question"] == "∂C/∂w1" and data["right_cell"] == cell(3.6)
     kinds = {(c["kind"], c["factor"]) for c in data["candidates"] if same_number(c["value"], 1.8)}
     assert ("missing factor", "∂C/∂O") in kinds
+
+
+def test_a_star_import_gives_diagnose_and_every_other_public_function_of_the_package():
+    # `from micrograd_ws import *` in a notebook: __all__ lists every public function and class
+    import types
+
+    import micrograd_ws
+    namespace: dict = {}
+    exec("from micrograd_ws import *", namespace)
+    public = [n for n, v in vars(micrograd_ws).items()
+              if not n.startswith("_") and not isinstance(v, types.ModuleType)]
+    assert "diagnose" in namespace
+    assert [n for n in public if n not in namespace] == []

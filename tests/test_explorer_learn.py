@@ -4,7 +4,6 @@ Same set-up as test_explorer_browser (Debian's Chromium via Playwright, every ou
 request blocked, console errors fail).  Expected numbers come from the engine here, never
 from the page's own data.
 """
-import math
 import random
 
 import pytest
@@ -250,8 +249,8 @@ def test_nudge_w1_on_two_neuron_predicted_and_actual(browser, dot, tmp_path):
     out = page.page.locator("#nudge-out").text_content()
     assert out.startswith("w1 = ") and "predicted" in out and "actual" in out
     sgd = page.js("explorer.sgdStep()")
-    for name, p in net.named_parameters():
-        p.data -= 0.01 * grads[name]
+    for label, p in net.named_parameters():
+        p.data -= 0.01 * grads[label]
     assert _rel(sgd["C1"], squared_error(net(2.0), 1.0).data) <= 1e-12
     # refused: a step that overflows, a forward that leaves the finite range, not a parameter
     assert "not a finite step" in page.js("explorer.nudge('w1', 1e308 * 10)")["error"]
@@ -268,10 +267,10 @@ def test_nudge_a_weight_of_the_handout_net(browser, handout):
     live = [n for n in ("w2[3][7]", "w1[0]", "w3[5]", "b2[10]") if params[n].grad != 0.0]
     assert live
     page = Page(browser, path).ready()
-    for name in live:
-        r = page.js(f"explorer.nudge({name!r}, 1e-4)")
-        assert _rel(r["predicted"], params[name].grad * 1e-4) <= 1e-9, name
-        assert _rel(r["actual"], _cost_at(net, 2.0, 1.0, name, 1e-4) - C.data) <= 1e-9, name
+    for label in live:
+        r = page.js(f"explorer.nudge({label!r}, 1e-4)")
+        assert _rel(r["predicted"], params[label].grad * 1e-4) <= 1e-9, label
+        assert _rel(r["actual"], _cost_at(net, 2.0, 1.0, label, 1e-4) - C.data) <= 1e-9, label
     page.clean()
 
 

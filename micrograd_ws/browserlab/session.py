@@ -26,14 +26,14 @@ import time
 import traceback
 
 from ..compiled import compile as compile_fn
-from ..data import DataError, Dataset, make_dataset, parse_csv
+from ..data import Dataset, make_dataset, parse_csv
 from ..engine import Value, squared_error, topological_order
 from ..explorer import explore
 from ..handout import ALPHA, TRAINING_ITERS
 from ..mode import no_grad
 from ..nn import MLP
 from ..serialize import model_text
-from ..train import Moment, TrainingDiverged, schedule, training
+from ..train import TrainingDiverged, schedule, training
 
 __all__ = ["Session", "STARTER", "STARTER_H100", "MAX_POINTS", "LabError"]
 

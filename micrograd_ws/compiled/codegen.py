@@ -221,7 +221,6 @@ class _Codegen:
             self.ns["forward"], self.ns["train"], self.ns["train_flat"], self.ns["state"], self.ns)
 
     def _forward(self) -> tuple[list[str], list[str]]:
-        prog = self.prog
         lines = ["S = [p.data for p in SP]"]
         checks = ["sum(S)"]  # a non-finite .data set by hand is refused as eager refuses it
         for g in self.groups:

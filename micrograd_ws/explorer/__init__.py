@@ -631,7 +631,7 @@ def _stops(C: Value, graph: Graph, forward: list[int], steps: list[int], complet
     Each stop: ``phase``, ``nodes`` (what it adds: values computed, or gradients complete),
     ``k`` (the node-by-node step it sits at) and ``text`` (the banner, with its numbers).
     """
-    order, pos = graph.order, graph.position
+    order = graph.order
     h = max((len(c["neurons"]) for c in network["columns"][1:-1]), default=1) if network else 1
     hnote = f"  (h = {h})" if h > 1 else ""
     groups: dict[str, list[int]] = {}
