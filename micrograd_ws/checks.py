@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 from typing import Sequence
 
 __all__ = ["to_float", "op_result", "describe", "describe_node", "fmt", "non_finite", "non_finite_grad",
@@ -198,7 +199,7 @@ def not_a_number(parents: Sequence, data: Sequence, error: Exception) -> Excepti
         except (TypeError, ValueError):
             bad = True
         if bad:
-            what = "None" if x is None else f"the {type(x).__name__} {x!r}"
+            what = "None" if x is None else f"the {type(x).__name__} {reprlib.repr(x)}"  # (shortened: a page of text set as a weight)
             if v.label:
                 where = example = v.label
             else:  # by its place, as a Neuron names it

@@ -193,3 +193,12 @@ def test_an_unlabelled_parameter_is_named_by_its_place_in_the_neuron():
     n.w[1].data, n.b.data = 0.5, None
     with pytest.raises(TypeError, match=r"^w·x\+b: bias b\.data is None, not a real number; set one, e\.g\. neuron\.b\.data = 0\.5$"):
         n([0.1, 0.2, 0.3])
+
+
+def test_a_long_text_set_as_a_weight_is_shown_shortened_in_the_message():
+    for kind, net in _three_kinds().items():
+        dict(net.named_parameters())["w2[0][1]"].data = "0.5 " * 5000  # a file's contents pasted by mistake
+        message = _error(net)
+        assert len(message) < 200, (kind, len(message))
+        assert message.startswith("w2[0][1].data is the str '0.5 0.5"), kind
+        assert message.endswith("not a real number; set one, e.g. w2[0][1].data = 0.5"), kind
