@@ -73,12 +73,19 @@ def test_two_neuron_page_steps_to_the_engines_gradients(browser, dot, tmp_path):
         texts = page.page.locator(f'#graph-box g.node[data-name="{name}"] text').all_text_contents()
         return next(t for t in texts if t.startswith("data "))
 
+    def edge_label(parent):  # the last line of the label on the edge from `parent`
+        node_id = page.page.locator(f'#graph-box g.node[data-name="{parent}"]').get_attribute("id")
+        return page.page.locator(f'#graph-box g.edge[id^="{node_id}-"] text').all_text_contents()[-1]
+
     page.js("explorer.goto(1)")  # forward, engine order: O first, C not yet
     assert page.js("explorer.current().node") == "O" and data_shown("C") == "data …"
+    # before the backward pass crosses them, the local derivatives keep their formulas, no number
+    assert (edge_label("w1"), edge_label("b1"), edge_label("i")) == ("= i = …", "= …", "= w1 = …")
     assert data_shown("O") == f"data {float(f'{C.parents[0].data:.4g}'):g}"
     page.js("explorer.goto(2)")
     assert data_shown("C") == f"data {float(f'{C.data:.4g}'):g}"
     page.js(f"explorer.goto({steps})")
+    assert (edge_label("w1"), edge_label("b1"), edge_label("i")) == ("= i = 2", "= 1", f"= w1 = {float(f'{C.parents[0].parents[0].data:.4g}'):g}")
     shown = page.js("explorer.current().grads")
     assert {n: shown[n] for n in engine} == engine
     assert shown["C"] == 1.0

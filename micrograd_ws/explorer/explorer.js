@@ -101,7 +101,7 @@
       if (!m || texts.length < 2 || !kOf.has(m[1])) continue;
       const t = texts[texts.length - 1], full = t.textContent, cut = full.lastIndexOf(" = ");
       graph.edges.push({ parent: kOf.get(m[1]), t, key: kOf.get(m[2]) + "." + /\.(\d+)$/.exec(el.id)[1],
-                         hidden: (cut > 0 ? full.slice(0, cut) : "=") + " = …" });
+                         hidden: cut > 0 ? full.slice(0, cut) + " = …" : "= …" });  // (∂O/∂b1 = 1: no formula, "= …")
     }
     panZoom(graph.svg);
     return true;
