@@ -171,6 +171,11 @@ def test_network_view_hover_click_and_paths(browser, dot, tmp_path):
     path = _write(tmp_path, ["--hidden", "4"])
     page = Page(browser, path).ready()
     page.js("explorer.showView('network')")
+    ringed = "() => [...document.querySelectorAll('#neurons circle.current')].map((c) => c.dataset.name)"
+    page.js("explorer.goto(0)")
+    assert page.js(ringed) == []  # no step yet: nothing is the current node (the input and C neither)
+    page.js("explorer.gotoStop(0)")  # the first layer: its z1 and H1, not i or C
+    assert page.js(ringed) and all(n.startswith(("z1", "H1")) for n in page.js(ringed)), page.js(ringed)
     page.js("explorer.goto(explorer.steps)")
     circle = page.page.locator('#neurons circle[data-name="H1[0]"]')
     circle.hover()

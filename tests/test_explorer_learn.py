@@ -112,6 +112,41 @@ def test_predict_mode_from_the_keyboard_refuses_twice_then_shows(browser, dot, t
     page.clean()
 
 
+def test_predict_mode_jumps_ask_before_they_reveal_and_escape_gives_the_keys_back(browser, dot, tmp_path):
+    """b (to the backward pass), a layer at a time and play ask the gradients they would reveal."""
+    path = _write(tmp_path, ["--model", "two-neuron", "--x", "2", "--y", "1"])
+    O = two_neuron(seed=0)(2.0)
+    dC_dO = 2 * (O.data - 1.0)
+    page = Page(browser, path).ready()
+    page.page.keyboard.press("p")
+    page.page.keyboard.press("b")  # the backward pass: its first question, not its answer
+    assert page.page.locator("#ask-q").text_content() == "∂C/∂O = ?"
+    assert page.js("explorer.current().grads") == {}
+    assert f"{dC_dO:.4g}" not in page.page.locator("body").inner_text()
+    page.page.keyboard.press("Escape")  # out of the answer box: the page's keys work again
+    page.page.keyboard.press("End")
+    assert page.js("explorer.current().step") == page.js("explorer.steps")  # (End is an explicit jump: it shows)
+    page.clean()
+
+    path = _write(tmp_path, ["--hidden", "3", "--x", "2", "--y", "1"])
+    page = Page(browser, path).ready()
+    page.js("explorer.grain('layer')")
+    page.page.keyboard.press("p")
+    presses = 0
+    while page.page.locator("#ask-form").is_hidden() and presses < 40:
+        page.page.keyboard.press("ArrowRight")  # a layer at a time through the forward pass, which asks nothing
+        presses += 1
+    assert presses == page.js("explorer.data.stops.filter((s) => s.phase === 'forward').length") + 1
+    assert page.page.locator("#ask-q").text_content() == "∂C/∂O = ?" and page.js("explorer.current().grads") == {}
+    page.page.keyboard.press("Escape")
+    page.page.keyboard.press("PageDown")  # a layer further: refused while a question is open
+    assert page.js("explorer.current().grads") == {} and "first" in page.page.locator("#learn-result").text_content()
+    page.js("explorer.answer(%r)" % (2 * (two_hidden_layers(hidden=3, seed=0)(2.0).data - 1.0)))
+    page.page.keyboard.press("PageDown")  # the next layer's first question
+    assert page.page.locator("#ask-form").is_visible() and set(page.js("explorer.current().grads")) == {"C", "O"}
+    page.clean()
+
+
 def test_predict_accepts_within_half_a_percent_and_fractions(browser, dot, tmp_path):
     path = _write(tmp_path, ["--hidden", "2", "--x", "2", "--y", "1"])
     net = two_hidden_layers(hidden=2, seed=0)

@@ -283,7 +283,7 @@
       cl.toggle("known", !!S.known[k]);
       cl.toggle("has-grad", !!(S.hasGrad[k] || (z >= 0 && S.hasGrad[z])));
       cl.toggle("dead", dead[k] && !!S.known[k]);
-      cl.toggle("current", k === S.node || z === S.node || S.focus.has(k) || S.focus.has(z));
+      cl.toggle("current", k === S.node || (z >= 0 && z === S.node) || S.focus.has(k) || S.focus.has(z));  // (z: -1 for i and C)
       cl.toggle("selected", k === S.selected || z === S.selected);
       cl.toggle("off-path", !!pm && !pm.all.has(k) && !pm.all.has(z));
     }
@@ -393,9 +393,14 @@
     return S.k;
   }
   // → and ← at the grain chosen: a node, or a layer (PageDown / PageUp: a layer whatever the grain)
-  function stepLayer() { const j = S.stop >= 0 ? S.stop + 1 : nextStop(S.k); return j < 0 || j >= STOPS.length ? goto(STEPS) : gotoStop(j); }
+  function stepLayer() {
+    const j = S.stop >= 0 ? S.stop + 1 : nextStop(S.k), last = j < 0 || j >= STOPS.length;
+    if (asksFirst(last ? STEPS : STOPS[j].k)) return S.k;  // predict mode: a layer's questions first, one by one
+    return last ? goto(STEPS) : gotoStop(j);
+  }
   function backLayer() { const j = S.stop >= 0 ? S.stop - 1 : prevStop(S.k); return j < 0 ? goto(0) : gotoStop(j); }
   function gotoBackward() {  // the backward pass: its first step (a layer: ∂C/∂O complete)
+    if (L.mode === "predict" && D.predict) { if (S.k > F && L.asked < 0) goto(F); toQuestion(); return S.k; }  // its first open question
     if (S.grain === "layer") { const j = STOPS.findIndex((st) => st.phase !== "forward"); if (j >= 0) return gotoStop(j); }
     return goto(F + 1);
   }
@@ -424,7 +429,7 @@
     if (L.mode === "replay") return null;  // the replay's keys move through the moments instead
     if (S.k >= STEPS) goto(0);
     $("play").textContent = "pause"; $("play").classList.add("on");
-    const tick = () => { if (S.k >= STEPS) return pause(); if (S.grain === "layer" && L.mode !== "predict") stepLayer(); else stepOrAsk(); if (L.asked >= 0) pause(); };
+    const tick = () => { if (S.k >= STEPS) return pause(); if (S.grain === "layer") stepLayer(); else stepOrAsk(); if (L.asked >= 0) pause(); };
     S.playing = setInterval(tick, 1000 / Number($("speed").value));
   }
   function pause() {
@@ -531,6 +536,14 @@
       "?  (a number, 0, 1 or a fraction like 3/4)");
     if (document.activeElement !== $("ask-input")) $("ask-input").focus();
     $("ask-input").value = "";
+  }
+  // predict mode: a move forward to step k (a layer, PageDown, play) that would reveal a backward step whose
+  // gradients are not answered yet asks them instead (true); while one is asked, it is refused
+  function asksFirst(k) {
+    if (L.mode !== "predict" || !D.predict || k <= S.k) return false;
+    if (L.asked >= 0) { renderPredict("Answer " + cur().q + " first (or press “show”)."); return true; }
+    for (let s = Math.max(0, S.k - F); s < Math.min(B, k - F); s++) if (open(s).length) { L.asked = s; pose(); return true; }
+    return false;
   }
   // → in predict mode: ask the next backward step's gradients before revealing it
   function stepOrAsk() {
@@ -993,12 +1006,13 @@
   document.addEventListener("keydown", (e) => {
     // typing, and the replay's own slider (its arrows move through the iterations), keep their keys
     const typing = e.target.tagName === "INPUT" && (!["range", "checkbox"].includes(e.target.type) || e.target.id === "replay-k");
+    if (typing && e.key === "Escape") { e.target.blur(); return; }  // the page's keys back (an answer box keeps its text)
     if (e.target.tagName === "SELECT" || typing || e.altKey || e.ctrlKey || e.metaKey) return;
     const ms = D.replay ? D.replay.moments : [], held = (i) => gotoIteration(ms[Math.max(0, Math.min(ms.length - 1, i))].it);
     const act = L.mode === "replay" && R.m >= 0 ? { ArrowRight: () => held(R.m + 1), ArrowLeft: () => held(R.m - 1), Home: () => held(0),
                                                     End: () => held(ms.length - 1) }[e.key] : null;
     if (act) { e.preventDefault(); act(); return; }
-    const layered = S.grain === "layer" && L.mode !== "predict";
+    const layered = S.grain === "layer";
     const step = { ArrowRight: layered ? stepLayer : api.step, ArrowLeft: layered ? backLayer : api.back, " ": play,
                   Home: () => goto(0), End: () => goto(STEPS), PageDown: stepLayer, PageUp: backLayer,
                   l: () => setGrain(), b: gotoBackward, g: () => gotoParam(), s: renderSgd, f: () => present(),
