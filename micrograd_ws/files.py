@@ -133,11 +133,12 @@ def read_regular(path: PathLike, limit: int, *, error: type = ValueError, what: 
     return raw
 
 
-def check_target(path: PathLike) -> tuple[Path, Path]:
+def check_target(path: PathLike, example: str = "model.json") -> tuple[Path, Path]:
     """Check that ``path`` can be written as a file; returns (the path as given, the real file).
 
     Raises :class:`UnsafeTargetError`, ``IsADirectoryError``, ``FileNotFoundError`` or
-    ``ValueError`` naming ``path``, before anything is written.
+    ``ValueError`` naming ``path``, before anything is written; ``example``: the kind of file
+    name the fix suggests (a page is ``explorer.html``, not ``model.json``).
     """
     text = os.fspath(path)
     if isinstance(text, bytes):
@@ -146,11 +147,11 @@ def check_target(path: PathLike) -> tuple[Path, Path]:
     if "\0" in text:
         raise ValueError(f"cannot write {shown}: the path contains a NUL byte (\\0), which no file name may hold")
     if not text:
-        raise ValueError("cannot write to an empty path: give a file name such as 'model.json'")
+        raise ValueError(f"cannot write to an empty path: give a file name such as {quoted(example)}")
     given = Path(text)
     if text.endswith(("/", os.sep)) or (os.altsep and text.endswith(os.altsep)):
         raise IsADirectoryError(f"cannot write {shown}: a path that ends in '/' names a directory; "
-                                f"give a file name such as {quoted(text.rstrip('/' + os.sep), 200)}")
+                                f"give a file name inside it such as {quoted(str(given / example), 200)}")
     real = Path(os.path.realpath(given))
     where = f"cannot write {shown}" + (f" (a link to {quoted(str(real), 200)})" if given.is_symlink() else "")
     if real.is_symlink():
@@ -168,7 +169,7 @@ def check_target(path: PathLike) -> tuple[Path, Path]:
     if st is not None:
         if stat.S_ISDIR(st.st_mode):
             raise IsADirectoryError(errno.EISDIR, f"{where}: it is a directory; give a file name inside it "
-                                                  f"such as {quoted(str(given / 'out.json'), 200)}")
+                                                  f"such as {quoted(str(given / example), 200)}")
         if not stat.S_ISREG(st.st_mode):
             kind = "a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else \
                 "a socket" if stat.S_ISSOCK(st.st_mode) else "a device or special file"
@@ -185,7 +186,7 @@ def check_target(path: PathLike) -> tuple[Path, Path]:
     return given, real
 
 
-def check_writable(path: PathLike) -> Path:
+def check_writable(path: PathLike, example: str = "model.json") -> Path:
     """:func:`check_target`, then a real try: a temporary file is created and removed where
     :func:`write_atomic` would create its own.  Returns the real file; raises as
     :func:`write_atomic` would, naming ``path``, before any long work whose result would be lost.
@@ -198,7 +199,7 @@ def check_writable(path: PathLike) -> Path:
     ...     check_writable(os.path.join(d, "page.html")).name, os.listdir(d)
     ('page.html', [])
     """
-    given, real = check_target(path)
+    given, real = check_target(path, example)
     with _temporary(given, real.parent) as (tmp, fd):
         os.close(fd)
         os.unlink(tmp)
@@ -226,24 +227,25 @@ def _temporary(given: Path, directory: Path):
         _active.pop(tmp, None)
 
 
-def write_atomic(path: PathLike, data: Union[str, bytes], *, encoding: str = "utf-8") -> Path:
+def write_atomic(path: PathLike, data: Union[str, bytes], *, encoding: str = "utf-8", example: str = "model.json") -> Path:
     """Replace the file at ``path`` by ``data`` (text or bytes) atomically; returns the real file written.
 
     See the module docstring for what is kept, refused and cleaned.  Errors are
     ``OSError`` (e.g. ``PermissionError`` for a read-only directory) or ``ValueError``,
     each naming ``path``.
     """
-    return write_together([(path, data)], encoding=encoding)[0]
+    return write_together([(path, data)], encoding=encoding, example=example)[0]
 
 
-def write_together(items: list[tuple[PathLike, Union[str, bytes]]], *, encoding: str = "utf-8") -> list[Path]:
+def write_together(items: list[tuple[PathLike, Union[str, bytes]]], *, encoding: str = "utf-8",
+                   example: str = "model.json") -> list[Path]:
     """Replace several files as one: every new file is written to its temporary and synced
     first, then all are renamed over their targets.  A failure before the renames (a full disk,
     an interrupt) leaves every old file as it was, so a model never sits beside the figure of
     another run.  Returns the real files written."""
     staged = []
     for path, data in items:
-        given, real = check_target(path)
+        given, real = check_target(path, example)
         payload = data.encode(encoding, "backslashreplace") if isinstance(data, str) else bytes(data)
         staged.append((given, real, payload))
     for directory in {real.parent for _, real, _ in staged}:  # (first: it counts this thread's temporaries as stale)

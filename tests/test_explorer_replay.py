@@ -204,6 +204,37 @@ def test_explore_path_without_write_permission_refused_before_training(tmp_path)
         shutil.rmtree(base)
 
 
+def test_an_out_directory_without_write_permission_is_refused_before_training(tmp_path):
+    """--out as --explore: a directory the user may only read is found out before the run, not after it."""
+    base = Path(tempfile.mkdtemp(prefix="mgw-perm-"))
+    try:
+        base.chmod(0o755)
+        locked, free = base / "locked", base / "free"
+        locked.mkdir()
+        free.mkdir()
+        locked.chmod(0o555)
+        free.chmod(0o777)
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "HOME": str(free)}
+        argv = ["train", "--model", "two-neuron", "--iters", "10", "--out", str(locked)]
+        as_user = _AS_USER.replace("import micrograd_ws.cli",  # (train asks for these first, as root)
+                                   "import matplotlib.pyplot, tqdm\nimport micrograd_ws.cli")
+        r = subprocess.run([sys.executable, "-c", as_user, *argv], capture_output=True, text=True, env=env,
+                           cwd=free, timeout=120)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.startswith(f"micrograd-ws train: error: --out {locked}: ") and "before training" in r.stderr
+        assert "[Errno" not in r.stderr and "Training" not in r.stdout and os.listdir(locked) == []
+    finally:
+        shutil.rmtree(base)
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux's /sys")
+def test_an_out_directory_on_a_kernel_file_system_is_refused_before_training(capsys):
+    assert main(["train", "--model", "two-neuron", "--iters", "10", "--out", "/sys"]) == 2
+    err = capsys.readouterr()
+    assert err.err.startswith("micrograd-ws train: error: --out /sys: ") and "before training" in err.err
+    assert "Training" not in err.out
+
+
 def test_explore_of_a_history_without_recorded_moments_uses_the_snapshots(tmp_path):
     history = train(two_neuron(seed=0), make_dataset("line"), [5, 20])
     page = explore(history)

@@ -396,8 +396,11 @@ def test_a_full_disk_while_writing_a_run_leaves_the_old_model_and_figure(tmp_pat
 @pytest.mark.parametrize("argv, words", [
     (["--x", "1e308"], "--x 1e+308, --y 1: (O-O_des)²"),
     (["--y=-1e308", "--x", "1e200"], "overflows a float"),
-    (["--out", "{tmp}/page.html/"], "--out: cannot write '{tmp}/page.html/': a path that ends in '/' names a directory"),
-    (["--out", ""], "--out: cannot write to an empty path"),
+    (["--out", "{tmp}/page.html/"], "--out: cannot write '{tmp}/page.html/': a path that ends in '/' names a directory; "
+                                    "give a file name inside it such as '{tmp}/page.html/explorer.html'"),
+    (["--out", "{tmp}"], "--out: cannot write '{tmp}': it is a directory; give a file name inside it such as "
+                         "'{tmp}/explorer.html'"),  # (a page: the fix suggests an .html name, not a model's .json)
+    (["--out", ""], "--out: cannot write to an empty path: give a file name such as 'explorer.html'"),
 ])
 def test_explore_cli_refuses_bad_options_in_one_line(argv, words, tmp_path, capsys):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]

@@ -84,7 +84,7 @@ def lab(out: Union[str, Path] = "workshop.html", *, say: Callable[[str], None] =
     if size > MAX_PAGE_BYTES:
         raise LabBuildError(f"the lab page would have {size:,} bytes, more than {MAX_PAGE_BYTES:,}; nothing was written")
     p = Path(out)
-    write_atomic(p, page)
+    write_atomic(p, page, example="workshop.html")
     say(f"wrote {p} ({size / 1e6:.1f} MB): the explorer and a Python lab (Pyodide {PYODIDE.version}, "
         f"viz-js {VIZ.version}, {', '.join(name for name, _ in wheels)}), offline")
     return p

@@ -40,7 +40,7 @@ def run(args) -> int:
     try:  # the page's path as given ('page.html/' names a directory, '' nothing), before any work
         if args.out == f"{DEFAULT_OUT}/explorer.html":
             Path(DEFAULT_OUT).mkdir(parents=True, exist_ok=True)  # (the default place, made as train makes it)
-        check_target(args.out)
+        check_target(args.out, example="explorer.html")
     except (OSError, ValueError) as e:
         return _fail(f"--out: {_why(e)}", 2)
     h = args.hidden or 100

@@ -27,7 +27,7 @@ def run(args) -> int:
     try:
         if args.out == f"{DEFAULT_OUT}/workshop.html":
             Path(DEFAULT_OUT).mkdir(parents=True, exist_ok=True)
-        check_target(args.out)
+        check_target(args.out, example="workshop.html")
     except (OSError, ValueError) as e:
         return _fail(f"--out: {said(e).rstrip('.')}", 2)
     try:

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             directory = os.path.dirname(args.chart)
             if directory == DEFAULT_OUT:
                 os.makedirs(directory, exist_ok=True)
-            check_writable(args.chart)
+            check_writable(args.chart, example="progress.png")
             written = room_chart(summary, args.chart, top=args.top)
         except (OSError, ValueError, ImportError) as e:
             print(f"micrograd-ws progress: no chart: {said(e)}", file=sys.stderr)

@@ -21,7 +21,7 @@ from ..nn import two_hidden_layers, two_neuron
 from ..serialize import model_text
 from ..train import (MAX_REPLAY_NUMBERS, MAX_SAMPLES, TrainingDiverged, plot, replay_iterations, require, schedule,
                      summary, train)
-from .common import DEFAULT_OUT, MAX_HIDDEN, positive_number, whole_number
+from .common import DEFAULT_OUT, MAX_HIDDEN, positive_number, said, whole_number
 
 __all__ = ["add_arguments", "run", "run_name", "iteration_counts"]
 
@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              + " (default: sin for the mlp, line for two-neuron)")
     source.add_argument("--data", metavar="FILE.csv",
                         help="fit your own data: a CSV file with columns x,y (a header row is optional)")
-    parser.add_argument("--samples", type=whole_number(1, MAX_SAMPLES), metavar="N",
+    parser.add_argument("--samples", type=whole_number(2, MAX_SAMPLES), metavar="N",
                         help="evenly spaced samples of a built-in target (default: 50; at most "
                              f"{MAX_SAMPLES:,}, because every snapshot runs the net on every sample)")
     parser.add_argument("--seed", type=int, default=0,
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                      f"{MAX_HIDDEN}", 2)
     if args.data is not None and args.samples is not None:
         return _fail("--samples applies to built-in targets; with --data every row of the file is a sample", 2)
-    if args.explore is not None and (why := _unwritable(args.explore)):
+    if args.explore is not None and (why := _unwritable(args.explore, "replay.html")):
         return _fail(f"--explore: {why} (checked before training, so no run is lost)", 2)
     try:
         require("matplotlib", "tqdm")
@@ -92,6 +92,12 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"--out {args.out} is a file; give a directory for the figure and the model")
     except OSError as e:
         return _fail(f"cannot use --out {args.out}: {e.strerror or e}")
+    stem = run_name(args, data)
+    png, model_file = out / f"{stem}.png", out / f"{stem}.json"
+    for target in (model_file, png):  # a real file is created there and removed
+        if why := _unwritable(str(target)):
+            return _fail(f"--out {args.out}: {why} (checked before training, so no run is lost); "
+                         "give a directory you can write to", 2)
 
     if args.model == "two-neuron":
         model, about = two_neuron(args.seed), "two-neuron model Output = w1·input + b1"
@@ -119,15 +125,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: the mean cost went UP, from {first.loss:.4g} before training to {last.loss:.4g}: "
               f"the learning rate is probably too large; try --lr {args.lr / 10:g}", file=sys.stderr)
 
-    stem = run_name(args, data)
-    png, model_file = out / f"{stem}.png", out / f"{stem}.json"
     replaced = [str(f) for f in (png, model_file) if f.exists()]
     try:  # the model and its figure together: a full disk leaves both old files, never a mix
         figure = render_figure(plot(history, data, f"{about}, {source}; SGD with α = {args.lr!r}, one sample "
                                                    f"per iteration, seed {args.seed}"), png, dpi=110)
         write_together([(model_file, model_text(model)), (png, figure)])
     except (OSError, ValueError) as e:
-        return _fail(f"cannot write to {out}: {e}")
+        return _fail(f"{said(e)}; nothing was written (the model and the figure go together)")
     print(f"figure: {png}\nmodel:  {model_file}   (load it with micrograd_ws.load({str(model_file)!r}))")
     if replaced:
         same = "the same settings give the same numbers" if args.data is None else \
@@ -176,10 +180,10 @@ def run_name(args: argparse.Namespace, data) -> str:
     return re.sub(r"[^\w.-]+", "_", "-".join(parts))[:100] + "-" + digest
 
 
-def _unwritable(path: str) -> str:
-    """Why the page could not be written at ``path`` ('' if it can): a file is really created there and removed."""
+def _unwritable(path: str, example: str = "model.json") -> str:
+    """Why a file could not be written at ``path`` ('' if it can): a file is really created there and removed."""
     try:
-        check_writable(path)
+        check_writable(path, example)
     except OSError as e:
         return e.strerror or str(e)
     except ValueError as e:  # UnsafeTargetError too: a pipe, a link loop, hard links

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             directory = os.path.dirname(path)
             if directory and not os.path.exists(directory) and directory == DEFAULT_OUT:
                 os.makedirs(directory, exist_ok=True)
-            check_writable(path)
+            check_writable(path, example="worksheet.html")
         write_together([(out, worksheet_html(seed, hidden=args.hidden)),  # both or neither
                         (key, worksheet_html(seed, hidden=args.hidden, key=True))])
     except (OSError, ValueError) as e:

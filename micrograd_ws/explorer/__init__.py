@@ -364,7 +364,7 @@ class Explorer:
     def save(self, path: Union[str, Path]) -> Path:
         """Write the page (atomically: never a half-written file); returns its path."""
         p = Path(path)
-        write_atomic(p, self.html)
+        write_atomic(p, self.html, example="explorer.html")
         return p
 
     def _repr_html_(self) -> str:
