@@ -136,7 +136,7 @@ def train(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, lr: 
                 it = len(history.losses)
                 if history.losses and (it % 100 == 0 or it == bar.total):
                     recent = history.losses[-100:]
-                    bar.set_postfix_str(f"C≈{sum(recent) / len(recent):.4g}", refresh=False)
+                    bar.set_postfix_str(f"C≈{sum(recent) / len(recent):.4g} over the last {len(recent)}", refresh=False)
     finally:
         if bar is not None:
             bar.update(len(history.losses) - bar.n)  # the iterations done, also when one failed
@@ -470,8 +470,8 @@ class _OneLine:
 
     def close(self) -> None:
         done = "" if self.n == self.total else f" of {self.total} (stopped)"
-        print(f"training: {self.n} iterations{done} in {time.perf_counter() - self.start:.1f} s"
-              + (f", {self.postfix} over the last 100" if self.postfix else ""), flush=True)  # a summary: stdout
+        print(f"training: {self.n} iteration{'' if self.n == 1 else 's'}{done} in {time.perf_counter() - self.start:.1f} s"
+              + (f", {self.postfix}" if self.postfix else ""), flush=True)  # a summary: stdout
 
 
 def require(*modules: str) -> None:
