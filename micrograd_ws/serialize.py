@@ -233,8 +233,16 @@ class _Budget:
         return doc
 
 
+#: the first bytes of files a model file is mistaken for, and what to call them
+_BINARY = {b"\x89PNG": "a PNG image (train writes the figure beside the model: the model is the .json)",
+           b"%PDF": "a PDF document", b"PK\x03\x04": "a zip archive", b"\xff\xd8\xff": "a JPEG image"}
+
+
 def _parse(raw: bytes) -> object:
     """The JSON document of a model file, refused early when it holds more than its sizes allow."""
+    kind = next((what for magic, what in _BINARY.items() if raw.startswith(magic)), None)
+    if kind is not None or b"\0" in raw[:4096]:  # (not text: said so, before its bytes are counted as JSON's)
+        raise ModelFileError(f"not a JSON model file: it is {kind or 'binary, not text'}")
     budget = _Budget(raw)
     text = raw.decode("utf-8")
     del raw  # the text replaces the bytes: about 2× the file size at the peak, not 3×

@@ -166,7 +166,10 @@ def test_every_truncation_of_a_model_file_is_refused(tmp_path):
 
 @pytest.mark.parametrize("content, words", [
     (b"", "not valid JSON"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "it is a PNG image"),
+    (b"\x89PNG\r\n\x1a\n" + b"[" * 5000, r"it is a PNG image \(train writes the figure beside the model: the model is the \.json\)"),
+    (b"\xc3\x28 not UTF-8", "not UTF-8"),
+    (b"ab\x00" + b"[" * 5000, "it is binary, not text"),
     (b"[" * 100_000, "nested too deeply|not valid JSON|far more than a model file"),
     (b'{"format": "micrograd_ws.MLP", "version": 1', "not valid JSON"),
     (b"null", "not a micrograd_ws model file"),
