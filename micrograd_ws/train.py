@@ -57,6 +57,10 @@ _GRID = 200  # points at which the fit is drawn
 #: net's forward pass takes about 2 ms, so 100,000 samples cost over 3 minutes per snapshot.
 MAX_SAMPLES = 100_000
 
+#: The longest run ``train`` (the command) takes: every iteration's cost is kept for the figure,
+#: about 32 bytes each, and the h = 100 net takes about 1 ms an iteration (a million: 17 minutes).
+MAX_ITERS = 1_000_000
+
 
 @dataclass
 class Snapshot:

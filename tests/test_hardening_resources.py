@@ -228,6 +228,7 @@ def test_explain_on_exponentially_many_long_paths_answers_in_bounded_memory():
     (["graphs", "--hidden", "100000"], "from 1 to 1000"),
     (["train", "--samples", str(10**8)], "from 2 to 100000"),
     (["train", "--samples", "1"], "from 2 to 100000"),  # (a line through one point: refused by the option itself)
+    (["train", "--iters", "100,100000000"], "up to 1,000,000"),  # (10⁸ costs kept: gigabytes)
 ])
 def test_command_line_caps_are_refused_with_the_range(argv, words, capsys):
     from micrograd_ws.cli import main

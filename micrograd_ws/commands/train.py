@@ -19,7 +19,7 @@ from ..files import check_writable, render_figure, write_together
 from ..handout import ALPHA, HIDDEN, TRAINING_ITERS
 from ..nn import two_hidden_layers, two_neuron
 from ..serialize import model_text
-from ..train import (MAX_REPLAY_NUMBERS, MAX_SAMPLES, TrainingDiverged, plot, replay_iterations, require, schedule,
+from ..train import (MAX_ITERS, MAX_REPLAY_NUMBERS, MAX_SAMPLES, TrainingDiverged, plot, replay_iterations, require, schedule,
                      summary, train)
 from .common import DEFAULT_OUT, MAX_HIDDEN, positive_number, said, whole_number
 
@@ -29,11 +29,11 @@ __all__ = ["add_arguments", "run", "run_name", "iteration_counts"]
 def iteration_counts(text: str) -> list[int]:
     """The ``--iters`` argument type: ``100,500,1000,5000`` as a sorted schedule."""
     try:
-        return schedule(whole_number(1)(part.strip()) for part in text.split(","))
+        return schedule(whole_number(1, MAX_ITERS)(part.strip()) for part in text.split(","))
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"expected positive iteration counts separated by commas, such as 100,500,1000,5000; got {text!r}"
-        ) from None
+            f"expected positive iteration counts up to {MAX_ITERS:,} separated by commas, such as 100,500,1000,5000 "
+            f"(every iteration's cost is kept for the figure); got {text!r}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
