@@ -457,7 +457,9 @@ class Diagnoser:
                     for j in range(n):
                         v = next((val for kk, _, _, val in alts[j][k] if kk == key), None)
                         total.append(products[j] if v is None else others(j, k) * v)
-                    rank = _BASE_RANK[kind]
+                    # (a tie in kind goes to the factor nearer the weight, the one multiplied last: with
+                    # i = 2, ∂C/∂O typed again for ∂C/∂w1 is ·i forgotten rather than the 2 of 2(O − O_des))
+                    rank = _BASE_RANK[kind] + 0.01 * (length - 1 - k)
                     if names[k] != paths[0][k].symbol:  # varies over j: say it is in every term
                         detail = _every_term(detail, names[k], paths[0][k].symbol)
                         rank += 0.2  # the same slip h times is less likely than once in a shared factor

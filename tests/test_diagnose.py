@@ -184,3 +184,13 @@ def test_a_star_import_gives_diagnose_and_every_other_public_function_of_the_pac
               if not n.startswith("_") and not isinstance(v, types.ModuleType)]
     assert "diagnose" in namespace
     assert [n for n in public if n not in namespace] == []
+
+
+def test_a_tie_between_two_left_out_factors_names_the_one_nearer_the_weight():
+    # at i = 2, ∂C/∂O typed again for ∂C/∂w1 is both "·i left out" and "the 2 of 2(O − O_des) left out":
+    # the learner who just answered ∂C/∂O most likely forgot the new factor, ∂O/∂w1 = i
+    net = two_neuron(seed=0)
+    C = squared_error(net(2.0), 1.0)
+    C.backward()
+    d = diagnose(C, "w1", C.parents[0].grad)
+    assert not d.right and d.factor == "∂O/∂w1" and "∂O/∂w1 = i left out" in d.message
