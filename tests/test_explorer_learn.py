@@ -283,6 +283,11 @@ def test_nudge_w1_on_two_neuron_predicted_and_actual(browser, dot, tmp_path):
     page.page.keyboard.press("n")
     out = page.page.locator("#nudge-out").text_content()
     assert out.startswith("w1 = ") and "predicted" in out and "actual" in out
+    r = page.js("explorer.nudge('b1', -0.5)")  # a scripted nudge shows in the panel too, the slider with it
+    assert page.page.locator("#nudge-out").text_content().startswith(f"b1 = {r['w']:.7g},  Δw = -0.5")
+    assert page.js("Number(document.getElementById('nudge-slider').value)") == -0.5
+    page.page.locator("#nudge-dw").fill("0.25")  # Δw typed: the slider follows
+    assert page.js("Number(document.getElementById('nudge-slider').value)") == 0.25
     sgd = page.js("explorer.sgdStep()")
     for label, p in net.named_parameters():
         p.data -= 0.01 * grads[label]

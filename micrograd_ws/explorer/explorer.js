@@ -737,11 +737,17 @@
     if (model) for (const k of model.params) out[D.names[k]] = D.data[k];
     return out;
   }
+  function nudgeShown(name, dw) {  // the scripted nudge: its numbers, and the panel showing them
+    const r = nudge(name, dw);
+    if (!r.error) { $("nudge-name").value = name; $("nudge-dw").value = String(dw); renderNudge(); }
+    return r;
+  }
   function renderNudge() {
     const box = $("nudge-out");
     if (!model) { box.textContent = nudgeUnavailable(); return null; }
     const name = $("nudge-name").value.trim(), dw = parseAnswer($("nudge-dw").value);
     if (dw === null) { box.textContent = "Type Δw as a number, e.g. 0.01 or -1/8."; return null; }
+    if (document.activeElement !== $("nudge-slider")) $("nudge-slider").value = String(Math.max(-1, Math.min(1, dw)));  // (Δw typed: the slider follows)
     const r = nudge(name, dw);
     if (r.error) { box.textContent = r.error; drawNudge(null); return r; }
     // one line each on a 1280-wide projector: Δw as typed, C(w + Δw) and C(w) as the page computed them
@@ -956,7 +962,7 @@
     goto, step: stepOrAsk, back: () => goto(S.k - 1), select, play, pause, showView,
     stepLayer, backLayer, gotoStop, backward: gotoBackward, gotoParam, grain: setGrain, present, params,
     get playingFirstPass() { return !!S.auto; }, get sgdSteps() { return G.s; }, sgdReset,
-    mode: setMode, answer, hint, factor: askFactor, skipDead, nudge, sgdStep, forward: forwardWith,
+    mode: setMode, answer, hint, factor: askFactor, skipDead, nudge: nudgeShown, sgdStep, forward: forwardWith,
     goto_iteration: (k, param) => { if (L.mode !== "replay" && D.replay) setMode("replay"); return gotoIteration(k, param); },
     get iterations() { return D.replay ? D.replay.moments.map((m) => m.it) : []; },
     score: () => ({ right: L.right, answered: L.answered, skipped: L.skipped, text: $("learn-score").textContent }),
