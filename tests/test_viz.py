@@ -548,3 +548,14 @@ def test_cli_draws_one_of_each_kind_past_max_params(tmp_path, capsys):
            "(w1[0], b1[0], w2[0][0], b2[0], w3[0], b3)" in said
     assert sorted(p.name for p in tmp_path.glob("*.dot")) == sorted(
         ["w1_0.dot", "b1_0.dot", "w2_0_0.dot", "b2_0.dot", "w3_0.dot", "b3.dot"])
+
+
+def test_cli_out_that_is_a_file_is_named_with_the_fix(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("notes")
+    assert main(["graphs", "--model", "two-neuron", "--format", "dot", "--out", str(afile)]) == 1
+    assert capsys.readouterr().err == (f"micrograd-ws graphs: error: --out {afile} is a file; give a directory for "
+                                       "the pictures and their index.html\n")
+    assert main(["graphs", "--model", "two-neuron", "--format", "dot", "--out", str(afile / "sub")]) == 1
+    assert "a folder on its way is a file" in capsys.readouterr().err
+    assert afile.read_text() == "notes"

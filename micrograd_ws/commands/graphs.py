@@ -72,6 +72,12 @@ def run(args) -> int:
                              title=title)
     except (DotNotFoundError, DotTimeoutError, ImportError) as e:
         return _fail(str(e), 1)
+    except FileExistsError:  # (out.mkdir: a file where the folder goes)
+        return _fail(f"--out {args.out} is a file; give a directory for the pictures and their index.html", 1)
+    except NotADirectoryError:  # (a file on the way to it)
+        return _fail(f"--out {args.out}: a folder on its way is a file; give a directory for the pictures", 1)
+    except PermissionError as e:
+        return _fail(f"cannot write to {args.out}: {e.strerror or e}; give a directory you can write to", 1)
     except (OSError, ValueError) as e:  # ValueError: UnsafeTargetError (a pipe where a file goes), a NUL byte
         return _fail(f"cannot write to {args.out}: {e.strerror if isinstance(e, OSError) and e.strerror else e}", 1)
     n = len(params)
