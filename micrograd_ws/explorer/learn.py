@@ -135,9 +135,9 @@ def add_diagnoses(C: Value, steps: list[dict], graph: Graph, picked: Iterable[in
     >>> g = Graph(C); steps = predict_steps(C, g, [g.position[C], g.position[C.parents[0]]], [v.grad for v in g.order])
     >>> add_diagnoses(C, steps, g)
     >>> [(c["kind"], c["factor"]) for c in steps[1]["asks"][0]["diag"]][:2]   # ∂C/∂w1 = 2(O − O_des) · i
-    [('sign', '∂C/∂O'), ('missing factor', '∂C/∂O')]
-    >>> print(steps[1]["asks"][0]["diag"][1]["message"])
-    missing factor ∂C/∂O: it looks like the 2 of ∂C/∂O = 2(O − O_des) left out.
+    [('sign', '∂C/∂O'), ('missing factor', '∂O/∂w1')]
+    >>> print(steps[1]["asks"][0]["diag"][1]["message"])  # (at i = 2, also the 2 of 2(O − O_des): the later factor is named)
+    missing factor ∂O/∂w1: it looks like ∂O/∂w1 = i left out.
     """
     dx = Diagnoser(C)
     order = graph.order
