@@ -410,6 +410,26 @@ def test_explore_cli_refuses_bad_options_in_one_line(argv, words, tmp_path, caps
     assert list(tmp_path.iterdir()) == []
 
 
+def test_explore_a_model_file_its_errors_name_the_file(tmp_path, capsys):
+    net = mw.two_neuron(seed=0)
+    good = tmp_path / "model.json"
+    net.save(good)
+    page = tmp_path / "page.html"
+    assert cli_main(["explore", "--model-file", str(good), "--out", str(page)]) == 0
+    assert "<html" in page.read_text()[:200].lower()
+    capsys.readouterr()
+    assert cli_main(["explore", "--model-file", str(tmp_path / "none.json"), "--out", str(page)]) == 2
+    assert "--model-file: " in capsys.readouterr().err
+    net.w1.data = 1e300  # trained too far: at --x 0.5 the cost overflows, because of the file's numbers
+    huge = tmp_path / "huge.json"
+    net.save(huge)
+    assert cli_main(["explore", "--model-file", str(huge), "--out", str(tmp_path / "p2.html")]) == 2
+    err = capsys.readouterr().err
+    assert f"--model-file {huge} at --x 0.5, --y 1: " in err and "the model's weights are too large" in err
+    assert "choose inputs of a usual size" not in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "p2.html").exists()
+
+
 # --- 17. Ctrl-C while the command starts ------------------------------------------------------------
 
 _STARTING = r"""

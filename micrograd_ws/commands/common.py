@@ -90,6 +90,10 @@ def handout_cost(args: argparse.Namespace, default_hidden: int):
         C = squared_error(O, args.y)
         C.backward()
     except (ArithmeticError, ValueError) as e:
+        if getattr(args, "model_file", None):  # the file's numbers, not the inputs, are the likely cause
+            raise UsageError(f"--model-file {args.model_file} at --x {args.x:g}, --y {args.y:g}: {str(e).rstrip('.')}; "
+                             "the model's weights are too large for this input: train it again with a smaller --lr, "
+                             "or choose a smaller --x") from None
         raise UsageError(f"--x {args.x:g}, --y {args.y:g}: {str(e).rstrip('.')}; choose inputs of a usual size "
                          "(the handout's are 0.5 and 1.0)") from None
     return net, O, C
