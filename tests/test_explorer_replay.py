@@ -4,6 +4,7 @@ The default run replays the handout's h = 100 net over a short schedule (100, 50
 CI's budget; benchmarks/replay_page.py measures the full 100/500/1000/5000 run (size, frame
 times while scrubbing).
 """
+import contextlib
 import math
 import os
 import re
@@ -182,30 +183,10 @@ sys.exit(micrograd_ws.cli.main(sys.argv[1:]))
 """
 
 
-def test_explore_path_without_write_permission_refused_before_training(tmp_path):
-    """As a user hits it: a directory this user may only read (root may write anywhere)."""
-    base = Path(tempfile.mkdtemp(prefix="mgw-perm-"))  # not under tmp_path: pytest's folders are 0700
-    try:
-        base.chmod(0o755)
-        locked, free = base / "locked", base / "free"
-        locked.mkdir()
-        free.mkdir()
-        locked.chmod(0o555)
-        free.chmod(0o777)
-        out = free / "out"
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "HOME": str(free)}
-        r = subprocess.run([sys.executable, "-c", _AS_USER, *_train_argv(out, locked / "replay.html")],
-                           capture_output=True, text=True, env=env, cwd=free, timeout=120)
-        assert r.returncode == 2, r.stderr
-        assert r.stderr.startswith("micrograd-ws train: error: --explore: ") and "read-only" in r.stderr
-        assert "before training" in r.stderr
-        assert "Training" not in r.stdout and not out.exists() and os.listdir(locked) == []
-    finally:
-        shutil.rmtree(base)
-
-
-def test_an_out_directory_without_write_permission_is_refused_before_training(tmp_path):
-    """--out as --explore: a directory the user may only read is found out before the run, not after it."""
+@contextlib.contextmanager
+def _locked_and_free():
+    """Two directories for the user nobody: ``locked`` it may only read, ``free`` it may write (root may
+    write anywhere); not under tmp_path, whose folders are 0700.  Yields them and the command's env."""
     base = Path(tempfile.mkdtemp(prefix="mgw-perm-"))
     try:
         base.chmod(0o755)
@@ -214,7 +195,26 @@ def test_an_out_directory_without_write_permission_is_refused_before_training(tm
         free.mkdir()
         locked.chmod(0o555)
         free.chmod(0o777)
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "HOME": str(free)}
+        yield locked, free, {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "HOME": str(free)}
+    finally:
+        shutil.rmtree(base)
+
+
+def test_explore_path_without_write_permission_refused_before_training():
+    """As a user hits it: a directory this user may only read."""
+    with _locked_and_free() as (locked, free, env):
+        out = free / "out"
+        r = subprocess.run([sys.executable, "-c", _AS_USER, *_train_argv(out, locked / "replay.html")],
+                           capture_output=True, text=True, env=env, cwd=free, timeout=120)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.startswith("micrograd-ws train: error: --explore: ") and "read-only" in r.stderr
+        assert "before training" in r.stderr
+        assert "Training" not in r.stdout and not out.exists() and os.listdir(locked) == []
+
+
+def test_an_out_directory_without_write_permission_is_refused_before_training():
+    """--out as --explore: a directory the user may only read is found out before the run, not after it."""
+    with _locked_and_free() as (locked, free, env):
         argv = ["train", "--model", "two-neuron", "--iters", "10", "--out", str(locked)]
         as_user = _AS_USER.replace("import micrograd_ws.cli",  # (train asks for these first, as root)
                                    "import matplotlib.pyplot, tqdm\nimport micrograd_ws.cli")
@@ -223,8 +223,6 @@ def test_an_out_directory_without_write_permission_is_refused_before_training(tm
         assert r.returncode == 2, r.stderr
         assert r.stderr.startswith(f"micrograd-ws train: error: --out {locked}: ") and "before training" in r.stderr
         assert "[Errno" not in r.stderr and "Training" not in r.stdout and os.listdir(locked) == []
-    finally:
-        shutil.rmtree(base)
 
 
 @pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux's /sys")
