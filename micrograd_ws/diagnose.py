@@ -138,7 +138,8 @@ class Candidate:
 
     ``kind`` is one of :data:`KINDS`, ``factor`` the handout name of the factor concerned,
     ``detail`` what was changed (in words, no numbers), ``value`` the number that results,
-    ``rank`` the order of preference among candidates giving the same number.
+    ``rank`` the order of preference among candidates giving the same number, ``tie`` among
+    those of the same rank (lower first: the factor nearer the weight).
     """
 
     kind: str
@@ -146,6 +147,7 @@ class Candidate:
     detail: str
     value: float
     rank: float = 0.0
+    tie: int = 0
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "factor": self.factor, "detail": self.detail, "value": self.value}
@@ -457,13 +459,13 @@ class Diagnoser:
                     for j in range(n):
                         v = next((val for kk, _, _, val in alts[j][k] if kk == key), None)
                         total.append(products[j] if v is None else others(j, k) * v)
-                    # (a tie in kind goes to the factor nearer the weight, the one multiplied last: with
-                    # i = 2, ∂C/∂O typed again for ∂C/∂w1 is ·i forgotten rather than the 2 of 2(O − O_des))
-                    rank = _BASE_RANK[kind] + 0.01 * (length - 1 - k)
+                    rank = _BASE_RANK[kind]
                     if names[k] != paths[0][k].symbol:  # varies over j: say it is in every term
                         detail = _every_term(detail, names[k], paths[0][k].symbol)
                         rank += 0.2  # the same slip h times is less likely than once in a shared factor
-                    out.append(Candidate(kind, names[k], detail, math.fsum(total), rank))
+                    # (tie: the same number from two factors goes to the one nearer the weight, multiplied
+                    # last: at i = 2, ∂C/∂O typed again for ∂C/∂w1 is ·i forgotten, not the 2 of 2(O − O_des))
+                    out.append(Candidate(kind, names[k], detail, math.fsum(total), rank, length - 1 - k))
         # the change in one term of a sum
         if n > 1:
             for j in range(n):
@@ -600,7 +602,7 @@ class Diagnoser:
         truth, candidates, _, question = self.gradient(w)
         return {"question": question, "parameter": name(self.node(w)), "step": STEP, "scale": SCALE,
                 "right_cell": cell(truth),
-                "candidates": [dict(c.as_dict(), cell=cell(c.value), rank=c.rank) for c in candidates
+                "candidates": [dict(c.as_dict(), cell=cell(c.value), rank=c.rank, tie=c.tie) for c in candidates
                                if not same_number(c.value, truth)]}
 
 
@@ -660,7 +662,7 @@ def _verdict(question: str, x: float, truth: float, candidates: list[Candidate],
         exact_fits = [c for c in fits if abs(c.value - x) <= _EXACT * scale
                       or (digits and float(f"{c.value:.{digits}g}") == x)]
         pool = exact_fits or fits
-        best = min(pool, key=lambda c: (c.rank, abs(c.value - x)) if exact_fits else (abs(c.value - x), c.rank))
+        best = min(pool, key=lambda c: (c.rank, c.tie, abs(c.value - x)) if exact_fits else (abs(c.value - x), c.rank, c.tie))
         same = tuple(dict.fromkeys(c.factor for c in pool if c.factor is not None and c.kind == best.kind))
         msg = f"{question} = {_shown(answer)} is not right: it looks like {best.detail}. {_hint(best.factor)}"
         return Diagnosis(question, answer, False, best.kind, best.factor, msg.strip() + " (d.show() gives the product)",

@@ -100,6 +100,24 @@ def test_two_neuron_the_2_of_2_O_minus_O_des_lost_then_a_sign_flipped(browser, d
     page.clean()
 
 
+@pytest.mark.parametrize("x", [2.0, 2.002])
+def test_the_page_names_the_factor_python_names_when_two_factors_give_near_or_equal_numbers(browser, dot, tmp_path, x):
+    """At i = 2 "·i left out" and "the 2 of 2(O − O_des) left out" give the same number (the one nearer the
+    weight is named); at i = 2.002 they fall in neighbouring cells, and the exact one is named."""
+    path = _write(tmp_path, ["--model", "two-neuron", "--x", repr(x), "--y", "1"])
+    C, nodes = _engine(two_neuron(seed=0), x=x)
+    d = nodes["O"].data - 1.0
+    for typed in (2 * d, d * x):  # ∂C/∂O typed again (i left out); the 2 left out
+        page = Page(browser, path, size=(1440, 900)).ready()
+        _to(page, "w1", nodes)
+        r = page.js(f"explorer.answer({typed!r})")
+        mine = diagnose(C, "w1", typed)
+        assert (r["diagnosis"]["kind"], r["diagnosis"]["factor"]) == (mine.kind, mine.factor), (x, typed, r)
+        page.clean()
+    assert diagnose(C, "w1", 2 * d).factor == "∂O/∂w1"
+    assert diagnose(C, "w1", d * x).factor == ("∂O/∂w1" if x == 2.0 else "∂C/∂O")
+
+
 def test_h4_a_relu_gate_dropped_an_unknown_number_and_a_right_answer_that_counts(browser, dot, tmp_path):
     net = two_hidden_layers(hidden=4, seed=0)
     C, nodes = _engine(net)

@@ -164,7 +164,7 @@ def _candidates(dx: Diagnoser, v: Value, truth: float) -> list[dict]:
     """One question's candidates as the page uses them (see :func:`add_diagnoses`)."""
     data = dx.question_data(v)
     out, cells = [], set()
-    for c in sorted(data["candidates"], key=lambda c: c["rank"]):  # stable: the diagnoser's order among equals
+    for c in sorted(data["candidates"], key=lambda c: (c["rank"], c["tie"])):  # stable: the diagnoser's order among equals
         if _accepted(c["value"], truth) or c["cell"] in cells or (c["factor"] == "α" and v.parents):
             continue
         cells.add(c["cell"])
