@@ -124,8 +124,27 @@ def test_predict_mode_jumps_ask_before_they_reveal_and_escape_gives_the_keys_bac
     assert page.js("explorer.current().grads") == {}
     assert f"{dC_dO:.4g}" not in page.page.locator("body").inner_text()
     page.page.keyboard.press("Escape")  # out of the answer box: the page's keys work again
-    page.page.keyboard.press("End")
-    assert page.js("explorer.current().step") == page.js("explorer.steps")  # (End is an explicit jump: it shows)
+    page.page.keyboard.press("End")  # an explicit jump: it shows, and the question is no longer asked
+    assert page.js("explorer.current().step") == page.js("explorer.steps")
+    assert page.page.locator("#ask-form").is_hidden() and "not revealed yet" not in page.page.locator("#current").text_content()
+    page.page.keyboard.press("b")  # still open: asked again
+    assert page.page.locator("#ask-q").text_content() == "∂C/∂O = ?" and page.js("explorer.current().grads") == {}
+    for _ in range(5):  # every question shown: b goes to the backward pass's first step, as outside predict mode
+        if page.page.locator("#ask-form").is_visible():
+            page.page.locator("#ask-show").click()
+        else:
+            page.js("explorer.step()")
+    page.page.keyboard.press("Home")
+    page.page.keyboard.press("b")
+    assert page.js("explorer.current().step") == page.js("explorer.data.forward.length") + 1
+    assert page.page.locator("#ask-form").is_hidden()
+    page.clean()
+
+    page = Page(browser, path).ready()  # an SGD step in predict mode: its first pass plays, and stops at a question
+    page.page.keyboard.press("p")
+    page.js("explorer.sgdStep()")
+    page.page.wait_for_function("document.getElementById('ask-form').hidden === false", timeout=15000)
+    assert page.page.locator("#ask-q").text_content() == "∂C/∂O = ?" and page.js("explorer.current().grads") == {}
     page.clean()
 
     path = _write(tmp_path, ["--hidden", "3", "--x", "2", "--y", "1"])

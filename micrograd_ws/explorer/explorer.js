@@ -384,11 +384,13 @@
   }
   function goto(k) {
     k = Math.max(0, Math.min(STEPS, Math.round(Number(k)) || 0));
+    leaveQuestion(k);
     compute(k); render();
     return S.k;
   }
   function gotoStop(j) {
     if (j < 0 || j >= STOPS.length) return goto(j < 0 ? 0 : STEPS);
+    leaveQuestion(STOPS[j].k);
     computeStop(j); render();
     return S.k;
   }
@@ -400,7 +402,9 @@
   }
   function backLayer() { const j = S.stop >= 0 ? S.stop - 1 : prevStop(S.k); return j < 0 ? goto(0) : gotoStop(j); }
   function gotoBackward() {  // the backward pass: its first step (a layer: ∂C/∂O complete)
-    if (L.mode === "predict" && D.predict) { if (S.k > F && L.asked < 0) goto(F); toQuestion(); return S.k; }  // its first open question
+    if (L.mode === "predict" && D.predict) {  // its first question not answered yet (all answered: its first step)
+      for (let s = 0; s < B; s++) if (open(s).length) { L.asked = s; pose(); return S.k; }
+    }
     if (S.grain === "layer") { const j = STOPS.findIndex((st) => st.phase !== "forward"); if (j >= 0) return gotoStop(j); }
     return goto(F + 1);
   }
@@ -420,8 +424,8 @@
     stopAuto();
     if (!STOPS.length) return;
     gotoStop(0);
-    S.auto = setInterval(() => { if (S.stop < 0 || S.stop >= STOPS.length - 1) { stopAuto(); if (S.k < STEPS) goto(STEPS); return; }
-                                 gotoStop(S.stop + 1); }, D.autoplayMs || 700);
+    S.auto = setInterval(() => { if (S.stop < 0 || S.stop >= STOPS.length - 1) { stopAuto(); if (S.k < STEPS && !asksFirst(STEPS)) goto(STEPS); return; }
+                                 if (asksFirst(STOPS[S.stop + 1].k)) stopAuto(); else gotoStop(S.stop + 1); }, D.autoplayMs || 700);
   }
   function stopAuto() { if (S.auto) { clearInterval(S.auto); S.auto = null; } }
   function play() {
@@ -544,6 +548,12 @@
     if (L.asked >= 0) { renderPredict("Answer " + cur().q + " first (or press “show”)."); return true; }
     for (let s = Math.max(0, S.k - F); s < Math.min(B, k - F); s++) if (open(s).length) { L.asked = s; pose(); return true; }
     return false;
+  }
+  // a jump elsewhere (End, the slider, g, ←, the URL's #step) while a question is asked: it is no longer
+  // asked (it stays open: → or b asks it again); its numbers may now be in sight
+  function leaveQuestion(k) {
+    if (L.asked < 0 || k === F + L.asked) return;
+    L.asked = -1; $("ask-input").blur(); $("inspector").classList.remove("asking"); renderPredict("");
   }
   // → in predict mode: ask the next backward step's gradients before revealing it
   function stepOrAsk() {
