@@ -281,7 +281,7 @@ def write_together(items: list[tuple[PathLike, Union[str, bytes]]], *, encoding:
 
 def render_figure(figure, path: PathLike, **savefig_options) -> bytes:
     """A matplotlib figure rendered into memory in the format of ``path``'s suffix (checked first)."""
-    check_target(path)
+    check_target(path, example="figure.png")
     fmt = Path(os.fspath(path)).suffix.lstrip(".").lower() or "png"
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt, **savefig_options)
@@ -294,7 +294,7 @@ def write_figure(figure, path: PathLike, **savefig_options) -> Path:
     The format comes from the file name's suffix (``.png``, ``.svg``, ``.pdf``), as for
     ``figure.savefig(path)``; the file is checked before the (slow) rendering.
     """
-    return write_atomic(path, render_figure(figure, path, **savefig_options))
+    return write_atomic(path, render_figure(figure, path, **savefig_options), example="figure.png")
 
 
 def _named(e: OSError, given: Path, directory: Path) -> OSError:

@@ -81,7 +81,8 @@ class Progress:
 
     def save(self) -> None:
         if self.path:
-            write_atomic(self.path, json.dumps(self.as_json(), ensure_ascii=False, indent=1) + "\n")
+            write_atomic(self.path, json.dumps(self.as_json(), ensure_ascii=False, indent=1) + "\n",
+                         example="progress.json")
 
     # --- reading ------------------------------------------------------------------------------
     def solved(self) -> list[str]:

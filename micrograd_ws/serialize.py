@@ -240,11 +240,13 @@ _BINARY = {b"\x89PNG": "a PNG image (train writes the figure beside the model: t
 
 def _parse(raw: bytes) -> object:
     """The JSON document of a model file, refused early when it holds more than its sizes allow."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or raw[:2] in (b"{\0", b"\0{"):  # (Windows PowerShell's > writes it)
+        raise ModelFileError("the model file is UTF-16 text; save it as UTF-8 (as micrograd_ws writes it)")
     kind = next((what for magic, what in _BINARY.items() if raw.startswith(magic)), None)
     if kind is not None or b"\0" in raw[:4096]:  # (not text: said so, before its bytes are counted as JSON's)
         raise ModelFileError(f"not a JSON model file: it is {kind or 'binary, not text'}")
     budget = _Budget(raw)
-    text = raw.decode("utf-8")
+    text = raw.decode("utf-8-sig")  # (a byte-order mark, as some editors put first, is not the JSON's)
     del raw  # the text replaces the bytes: about 2× the file size at the peak, not 3×
     return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=budget.object,
                       parse_int=lambda t: budget.number(t, _parse_int),

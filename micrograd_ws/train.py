@@ -139,11 +139,12 @@ def train(model: MLP, data: Dataset, iters: Iterable[int] = TRAINING_ITERS, lr: 
                 bar.update(len(history.losses) - bar.n)
                 it = len(history.losses)
                 if history.losses and (it % 100 == 0 or it == bar.total):
-                    recent = history.losses[-100:]
-                    bar.set_postfix_str(f"C≈{sum(recent) / len(recent):.4g} over the last {len(recent)}", refresh=False)
+                    bar.set_postfix_str(_recent_cost(history.losses), refresh=False)
     finally:
         if bar is not None:
             bar.update(len(history.losses) - bar.n)  # the iterations done, also when one failed
+            if history.losses and bar.n < bar.total:  # stopped: the cost of the iterations it ran, not of the last hundred
+                bar.set_postfix_str(_recent_cost(history.losses), refresh=False)
             bar.close()
     return history
 
@@ -432,6 +433,18 @@ def plot(history: History, data: Dataset, title: str = "") -> Figure:
     if title:
         fig.suptitle(title, fontsize=11)
     return fig
+
+
+def _recent_cost(losses: list[float]) -> str:
+    """The progress bar's note: the mean cost of the last (up to) 100 iterations, saying over how many.
+
+    >>> _recent_cost([0.5]), _recent_cost([0.5, 0.25])
+    ('C = 0.5 at its one iteration', 'C≈0.375 over the last 2')
+    """
+    recent = losses[-100:]
+    if len(recent) == 1:
+        return f"C = {recent[0]:.4g} at its one iteration"
+    return f"C≈{sum(recent) / len(recent):.4g} over the last {len(recent)}"
 
 
 def _running_mean(xs: list[float], window: int, start: float) -> list[float]:

@@ -165,6 +165,17 @@ def test_explore_path_refused_before_training(tmp_path, capsys):
     assert "is a file, not a directory" in _refused(_train_argv(out, parent / "replay.html"), capsys, out)
 
 
+def test_a_replay_inside_the_out_train_makes_is_written(tmp_path, monkeypatch, capsys):
+    """--explore out/replay.html in a fresh folder: out is the default --out, which train makes."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--model", "two-neuron", "--iters", "10", "--explore", "out/replay.html"]) == 0
+    assert (tmp_path / "out" / "replay.html").is_file() and len(list((tmp_path / "out").glob("*.json"))) == 1
+    locked = tmp_path / "new" / "sub"  # inside an --out to be made, but not writable after all: refused, nothing left
+    assert main(["train", "--model", "two-neuron", "--iters", "10", "--out", str(locked),
+                 "--explore", str(locked) + "/r\0.html"]) == 2  # (a NUL: no file may be named so)
+    assert "--explore: " in capsys.readouterr().err and not (tmp_path / "new").exists()
+
+
 @pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux's /sys")
 def test_explore_path_on_a_kernel_file_system_refused_before_training(tmp_path, capsys):
     # os.access says yes to root here, and yet no file can be created: the check really creates one

@@ -428,6 +428,10 @@ def test_explore_a_model_file_its_errors_name_the_file(tmp_path, capsys):
     assert f"--model-file {huge} at --x 0.5, --y 1: " in err and "the model's weights are too large" in err
     assert "choose inputs of a usual size" not in err and len(err.splitlines()) == 1
     assert not (tmp_path / "p2.html").exists()
+    # a good model at an input too large: the input is named, not the file
+    assert cli_main(["explore", "--model-file", str(good), "--y", "1e300", "--out", str(tmp_path / "p3.html")]) == 2
+    err = capsys.readouterr().err
+    assert "--x 0.5, --y 1e+300: " in err and "choose inputs of a usual size" in err and "weights are too large" not in err
 
 
 # --- 17. Ctrl-C while the command starts ------------------------------------------------------------

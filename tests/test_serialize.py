@@ -170,6 +170,8 @@ def test_every_truncation_of_a_model_file_is_refused(tmp_path):
     (b"\x89PNG\r\n\x1a\n" + b"[" * 5000, r"it is a PNG image \(train writes the figure beside the model: the model is the \.json\)"),
     (b"\xc3\x28 not UTF-8", "not UTF-8"),
     (b"ab\x00" + b"[" * 5000, "it is binary, not text"),
+    ('{"format": 1}'.encode("utf-16"), "UTF-16 text; save it as UTF-8"),
+    ('{"format": 1}'.encode("utf-16-le"), "UTF-16 text; save it as UTF-8"),
     (b"[" * 100_000, "nested too deeply|not valid JSON|far more than a model file"),
     (b'{"format": "micrograd_ws.MLP", "version": 1', "not valid JSON"),
     (b"null", "not a micrograd_ws model file"),
@@ -402,3 +404,13 @@ def test_load_takes_the_net_and_a_few_times_its_file_and_the_cap_bounds_it(tmp_p
         tracemalloc.stop()
     assert peak <= itself + 6 * size, (peak, itself, size)
     assert serialize.MAX_BYTES * (itself + 6 * size) / size < 2**30
+
+
+def test_a_model_file_with_a_byte_order_mark_loads(tmp_path):
+    # an editor that saves UTF-8 with a BOM (Windows Notepad, some versions) keeps the file a model file
+    net = two_hidden_layers(hidden=2, seed=0)
+    path = tmp_path / "m.json"
+    net.save(path)
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load(bom).state_dict() == net.state_dict()

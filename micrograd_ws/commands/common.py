@@ -90,13 +90,22 @@ def handout_cost(args: argparse.Namespace, default_hidden: int):
         C = squared_error(O, args.y)
         C.backward()
     except (ArithmeticError, ValueError) as e:
-        if getattr(args, "model_file", None):  # the file's numbers, not the inputs, are the likely cause
+        if getattr(args, "model_file", None) and not _computes_at_the_handouts_inputs(net):  # the file's numbers
             raise UsageError(f"--model-file {args.model_file} at --x {args.x:g}, --y {args.y:g}: {str(e).rstrip('.')}; "
                              "the model's weights are too large for this input: train it again with a smaller --lr, "
                              "or choose a smaller --x") from None
         raise UsageError(f"--x {args.x:g}, --y {args.y:g}: {str(e).rstrip('.')}; choose inputs of a usual size "
                          "(the handout's are 0.5 and 1.0)") from None
     return net, O, C
+
+
+def _computes_at_the_handouts_inputs(net) -> bool:
+    """The net's C and gradients are finite at i = 0.5, O_des = 1 (else its own numbers are too large)."""
+    try:
+        squared_error(net(0.5), 1.0).backward()
+    except (ArithmeticError, ValueError):
+        return False
+    return True
 
 
 def _model_from_file(args: argparse.Namespace):

@@ -6,7 +6,9 @@ replay of the run (:func:`micrograd_ws.explore` of the run's history).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import os
 import re
 import sys
 import time
@@ -75,13 +77,16 @@ def run(args: argparse.Namespace) -> int:
                      f"{MAX_HIDDEN}", 2)
     if args.data is not None and args.samples is not None:
         return _fail("--samples applies to built-in targets; with --data every row of the file is a sample", 2)
-    if args.explore is not None and (why := _unwritable(args.explore, "replay.html")):
+    out = Path(args.out)
+    # a page inside --out (out/replay.html, the out train makes) is checked once --out is there
+    inside = args.explore is not None and os.path.abspath(os.path.dirname(args.explore) or ".") == os.path.abspath(out)
+    made = [d for d in (out, *out.parents) if not d.exists()]  # (made here, deepest first: taken back if the page cannot be written)
+    if args.explore is not None and not (inside and made) and (why := _unwritable(args.explore, "replay.html")):
         return _fail(f"--explore: {why} (checked before training, so no run is lost)", 2)
     try:
         require("matplotlib", "tqdm")
         data = (read_csv(args.data) if args.data is not None else
                 make_dataset(args.target or ("line" if args.model == "two-neuron" else "sin"), args.samples or 50))
-        out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         if len(data) > MAX_SAMPLES:
             raise DataError(f"{args.data} has {len(data):,} rows, more than the {MAX_SAMPLES:,} samples train "
@@ -98,6 +103,11 @@ def run(args: argparse.Namespace) -> int:
         if why := _unwritable(str(target)):
             return _fail(f"--out {args.out}: {why} (checked before training, so no run is lost); "
                          "give a directory you can write to", 2)
+    if inside and made and (why := _unwritable(args.explore, "replay.html")):
+        with contextlib.suppress(OSError):
+            for d in made:
+                d.rmdir()  # (empty: nothing was written)
+        return _fail(f"--explore: {why} (checked before training, so no run is lost)", 2)
 
     if args.model == "two-neuron":
         model, about = two_neuron(args.seed), "two-neuron model Output = w1·input + b1"
