@@ -199,7 +199,7 @@ def not_a_number(parents: Sequence, data: Sequence, error: Exception) -> Excepti
         except (TypeError, ValueError):
             bad = True
         if bad:
-            what = "None" if x is None else f"the {type(x).__name__} {reprlib.repr(x)}"  # (shortened: a page of text set as a weight)
+            what = "None" if x is None else f"the {type(x).__name__} {reprlib.repr(x)}"  # (shortened: a page of text)
             if v.label:
                 where = example = v.label
             else:  # by its place, as a Neuron names it

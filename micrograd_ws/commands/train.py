@@ -21,8 +21,8 @@ from ..files import check_writable, render_figure, write_together
 from ..handout import ALPHA, HIDDEN, TRAINING_ITERS
 from ..nn import two_hidden_layers, two_neuron
 from ..serialize import model_text
-from ..train import (MAX_ITERS, MAX_REPLAY_NUMBERS, MAX_SAMPLES, TrainingDiverged, plot, replay_iterations, require, schedule,
-                     summary, train)
+from ..train import (MAX_ITERS, MAX_REPLAY_NUMBERS, MAX_SAMPLES, TrainingDiverged, plot, replay_iterations, require,
+                     schedule, summary, train)
 from .common import DEFAULT_OUT, MAX_HIDDEN, positive_number, said, whole_number
 
 __all__ = ["add_arguments", "run", "run_name", "iteration_counts"]
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     # a page inside --out (out/replay.html, the out train makes) is checked once --out is there
     inside = args.explore is not None and os.path.abspath(os.path.dirname(args.explore) or ".") == os.path.abspath(out)
-    made = [d for d in (out, *out.parents) if not d.exists()]  # (made here, deepest first: taken back if the page cannot be written)
+    made = [d for d in (out, *out.parents) if not d.exists()]  # (made below, deepest first: taken back if refused)
     if args.explore is not None and not (inside and made) and (why := _unwritable(args.explore, "replay.html")):
         return _fail(f"--explore: {why} (checked before training, so no run is lost)", 2)
     try:
