@@ -23,6 +23,7 @@ from operator import add, mul
 from typing import Any
 
 from ..floats import add_up
+from ..safety import ctrl_c_held
 from ..stores import Store, WeightedSum
 from . import runtime
 from .errors import RunEagerly
@@ -43,7 +44,7 @@ def generate(prog: Program) -> None:
 
 #: What the generated code calls, by the names it calls them (underscored: apart from fn's names).
 _RUNTIME = {
-    "_Eager": RunEagerly, "_ready": runtime.lists_ready, "_to_float": runtime.as_gradient, "_hold": runtime.hold_interrupts,
+    "_Eager": RunEagerly, "_ready": runtime.lists_ready, "_to_float": runtime.as_gradient, "_hold": ctrl_c_held,
     "_mean": runtime.mean_of, "_user": runtime.user_op, "_dot": runtime.dot, "_accumulate": runtime.accumulate,
     "_accumulate_alive": runtime.accumulate_alive, "_gather": runtime.gather, "_row_grads": runtime.row_grads,
     "_total": runtime.total, "_new_rows": runtime.new_rows, "_new_column": runtime.new_column,

@@ -16,10 +16,9 @@ from ..engine import Value
 from ..floats import add_up
 from ..mode import enable_grad
 from .. import stores
-from ..safety import ctrl_c_held
 from .errors import ReplayError, RunEagerly
 
-__all__ = ["lists_ready", "mean_of", "user_op", "as_gradient", "hold_interrupts", "dot", "accumulate", "accumulate_alive",
+__all__ = ["lists_ready", "mean_of", "user_op", "as_gradient", "dot", "accumulate", "accumulate_alive",
            "gather", "row_grads", "total", "new_rows", "new_column", "write_rows"]
 
 
@@ -55,11 +54,6 @@ def user_op(name: str, *xs: float) -> tuple:
 def as_gradient(g: object) -> float:
     """backward(gradient)'s number, checked as eager checks it."""
     return to_float(g, "backward(gradient)")
-
-
-def hold_interrupts() -> ctrl_c_held:
-    """``with hold_interrupts():`` Ctrl-C waits for the block's end: the parameters are written all or none."""
-    return ctrl_c_held()
 
 
 def known_finite(ST: list, T: list) -> bool:
