@@ -123,8 +123,8 @@ def closure_op(v, data: object, children: Iterable, op: str) -> None:
         v.op = op
         v.parents = parents
         v.local_grads = (0.0,) * len(parents)  # until _backward is set, as micrograd's default passes nothing
-    else:  # under no_grad, as every op: a leaf
-        v.op = ""
+    else:  # under no_grad, as every op: a leaf (see mode.Unrecorded)
+        v.op = mode.UNRECORDED
         v.parents = v.local_grads = ()
 
 

@@ -60,8 +60,8 @@ def node(data: float, parents: tuple, local_grads: tuple, op: str) -> Value:
     v.data, v.grad, v.label, v._id, v._pass = data, 0.0, "", next_id(), None
     if not mode.threads_inside or mode.state.enabled:  # (mode.recording(), inlined: it runs per node)
         v.op, v.parents, v.local_grads = op, parents, local_grads
-    else:
-        v.op, v.parents, v.local_grads = "", (), ()
+    else:  # a leaf, whose op tells backward() that it was made inside no_grad()
+        v.op, v.parents, v.local_grads = mode.UNRECORDED, (), ()
     return v
 
 
@@ -211,8 +211,8 @@ class Value(MicrogradNames, PassHooks, Picklable):
             t.begin()
             for v in nodes:  # this pass's sums start from 0, the root's from the gradient asked for
                 v.grad = 0.0
-            if not nodes:
-                t.keep(self)
+            if not nodes:  # (a leaf root: refused if made inside no_grad(), mode.py)
+                t.keep(mode.recorded(self))
             self.grad = g
             for v in nodes:  # the chain rule, root first: each node passes its gradient on
                 if g := v.grad:  # (a zero gradient, behind a dead ReLU, passes nothing)

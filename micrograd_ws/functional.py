@@ -25,6 +25,7 @@ from .checks import describe, non_finite_grad, to_float
 from .compat import run_closures
 from .custom import local_derivative_values
 from .engine import EXTENSIONS, Value, topological_order
+from .mode import recorded
 
 __all__ = ["grad", "hessian", "hvp", "backward_create_graph", "GradFloat"]
 
@@ -139,7 +140,7 @@ def grad(output: Value, inputs: Value | Sequence[Value], create_graph: bool = Fa
     >>> grad(a * 2, [a, b], allow_unused=True)
     [2.0, 0.0]
     """
-    output = _output(output, "grad")
+    output = recorded(_output(output, "grad"), "grad")
     xs = _inputs(inputs, "grad(output, inputs)")
     order, grads = _gradients(output, 1.0, bool(create_graph))
     reached = set(order)
@@ -170,7 +171,7 @@ def backward_create_graph(root: Value, gradient: float = 1.0) -> None:
     >>> C.backward(create_graph=True); w.grad, w.grad_value.op        # accumulated: a sum
     (16.0, '+')
     """
-    order, grads = _gradients(root, gradient, True)
+    order, grads = _gradients(recorded(root), gradient, True)
     new = []
     for v in order:
         g = grads.get(v, 0.0)

@@ -16,7 +16,35 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "recording", "no_grad_entries", "state", "threads_inside"]
+__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "recording", "no_grad_entries", "state", "threads_inside",
+           "Unrecorded", "UNRECORDED", "recorded"]
+
+
+class Unrecorded(str):
+    """The ``op`` of a result made inside :func:`no_grad`: equal to ``''`` (a leaf's) everywhere,
+    told apart only by ``backward()``, which refuses to start from it (:func:`recorded`): it
+    has no graph to go back through, and a pass from it would silently reach no weight."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple:  # pickled and deep-copied as a plain leaf's op
+        return str, ("",)
+
+
+#: the one :class:`Unrecorded` op
+UNRECORDED = Unrecorded()
+
+
+def recorded(root, where: str = "backward"):
+    """``root``, refused as where a pass starts if it was made inside :func:`no_grad` (as PyTorch
+    refuses a tensor without ``grad_fn``): its gradient would be 1 and every weight's 0, silently."""
+    if root.op is UNRECORDED:
+        name = f"{root.label} = {root.data!r}" if root.label else f"Value({root.data!r})"
+        raise RuntimeError(
+            f"{where}: {name} was computed inside `with no_grad():`, which records no graph, so there is "
+            "nothing to go back through (no weight would get a gradient). Compute it outside no_grad() to "
+            "train; no_grad() is for evaluating")
+    return root
 
 
 class _GradMode(threading.local):

@@ -29,6 +29,7 @@ from typing import Iterator, Union
 from .checks import non_finite_grad, to_float
 from .compat import run_closures
 from .engine import EXTENSIONS, Value, pass_order, topological_order
+from .mode import recorded
 from .safety import Pass
 from .notation import name, num, partial, product
 from .paths import Edge
@@ -141,7 +142,7 @@ def backward_steps(root: Value, gradient: Union[int, float] = 1.0) -> Iterator[B
     """
     if not isinstance(root, Value):
         raise TypeError(f"backward_steps(root): root must be a Value (e.g. the cost C), got {type(root).__name__}")
-    return _steps(root, to_float(gradient, "backward_steps(gradient)"))
+    return _steps(recorded(root, "backward_steps"), to_float(gradient, "backward_steps(gradient)"))
 
 
 def _steps(root: Value, gradient: float) -> Iterator[BackwardStep]:

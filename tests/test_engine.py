@@ -1,5 +1,7 @@
 """The Value engine: each op, backward's semantics, depth, no_grad, bad input."""
+import copy
 import math
+import pickle
 import sys
 import threading
 
@@ -142,6 +144,31 @@ def test_no_grad_records_nothing_and_is_thread_local():
     assert is_grad_enabled()
     assert y.data == 7.0 and y.parents == () and y.op == ""
     assert seen == {"enabled": True, "parents": (w, seen["parents"][1])}
+
+
+def test_backward_from_a_cost_computed_inside_no_grad_is_refused_with_the_fix():
+    # a learner who wraps the whole step in no_grad() used to get C.grad = 1 and no weight's gradient, silently
+    from micrograd_ws import grad, two_hidden_layers
+    net = two_hidden_layers(3, seed=0)
+    with no_grad():
+        C = squared_error(net(2.0), 1.0)
+    for start, where in [(lambda: C.backward(), "backward"), (lambda: C.backward(create_graph=True), "backward"),
+                         (lambda: C.backward_steps(), "backward_steps"), (lambda: grad(C, net.parameters()), "grad")]:
+        with pytest.raises(RuntimeError, match=rf"^{where}: C = .* inside `with no_grad\(\):`.*outside no_grad\(\)"):
+            start()
+    assert C.grad == 0.0 and all(p.grad == 0.0 for p in net.parameters())
+    # a plain leaf still may be a pass's root, and a pass may run inside no_grad
+    w = Value(3.0)
+    w.backward()
+    assert w.grad == 1.0
+    C = squared_error(net(2.0), 1.0)
+    with no_grad():
+        C.backward()
+    assert any(p.grad for p in net.parameters())
+    # a copy or pickle of such a result is a plain leaf (only the live object remembers no_grad)
+    with no_grad():
+        y = w * 2
+    assert y.op == "" and type(pickle.loads(pickle.dumps(y)).op) is str and type(copy.deepcopy(y).op) is str
 
 
 def test_no_grad_restores_state_after_an_error():
