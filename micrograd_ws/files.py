@@ -47,7 +47,7 @@ import threading
 from pathlib import Path
 from typing import Union
 
-__all__ = ["write_atomic", "write_together", "write_figure", "render_figure", "read_regular", "check_target", "check_writable", "UnsafeTargetError",
+__all__ = ["write_atomic", "write_together", "write_figure", "render_figure", "figure_file", "read_regular", "check_target", "check_writable", "UnsafeTargetError",
            "quoted"]
 
 PathLike = Union[str, os.PathLike]
@@ -288,12 +288,24 @@ def render_figure(figure, path: PathLike, **savefig_options) -> bytes:
     return buffer.getvalue()
 
 
+def figure_file(path: PathLike) -> str:
+    """``path`` as ``figure.savefig(path)`` names it: without a suffix, ``.png`` is added (its format).
+
+    >>> figure_file("out/room"), figure_file("out/room.svg"), figure_file("out/")
+    ('out/room.png', 'out/room.svg', 'out/')
+    """
+    name = os.fspath(path)
+    return name if Path(name).suffix or name.endswith(("/", os.sep)) or not name else name + ".png"
+
+
 def write_figure(figure, path: PathLike, **savefig_options) -> Path:
     """Save a matplotlib figure atomically: rendered into memory, then :func:`write_atomic`.
 
     The format comes from the file name's suffix (``.png``, ``.svg``, ``.pdf``), as for
-    ``figure.savefig(path)``; the file is checked before the (slow) rendering.
+    ``figure.savefig(path)``, which adds ``.png`` to a name without one (:func:`figure_file`);
+    the file is checked before the (slow) rendering.  Returns the path written.
     """
+    path = figure_file(path)
     return write_atomic(path, render_figure(figure, path, **savefig_options), example="figure.png")
 
 

@@ -235,6 +235,13 @@ def test_progress_command_on_30_made_up_learners(tmp_path, capsys):
     assert all(name in out for name in names) and "Most common mistakes by factor" in out
     assert "∂C/∂O" in out and "skipped:" in out and "newer micrograd-ws" in out
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 20_000
+    # a name without a suffix: a PNG named .png, as matplotlib's savefig names it (it was written without one)
+    assert main(["progress", str(room), "--chart", str(tmp_path / "room-chart")]) == 0
+    assert f"chart: {tmp_path / 'room-chart.png'}" in capsys.readouterr().out
+    assert (tmp_path / "room-chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "room-chart").exists()
+    assert main(["progress", str(room), "--chart", str(tmp_path / "room.svg")]) == 0
+    assert b"<svg" in (tmp_path / "room.svg").read_bytes()[:400]
     assert main(["progress"]) == 2
     assert main(["progress", str(tmp_path / "nothing.json"), "--no-chart"]) == 1
     assert "no such file" in capsys.readouterr().err

@@ -432,6 +432,14 @@ def test_explore_a_model_file_its_errors_name_the_file(tmp_path, capsys):
     assert cli_main(["explore", "--model-file", str(good), "--y", "1e300", "--out", str(tmp_path / "p3.html")]) == 2
     err = capsys.readouterr().err
     assert "--x 0.5, --y 1e+300: " in err and "choose inputs of a usual size" in err and "weights are too large" not in err
+    # --seed seeds made weights; a file's are given: refused, not silently ignored (--seed 0 too: it was typed)
+    for seed in ("3", "0"):
+        assert cli_main(["explore", "--model-file", str(good), "--seed", seed, "--out", str(tmp_path / "p4.html")]) == 2
+        err = capsys.readouterr().err
+        assert "--model-file gives the net; --seed does not apply with it" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "p4.html").exists()
+    assert cli_main(["explore", "--model", "two-neuron", "--seed", "3", "--out", str(tmp_path / "p5.html")]) == 0
+    assert "(seed 3)" in (tmp_path / "p5.html").read_text()
 
 
 # --- 17. Ctrl-C while the command starts ------------------------------------------------------------

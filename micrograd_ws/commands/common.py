@@ -82,9 +82,9 @@ def handout_cost(args: argparse.Namespace, default_hidden: int):
     elif args.model == "two-neuron":
         if args.hidden is not None:
             raise UsageError("--hidden applies to --model mlp only (the two-neuron model has no hidden layer)")
-        net = two_neuron(seed=args.seed)
+        net = two_neuron(seed=args.seed or 0)
     else:
-        net = two_hidden_layers(hidden=args.hidden or default_hidden, seed=args.seed)
+        net = two_hidden_layers(hidden=args.hidden or default_hidden, seed=args.seed or 0)
     try:  # an input the net's numbers overflow at is a usage error, said in one line
         O = net(args.x)
         C = squared_error(O, args.y)
@@ -110,7 +110,8 @@ def _computes_at_the_handouts_inputs(net) -> bool:
 
 def _model_from_file(args: argparse.Namespace):
     """``--model-file``: a model saved by ``net.save`` (``train``, the lab's download), one input and one output."""
-    for flag, given in (("--hidden", args.hidden is not None), ("--model two-neuron", args.model == "two-neuron")):
+    for flag, given in (("--hidden", args.hidden is not None), ("--model two-neuron", args.model == "two-neuron"),
+                        ("--seed", getattr(args, "seed", None) is not None)):
         if given:
             raise UsageError(f"--model-file gives the net; {flag} does not apply with it")
     try:

@@ -27,7 +27,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--x", type=finite_number, default=DEFAULT_INPUT, help=f"the input i (default: {DEFAULT_INPUT})")
     parser.add_argument("--y", type=finite_number, default=DEFAULT_DESIRED,
                         help=f"the desired output O_des (default: {DEFAULT_DESIRED})")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the initial weights (default: 0; not with --model-file, whose weights are given)")
     parser.add_argument("--param", metavar="NAME", default=None,
                         help="a parameter to inspect first and to draw in the graph view, e.g. 'w2[3][7]'")
     parser.add_argument("--out", default=f"{DEFAULT_OUT}/explorer.html", metavar="FILE.html",
@@ -52,7 +53,7 @@ def run(args) -> int:
         net, _, C = handout_cost(args, default_hidden=100)
     except UsageError as e:
         return _fail(str(e))
-    made = f"from {args.model_file}" if args.model_file else f"(seed {args.seed})"
+    made = f"from {args.model_file}" if args.model_file else f"(seed {args.seed or 0})"
     title = f"{net.handout()} {made}: i = {args.x:g}, O_des = {args.y:g}"  # C shows once it is computed
     start = time.perf_counter()
     nodes = sum(1 for _ in net.parameters())

@@ -12,7 +12,7 @@ import glob
 import os
 import sys
 
-from ..files import check_writable
+from ..files import check_writable, figure_file
 from ..progress import room_chart, room_table, summarise
 from .common import DEFAULT_OUT, said, whole_number
 
@@ -22,7 +22,7 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="*", metavar="FILES", help="the learners' progress files, or folders of them")
     parser.add_argument("--chart", default=f"{DEFAULT_OUT}/progress.png", metavar="PATH",
-                        help=f"the chart to write, .png, .svg or .pdf (default: {DEFAULT_OUT}/progress.png)")
+                        help=f"the chart to write, .png, .svg or .pdf; .png if none (default: {DEFAULT_OUT}/progress.png)")
     parser.add_argument("--no-chart", action="store_true", help="print the table only (no matplotlib needed)")
     parser.add_argument("--top", type=whole_number(1, 50), default=10, metavar="N",
                         help="how many of the most common mistakes to list (default: 10)")
@@ -51,11 +51,12 @@ def run(args: argparse.Namespace) -> int:
     print(room_table(summary, args.top))
     if not args.no_chart:
         try:
-            directory = os.path.dirname(args.chart)
+            chart = figure_file(args.chart)  # (out/room is out/room.png, as matplotlib names it)
+            directory = os.path.dirname(chart)
             if directory == DEFAULT_OUT:
                 os.makedirs(directory, exist_ok=True)
-            check_writable(args.chart, example="progress.png")
-            written = room_chart(summary, args.chart, top=args.top)
+            check_writable(chart, example="progress.png")
+            written = room_chart(summary, chart, top=args.top)
         except (OSError, ValueError, ImportError) as e:
             print(f"micrograd-ws progress: no chart: {said(e)}", file=sys.stderr)
             return 1
