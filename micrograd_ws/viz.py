@@ -23,9 +23,10 @@ writes a file, and building one needs no ``dot`` program (rendering does).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
-import math
 import html
+import math
 import re
 import unicodedata
 from pathlib import Path
@@ -34,7 +35,7 @@ from urllib.parse import quote as url_quote
 
 from .engine import Value, topological_order
 from .explain import MAX_LISTED, Explanation, build_explanation, find_label
-from .files import quoted, write_atomic
+from .files import quoted, read_regular, write_atomic
 from .notation import exact, name, num, partial
 from .paths import Analysis, Edge
 
@@ -595,7 +596,9 @@ def render_grads(root: Value, params: Params, outdir: str | Path, format: str = 
     Each parameter gets ``NAME.dot`` (the DOT source) and, unless ``format='dot'``,
     ``NAME.svg`` / ``.png`` / ``.pdf`` rendered by Graphviz's ``dot``.  Without ``dot`` all
     sources and the gallery are still written, then :class:`DotNotFoundError` is raised.
-    ``title`` describes the model and data at the top of the gallery.
+    ``title`` describes the model and data at the top of the gallery.  The folder then shows this
+    call's pictures: those an earlier call wrote there (its ``index.html`` lists them) and this one
+    does not write again are removed; no other file in it is touched.
     """
     root = _check_value(root, "render_grads(root)")
     if format not in FORMATS:
@@ -603,6 +606,7 @@ def render_grads(root: Value, params: Params, outdir: str | Path, format: str = 
     named = _named(root, params)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
+    earlier = _earlier_pictures(out / "index.html")
     entries, taken, missing_dot = [], set(), False
     for label, w in named:
         g = draw_grad(root, w, show_zero_paths=show_zero_paths, max_terms=max_terms)
@@ -619,9 +623,34 @@ def render_grads(root: Value, params: Params, outdir: str | Path, format: str = 
         entries.append((label, w, g.caption, slug, source.name, picture.name))
     index = out / "index.html"
     write_atomic(index, _gallery(root, entries, "dot" if missing_dot else format, title, missing_dot))
+    _remove(out, earlier - {name for *_, source, picture in entries for name in (source, picture)})
     if missing_dot:
         raise DotNotFoundError(out / "*.dot")
     return index
+
+
+# A gallery lists the files it shows in a <meta> of its index.html, so that the next render_grads
+# into the same folder removes the ones it does not write again (another --only, --format or
+# net): the folder shows one run.  Only those: a file the gallery did not list is never touched.
+_LISTED = re.compile(r'<meta name="micrograd-ws-pictures" content="([^"]*)"/>')
+_PICTURE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.(?:dot|svg|png|pdf)")
+
+
+def _earlier_pictures(index: Path) -> set[str]:
+    """The pictures an earlier gallery's ``index.html`` listed (none if there is none, or not ours)."""
+    try:
+        found = _LISTED.search(read_regular(index, 1 << 24).decode("utf-8", "replace"))
+    except (OSError, ValueError):
+        return set()
+    return {n for n in html.unescape(found.group(1)).split() if _PICTURE.fullmatch(n)} if found else set()
+
+
+def _remove(out: Path, names: set[str]) -> None:
+    for n in names:
+        path = out / n
+        if path.is_file() and not path.is_symlink():
+            with contextlib.suppress(OSError):  # (a file that cannot go stays: nothing else depends on it)
+                path.unlink()
 
 
 def _gallery(root: Value, entries: list, format: str, title: str, missing_dot: bool = False) -> str:
@@ -664,6 +693,7 @@ def _gallery(root: Value, entries: list, format: str, title: str, missing_dot: b
 <html lang="en">
 <head>
 <meta charset="utf-8"/>
+<meta name="micrograd-ws-pictures" content="{e(' '.join(sorted({n for *_, a, b in entries for n in (a, b)})))}"/>
 <title>{heading}</title>
 <style>
 body {{ font-family: Helvetica, Arial, sans-serif; margin: 2em; color: #222; }}

@@ -483,6 +483,30 @@ def test_render_grads_takes_labels_as_draw_grad_does(tmp_path):
         render_grads(C, [3.0], tmp_path / "bad", format="dot")
 
 
+def test_a_second_gallery_in_the_same_folder_removes_the_pictures_it_does_not_draw_again(tmp_path, capsys):
+    out = tmp_path / "g"
+    assert main(["graphs", "--format", "dot", "--out", str(out), "--only", "b3,w1[0],w2[0][1]"]) == 0
+    (out / "notes.txt").write_text("mine")
+    (out / "w9.dot").write_text("not listed by the gallery: never removed")
+    capsys.readouterr()
+    assert main(["graphs", "--format", "dot", "--out", str(out), "--only", "b3"]) == 0
+    assert "removed 2 files an earlier run drew there" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["b3.dot", "index.html", "notes.txt", "w9.dot"]
+    root, links = gallery(out / "index.html")
+    assert all(not link.startswith("w1") for link in links)
+    # the library too; an index.html that is not a gallery's lists nothing, and nothing goes
+    net, O, C = handout_net(3, 2, 0.5, 1.0)
+    render_grads(C, ["b3", "w1[0]"], out, format="dot")
+    render_grads(C, ["w1[0]"], out, format="dot")
+    assert sorted(p.name for p in out.glob("*.dot")) == ["w1_0.dot", "w9.dot"]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "b3.dot").write_text("a file of the user's")
+    (other / "index.html").write_text('<p>b3.dot <meta name="description" content="b3.dot"/></p>')
+    render_grads(C, ["w1[0]"], other, format="dot")
+    assert (other / "b3.dot").read_text() == "a file of the user's"
+
+
 @pytest.mark.parametrize("argv, said", [(["--only", "b3"], "wrote 1 DOT source of ∂C/∂w"),
                                         (["--only", "b3,w1[0]"], "wrote 2 DOT sources of ∂C/∂w")])
 def test_cli_counts_what_it_wrote_in_good_english(tmp_path, capsys, argv, said):

@@ -4,6 +4,7 @@ The pictures are :mod:`micrograd_ws.viz` (:func:`~micrograd_ws.viz.render_grads`
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from ..files import quoted
@@ -67,6 +68,7 @@ def run(args) -> int:
         params = {s: params[s] for s in kinds}
     title = f"{net!r} (seed {args.seed}): i = {args.x:g}, O = {O.data:.6g}, O_des = {args.y:g}, C = {C.data:.6g}"
     print(title)
+    before = _files_in(args.out)
     try:
         index = render_grads(C, params, args.out, format=args.format, show_zero_paths=args.show_zero_paths,
                              title=title)
@@ -83,7 +85,18 @@ def run(args) -> int:
     n = len(params)
     what = "DOT source" if args.format == "dot" else f"{args.format.upper()} picture"
     print(f"wrote {n} {what}{'s' * (n != 1)} of ∂C/∂w to {args.out}; open {index}")
+    gone = len(before - _files_in(args.out))
+    if gone:
+        print(f"removed {gone} file{'s' * (gone != 1)} an earlier run drew there and this one does not (its index "
+              "listed them), so that the folder shows this run")
     return 0
+
+
+def _files_in(folder: str) -> set[str]:
+    try:
+        return set(os.listdir(folder))
+    except OSError:
+        return set()
 
 
 def _fail(msg: str, code: int = 2) -> int:
