@@ -204,7 +204,7 @@ class Value(MicrogradNames, PassHooks, Picklable):
         g = to_float(gradient, "backward(gradient)")
         if create_graph:
             return EXTENSIONS["create_graph"](self, g)
-        t = Pass()
+        t = Pass(self)  # (refused at once if a pass paused half-way holds what this one would reach)
         nodes = pass_order(self, t.stamp)
         run_closures(nodes)  # micrograd-style ops give their local derivatives now (compat.py)
         try:  # all or nothing: a failure or Ctrl-C leaves every leaf's grad as it was (safety.py)

@@ -26,6 +26,7 @@ from .compat import run_closures
 from .custom import local_derivative_values
 from .engine import EXTENSIONS, Value, topological_order
 from .mode import recorded
+from .safety import refuse_held
 
 __all__ = ["grad", "hessian", "hvp", "backward_create_graph", "GradFloat"]
 
@@ -171,6 +172,7 @@ def backward_create_graph(root: Value, gradient: float = 1.0) -> None:
     >>> C.backward(create_graph=True); w.grad, w.grad_value.op        # accumulated: a sum
     (16.0, '+')
     """
+    refuse_held(root)  # (a pass paused half-way, backward_steps, would find its sums replaced)
     order, grads = _gradients(recorded(root), gradient, True)
     new = []
     for v in order:

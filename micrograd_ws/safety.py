@@ -34,7 +34,7 @@ from operator import attrgetter
 
 from .checks import NumberLabel, accumulated_grad, held_by_open_pass, non_finite_grad
 
-__all__ = ["Pass", "PassHooks", "Stamp", "Interrupts", "ctrl_c_held"]
+__all__ = ["Pass", "PassHooks", "Stamp", "Interrupts", "ctrl_c_held", "refuse_held"]
 
 _isfinite = math.isfinite
 _grad = attrgetter("grad")
@@ -61,6 +61,28 @@ class PassHooks:
         return bool(self.parents)
 
 
+#: How many backward_steps() passes are open now, paused between two steps: while none is, no node
+#: or leaf can be held by another pass, and a pass starts without looking (:func:`refuse_held`).
+open_steps = 0
+
+
+def refuse_held(root) -> None:
+    """Raise if a pass paused half-way holds ``root`` or anything it depends on.  Looked for before
+    a new pass changes anything: found only when reached, it was too late, the new pass had
+    already reset the nodes it shares with the paused one (whose gradients then came out 0)."""
+    if not open_steps:
+        return
+    seen, stack = {root}, [root]
+    while stack:
+        v = stack.pop()
+        if (other := v._pass) is not None and not other.done:
+            raise held_by_open_pass(v)
+        for p in v.parents:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+
+
 class Stamp:
     """A pass's mark on the nodes it has set up (``Value._pass``); ``done`` once it is finished or undone."""
 
@@ -82,9 +104,14 @@ class Pass:
     (a ``with`` block would leave a gap: an interrupt can land between its end and ``__exit__``).
     """
 
-    __slots__ = ("stamp", "touched", "earlier", "parts", "before", "guard", "memo", "in_place")
+    __slots__ = ("stamp", "touched", "earlier", "parts", "before", "guard", "memo", "in_place", "stepwise")
 
-    def __init__(self, in_place: bool = False) -> None:
+    def __init__(self, root=None, in_place: bool = False) -> None:
+        """``root``: where the pass starts; refused here, before anything changes, if a pass paused
+        half-way (backward_steps) holds a node or leaf this one would reach (:func:`refuse_held`)."""
+        if open_steps and root is not None:
+            refuse_held(root)
+        self.stepwise = False
         self.stamp = Stamp()
         self.touched: list = []
         self.earlier: list[float] = []
@@ -98,7 +125,17 @@ class Pass:
         """Hold Ctrl-C to this pass's rules (the main thread only): call it first in the ``try``."""
         self.guard = Interrupts.install()
 
+    def begin_steps(self) -> None:
+        """A pass that pauses between its steps (backward_steps): counted open until it ends."""
+        global open_steps
+        self.stepwise = True
+        open_steps += 1
+
     def release(self) -> None:
+        global open_steps
+        if self.stepwise:  # (idempotent: counted once)
+            self.stepwise = False
+            open_steps -= 1
         if self.guard is not None:
             self.guard.release()  # (idempotent)
 

@@ -149,11 +149,12 @@ def _steps(root: Value, gradient: float) -> Iterator[BackwardStep]:
     """backward()'s pass (the same ``_chain`` at each node), yielding after each node.
 
     Every leaf is kept aside first, so that until the pass ends a leaf shows only this pass's part."""
-    t = Pass()
+    t = Pass(root)
     nodes = pass_order(root, t.stamp)
     earlier = [(v, v.grad) for v in nodes]  # to roll back an unfinished pass
     finished = False
     try:
+        t.begin_steps()  # (until it ends, another pass looks first for what this one holds)
         stamp = t.stamp
         for leaf in topological_order(root):
             if not leaf.parents and leaf._pass is not stamp:

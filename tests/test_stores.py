@@ -555,6 +555,34 @@ def test_a_pass_that_reaches_leaves_a_paused_stepped_pass_holds_is_refused_and_c
     assert bits(net) == bits(reference)
 
 
+@pytest.mark.parametrize("model", ["stores", "plain"])
+@pytest.mark.parametrize("again", ["C", "O", "C, create_graph"])
+def test_a_pass_over_the_very_graph_a_stepped_pass_is_paused_in_is_refused_before_it_changes_a_node(model, again):
+    # found by review: C.backward() while C.backward_steps() was paused was refused only when it reached
+    # a leaf, after it had set every node's grad to 0; the paused pass, finished as the message says,
+    # then gave 0 to w1, b1, w2 and b2, silently
+    net = two_hidden_layers(2, seed=0)
+    if model == "plain":
+        net = plain_copy(net)
+    reference = copy.deepcopy(net)
+    squared_error(reference(0.5), 1.0).backward()
+    O = net(0.5)
+    C = squared_error(O, 1.0)
+    steps = C.backward_steps()
+    shown = [next(steps) for _ in range(3)]
+    nodes = [(v, v.grad) for v in mw.topological_order(C) if v.parents]
+    with pytest.raises(RuntimeError, match=r"held by a backward_steps\(\) pass paused half-way.*steps.close\(\)"):
+        {"C": lambda: C.backward(), "O": lambda: O.backward(),
+         "C, create_graph": lambda: C.backward(create_graph=True)}[again]()
+    assert [(v, v.grad) for v in mw.topological_order(C) if v.parents] == nodes
+    for step in steps:
+        shown.append(step)
+    assert bits(net) == bits(reference) and len(shown) == len(nodes)
+    C.backward()  # once the paused pass has ended, nothing is held
+    squared_error(reference(0.5), 1.0).backward()
+    assert bits(net) == bits(reference)
+
+
 _OVERFLOWING = [0.5261835551682854, -0.4279095423370256, -0.21427516210875702, -0.05160223443965528,
                 0.6352208290876742, 1e308, -0.5070331193328776, -0.5007546384710998, -0.2285679306456423,
                 0.2813649980721692, -0.4616420128307441, -0.46460985417042955, 0.2896655043763431,
