@@ -59,7 +59,7 @@ from .notation import did_you_mean, exact, name, partial
 from .paths import Analysis, Edge, Graph, path_product
 
 __all__ = ["diagnose", "diagnose_factor", "Diagnosis", "Diagnoser", "Candidate", "KINDS", "TOLERANCE", "STEP",
-           "SCALE", "cell", "same_number", "as_number", "question_data"]
+           "SCALE", "cell", "same_number", "as_number", "question_data", "update_digits"]
 
 #: The kinds of answer :func:`diagnose` tells apart, in the order it prefers them when two
 #: mistakes give the same number.
@@ -583,6 +583,21 @@ class Diagnoser:
                          node.data + alpha * truth, 1.0)]
         right = node.data - alpha * truth
         d = _verdict(q, step, alpha * truth, own, lambda: f"{q} = {exact(right)}", shown=x)
+        digits, need = _significant(x), update_digits(node.data, right)
+        if not d.right and d.kind in ("arithmetic slip", "unknown") and 2 <= digits < need and x != node.data:
+            # too few digits to show the step (-0.8022 for -0.8 − 0.002243): compared as written
+            rounded = lambda v: float(f"{v:.{digits}g}") == x  # noqa: E731
+            if rounded(right):
+                return Diagnosis(q, x, False, "arithmetic slip", None,
+                                 f"{q} = {_shown(x)} agrees with the new value to the {digits} digits you wrote, but a "
+                                 f"new weight is checked on its step α·{question}, which they do not show: write it to "
+                                 f"{need} significant digits (the step to 4)", "too few digits to show the step", (),
+                                 d.show)
+            for c in sorted(own, key=lambda c: (c.rank, c.tie)):
+                if rounded(node.data - c.value):
+                    return Diagnosis(q, x, False, c.kind, c.factor, f"{q} = {_shown(x)} is not right: it looks like "
+                                     f"{c.detail}. {_hint(c.factor)} (d.show() gives the product)", c.detail,
+                                     (c.factor,), d.show)
         if d.right or d.kind not in ("arithmetic slip", "unknown") or alpha == 0:
             return d
         g = _verdict(question, step / alpha, truth, candidates, show)  # the gradient this update used
@@ -623,6 +638,19 @@ def _branch(paths: list[tuple[Edge, ...]]) -> int | None:
         if len({p[k].symbol for p in paths}) > 1:
             return k
     return None
+
+
+def update_digits(old: float, new: float) -> int:
+    """Significant digits that write ``new`` with its step from ``old`` (α·∂C/∂w, on which an update
+    is checked: :meth:`Diagnoser.diagnose_update`) to 4 significant digits.
+
+    >>> update_digits(-0.8, -0.802243), update_digits(0.5, 0.3), update_digits(0.5, 0.5)
+    (6, 4, 4)
+    """
+    step = old - new
+    if not step or not new:
+        return 4
+    return max(4, 4 + math.floor(math.log10(abs(new))) - math.floor(math.log10(abs(step))))
 
 
 def _significant(x: float) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import json
 
+from .diagnose import update_digits
 from .exercises import HandoutExercise
 from .explain import explain
 from .handout import ALPHA
@@ -63,10 +64,10 @@ section.model + section.model { break-before: page; }
 """
 
 
-def _blank(value: float | None, key: bool, wide: bool = False) -> str:
+def _blank(value: float | None, key: bool, wide: bool = False, digits: int = 4) -> str:
     cls = "blank" + (" wide" if wide else "")
     if key and value is not None:
-        return f'<span class="{cls} filled">{html.escape(num(value))}</span>'
+        return f'<span class="{cls} filled">{html.escape(num(value, digits))}</span>'
     return f'<span class="{cls}"></span>'
 
 
@@ -125,12 +126,16 @@ def _model(ex: HandoutExercise, title: str, key: bool) -> str:
             out.append(f'<div class="row term">sum of the {len(e.paths)} terms: {html.escape(q.id)} = '
                        f'{_blank(e.total, key, True)}</div>')
     out.append(f"<h3>③ Update weights &amp; biases (α = {ALPHA})</h3>")
+    out.append('<p class="note">A new weight is checked on its step α·∂C/∂w, which is small beside the weight: '
+               "write it with the digits that show the step to 4 significant digits (0.6 − 0.002243 = "
+               "0.597757, not 0.5978).</p>")
     for q in ex.questions:
         if q.kind == "update":
             w = ex.params[q.target]
             t = html.escape(q.target)
-            out.append(f'<div class="row">new {t} = {t} − α·∂C/∂{t} = {num(w.data)} − {ALPHA}·'
-                       f'{_blank(w.grad, key, True)} = {_blank(w.data - ALPHA * w.grad, key, True)}</div>')
+            new = w.data - ALPHA * w.grad
+            out.append(f'<div class="row">new {t} = {t} − α·∂C/∂{t} = {num(w.data)} − {ALPHA}·('
+                       f'{_blank(w.grad, key, True)}) = {_blank(new, key, True, update_digits(w.data, new))}</div>')
     out.append("</section>")
     return "\n".join(out)
 
@@ -165,7 +170,7 @@ def worksheet_html(seed, *, hidden: int = 2, key: bool = False) -> str:
 <body>
 {banner}<h1>Neural net from scratch, by hand</h1>
 <div class="meta">Seed “{who}” · the numbers are yours: the same seed gives the same sheet · write 4 significant
-digits · α = {ALPHA} · check your answers with <code>HandoutExercise(…, seed={first.seed!r}).check(…)</code></div>
+digits (a new weight: as many as show its step to 4) · α = {ALPHA} · check your answers with <code>HandoutExercise(…, seed={first.seed!r}).check(…)</code></div>
 {_model(first, "1. Two neurons: Output = w1·input + b1", key)}
 {_model(second, f"2. Two hidden layers of h = {hidden} ReLU neurons", key)}
 <script type="application/json" id="answer-checks">{html.escape(checks, quote=False)}</script>

@@ -247,6 +247,45 @@ def test_progress_command_on_30_made_up_learners(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("exercise", ["two_neuron", "two_hidden_layers"])
+def test_every_new_weight_the_key_prints_is_accepted_and_four_digits_too_few_are_named(exercise):
+    # found by review: the sheet asked for 4 significant digits and its key printed -0.8022 for
+    # -0.8 − 0.01·0.2243, which check() called an arithmetic slip (an update is checked on its step)
+    for seed in range(25):
+        ex = HandoutExercise(exercise, seed, **({"hidden": 2} if exercise != "two_neuron" else {}))
+        sheet = re.sub(r"<[^>]+>", "", worksheet_html(seed, key=True))
+        hashes = ex.key()
+        for q in [q for q in ex.questions if q.kind == "update"]:
+            printed = re.search(rf"^{re.escape(q.id)} = .* = (\S+)$", sheet, re.M)
+            if exercise == "two_neuron":  # (the sheet's part 1)
+                printed = re.search(rf"^{re.escape(q.id)} = .* = (\S+)$", sheet.split("2. Two hidden")[0], re.M)
+            if printed is None:
+                continue
+            written = float(printed.group(1))
+            assert ex.check(q.id, written).right, (seed, q.id, written)
+            assert check_with_key(hashes, q.id, written), (seed, q.id, written)
+            w, truth = ex.params[q.target].data, ex.truth(q)
+            step = w - truth
+            four = float(f"{truth:.4g}")
+            if step and abs((w - four) - step) > 2e-3 * abs(step):  # four digits do not show this step
+                d = ex.check(q.id, four)
+                assert not d.right and re.search(r"agrees with the new value to the [234] digits you wrote", d.message)
+                assert "significant digits (the step to 4)" in d.message and printed.group(1) not in d.message
+                assert len(printed.group(1).lstrip("-").replace(".", "").lstrip("0")) > 4
+
+
+def test_a_new_weight_off_by_a_sign_or_without_alpha_is_named_at_four_digits():
+    ex = HandoutExercise("two_hidden_layers", 1, hidden=2)
+    w, g = ex.params["w1[1]"].data, ex.params["w1[1]"].grad
+    assert g and abs(ALPHA * g) < 1e-2 * abs(w)  # a step small beside the weight
+    d = ex.check("new w1[1]", float(f"{w + ALPHA * g:.4g}"))  # the step added
+    assert (d.kind, d.factor) == ("sign", "α")
+    d = ex.check("new w1[1]", float(f"{w - g:.4g}"))  # α left out
+    assert (d.kind, d.factor) == ("missing factor", "α")
+    d = ex.check("new w1[1]", w)  # no update at all: not "agrees"
+    assert not d.right and "agrees" not in d.message
+
+
 def test_worksheet_command_writes_the_sheet_and_its_key(tmp_path, capsys):
     out = tmp_path / "sheet.html"
     assert main(["worksheet", "--seed", "ada", "--out", str(out)]) == 0
