@@ -138,7 +138,9 @@ def check_target(path: PathLike, example: str = "model.json") -> tuple[Path, Pat
 
     Raises :class:`UnsafeTargetError`, ``IsADirectoryError``, ``FileNotFoundError`` or
     ``ValueError`` naming ``path``, before anything is written; ``example``: the kind of file
-    name the fix suggests (a page is ``explorer.html``, not ``model.json``).
+    name the fix suggests (a page is ``explorer.html``, not ``model.json``).  A page (an
+    ``example`` ending in ``.html``) replaces only a page or an empty file: never a model, a
+    CSV or anything else that is not HTML (``--out`` given the command's own input).
     """
     text = os.fspath(path)
     if isinstance(text, bytes):
@@ -175,6 +177,10 @@ def check_target(path: PathLike, example: str = "model.json") -> tuple[Path, Pat
                 "a socket" if stat.S_ISSOCK(st.st_mode) else "a device or special file"
             raise UnsafeTargetError(f"{where}: it is {kind}, not a regular file, and writing would replace it; "
                                     "give an ordinary file name")
+        if example.endswith(".html") and st.st_size and not _is_page(real):
+            raise UnsafeTargetError(f"{where}: it holds something other than an HTML page ({_first_line(real)}), and "
+                                    f"writing the page would replace it; give the page a name of its own, such as "
+                                    f"{quoted(str(given.with_name(example)), 200)}")
         if st.st_nlink > 1:
             raise UnsafeTargetError(
                 f"{where}: the file has {st.st_nlink} hard links (other names for the same file); replacing it "
@@ -184,6 +190,28 @@ def check_target(path: PathLike, example: str = "model.json") -> tuple[Path, Pat
     if not directory.is_dir():
         raise FileNotFoundError(errno.ENOENT, f"{where}: the directory {quoted(str(directory), 200)} does not exist")
     return given, real
+
+
+_PAGE_STARTS = (b"<!doctype html", b"<html", b"<!--", b"<head", b"<meta")
+
+
+def _is_page(real: Path) -> bool:
+    """Does the file begin as an HTML page does?  (A page replaces a page, never a model or data file.)"""
+    try:
+        with open(real, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return True  # (unreadable: the write itself will say why)
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip().lower().startswith(_PAGE_STARTS)
+
+
+def _first_line(real: Path) -> str:
+    try:
+        with open(real, "rb") as f:
+            line = f.read(200).splitlines()[0] if f.peek(1) else b""
+    except (OSError, IndexError):
+        return "unreadable"
+    return f"it begins {quoted(line.decode('utf-8', 'replace'), 40)}"
 
 
 def check_writable(path: PathLike, example: str = "model.json") -> Path:

@@ -253,3 +253,37 @@ def test_closed_stdout_ends_every_command_quietly(tmp_path, command, closed):
         assert "rc=0" in done.stderr
     if command[0] != "walkthrough":
         assert any((tmp_path / "o").iterdir())
+
+
+# --- a page never replaces a model, a CSV or any file that is not a page ---------------------------
+
+def test_a_page_given_the_commands_own_input_or_any_other_file_refuses_and_keeps_it(tmp_path, capsys):
+    # found by review: explore --model-file m.json --out m.json replaced the model by the page, and
+    # train --data pts.csv --explore pts.csv the training data, each exiting 0
+    from micrograd_ws import explore
+    from micrograd_ws.cli import main
+    model, csv = tmp_path / "m.json", tmp_path / "pts.csv"
+    two_neuron(seed=0).save(model)
+    csv.write_text("x,y\n1,2\n3,4\n")
+    kept = {p: p.read_bytes() for p in (model, csv)}
+    runs = [["explore", "--model-file", str(model), "--out", str(model)],
+            ["train", "--data", str(csv), "--iters", "3", "--explore", str(csv), "--out", str(tmp_path / "o")],
+            ["worksheet", "--seed", "ada", "--out", str(tmp_path / "sheet.html"), "--key", str(model)],
+            ["lab", "--out", str(csv)]]
+    for argv in runs:
+        assert main(argv) != 0, argv
+        err = capsys.readouterr().err
+        assert "something other than an HTML page" in err and "Traceback" not in err, argv
+        assert "give the page a name of its own, such as" in err and ".html" in err
+        assert {p: p.read_bytes() for p in kept} == kept, argv
+    assert not (tmp_path / "o").exists() and not (tmp_path / "sheet.html").exists()  # (both or neither)
+    page = explore(squared_error(two_neuron(seed=0)(1.0), 2.0))
+    with pytest.raises(UnsafeTargetError, match=r"pts.csv.*it begins 'x,y'.*such as '.*explorer.html'"):
+        page.save(csv)
+    assert csv.read_bytes() == kept[csv]
+    # a page replaces a page (with a byte-order mark, or a comment first too) and an empty file
+    for start in ("", "<!DOCTYPE html><html></html>", "\ufeff\n  <html>", "<!-- saved --><p>"):
+        old = tmp_path / "old.html"
+        old.write_text(start, encoding="utf-8")
+        page.save(old)
+        assert old.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")

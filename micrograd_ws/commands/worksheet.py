@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
                 os.makedirs(directory, exist_ok=True)
             check_writable(path, example="worksheet.html")
         write_together([(out, worksheet_html(seed, hidden=args.hidden)),  # both or neither
-                        (key, worksheet_html(seed, hidden=args.hidden, key=True))])
+                        (key, worksheet_html(seed, hidden=args.hidden, key=True))], example="worksheet.html")
     except (OSError, ValueError) as e:
         print(f"micrograd-ws worksheet: {said(e)}", file=sys.stderr)
         return 1
