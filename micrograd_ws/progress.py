@@ -81,8 +81,28 @@ class Progress:
 
     def save(self) -> None:
         if self.path:
+            self._keep_theirs()
             write_atomic(self.path, json.dumps(self.as_json(), ensure_ascii=False, indent=1) + "\n",
                          example="progress.json")
+
+    def _keep_theirs(self) -> None:
+        """What another exercise object wrote to the same file since this one read it (two notebooks,
+        a notebook and a REPL) is kept: the file's attempts first, then this one's that it lacks."""
+        try:
+            theirs = load_progress(self.path)
+        except ProgressError:  # (none yet, or unreadable: this one's is written)
+            return
+        if (theirs.exercise, theirs.seed) != (self.exercise, self.seed):
+            return
+        left = Counter(_as_key(a) for a in theirs.attempts)
+        mine = []
+        for a in self.attempts:
+            if left[_as_key(a)]:
+                left[_as_key(a)] -= 1
+            else:
+                mine.append(a)
+        self.attempts = list(theirs.attempts) + mine
+        self.shown = list(dict.fromkeys(theirs.shown + self.shown))
 
     # --- reading ------------------------------------------------------------------------------
     def solved(self) -> list[str]:
@@ -107,6 +127,10 @@ class Progress:
 
     def mistakes(self) -> list[dict]:
         return [a for a in self.attempts if not a["right"]]
+
+
+def _as_key(attempt: dict) -> str:
+    return json.dumps(attempt, sort_keys=True, ensure_ascii=False)
 
 
 def _now() -> str:

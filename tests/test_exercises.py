@@ -219,6 +219,27 @@ def test_progress_files_from_another_version_or_edited_by_hand(tmp_path):
         load_progress(tmp_path / "missing.json")
 
 
+def test_two_exercise_objects_on_one_progress_file_lose_no_attempt(tmp_path):
+    # found by review: each wrote the whole file from the list it held since it opened it, so the
+    # attempts of a second notebook (or a REPL) on the same file were lost at the first one's next check
+    path = tmp_path / "p.json"
+    a = HandoutExercise("two_neuron", seed="zed", progress=path)
+    a.check("O", 1.0)
+    b = HandoutExercise("two_neuron", seed="zed", progress=path)
+    b.check("O", 2.0)
+    b.check("C", 3.0)
+    a.check("O", 4.0)
+    a.check("O", 4.0)  # the same answer twice: two attempts
+    b.show("C")
+    p = load_progress(path)
+    assert [(x["question"], x["answer"]) for x in p.attempts] == [("O", 1.0), ("O", 2.0), ("C", 3.0), ("O", 4.0),
+                                                                   ("O", 4.0)]
+    assert p.shown == ["C"] and not p.edited
+    other = HandoutExercise("two_neuron", seed="other", progress=tmp_path / "q.json")
+    other.check("O", 5.0)
+    assert [x["answer"] for x in load_progress(tmp_path / "q.json").attempts] == [5.0]
+
+
 # --- the commands --------------------------------------------------------------------------------
 
 def test_progress_command_on_30_made_up_learners(tmp_path, capsys):
