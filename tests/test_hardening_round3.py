@@ -480,3 +480,14 @@ def test_a_program_that_imports_micrograd_ws_keeps_pythons_ctrl_c():
     from micrograd_ws.startup import is_the_command
     assert is_the_command(["/usr/bin/micrograd-ws"], []) and is_the_command(["-m"], ["python3", "-m", "micrograd_ws"])
     assert not is_the_command(["train.py"], ["python3", "train.py"]) and not is_the_command(["-c"], ["python", "-c"])
+
+
+@pytest.mark.parametrize("written, value", [("-5e-1", "-0.5"), ("-1E-1", "-0.1"), ("-.25", "-0.25"), ("-2", "-2")])
+def test_a_negative_number_in_any_notation_is_a_value_not_an_option(tmp_path, capsys, written, value):
+    # found by review: Python 3.11's argparse read --x -5e-1 as an option ("expected one argument")
+    page = tmp_path / "p.html"
+    assert cli_main(["explore", "--model", "two-neuron", "--x", written, "--y", written, "--out", str(page)]) == 0
+    assert f"i = {float(value):g}, O_des = {float(value):g}" in page.read_text(encoding="utf-8")
+    with pytest.raises(SystemExit) as exit:  # (argparse's own refusal, by the option's type: a value)
+        cli_main(["explore", "--model", "two-neuron", "--x", "-inf", "--out", str(page)])
+    assert exit.value.code == 2 and "--x: expected a finite number, got '-inf'" in capsys.readouterr().err

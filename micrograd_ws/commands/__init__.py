@@ -8,6 +8,7 @@ argument types: :mod:`micrograd_ws.commands.common`.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from types import ModuleType
 from typing import Sequence
@@ -41,8 +42,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         finishing()
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, reading ``--x -5e-1`` and ``--x -inf`` as a value as it reads ``--x -0.5`` (Python
+    3.11's argparse took them for options: "expected one argument"); the commands' subparsers too."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^-(?:inf|infinity|nan)$",
+                                                   re.IGNORECASE)
+
+
 def _main(argv: Sequence[str] | None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="micrograd-ws", description="The workshop handout's neural net, executable and explorable."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
