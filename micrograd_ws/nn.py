@@ -290,6 +290,9 @@ class MLP(Module):
         nouts = list(nouts)
         if not nouts:
             raise ValueError("MLP(nin, nouts): nouts needs at least one layer width, e.g. [100, 100, 1]")
+        if isinstance(seed, int) and seed < 0:  # (random.Random(-5) is random.Random(5): two seeds, one net)
+            raise ValueError(f"MLP(..., seed={seed}): a seed is a whole number from 0; Python's random gives "
+                             f"{seed} the same weights as {-seed}")
         rng = random.Random(seed) if seed is not None else None
         sizes = [nin, *nouts]
         last = len(nouts) - 1

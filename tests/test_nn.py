@@ -218,3 +218,18 @@ def test_a_net_changed_after_a_forward_pass_and_pickled_is_followed_in_a_new_pro
             f"net = pickle.load(open({str(path)!r}, 'rb')); print(net([0.5, -0.7]).data.hex())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == expected.hex()
+
+
+def test_a_negative_seed_is_refused_where_it_would_give_the_positive_ones_net(capsys):
+    # found by review: random.Random(-5) is random.Random(5), so seed -5 silently gave seed 5's weights
+    # (and train wrote them under another file name)
+    from micrograd_ws.cli import main
+    with pytest.raises(ValueError, match=r"seed=-5\): a seed is a whole number from 0; .* -5 the same weights as 5"):
+        MLP(1, [3, 1], seed=-5)
+    with pytest.raises(ValueError, match="seed=-1"):
+        two_hidden_layers(2, seed=-1)
+    assert [p.data for p in MLP(1, [3, 1], seed=5).parameters()] != [p.data for p in MLP(1, [3, 1], seed=6).parameters()]
+    for command in (["explore", "--model", "two-neuron"], ["train", "--iters", "3"], ["graphs"], ["walkthrough"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--seed", "-1"])
+        assert "--seed: expected a whole number of at least 0, got '-1'" in capsys.readouterr().err

@@ -27,7 +27,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--x", type=finite_number, default=DEFAULT_INPUT, help=f"the input i (default: {DEFAULT_INPUT})")
     parser.add_argument("--y", type=finite_number, default=DEFAULT_DESIRED,
                         help=f"the desired output O_des (default: {DEFAULT_DESIRED})")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=whole_number(0), default=None,
                         help="seed of the initial weights (default: 0; not with --model-file, whose weights are given)")
     parser.add_argument("--param", metavar="NAME", default=None,
                         help="a parameter to inspect first and to draw in the graph view, e.g. 'w2[3][7]'")

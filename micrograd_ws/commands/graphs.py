@@ -31,7 +31,7 @@ def add_arguments(parser) -> None:
                         help=f"the input i (default: {DEFAULT_INPUT})")
     parser.add_argument("--y", type=finite_number, default=DEFAULT_DESIRED,
                         help=f"the desired output O_des (default: {DEFAULT_DESIRED})")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
+    parser.add_argument("--seed", type=whole_number(0), default=0, help="seed of the initial weights (default: 0)")
     parser.add_argument("--only", metavar="NAMES", default=None,
                         help="comma-separated parameter names to draw, e.g. 'w1[0],w2[0][0],b3' "
                              "(default: all, or one of each kind past --max-params)")

@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=whole_number(2, MAX_SAMPLES), metavar="N",
                         help="evenly spaced samples of a built-in target (default: 50; at most "
                              f"{MAX_SAMPLES:,}, because every snapshot runs the net on every sample)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=whole_number(0), default=0,
                         help="seeds the initial weights and the sample order (default: 0)")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                         help=f"where the figure and model go, named after the settings (default: {DEFAULT_OUT})")

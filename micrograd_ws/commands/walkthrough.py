@@ -20,7 +20,7 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=whole_number(1, 12), default=3, metavar="H",
                         help="neurons per hidden layer of the two-hidden-layer slides, 1 to 12 (default 3; the handout trains h = 100)")
-    parser.add_argument("--seed", type=int, default=2,
+    parser.add_argument("--seed", type=whole_number(0), default=2,
                         help="initial weights of the two-hidden-layer net (default 2: one ReLU off in each layer)")
     parser.add_argument("--no-pause", action="store_true",
                         help="print every slide without waiting (automatic when input is not a terminal)")
