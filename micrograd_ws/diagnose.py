@@ -118,6 +118,9 @@ def as_number(answer: object, what: str = "answer") -> float:
         x = float(answer)
     elif isinstance(answer, str):
         text = answer.strip().replace("−", "-").replace("–", "-").replace(" ", "")
+        if "_" in text:  # (float() reads 1_45 as 145: a digit grouping no learner means in an answer)
+            raise ValueError(f"{what}: {answer!r} is not a number: write it with digits and a decimal point only, "
+                             "such as 0.25")
         if re.fullmatch(r"[-+]?\d+,\d+", text):
             raise ValueError(f"{what}: {answer!r} is not a number: write the decimal point as a point, "
                              f"{text.replace(',', '.')}")

@@ -285,6 +285,9 @@ class HandoutExercise:
             return None
         ids = [q.id for q in self.questions]
         name = self.exercise + (f" h={self.hidden}" if self.hidden else "")
+        if os.path.isdir(path):  # (load_progress's advice is for reading a room's folder; this one writes a file)
+            raise ProgressError(f"progress={os.fspath(path)!r} is a folder: give this learner's progress file, "
+                                f"such as {os.path.join(os.fspath(path), 'progress.json')!r}")
         if os.path.exists(path):
             p = load_progress(path)
             if p.exercise != name or p.seed != self.seed:

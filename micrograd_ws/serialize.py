@@ -123,6 +123,8 @@ def load(path: PathLike) -> MLP:
         path = os.fsdecode(path)
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"load(path): path is a file name (str or pathlib.Path), got {type(path).__name__} {path!r}")
+    if not os.fspath(path):  # (Path('') is '.', a directory: the message would name the wrong thing)
+        raise ModelFileError("load(''): the path is empty; give the model file's name, such as 'model.json'")
     p = Path(path)
     try:
         doc = _parse(_read_model_file(p))

@@ -317,4 +317,7 @@ def test_worksheet_command_writes_the_sheet_and_its_key(tmp_path, capsys):
     assert "@media print" in sheet and "@page" in sheet
     assert main(["worksheet", "--out", str(out)]) == 2
     assert "give a seed" in capsys.readouterr().err
-    assert main(["worksheet", "--seed", "ada", "--out", str(tmp_path / "no" / "sheet.html")]) == 1
+    assert main(["worksheet", "--seed", "ada", "--out", str(tmp_path / "new" / "sheet.html")]) == 0  # (made, as train)
+    assert (tmp_path / "new" / "sheet-key.html").exists()
+    (tmp_path / "f").write_text("a file where the folder would be")
+    assert main(["worksheet", "--seed", "ada", "--out", str(tmp_path / "f" / "sheet.html")]) == 1

@@ -122,7 +122,7 @@ def test_save_is_atomic_and_says_what_is_wrong(tmp_path):
     _, C = _cost()
     page = explore(C)
     target = tmp_path / "page.html"
-    target.write_text("old")
+    target.write_text("<!DOCTYPE html><p>an old page</p>")  # (a page replaces a page, nothing else)
     assert page.save(target) == target and target.read_text(encoding="utf-8") == page.html
     assert [p.name for p in tmp_path.iterdir()] == ["page.html"]  # no temporary left behind
     with pytest.raises(FileNotFoundError, match="does not exist"):
@@ -148,7 +148,7 @@ def test_cli_writes_the_page_and_prints_its_path(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--model", "two-neuron", "--hidden", "3"], "--hidden applies to --model mlp only"),
     (["--hidden", "2", "--param", "w9"], "no node labelled 'w9'"),
-    (["--hidden", "2", "--out", "/nonexistent/dir/x.html"], "cannot write"),
+    (["--hidden", "2", "--out", "/dev/null/x.html"], "cannot write"),  # (a folder that is not one: not made)
     (["--hidden", "1000"], "more than a page holds (120,000, up to --hidden 342)"),  # refused before building
 ])
 def test_cli_errors_name_the_fix(argv, message, capsys):

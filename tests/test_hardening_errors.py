@@ -202,3 +202,27 @@ def test_a_long_text_set_as_a_weight_is_shown_shortened_in_the_message():
         assert len(message) < 200, (kind, len(message))
         assert message.startswith("w2[0][1].data is the str '0.5 0.5"), kind
         assert message.endswith("not a real number; set one, e.g. w2[0][1].data = 0.5"), kind
+
+
+def test_review_small_messages_name_the_right_thing(tmp_path, capsys):
+    # found by review: load('') spoke of '.', a directory; a progress folder got the advice for reading
+    # a room; '1_45' was read as 145 (and diagnosed as a decimal point moved); explore, lab and worksheet
+    # refused an --out in a new folder that train makes
+    from micrograd_ws import load
+    from micrograd_ws.cli import main
+    from micrograd_ws.exercises import HandoutExercise
+    from micrograd_ws.progress import ProgressError
+    with pytest.raises(ValueError, match=r"^load\(''\): the path is empty; give the model file's name"):
+        load("")
+    with pytest.raises(ProgressError, match=r"is a folder: give this learner's progress file, such as '.*progress.json'"):
+        HandoutExercise("two_neuron", seed="zed", progress=tmp_path)
+    with pytest.raises(ValueError, match=r"'1_45' is not a number"):
+        HandoutExercise("two_neuron", seed="zed").check("O", "1_45")
+    for argv, made in [(["explore", "--model", "two-neuron", "--out"], "a/b/page.html"),
+                       (["worksheet", "--seed", "ada", "--out"], "c/sheet.html")]:
+        assert main([*argv, str(tmp_path / made)]) == 0
+        assert (tmp_path / made).read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+    # a refused run takes back the folders it made, and leaves no file
+    assert main(["explore", "--model", "two-neuron", "--param", "w9", "--out", str(tmp_path / "d" / "e" / "p.html")]) == 2
+    assert not (tmp_path / "d").exists()
+    capsys.readouterr()

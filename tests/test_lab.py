@@ -306,5 +306,6 @@ def test_lab_command_writes_one_page_under_the_size_limit(lab_page, tmp_path, ca
     text = lab_page.read_text(encoding="utf-8")
     assert text.count("<script") == text.count("</script>")
     assert "https://cdn" not in text and "src=\"http" not in text  # nothing fetched from a network
-    assert main(["lab", "--out", str(tmp_path / "missing" / "w.html")]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "f").write_text("a file, where the page's folder would be")
+    assert main(["lab", "--out", str(tmp_path / "f" / "w.html")]) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err

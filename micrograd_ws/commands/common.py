@@ -5,6 +5,7 @@ import argparse
 import errno
 import math
 import os
+from pathlib import Path
 from typing import Callable
 
 from ..engine import squared_error
@@ -12,7 +13,7 @@ from ..nn import two_hidden_layers, two_neuron
 from ..serialize import load
 
 __all__ = ["said", "DEFAULT_INPUT", "DEFAULT_DESIRED", "DEFAULT_OUT", "MAX_HIDDEN", "whole_number", "finite_number", "positive_number",
-           "UsageError", "handout_cost", "QuietStream"]
+           "UsageError", "handout_cost", "QuietStream", "with_folders"]
 
 #: One set of defaults for every command and for ``make demo``: the handout's net
 #: (``--model mlp --hidden 100``), one sample i = 0.5 with desired output 1 for the
@@ -177,3 +178,35 @@ class QuietStream:
 def said(e: Exception) -> str:
     """An error's message without its ``[Errno 2]`` prefix (files.py's errors name the path already)."""
     return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+
+
+def with_folders(outputs: list[str], run: Callable[[], int]) -> int:
+    """``run()`` with the folders on the way to ``outputs`` that do not exist yet made first, as
+    ``train`` makes its ``--out``; those still empty are taken back if it fails (an exit status
+    other than 0, an error, Ctrl-C), so a refused page leaves no folder behind."""
+    made: list[Path] = []
+    for out in outputs:
+        parent = Path(out).parent
+        missing = [d for d in (parent, *parent.parents) if not os.path.lexists(d)]
+        try:
+            for d in reversed(missing):  # (outermost first)
+                d.mkdir()
+                made.append(d)
+        except OSError:  # (a file on the way, a read-only place: the output's own check says so)
+            pass
+    try:
+        code = run()
+    except BaseException:
+        _take_back(made)
+        raise
+    if code:
+        _take_back(made)
+    return code
+
+
+def _take_back(made: list[Path]) -> None:
+    for d in reversed(made):  # (innermost first; one not empty stays, and so do those around it)
+        try:
+            d.rmdir()
+        except OSError:
+            return

@@ -7,11 +7,11 @@ from __future__ import annotations
 import sys
 import time
 import webbrowser
-from pathlib import Path
 
 from ..explorer import MAX_NODES, explore
 from ..files import check_target
-from .common import DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, UsageError, finite_number, handout_cost, said, whole_number
+from .common import (DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, UsageError, finite_number, handout_cost, said,
+                     whole_number, with_folders)
 
 __all__ = ["add_arguments", "run"]
 
@@ -38,9 +38,11 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """Build the model, run both passes, write the explorer page and print its path."""
+    return with_folders([args.out], lambda: _run(args))  # (the folders of --out made, as train makes them)
+
+
+def _run(args) -> int:
     try:  # the page's path as given ('page.html/' names a directory, '' nothing), before any work
-        if args.out == f"{DEFAULT_OUT}/explorer.html":
-            Path(DEFAULT_OUT).mkdir(parents=True, exist_ok=True)  # (the default place, made as train makes it)
         check_target(args.out, example="explorer.html")
     except (OSError, ValueError) as e:
         return _fail(f"--out: {_why(e)}", 2)

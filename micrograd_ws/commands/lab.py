@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import sys
 import webbrowser
-from pathlib import Path
 
 from ..browserlab import LabBuildError, lab
 from ..files import check_target
-from .common import DEFAULT_OUT, said
+from .common import DEFAULT_OUT, said, with_folders
 
 __all__ = ["add_arguments", "run"]
 
@@ -24,9 +23,11 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """Fetch (once) and verify the runtime, build the page, print its path."""
+    return with_folders([args.out], lambda: _run(args))  # (the folders of --out made, as train makes them)
+
+
+def _run(args) -> int:
     try:
-        if args.out == f"{DEFAULT_OUT}/workshop.html":
-            Path(DEFAULT_OUT).mkdir(parents=True, exist_ok=True)
         check_target(args.out, example="workshop.html")
     except (OSError, ValueError) as e:
         return _fail(f"--out: {said(e).rstrip('.')}", 2)

@@ -11,7 +11,7 @@ import sys
 
 from ..files import check_writable, quoted, write_together
 from ..worksheet import MAX_SHEET_HIDDEN, worksheet_html
-from .common import DEFAULT_OUT, said, whole_number
+from .common import DEFAULT_OUT, said, whole_number, with_folders
 
 __all__ = ["add_arguments", "run"]
 
@@ -41,14 +41,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"micrograd-ws worksheet: the key would overwrite the sheet ({quoted(out)}): give --key another name",
               file=sys.stderr)
         return 2
+    return with_folders([out, key], lambda: _write(seed, out, key, args.hidden))  # (as train makes its --out)
+
+
+def _write(seed, out: str, key: str, hidden: int) -> int:
     try:
         for path in (out, key):
-            directory = os.path.dirname(path)
-            if directory and not os.path.exists(directory) and directory == DEFAULT_OUT:
-                os.makedirs(directory, exist_ok=True)
             check_writable(path, example="worksheet.html")
-        write_together([(out, worksheet_html(seed, hidden=args.hidden)),  # both or neither
-                        (key, worksheet_html(seed, hidden=args.hidden, key=True))], example="worksheet.html")
+        write_together([(out, worksheet_html(seed, hidden=hidden)),  # both or neither
+                        (key, worksheet_html(seed, hidden=hidden, key=True))], example="worksheet.html")
     except (OSError, ValueError) as e:
         print(f"micrograd-ws worksheet: {said(e)}", file=sys.stderr)
         return 1
