@@ -16,8 +16,10 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
+from .checks import NumberLabel
+
 __all__ = ["no_grad", "enable_grad", "is_grad_enabled", "recording", "no_grad_entries", "state", "threads_inside",
-           "Unrecorded", "UNRECORDED", "recorded"]
+           "Unrecorded", "UNRECORDED", "recorded", "reaches_only_unrecorded"]
 
 
 class Unrecorded(str):
@@ -45,6 +47,18 @@ def recorded(root, where: str = "backward"):
             "nothing to go back through (no weight would get a gradient). Compute it outside no_grad() to "
             "train; no_grad() is for evaluating")
     return root
+
+
+def reaches_only_unrecorded(leaves) -> RuntimeError | None:
+    """The error for a pass whose every leaf (numbers an operator made Values aside) was made inside
+    :func:`no_grad`, as when the net's output was: no weight would get a gradient, silently."""
+    leaf = next((v for v in leaves if v.op is UNRECORDED), None)
+    if leaf is None or any(v.op is not UNRECORDED and not isinstance(v.label, NumberLabel) for v in leaves):
+        return None
+    name = f"{leaf.label} = {leaf.data!r}" if leaf.label else f"Value({leaf.data!r})"
+    return RuntimeError(
+        f"backward: every leaf this pass reaches was computed inside `with no_grad():` ({name}), so no weight "
+        "would get a gradient. Compute the net's output outside no_grad() to train; no_grad() is for evaluating")
 
 
 class _GradMode(threading.local):

@@ -33,6 +33,7 @@ import threading
 from operator import attrgetter
 
 from .checks import NumberLabel, accumulated_grad, held_by_open_pass, non_finite_grad
+from .mode import UNRECORDED, reaches_only_unrecorded
 
 __all__ = ["Pass", "PassHooks", "Stamp", "Interrupts", "ctrl_c_held", "refuse_held"]
 
@@ -185,6 +186,9 @@ class Pass:
         ``nodes``: the pass's nodes, root first, to name the first non-finite one in the order
         the pass reached it."""
         touched, parts = self.touched, self.parts
+        if not parts and touched and (touched[0].op is UNRECORDED or isinstance(touched[0].label, NumberLabel)):
+            if (error := reaches_only_unrecorded(touched)) is not None:  # (looked at only then: no cost otherwise)
+                raise error
         if not (_isfinite(sum(map(_grad, touched))) and (not parts or parts[0].sums_finite(parts))):
             for part in [part for part in parts if part.summing is self.stamp]:  # (a loose store's sums, into
                 part.unsum(self)  # its parameters: the first culprit is named in the order the pass reached it)

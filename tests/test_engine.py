@@ -393,3 +393,25 @@ def test_sums_differences_and_products_read_as_any_node_and_survive_copies():
         assert (a * b).parents == () and (a + b).local_grads == ()
     with pytest.raises(ValueError, match="has two, got"):
         (a * b).local_grads = ()
+
+
+def test_a_cost_whose_every_leaf_was_computed_inside_no_grad_is_refused():
+    # found by review: O = net(x) inside no_grad(), C = (O - y)² outside: backward gave every weight 0,
+    # silently (PyTorch refuses a graph where nothing requires a gradient)
+    from micrograd_ws import two_neuron
+    net = two_neuron(seed=0)
+    with no_grad():
+        O = net(0.5)
+    for make in (lambda: squared_error(O, 1.0), lambda: (O - 1.0) ** 2, lambda: O * 2 + 3):
+        C = make()
+        with pytest.raises(RuntimeError, match=r"every leaf this pass reaches was computed inside `with no_grad\(\):` "
+                                               r"\(O = .*outside no_grad\(\) to train"):
+            C.backward()
+        with pytest.raises(RuntimeError, match="every leaf this pass reaches"):
+            list(C.backward_steps())
+    assert O.grad == 0.0 and [p.grad for p in net.parameters()] == [0.0, 0.0]
+    w = Value(2.0, "w")  # a leaf of the graph's own besides: the pass is a pass
+    squared_error(O * w, 1.0).backward()
+    assert w.grad != 0.0
+    c = Value(3.0) * 2  # constants only, none from no_grad: as before
+    c.backward()
