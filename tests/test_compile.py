@@ -331,8 +331,30 @@ def test_no_grad_inside_fn_is_refused_with_the_fix():
 
     with pytest.raises(ReplayError, match="no_grad.*pass it in as an argument"):
         mw.compile(f)(1.0)
-    with mw.no_grad():  # compiling and calling under no_grad is fine: the trace records anyway
+    with mw.no_grad():  # compiling and calling under no_grad is fine: fn runs as eager runs it there
         assert mw.compile(lambda x: x * a)(2.0).data == 1.4
+
+
+def test_inside_no_grad_a_compiled_call_is_eagers_and_a_training_step_is_refused():
+    # found by review: a compiled call inside no_grad() returned a loss whose backward() wrote gradients,
+    # and the fused step trained there (a learner "evaluating" a validation sample moved the weights)
+    net = mw.two_neuron(seed=0)
+    fn = lambda x, y: squared_error(net(x), y)  # noqa: E731
+    loss = mw.compile(fn)
+    with mw.no_grad():
+        C = loss(0.5, 1.0)  # the first call: no trace made there
+    assert C.data == fn(0.5, 1.0).data and not C.parents
+    with pytest.raises(RuntimeError, match="computed inside `with no_grad"):
+        C.backward()
+    assert [p.grad for p in net.parameters()] == [0.0, 0.0] and not loss._programs
+    before = net.state_dict()
+    train = mw.compile(fn, optimizer=mw.SGD(net.parameters(), lr=0.1))
+    with mw.no_grad():
+        for call in (lambda: train(0.5, 1.0), lambda: train.run([(0.5, 1.0)])):
+            with pytest.raises(RuntimeError, match=r"a compiled training step trains .* call it outside no_grad\(\)"):
+                call()
+    assert net.state_dict() == before
+    assert train(0.5, 1.0) == C.data and net.state_dict() != before  # outside: it trains
 
 
 def test_more_shapes_than_it_keeps_are_traced_again():

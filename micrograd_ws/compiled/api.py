@@ -11,6 +11,7 @@ from typing import Any, Callable
 from .. import nn
 from ..checks import to_float
 from ..engine import Value, topological_order
+from ..mode import recording
 from ..notation import name
 from ..safety import Interrupts, ctrl_c_held
 from .codegen import generate
@@ -91,6 +92,8 @@ class Compiled:
     def __call__(self, *args: Any) -> CompiledValue | Value:
         shape, flat = flatten(args)  # (numbers become floats here, as Value() makes them)
         if tracing():  # inside another compiled function's trace: a graph of Values, for that trace
+            return self._eager_call(shape, flat)
+        if not recording():  # inside no_grad(): fn as eager runs it there (its result a leaf, no trace)
             return self._eager_call(shape, flat)
         prog = self._traced(shape, flat)
         values = [x for x in flat if isinstance(x, Value)]

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from ..checks import to_float
 from ..engine import Value
+from ..mode import recording
 from ..notation import name
 from ..optim import SGD
 from ..safety import ctrl_c_held
@@ -18,6 +19,12 @@ from .runtime import write_rows
 from .trace import Program, flatten
 
 __all__ = ["TrainingStep"]
+
+
+def _trains_inside_no_grad(call: str) -> RuntimeError:
+    return RuntimeError(f"{call}: a compiled training step trains (backward, then the optimizer's update), which "
+                        "no_grad() is there to prevent: call it outside no_grad(); to evaluate, call fn itself "
+                        "(or compile(fn) without an optimizer) inside no_grad()")
 
 
 class TrainingStep:
@@ -52,6 +59,8 @@ class TrainingStep:
         self.stage = "done"
 
     def __call__(self, *args: Any) -> float:
+        if not recording():
+            raise _trains_inside_no_grad("step(...)")
         compiled = self.compiled
         shape, flat = flatten(args)
         self.stage = "forward"
@@ -74,6 +83,8 @@ class TrainingStep:
         Returns the losses (appended to ``losses`` if given: there they are kept when a step
         raises); it stops after a loss above ``max_loss`` (no step for that one).
         """
+        if not recording():
+            raise _trains_inside_no_grad("step.run(samples)")
         losses = [] if losses is None else losses
         prog = state = None
         self._forget_checks_if_params_changed()
