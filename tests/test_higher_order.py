@@ -336,3 +336,28 @@ def test_a_micrograd_style_closure_op_gives_first_derivatives_and_refuses_create
         grad(out, [a, b], create_graph=True)
     with pytest.raises(TypeError, match="micrograd-style op"):
         out.backward(create_graph=True)
+
+
+def test_a_copied_or_pickled_graph_keeps_its_second_derivatives():
+    # found by review: a node's create_graph gradient is a graph of nodes made after it, which the
+    # copy restored first and so numbered first: the copy's creation order was no longer a
+    # topological order, and its second derivatives came out wrong (0.0 for -2.5588), silently
+    import copy
+    import pickle
+    x = Value(0.5, "x")
+    t = (x * 2.0).tanh()
+    t.backward(create_graph=True)
+    want = grad(x.grad_value, [x])
+    assert want[0] == pytest.approx(-8 * math.tanh(1.0) * (1 - math.tanh(1.0) ** 2))
+    for twin in (copy.deepcopy(t), pickle.loads(pickle.dumps(t))):
+        x2 = twin.parents[0].parents[0]
+        assert x2.grad == x.grad and grad(x2.grad_value, [x2]) == want
+        order = topological_order(x2.grad_value)
+        assert all(p._id < v._id for v in order for p in v.parents)
+    net = MLP(1, [3, 3, 1], seed=0)
+    squared_error(net(0.5), 1.0).backward(create_graph=True)
+    ps = list(net.parameters())
+    row = grad(ps[0].grad_value, ps)
+    for twin in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        qs = list(twin.parameters())
+        assert grad(qs[0].grad_value, qs) == row
