@@ -25,7 +25,7 @@ from .checks import describe, non_finite_grad, to_float
 from .compat import run_closures
 from .custom import local_derivative_values
 from .engine import EXTENSIONS, Value, topological_order
-from .mode import recorded
+from .mode import enable_grad, recorded
 from .safety import refuse_held
 
 __all__ = ["grad", "hessian", "hvp", "backward_create_graph", "GradFloat"]
@@ -218,9 +218,10 @@ def hessian(f: Callable[..., Value], inputs: Sequence[Input]) -> list[list[float
     >>> hessian(lambda w, b: (w * 2.0 + b - 1.0).square(), [0.5, 0.1])  # [[2i², 2i], [2i, 2]], i = 2
     [[8.0, 4.0], [4.0, 2.0]]
     """
-    out, xs = _evaluate(f, inputs, "hessian(f, inputs)")
-    first = grad(out, xs, create_graph=True, allow_unused=True)
-    return [grad(g, xs, allow_unused=True) for g in first]
+    with enable_grad():  # (inside no_grad() too, as torch.autograd.functional: it makes its own graph)
+        out, xs = _evaluate(f, inputs, "hessian(f, inputs)")
+        first = grad(out, xs, create_graph=True, allow_unused=True)
+        return [grad(g, xs, allow_unused=True) for g in first]
 
 
 def hvp(f: Callable[..., Value], inputs: Sequence[Input], v: Sequence[float]) -> list[float]:
@@ -233,6 +234,11 @@ def hvp(f: Callable[..., Value], inputs: Sequence[Input], v: Sequence[float]) ->
     >>> hvp(lambda w, b: (w * 2.0 + b - 1.0).square(), [0.5, 0.1], [1.0, -2.0])
     [0.0, 0.0]
     """
+    with enable_grad():  # (inside no_grad() too, as hessian)
+        return _hvp(f, inputs, v)
+
+
+def _hvp(f: Callable[..., Value], inputs: Sequence[Input], v: Sequence[float]) -> list[float]:
     out, xs = _evaluate(f, inputs, "hvp(f, inputs, v)")
     if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or len(v) != len(xs):
         raise ValueError(f"hvp(f, inputs, v): v must be a list of {len(xs)} numbers, one per input, got {v!r}")

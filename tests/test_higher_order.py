@@ -361,3 +361,13 @@ def test_a_copied_or_pickled_graph_keeps_its_second_derivatives():
     for twin in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
         qs = list(twin.parameters())
         assert grad(qs[0].grad_value, qs) == row
+
+
+def test_hessian_and_hvp_make_their_own_graph_inside_no_grad():
+    # found by review: inside no_grad() they refused their own f(x) as "computed inside no_grad()";
+    # torch.autograd.functional turns grad mode on for its own graph
+    f = lambda w, b: (w * 2.0 + b - 1.0).square()  # noqa: E731
+    with no_grad():
+        assert hessian(f, [0.5, 0.1]) == [[8.0, 4.0], [4.0, 2.0]]
+        assert hvp(f, [0.5, 0.1], [1.0, 0.0]) == [8.0, 4.0]
+        assert not (Value(1.0) * 2).parents  # and no_grad() holds again after them
