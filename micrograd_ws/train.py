@@ -34,6 +34,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from .compiled import compile as compile_loss
@@ -500,5 +501,8 @@ def require(*modules: str) -> None:
         except ImportError:
             missing.append(m)
     if missing:
+        venv = Path(__file__).resolve().parents[1] / ".venv"  # (make demo's, beside the package of a clone)
+        there = (f"; or run it in the project's venv, which has them: source {venv}/bin/activate"
+                 if venv.is_dir() and Path(sys.prefix).resolve() != venv.resolve() else "")
         raise ImportError(f"training with figures and a progress bar needs {' and '.join(missing)}: "
-                          f"pip install 'micrograd_ws[train]' (or pip install {' '.join(missing)})")
+                          f"pip install 'micrograd_ws[train]' (or pip install {' '.join(missing)}){there}")

@@ -218,3 +218,17 @@ def test_the_cap_is_said_with_the_way_around_it(monkeypatch):
     monkeypatch.setattr(ex, "MAX_NODES", 50)
     with pytest.raises(ExploreError, match="MAX_NODES = 50.*explain"):
         explore(C)
+
+
+def test_open_says_so_when_no_browser_opens_the_page(tmp_path, capsys, monkeypatch):
+    # found by a fresh-clone walk-through: --open without a browser exited 0 and said nothing
+    import webbrowser
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or False)
+    out = tmp_path / "p.html"
+    assert main(["explore", "--model", "two-neuron", "--out", str(out), "--open"]) == 0
+    assert opened == [out.resolve().as_uri()]
+    assert f"no browser was found to open it here; open {out.resolve()} in one" in capsys.readouterr().err
+    monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or True)
+    assert main(["explore", "--model", "two-neuron", "--out", str(out), "--open"]) == 0
+    assert "no browser" not in capsys.readouterr().err and len(opened) == 2

@@ -235,7 +235,13 @@ def test_missing_matplotlib_is_named_before_training(tmp_path, monkeypatch, caps
     assert main(["train", *TINY, "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "needs matplotlib" in err and "pip install 'micrograd_ws[train]'" in err
+    assert "source " not in err  # (run in the project's venv: no advice to activate it)
     assert _outputs(tmp_path) == []
+    venv = Path(__file__).resolve().parents[1] / ".venv"
+    if venv.is_dir():  # a Python outside make demo's venv: told to use it (found by a fresh-clone walk-through)
+        monkeypatch.setattr(sys, "prefix", str(tmp_path))
+        assert main(["train", *TINY, "--out", str(tmp_path)]) == 1
+        assert f"or run it in the project's venv, which has them: source {venv}/bin/activate" in capsys.readouterr().err
     with pytest.raises(ImportError, match="matplotlib"):
         plot(None, None)
 

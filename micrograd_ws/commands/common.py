@@ -5,6 +5,8 @@ import argparse
 import errno
 import math
 import os
+import sys
+import webbrowser
 from pathlib import Path
 from typing import Callable
 
@@ -13,7 +15,7 @@ from ..nn import two_hidden_layers, two_neuron
 from ..serialize import load
 
 __all__ = ["said", "DEFAULT_INPUT", "DEFAULT_DESIRED", "DEFAULT_OUT", "MAX_HIDDEN", "whole_number", "finite_number", "positive_number",
-           "UsageError", "handout_cost", "QuietStream", "with_folders"]
+           "UsageError", "handout_cost", "QuietStream", "with_folders", "open_page"]
 
 #: One set of defaults for every command and for ``make demo``: the handout's net
 #: (``--model mlp --hidden 100``), one sample i = 0.5 with desired output 1 for the
@@ -210,3 +212,9 @@ def _take_back(made: list[Path]) -> None:
             d.rmdir()
         except OSError:
             return
+
+
+def open_page(path: Path) -> None:
+    """``--open``: the page in the default browser, or a line saying there is none to open it."""
+    if not webbrowser.open(path.resolve().as_uri()):
+        print(f"(--open: no browser was found to open it here; open {path.resolve()} in one)", file=sys.stderr)

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import sys
 import time
-import webbrowser
 
 from ..explorer import MAX_NODES, explore
 from ..files import check_target
-from .common import (DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, UsageError, finite_number, handout_cost, said,
-                     whole_number, with_folders)
+from .common import (DEFAULT_DESIRED, DEFAULT_INPUT, DEFAULT_OUT, UsageError, finite_number, handout_cost, open_page,
+                     said, whole_number, with_folders)
 
 __all__ = ["add_arguments", "run"]
 
@@ -72,7 +71,7 @@ def _run(args) -> int:
     print(f"  done in {time.perf_counter() - start:.1f} s ({path.stat().st_size / 1e6:.1f} MB)", file=sys.stderr, flush=True)
     print(path.resolve())
     if args.open:
-        webbrowser.open(path.resolve().as_uri())
+        open_page(path)
     return 0
 
 

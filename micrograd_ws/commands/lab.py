@@ -5,11 +5,10 @@ The page is :func:`micrograd_ws.lab`'s (:mod:`micrograd_ws.browserlab`).
 from __future__ import annotations
 
 import sys
-import webbrowser
 
 from ..browserlab import LabBuildError, lab
 from ..files import check_target
-from .common import DEFAULT_OUT, said, with_folders
+from .common import DEFAULT_OUT, open_page, said, with_folders
 
 __all__ = ["add_arguments", "run"]
 
@@ -39,7 +38,7 @@ def _run(args) -> int:
         return _fail(said(e).rstrip("."), 1)
     print(path.resolve())
     if args.open:
-        webbrowser.open(path.resolve().as_uri())
+        open_page(path)
     return 0
 
 
