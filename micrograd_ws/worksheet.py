@@ -170,7 +170,7 @@ def worksheet_html(seed, *, hidden: int = 2, key: bool = False) -> str:
 <body>
 {banner}<h1>Neural net from scratch, by hand</h1>
 <div class="meta">Seed “{who}” · the numbers are yours: the same seed gives the same sheet · write 4 significant
-digits (a new weight: as many as show its step to 4) · α = {ALPHA} · check your answers with <code>HandoutExercise(…, seed={first.seed!r}).check(…)</code></div>
+digits; a new weight with the digits that show its step α·∂C/∂w to 4 · α = {ALPHA} · check your answers with <code>HandoutExercise(…, seed={first.seed!r}).check(…)</code></div>
 {_model(first, "1. Two neurons: Output = w1·input + b1", key)}
 {_model(second, f"2. Two hidden layers of h = {hidden} ReLU neurons", key)}
 <script type="application/json" id="answer-checks">{html.escape(checks, quote=False)}</script>
