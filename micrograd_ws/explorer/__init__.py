@@ -21,6 +21,7 @@ import base64
 import gzip
 import html
 import json
+import math
 import re
 import time
 from importlib import resources
@@ -88,12 +89,28 @@ def _record(C: Value, graph: Graph) -> tuple[list[dict], list[float], bool]:
         so_far = [c.so_far for c in step.contributions]
         for v, g in zip(step.node.parents, so_far):
             grads[pos[v]] = g
-        steps.append({"node": k, "grad": step.grad, "gradText": num(step.grad), "text": step.describe(),
-                      "soFar": so_far, "soFarText": [num(g) for g in so_far]})
+        text, said = step.describe(), _handout_text(step)
+        steps.append({"node": k, "grad": step.grad, "gradText": num(step.grad), "text": text,
+                      "soFar": so_far, "soFarText": [num(g) for g in so_far], **({"banner": said} if said else {})})
     if not fresh:  # explore looks, it does not touch: the grads as the user left them
         for v, g in zip(order, before):
             v.grad = g
     return steps, grads, fresh
+
+
+def _handout_text(step) -> str | None:
+    """The page's banner for the first step of the handout's cost, as the handout writes it:
+    ``∂C/∂O = 2(O − O_des) = -1.25``.  None for every other step: the page shows ``step.describe()``,
+    ``∂C/∂z2[0] += ∂C/∂H2[0] · ∂H2[0]/∂z2[0] = …``.  (The first step's describe(),
+    ∂C/∂O += ∂C/∂C · ∂C/∂O = 1 · …, says nothing a learner needs, and ∂C/∂O is not a sum there.)"""
+    C, cs = step.root, step.contributions
+    if (step.node is not C or C.op != "(O-O_des)²" or step.grad != 1.0 or not cs
+            or len({id(c.parent) for c in cs}) != len(cs)):
+        return None
+    rows = [(partial(name(C), name(c.parent)), c.edge.formula, num(c.added)) for c in cs]
+    width = max(len(lhs) for lhs, _, _ in rows)
+    return "\n".join(f"{lhs:<{width}} = " + (f"{formula} = {number}" if formula != number else number)
+                     for lhs, formula, number in rows)
 
 
 def _forward_text(v: Value) -> str:
@@ -262,8 +279,11 @@ def _for_a_wall(g, small: bool = False) -> None:
 
 # --- the inspector: what a click on a node shows ------------------------------------------
 
-def _inspector(C: Value, v: Value, graph: Graph, grad: float) -> tuple[str, str, dict | None]:
-    """The inspector's HTML and text for ``v``, and for a leaf the nodes on its paths to C."""
+def _inspector(C: Value, v: Value, graph: Graph, grad: float, drawn: set | None = None) -> tuple[str, str, dict | None]:
+    """The inspector's HTML and text for ``v``, and for a leaf the nodes on its paths to C.
+
+    With ``drawn`` (a graph too large for the graph view): also what the graph view draws of the
+    leaf's paths when it is selected (:func:`_drawing`), its edges added to ``drawn``."""
     e = xml_text
     head = [f"data {num(v.data)}", f"grad {exact(grad)}", f"op {v.op}" if v.op else "a leaf"]
     rows_html = [f'<h2 class="name">{e(name(v))}</h2>', f'<p class="meta">{" · ".join(map(e, head))}</p>']
@@ -297,7 +317,64 @@ def _inspector(C: Value, v: Value, graph: Graph, grad: float) -> tuple[str, str,
         pos = graph.position
         paths = {"nodes": [pos[u] for u in a.nodes], "live": [pos[u] for u in a.nodes if u in a.live],
                  "n": a.n_paths, "nLive": a.n_live}
+        if drawn is not None and a.nodes:
+            spec, edges = _drawing(a, x, pos)
+            drawn.update(edges)
+            if spec:
+                paths["draw"] = spec
     return "".join(rows_html), "\n".join(rows_text), paths
+
+
+def _drawing(a: Analysis, x, pos: dict) -> tuple[dict, list[Edge]]:
+    """What the graph view of a large graph draws when a parameter is selected: its paths to C as
+    :func:`~micrograd_ws.viz.draw_grad` draws them (the page lays them out, as dot lays out the first).
+
+    Paths with a zero factor fold into one grey node, unless every path is zero (then they show, their
+    zero edges dashed); of more than ``MAX_LISTED`` nonzero paths the first are drawn, the rest one node.
+    Returns the parts that differ from "every node and edge of ``a``" (``nodes``, ``edges`` as
+    ``"child.k"``, ``fold`` and ``more`` with their rows and links), and the edges drawn.  (Which edges
+    are zero is the page's ``edgeLabels``: the same for every parameter.)
+    """
+    fold = a.n_live > 0  # as draw_grad: when every path is zero, show why
+    nodes = [v for v in a.nodes if v in a.live] if fold else list(a.nodes)
+    nonzero = [t for t in x.paths if t.product != 0.0]
+    listed = None
+    if fold and len(nonzero) > MAX_LISTED:
+        listed = {e for t in nonzero[:MAX_LISTED] for e in t.edges}
+        ends = {e.parent for e in listed} | {e.child for e in listed}
+        nodes = [v for v in nodes if v in ends]
+    edges, folded, more = [], [], []
+    for e in a.edges:
+        if e in a.live:
+            (more if listed is not None and e not in listed else edges).append(e)
+        elif not fold:
+            edges.append(e)
+        else:
+            folded.append(e)
+    key = lambda e: f"{pos[e.child]}.{e.index}"  # noqa: E731
+    spec: dict = {}
+    if len(nodes) != len(a.nodes):
+        spec["nodes"] = [pos[v] for v in nodes]
+    if len(edges) != len(a.edges):
+        spec["edges"] = [key(e) for e in edges]
+    kept = set(nodes)
+
+    def links(es: list[Edge]) -> dict:  # where the folded edges leave and rejoin drawn nodes (draw_grad's _draw_fold)
+        return {"in": list(dict.fromkeys(pos[e.parent] for e in es if e.parent in kept)),
+                "out": list(dict.fromkeys(pos[e.child] for e in es if e.child in kept))}
+
+    if folded:
+        n_zero = x.n_paths - a.n_live
+        symbols = list(dict.fromkeys(e.symbol for e in folded if e.local == 0.0))
+        rows = [f"{n_zero} path{'s' * (n_zero > 1)} contribute{'s' * (n_zero == 1)} 0",
+                "each has a zero factor, e.g." if n_zero > 1 else "it has a zero factor:"]
+        rows += [f"{s} = 0" for s in symbols[:3]] + ([f"and {len(symbols) - 3} more"] if len(symbols) > 3 else [])
+        spec["fold"] = {"rows": rows, **links(folded)}
+    if more:
+        n_more, rest = len(nonzero) - MAX_LISTED, math.fsum(t.product for t in nonzero[MAX_LISTED:])
+        spec["more"] = {"rows": [f"{n_more} more path{'s' * (n_more > 1)}, together {num(rest)}",
+                                 f"not drawn: the first {MAX_LISTED} nonzero paths are"], **links(more)}
+    return spec, edges
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -308,7 +385,7 @@ def _static(filename: str) -> str:
 
 #: read by the page after it is interactive: the inspector's texts, each leaf's paths (the bulk),
 #: the SGD steps, and what only scripts building on the page use (each node's op)
-_LATER = ("inspect", "paths", "ops", "predict", "replay", "sgd")
+_LATER = ("inspect", "paths", "ops", "predict", "replay", "sgd", "edgeLabels")
 
 
 def gzip_base64(raw: bytes, level: int = 6) -> str:
@@ -424,12 +501,13 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
         network.update(desired=desired_output(C))
     inputs = [order[n["node"]] for n in network["columns"][0]["neurons"]] if network else []  # data, not parameters
     small = len(order) <= MAX_GRAPH_NODES
-    state, grads, fresh = _state(C, graph, inputs, small)
+    drawable: set[Edge] | None = None if small else set()  # a large graph's view draws the selected parameter's paths
+    state, grads, fresh = _state(C, graph, inputs, small, drawable=drawable)
     asked = param is not None
     if param is None:  # the parameter that moves C most: the page opens on a gradient that is not 0
         param = _steepest(graph, grads, inputs)
     if param is not None and not param.parents and pos[param] not in state["paths"]:  # past the cap: this one too
-        page_html, text, p = _inspector(C, param, graph, grads[pos[param]])
+        page_html, text, p = _inspector(C, param, graph, grads[pos[param]], drawable)
         state["inspect"][pos[param]] = {"html": page_html, "text": text}
         state["paths"][pos[param]] = p
     # the mistakes predict mode recognises; of a large page's picks, the default question's and the selected one's
@@ -437,6 +515,9 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
     forward = [k for k, v in enumerate(order) if v.parents]
     view = _graph_view(C, graph, param)
     drawn = [tuple(map(int, e.split("."))) for e in view.get("edges", ())]
+    if drawable and view.get("svg"):  # the other parameters' drawings: their edges' labels, and numbers at each step
+        state["edgeLabels"], texts = _edge_labels(graph, drawable)
+        drawn = list(dict.fromkeys(drawn + texts))
     state["edgeText"] = _edge_texts(graph, drawn)
     head = title or f"{name(C)}: {len(order):,} nodes, {len(forward)} forward and {len(state['backward'])} backward steps"
     note = f"{name(C)}.backward() had not been called: explore ran it." if fresh else ""
@@ -460,11 +541,12 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
 
 
 def _state(C: Value, graph: Graph, inputs: list, small: bool, explained: bool = True,
-           asked: bool = True) -> tuple[dict, list[float], bool]:
+           asked: bool = True, drawable: set | None = None) -> tuple[dict, list[float], bool]:
     """What the page shows of one set of weights: every value and gradient, both passes, the inspector.
 
     Of a large graph the inspector explains the parameters only (``explained``) or no node;
-    ``asked``: with predict mode's questions.
+    ``asked``: with predict mode's questions; ``drawable``: each explained parameter's paths as the
+    graph view draws them when it is selected (:func:`_drawing`), their edges collected in it.
     """
     order = graph.order
     steps, grads, fresh = _record(C, graph)
@@ -478,7 +560,7 @@ def _state(C: Value, graph: Graph, inputs: list, small: bool, explained: bool = 
             inspect[k] = _inspector_short(v, grads[k], C)
             unexplained += 1
             continue
-        page_html, text, p = _inspector(C, v, graph, grads[k])
+        page_html, text, p = _inspector(C, v, graph, grads[k], drawable)
         inspect[k] = {"html": page_html, "text": text}
         if p is not None:
             paths[k] = p
@@ -541,6 +623,27 @@ def _steepest(graph: Graph, grads: list[float], inputs: list) -> Value | None:
 
 
 # --- the handout's ③: SGD steps, each followed by both passes, all by the engine ------------
+
+def _edge_labels(graph: Graph, edges: set) -> tuple[dict, list[tuple[int, int]]]:
+    """The labels of the edges the graph view draws for a selected parameter, by ``"child.k"``.
+
+    Each: the symbol, the formula before its number (``= H1[7] = ``, or ``= `` when the formula is the
+    number), whether the edge is 0 (dashed when every path is), and the position of the node whose data
+    the number is (a weighted sum's ∂z/∂w = x, in every SGD step) or -1: then ``edgeText`` has the number,
+    and the edge is in the list returned.
+    """
+    pos, out, texts = graph.position, {}, []
+    for e in sorted(edges, key=lambda e: (pos[e.child], e.index)):
+        formula, c, k = e.formula, e.child, e.index
+        n = (len(c.parents) - 1) // 2
+        q = (c.parents[n + k] if k < n else c.parents[k - n]) if c.op == "w·x+b" and k < 2 * n else None
+        ref = pos[q] if q is not None and name(q) == formula and q.data == e.local else -1
+        if ref < 0:
+            texts.append((pos[c], k))
+        out[f"{pos[c]}.{k}"] = [e.symbol, f"= {formula} = " if formula != num(e.local) else "= ",
+                                int(e.local == 0.0), ref]
+    return out, texts
+
 
 def _edge_texts(graph: Graph, drawn: list[tuple[int, int]]) -> dict:
     """The graph view's edge labels' numbers, ``= i = 2``, by ``"child.k"`` (they change with the weights)."""

@@ -72,18 +72,26 @@
       ", then the backward pass (" + B + " steps of backward_steps()); b jumps to the backward pass.";
     if (k <= F) return "Forward " + k + " of " + F + ":  " + D.forwardText[k - 1];
     const st = D.backward[k - F - 1];
-    return "Backward " + (k - F) + " of " + B + ":\n" + st.text;
+    return "Backward " + (k - F) + " of " + B + ":\n" + (st.banner || st.text);  // (banner: the cost's step as the handout writes it)
   }
 
   // --- graph view: dot's SVG; nodes carry data-k and data-name ---------------------------
-  const graph = { nodes: new Map(), box: $("graph-box") };
+  const graph = { nodes: new Map(), box: $("graph-box"), drawn: -1, first: -1 };
   function initGraph() {
     const g = D.graph || {};
     if (!g.svg) { $("graph-message").textContent = g.message || "No graph view for this page."; return false; }
-    graph.box.innerHTML = g.svg;
+    // a graph too large to draw whole: Python drew the paths of one parameter (D.select); another one
+    // selected is drawn from Python's data (D.paths[k].draw, D.edgeLabels), see drawPaths
+    if (g.scope !== "all") { graph.drawn = D.select === null ? -1 : D.select; graph.first = graph.drawn; }
+    else graph.first = -1;  // (the whole graph: nothing to follow)
+    useDrawing(g.svg, g.ids);
+    return true;
+  }
+  function useDrawing(svg, ids) {
+    graph.box.innerHTML = svg;
     graph.svg = graph.box.querySelector("svg");
     graph.svg.removeAttribute("width"); graph.svg.removeAttribute("height");
-    graph.ids = g.ids;
+    graph.ids = ids; graph.nodes = new Map();
     for (const el of graph.box.querySelectorAll("g.node[data-k]")) {
       const k = +el.dataset.k, texts = [...el.querySelectorAll("text")];
       graph.nodes.set(k, { el, data: texts.find((t) => t.textContent.startsWith("data ")),
@@ -100,11 +108,146 @@
       const m = /^(n\d+)-(n\d+)\./.exec(el.id), texts = [...el.querySelectorAll("text")];
       if (!m || texts.length < 2 || !kOf.has(m[1])) continue;
       const t = texts[texts.length - 1], full = t.textContent, cut = full.lastIndexOf(" = ");
-      graph.edges.push({ parent: kOf.get(m[1]), t, key: kOf.get(m[2]) + "." + /\.(\d+)$/.exec(el.id)[1],
-                         hidden: cut > 0 ? full.slice(0, cut) + " = …" : "= …" });  // (∂O/∂b1 = 1: no formula, "= …")
+      const key = kOf.get(m[2]) + "." + /\.(\d+)$/.exec(el.id)[1], label = el.dataset.drawn && D.edgeLabels[key];
+      graph.edges.push({ parent: kOf.get(m[1]), t, key, ref: label ? label[3] : -1, before: label ? label[1] : "",
+                         hidden: label ? label[1] + "…" : cut > 0 ? full.slice(0, cut) + " = …" : "= …" });  // (∂O/∂b1 = 1: no formula, "= …")
     }
     panZoom(graph.svg);
-    return true;
+  }
+  // the number on an edge: Python's text of it at this SGD step, or of the node whose data it is (∂z/∂w = x)
+  const edgeNumber = (e) => D.edgeText[e.key] || (e.ref >= 0 ? e.before + D.dataText[e.ref] : e.hidden);
+
+  // The paths of parameter k to the root, as draw_grad draws them (which nodes, edges, folded paths and
+  // their words: Python's, D.paths[k].draw), laid out here in columns, left to right, as dot lays them out.
+  const measure = document.createElement("canvas").getContext("2d");
+  function textWidth(text, px, bold) {
+    measure.font = (bold ? "bold " : "") + px + "px Helvetica, Arial, sans-serif";
+    return measure.measureText(text).width;
+  }
+  const esc = (t) => String(t).replace(/&/g, "&amp;").replace(/[<]/g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  // the paths as the page opened (after an SGD step a large net's states hold no paths; as dot's drawing of the
+  // first parameter, a drawing keeps the paths of the weights the page opened on, and shows the numbers of now)
+  const drawable = () => (G.states ? G.states[0].paths : D.paths);
+  function drawPaths(k) {
+    const p = drawable()[k], spec = p.draw || {}, ns = spec.nodes || p.nodes, keep = new Set(ns);
+    let edges = spec.edges;
+    if (!edges) {
+      edges = [];
+      for (const c of ns) D.parents[c].forEach((q, j) => { if (keep.has(q)) edges.push(c + "." + j); });
+    }
+    const cut = (key) => { const i = key.indexOf("."); return [+key.slice(0, i), +key.slice(i + 1)]; };
+    const into = new Map(ns.map((v) => [v, []]));  // each node's incoming: [from, edge key or null]
+    for (const key of edges) { const [c, j] = cut(key); into.get(c).push([D.parents[c][j], key]); }
+    const extra = ["fold", "more"].filter((x) => spec[x]).map((x) => ({ id: x, ...spec[x] }));
+    for (const x of extra) for (const c of x.out) into.get(c).push([x.id, null]);
+    // columns: the longest path from k (a folded node: after the nodes its paths leave)
+    const rank = new Map();
+    const rankOf = (v) => {
+      if (rank.has(v)) return rank.get(v);
+      const x = extra.find((e) => e.id === v);
+      const r = x ? Math.max(0, ...x.in.map(rankOf)) + 1 : Math.max(0, ...into.get(v).map(([q]) => rankOf(q) + 1));
+      rank.set(v, r); return r;
+    };
+    ns.forEach(rankOf); extra.forEach((x) => rankOf(x.id));
+    const boxes = new Map();
+    for (const v of ns) {
+      const rows = [[D.names[v], 18, true, ""]];
+      if (D.ops && D.ops[v]) rows.push([D.ops[v], 16, false, "#555555"]);
+      // sized for the numbers, written without them: the step shown fills them in (predict mode hides some)
+      rows.push(["data " + D.dataText[v], 18, false, "", "data …"], ["grad " + D.gradText[v], 18, false, "", "grad ·"]);
+      boxes.set(v, { rows, w: Math.max(...rows.map(([t, px, b]) => textWidth(t, px, b))) + 26,
+                     fill: v === k ? "#fde3c4" : v === D.root ? "#d3e4f5" : "white" });
+    }
+    for (const x of extra) {
+      const rows = x.rows.map((t, i) => [t, 16, i === 0, "#8c8c8c"]);
+      boxes.set(x.id, { rows, w: Math.max(...rows.map(([t, px, b]) => textWidth(t, px, b))) + 26, fold: true });
+    }
+    for (const b of boxes.values()) b.h = b.rows.reduce((s, r) => s + r[1] + 3, 0) + 14;
+    const cols = [];
+    for (const [v, r] of rank) (cols[r] = cols[r] || []).push(v);
+    const labelOf = (key) => D.edgeLabels[key] || ["", "= ", 0, -1];
+    const gaps = cols.map(() => 70);  // room for the edge labels leaving each column
+    for (const key of edges) {
+      const [c, j] = cut(key), l = labelOf(key), r = rank.get(D.parents[c][j]);
+      gaps[r] = Math.max(gaps[r], 40 + Math.max(textWidth(l[0], 16), textWidth(l[1] + "-0.00000", 16)));
+    }
+    let x0 = 0, height = 0;
+    const colX = cols.map((vs, r) => {
+      const x = x0, w = Math.max(...vs.map((v) => boxes.get(v).w));
+      x0 += w + gaps[r];
+      return [x, w];
+    });
+    const tall = (vs) => vs.reduce((sum, v) => sum + boxes.get(v).h + 40, -40);
+    cols.forEach((vs) => { height = Math.max(height, tall(vs)); });
+    cols.forEach((vs, r) => {
+      let y = (height - tall(vs)) / 2;
+      for (const v of vs) { const b = boxes.get(v); b.x = colX[r][0] + (colX[r][1] - b.w) / 2; b.y = y; y += b.h + 40; }
+    });
+    // as dot writes it: a node's box and rows, an edge's curve, arrowhead and two-row label
+    const FONT = 'font-family="Helvetica,sans-Serif"', GREY = "#8c8c8c", ZERO = "#c0392b";
+    const rounded = ({ x, y, w, h }) => `M${x + 6},${y}H${x + w - 6}Q${x + w},${y} ${x + w},${y + 6}V${y + h - 6}` +
+      `Q${x + w},${y + h} ${x + w - 6},${y + h}H${x + 6}Q${x},${y + h} ${x},${y + h - 6}V${y + 6}Q${x},${y} ${x + 6},${y}Z`;
+    const node = (v, attrs) => {
+      const b = boxes.get(v), rows = [];
+      let y = b.y + 7;
+      for (const [t, px, bold, colour, placeholder] of b.rows) {
+        y += px + 3;
+        rows.push(`<text text-anchor="middle" x="${b.x + b.w / 2}" y="${y - 4}" ${FONT} font-size="${px}"` +
+                  (bold ? ' font-weight="bold"' : "") + (colour ? ` fill="${colour}"` : "") + `>${esc(placeholder || t)}</text>`);
+      }
+      const stroke = b.fold ? `stroke="${GREY}" stroke-dasharray="5,2"` : 'stroke="black"';
+      return `<g class="node" ${attrs}><path fill="${b.fill || "white"}" ${stroke} d="${rounded(b)}"/>${rows.join("")}</g>`;
+    };
+    // an edge's label sits where the edges around it are apart: near the parent when several edges meet at the
+    // child (the output's inputs), near the child when one parent feeds several (a hidden neuron's fan-out)
+    const fanIn = new Map(), fanOut = new Map(), bump = (m, v) => m.set(v, (m.get(v) || 0) + 1);
+    for (const key of edges) { const [c, j] = cut(key); bump(fanIn, c); bump(fanOut, D.parents[c][j]); }
+    const line = (a, b, colour, arrow) => {
+      const A = boxes.get(a), B = boxes.get(b), x1 = A.x + A.w, y1 = A.y + A.h / 2, x2 = B.x, y2 = B.y + B.h / 2;
+      const dx = (x2 - x1) / 2, i = fanIn.get(b) > 1, o = fanOut.get(a) > 1, t = i === o ? 0.5 : i ? 0.3 : 0.7, u = 1 - t;
+      return { d: `M${x1},${y1}C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2 - 7},${y2}`,
+               head: arrow ? `<polygon fill="${colour}" stroke="${colour}" points="${x2 - 8},${y2 - 4} ${x2},${y2} ${x2 - 8},${y2 + 4}"/>` : "",
+               mx: x1 + 3 * u * u * t * dx + 3 * u * t * t * (x2 - x1 - dx) + t * t * t * (x2 - x1),
+               my: y1 + (3 * u * t * t + t * t * t) * (y2 - y1) };  // (the curve's point at t)
+    };
+    const out = [], zeroShown = p.nLive === 0;  // every path zero: they are all drawn, their zero factors dashed
+    for (const key of edges) {
+      const [c, j] = cut(key), q = D.parents[c][j], l = labelOf(key), zero = zeroShown && l[2], L = line(q, c, zero ? ZERO : "black", true);
+      const label = (t, dy) => `<text text-anchor="middle" x="${L.mx}" y="${L.my + dy}" ${FONT} font-size="16" stroke="white" ` +
+        `stroke-width="4" paint-order="stroke"${zero ? ` fill="${ZERO}"` : ""}>${esc(t)}</text>`;
+      out.push(`<g id="n${q}-n${c}.${j}" class="edge" data-drawn="1"><path fill="none" ` +
+               (zero ? `stroke="${ZERO}" stroke-dasharray="5,2"` : 'stroke="black"') + ` d="${L.d}"/>${L.head}` +
+               label(l[0], -24) + label(l[1] + "…", -6) + "</g>");
+    }
+    const link = (L) => `<g class="fold-link"><path fill="none" stroke="${GREY}" stroke-dasharray="5,2" d="${L.d}"/>${L.head}</g>`;
+    for (const x of extra) {
+      for (const a of x.in) out.push(link(line(a, x.id, GREY, false)));
+      for (const c of x.out) out.push(link(line(x.id, c, GREY, true)));
+    }
+    for (const v of ns) out.push(node(v, `id="n${v}" data-k="${v}" data-name="${esc(D.names[v])}"`));
+    for (const x of extra) out.push(node(x.id, `id="paths-${x.id}"`));
+    const m = 10, W = x0 - gaps[gaps.length - 1] + 2 * m, H = height + 2 * m;
+    return { svg: `<svg xmlns="http://www.w3.org/2000/svg" viewBox="${-m} ${-m} ${W} ${H}"><g class="graph">${out.join("")}</g></svg>`,
+             ids: Object.fromEntries(ns.map((v) => [v, "n" + v])) };
+  }
+  // a large graph's view follows the selection: the paths of the parameter selected (a node that is not one:
+  // the drawing stays); a parameter whose chain rule the page does not hold is named, with where to draw it
+  function followSelection(k) {
+    const P = drawable();
+    if (graph.first < 0 || k === graph.drawn || !isLeaf[k] || !P) return;
+    const msg = $("graph-message");
+    if (k === graph.first) { msg.textContent = ""; useDrawing(D.graph.svg, D.graph.ids); }
+    else if (P[k] && P[k].nodes.length && D.edgeLabels) {
+      msg.textContent = "";
+      const d = drawPaths(k);
+      useDrawing(d.svg, d.ids);
+    }
+    else {
+      graph.box.innerHTML = ""; graph.nodes = new Map(); graph.edges = []; graph.svg = null;
+      msg.textContent = "The graph view draws the paths of a parameter whose chain rule this page holds; " + D.names[k] +
+        "'s is not one of them (see the inspector).";
+    }
+    graph.drawn = k;
   }
   function edgeEl(p, c, j) {
     return graph.ids[p] && graph.ids[c] ? document.getElementById(graph.ids[p] + "-" + graph.ids[c] + "." + j) : null;
@@ -119,7 +262,7 @@
       if (n.data) n.data.textContent = "data " + (S.known[k] ? D.dataText[k] : "…");
       if (n.grad) n.grad.textContent = "grad " + (S.hasGrad[k] ? S.gradText[k] : "·");
     }
-    for (const e of graph.edges) e.t.textContent = S.hasGrad[e.parent] ? D.edgeText[e.key] || e.hidden : e.hidden;
+    for (const e of graph.edges) e.t.textContent = S.hasGrad[e.parent] ? edgeNumber(e) : e.hidden;
     for (const el of graph.box.querySelectorAll("g.edge.flow")) el.classList.remove("flow");
     for (const el of graph.box.querySelectorAll("g.node.receives")) el.classList.remove("receives");
     if (S.node >= 0) {
@@ -142,24 +285,25 @@
       }
     }
   }
+  const pz = { svg: null, vb: null, drag: null };  // pan (drag) and zoom (wheel) of the drawing shown
+  const setBox = () => pz.svg.setAttribute("viewBox", pz.vb.x + " " + pz.vb.y + " " + pz.vb.w + " " + pz.vb.h);
+  window.addEventListener("mouseup", () => { pz.drag = null; });
+  window.addEventListener("mousemove", (e) => {
+    if (!pz.drag || !pz.svg) return;
+    const r = pz.svg.getBoundingClientRect(), s = Math.max(pz.vb.w / r.width, pz.vb.h / r.height), d = pz.drag;
+    pz.vb = { ...d.vb, x: d.vb.x - (e.clientX - d.x) * s, y: d.vb.y - (e.clientY - d.y) * s }; setBox();
+  });
   function panZoom(svg) {
     const vb0 = svg.viewBox.baseVal, start = { x: vb0.x, y: vb0.y, w: vb0.width, h: vb0.height };
-    let vb = { ...start }, drag = null;
-    const set = () => svg.setAttribute("viewBox", vb.x + " " + vb.y + " " + vb.w + " " + vb.h);
+    pz.svg = svg; pz.vb = { ...start }; pz.drag = null;
     svg.addEventListener("wheel", (e) => {
       e.preventDefault();
-      const r = svg.getBoundingClientRect(), f = e.deltaY > 0 ? 1.15 : 1 / 1.15;
+      const r = svg.getBoundingClientRect(), f = e.deltaY > 0 ? 1.15 : 1 / 1.15, vb = pz.vb;
       const px = vb.x + (e.clientX - r.left) / r.width * vb.w, py = vb.y + (e.clientY - r.top) / r.height * vb.h;
-      vb = { x: px - (px - vb.x) * f, y: py - (py - vb.y) * f, w: vb.w * f, h: vb.h * f }; set();
+      pz.vb = { x: px - (px - vb.x) * f, y: py - (py - vb.y) * f, w: vb.w * f, h: vb.h * f }; setBox();
     }, { passive: false });
-    svg.addEventListener("mousedown", (e) => { drag = { x: e.clientX, y: e.clientY, vb: { ...vb } }; });
-    window.addEventListener("mouseup", () => { drag = null; });
-    window.addEventListener("mousemove", (e) => {
-      if (!drag) return;
-      const r = svg.getBoundingClientRect(), s = Math.max(vb.w / r.width, vb.h / r.height);
-      vb = { ...drag.vb, x: drag.vb.x - (e.clientX - drag.x) * s, y: drag.vb.y - (e.clientY - drag.y) * s }; set();
-    });
-    svg.addEventListener("dblclick", () => { vb = { ...start }; set(); });
+    svg.addEventListener("mousedown", (e) => { pz.drag = { x: e.clientX, y: e.clientY, vb: { ...pz.vb } }; });
+    svg.addEventListener("dblclick", () => { pz.vb = { ...start }; setBox(); });
   }
 
   // --- network view: neurons as SVG circles, weights as canvas lines ---------------------
@@ -243,9 +387,11 @@
         (STOPS[S.stop].phase === "forward" && (S.focus.has(l.to.z) || S.focus.has(l.to.node)))));
       let alpha = reached ? net.alpha : 0.1, off = l.dead;
       if (pm) {
-        const onPath = l.w === S.selected || (pm.all.has(l.from.node) && (pm.all.has(l.to.z) || pm.all.has(l.to.node)));
+        const own = l.w === S.selected, onPath = own || (pm.all.has(l.from.node) && (pm.all.has(l.to.z) || pm.all.has(l.to.node)));
         alpha = onPath ? 0.95 : 0.04;
-        off = off || (onPath && !(pm.live.has(l.from.node) && (pm.live.has(l.to.z) || pm.live.has(l.to.node))));
+        // the selected weight's own line starts its path (its input neuron is not on the path): it is as live
+        // as the weight itself, as Python found it (grey only when every path of it is zero)
+        off = own ? !pm.live.has(l.w) : off || (onPath && !(pm.live.has(l.from.node) && (pm.live.has(l.to.z) || pm.live.has(l.to.node))));
       }
       const look = {
         alpha, now,
@@ -322,9 +468,9 @@
   function pathInfo() {
     const p = $("paths").checked && S.selected >= 0 && D.paths ? D.paths[S.selected] : null;
     if (!p) return null;
-    if (!p.sets) {
+    if (!p.sets || p.sets.drawing !== graph.ids) {  // (the ids are the drawing's: a large graph's changes with the selection)
       const ids = (ks) => new Set(graph.ids ? ks.map((k) => graph.ids[k]).filter(Boolean) : []);
-      p.sets = { all: new Set(p.nodes), live: new Set(p.live), allIds: ids(p.nodes), liveIds: ids(p.live) };
+      p.sets = { all: new Set(p.nodes), live: new Set(p.live), allIds: ids(p.nodes), liveIds: ids(p.live), drawing: graph.ids };
     }
     return p.sets;
   }
@@ -332,6 +478,7 @@
     const k = byName.get(name);
     if (k === undefined) { $("inspector").textContent = "No node named " + name + "."; return null; }
     S.selected = k;
+    followSelection(k);
     if (L.mode === "replay" && R.index.has(k)) { R.param = R.index.get(k); $("replay-param-name").value = name; }
     if (!D.inspect && !G.states) { $("inspector").textContent = "Loading the chain rule of " + name + "…"; render(); return null; }
     const box = $("inspector"), info = D.inspect && D.inspect[k];
@@ -362,8 +509,10 @@
   // --- stepping ---------------------------------------------------------------------------
   function render() {
     // while predict mode asks, the step's own text (and the one before, which may hold the answer) waits
-    $("current").textContent = L.mode === "replay" && R.m >= 0 ? replayNote() : L.asked >= 0 && cur() ?
+    const banner = L.mode === "replay" && R.m >= 0 ? replayNote() : L.asked >= 0 && cur() ?
       "Backward " + (L.asked + 1) + " of " + B + ", not revealed yet:\n" + cur().q + " = ?" : stepText(S.k);
+    if ($("current").textContent !== banner) { $("current").textContent = banner; $("current").scrollTop = 0; }
+    cueMore();
     $("counter").textContent = (S.stop >= 0 ? "layer " + (S.stop + 1) + " of " + STOPS.length + " · " : "") +
       "step " + S.k + " of " + STEPS + (S.k === 0 ? "" : S.k <= F ? " · forward" : " · backward");
     $("scrub").value = S.k;
@@ -381,6 +530,11 @@
     renderNetwork();
     try { history.replaceState(null, "", "#" + S.k); } catch (e) { /* about:srcdoc in a notebook */ }
     for (const f of api.listeners) f(api.current());
+  }
+  // a banner longer than its box says so ("more ↓", see explorer.css) until it is scrolled to its end
+  function cueMore() {
+    const c = $("current");
+    c.classList.toggle("more", c.scrollHeight - c.scrollTop - c.clientHeight > 2);
   }
   function goto(k) {
     k = Math.max(0, Math.min(STEPS, Math.round(Number(k)) || 0));
@@ -420,8 +574,17 @@
     if (S.grain === "node" && S.stop >= 0) goto(S.k); else render();
     return S.grain;
   }
-  function autoplay() {  // the first pass plays on its own, a layer at a time, until anything is pressed
+  // the first pass plays on its own until anything is pressed (after an SGD step: both passes again), at the grain
+  // chosen: a layer at a time, or node by node (then quicker on a large net: about 20 s for its steps)
+  function autoplay() {
     stopAuto();
+    if (S.grain === "node") {
+      if (!STEPS) return;
+      goto(1);
+      S.auto = setInterval(() => { if (S.k >= STEPS || asksFirst(S.k + 1)) stopAuto(); else goto(S.k + 1); },
+                           D.autoplayMs || Math.min(700, Math.max(50, 20000 / STEPS)));
+      return;
+    }
     if (!STOPS.length) return;
     gotoStop(0);
     S.auto = setInterval(() => { if (S.stop < 0 || S.stop >= STOPS.length - 1) { stopAuto(); if (S.k < STEPS && !asksFirst(STEPS)) goto(STEPS); return; }
@@ -704,7 +867,7 @@
     return { name, w, dw, grad: D.grads[k], predicted: D.grads[k] * dw, actual: C1 - C0, C0, C1 };
   }
   // the handout's ③: the engine's SGD(lr=α) steps, precomputed by Python with both passes after each
-  const G = { s: 0, states: null, update: null, costs: [] };
+  const G = { s: 0, states: null, update: null, costs: [], text: "" };
   const STATE_KEYS = ["C", "CText", "data", "dataText", "grads", "gradText", "completeAt", "dead", "forwardText",
                       "backward", "inspect", "paths", "predict", "stops", "edgeText"];
   function useState(i) {
@@ -732,15 +895,16 @@
     useState(G.s + 1);
     G.update = { k, text };
     G.costs.push(after.CText);
-    $("sgd-out").textContent = "SGD step " + G.s + " (α = " + lr + "), every parameter:\n" + text + "\n" + c + " after each step: " +
+    G.text = "SGD step " + G.s + " (α = " + lr + "), every parameter:\n" + text + "\n" + c + " after each step: " +
       G.states[0].CText + " → " + G.costs.join(" → ") + "\nthen the forward and backward pass again:";
+    $("sgd-out").textContent = G.text;
     $("sgd-panel").hidden = false;
     if (S.selected >= 0) select(D.names[S.selected]);
     autoplay();
     return { step: G.s, lr: D.sgd.lr, C0: before.C, C1: after.C, costs: G.states.slice(0, G.s + 1).map((st) => st.C),
              param: w, update: text, values: params() };
   }
-  function sgdReset() { if (!G.states) return null; stopAuto(); useState(0); G.update = null; G.costs = [];
+  function sgdReset() { if (!G.states) return null; stopAuto(); useState(0); G.update = null; G.costs = []; G.text = "";
     $("sgd-panel").hidden = true; goto(STEPS); if (S.selected >= 0) select(D.names[S.selected]); return G.s; }
   function params() {  // every parameter's value now, by name
     const out = {};
@@ -781,9 +945,16 @@
     }
     const all = act.concat(pre).filter(Number.isFinite);
     let lo = Math.min(...all), hi = Math.max(...all); if (hi - lo < 1e-300) { lo -= 1; hi += 1; }
-    const top = fs + 8;  // room for the title and legend above the curves
-    const X = (d) => 30 + (d + R) / (2 * R) * (W - 40), Y = (v) => H - 18 - (v - lo) / (hi - lo) * (H - 18 - top);
-    ctx.strokeStyle = "#bbb"; ctx.lineWidth = 1; ctx.beginPath(); ctx.moveTo(X(0), top); ctx.lineTo(X(0), H - 18);
+    // the title and the legend in bands of their own, where no curve goes: the legend beside the title when
+    // they fit on one row (the title shortened if need be), else in a row under the plot; the curves and
+    // the dot (radius 5) stay between the bands
+    const tangent = "- - tangent ∂C/∂w·Δw", actual = "— actual  ";
+    const tw = ctx.measureText(tangent).width, aw = ctx.measureText(actual).width;
+    const titles = ["ΔC against Δw, |Δw| ≤ " + fmt(R), "ΔC against Δw"];
+    const fits = titles.find((t) => ctx.measureText(t).width + 34 + 16 <= W - 8 - tw - aw), oneRow = fits !== undefined;
+    const title = oneRow ? fits : titles[0], top = fs + 10, bottom = oneRow ? 12 : fs + 10;
+    const X = (d) => 30 + (d + R) / (2 * R) * (W - 40), Y = (v) => H - bottom - (v - lo) / (hi - lo) * Math.max(1, H - bottom - top);
+    ctx.strokeStyle = "#bbb"; ctx.lineWidth = 1; ctx.beginPath(); ctx.moveTo(X(0), top - 4); ctx.lineTo(X(0), H - bottom + 4);
     ctx.moveTo(30, Y(0)); ctx.lineTo(W - 10, Y(0)); ctx.stroke();
     const line = (ys, colour, dash) => {
       ctx.strokeStyle = colour; ctx.lineWidth = 2.5; ctx.setLineDash(dash); ctx.beginPath();
@@ -792,16 +963,15 @@
     line(act, "#0072B2", []); line(pre, "#E69F00", [6, 4]);
     ctx.fillStyle = "#CC79A7"; ctx.beginPath(); ctx.arc(X(r.dw), Y(r.actual), 5, 0, 7); ctx.fill();
     ctx.fillStyle = "#1a1a1a";
-    const title = "ΔC against Δw, |Δw| ≤ " + fmt(R), tangent = "- - tangent ∂C/∂w·Δw", actual = "— actual  ";
-    const tw = ctx.measureText(tangent).width, aw = ctx.measureText(actual).width;  // the legend, top right
-    const legendRow = ctx.measureText(title).width + 34 + 16 > W - 8 - tw - aw ? 2 * fs + 4 : fs + 1;  // below the title if they would meet
     ctx.fillText(title, 34, fs + 1);
+    const legendRow = oneRow ? fs + 1 : H - 5;
     ctx.fillStyle = "#E69F00"; ctx.fillText(tangent, W - 8 - tw, legendRow);
     ctx.fillStyle = "#0072B2"; ctx.fillText(actual, W - 8 - tw - aw, legendRow);
   }
   function renderSgd() {
     const r = sgdStep();
-    if (r.error) { $("sgd-out").textContent = r.error; $("sgd-panel").hidden = false; }
+    // refused (the page holds no more steps): the steps taken and C after each stay, the reason under them
+    if (r.error) { $("sgd-out").textContent = (G.s > 0 && G.text ? G.text + "\n\n" : "") + r.error; $("sgd-panel").hidden = false; }
     return r;
   }
   function setMode(m) {
@@ -1011,6 +1181,8 @@
     if (j >= 0) gotoIteration($("replay-k").value, e.target.value.trim()); };
   api.listeners.push(() => { if (L.mode === "nudge" && S.selected >= 0 && model && model.paramSet.has(S.selected) &&
                                    $("nudge-name").value !== D.names[S.selected]) { $("nudge-name").value = D.names[S.selected]; renderNudge(); } });
+  $("current").addEventListener("scroll", cueMore);
+  new ResizeObserver(cueMore).observe($("current"));
   new ResizeObserver(() => {  // the plots follow the panel's size (a window resized, a projector)
     if (L.mode === "nudge" && L.nudged) drawNudge(L.nudged);
     if (L.mode === "replay" && R.m >= 0) renderReplay(Number($("replay-k").value));
