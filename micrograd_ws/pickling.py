@@ -4,8 +4,9 @@ Every Value gets a number when it is made (:func:`next_id`): creation order is a
 order, since an op's result is made after its operands.  Unpickling and ``copy.deepcopy``
 restore a Value's parents before it, but not always what else it holds: a ``create_graph``
 gradient (``grad``) is a graph of nodes made *after* it, which depend on it, and they are
-restored first.  So the Values of one load are numbered afresh when the load ends, in the
-order of their old numbers: later than anything made before, in their own creation order.
+restored first, while it is still half-built.  So a restored Value takes its number only once
+every parent has one: one whose parent is still half-built waits for it, and is numbered right
+after it (a copy that fails half-way leaves only its own half-built Values waiting).
 
 >>> import pickle
 >>> from micrograd_ws import Value
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import copyreg
 import itertools
-import math
 import threading
 import weakref
 
@@ -26,22 +26,30 @@ __all__ = ["next_id", "Picklable"]
 #: the next creation number (thread-safe: itertools.count is atomic in CPython)
 next_id = itertools.count().__next__
 
-_load = threading.local()  # per thread: the Values of the load under way (made, not yet restored), and those done
+_load = threading.local()  # per thread: Values made by a load and not restored yet, and those waiting for a number
+
+
+def _loading() -> weakref.WeakSet:
+    """This thread's Values made and not yet restored (weak: a load that fails holds nothing)."""
+    made = getattr(_load, "made", None)
+    if made is None:
+        made = _load.made = weakref.WeakSet()
+        _load.waiting = weakref.WeakKeyDictionary()  # a restored Value -> how many of its parents have no number yet
+        _load.waiters = weakref.WeakKeyDictionary()  # a Value -> the restored Values waiting for its number
+    return made
 
 
 def _rebuild(cls, *args):
-    """``copyreg.__newobj__``, noting the new Value as one of the load under way."""
+    """``copyreg.__newobj__``, noting the new Value as half-built until its state is restored."""
     v = cls.__new__(cls, *args)
-    if getattr(_load, "open", None) is None:
-        _load.open, _load.done = weakref.WeakSet(), []  # (weak: a load that fails leaves nothing held)
-    _load.open.add(v)
+    _loading().add(v)
     return v
 
 
 class Picklable:
     """What :class:`~micrograd_ws.engine.Value` inherits for pickle and ``copy``: a fresh
-    creation number, in the old numbers' order (see the module docstring), and no stamp of an
-    earlier backward pass."""
+    creation number after its parents' (see the module docstring), and no stamp of an earlier
+    backward pass."""
 
     __slots__ = ()
 
@@ -55,21 +63,28 @@ class Picklable:
         attrs, slots = state if isinstance(state, tuple) else (state, None)
         for key, value in {**(attrs or {}), **(slots or {})}.items():
             setattr(self, key, value)
-        self._id = next_id()
         self._pass = None
-        pending = getattr(_load, "open", None)
-        if pending is None or self not in pending:  # (restored from an older pickle: as it is)
-            return
-        pending.discard(self)
-        old = (slots or {}).get("_id")
-        _load.done.append((old if isinstance(old, int) else math.inf, weakref.ref(self)))
-        if not pending:  # the load is complete: its Values numbered afresh in their old order
-            done, _load.done = sorted(_load.done, key=_first), []
-            for _, ref in done:
-                v = ref()
-                if v is not None:
-                    v._id = next_id()
+        made = _loading()
+        made.discard(self)
+        waiting = _load.waiting
+        later = [p for p in self._inputs(set()) if p in made or p in waiting]  # (parents that can be nodes)
+        if not later:
+            return _number(self)
+        waiting[self] = len(later)
+        for p in later:
+            _load.waiters.setdefault(p, []).append(self)
 
 
-def _first(pair: tuple) -> float:
-    return pair[0]
+def _number(v) -> None:
+    """``v``'s number, then that of every Value that waited only for it (and so on)."""
+    ready = [v]
+    while ready:
+        u = ready.pop()
+        u._id = next_id()
+        for w in _load.waiters.pop(u, ()):
+            left = _load.waiting[w] - 1
+            if left:
+                _load.waiting[w] = left
+            else:
+                del _load.waiting[w]
+                ready.append(w)

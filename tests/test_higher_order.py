@@ -354,6 +354,14 @@ def test_a_copied_or_pickled_graph_keeps_its_second_derivatives():
         assert x2.grad == x.grad and grad(x2.grad_value, [x2]) == want
         order = topological_order(x2.grad_value)
         assert all(p._id < v._id for v in order for p in v.parents)
+    import threading  # a copy that failed half-way, its error kept (as a notebook keeps the last one), changes nothing
+    broken = Value(1.0)
+    broken.lock = threading.Lock()
+    with pytest.raises(TypeError):
+        copy.deepcopy(broken * 2)
+    twin = copy.deepcopy(t)
+    x2 = twin.parents[0].parents[0]
+    assert grad(x2.grad_value, [x2]) == want
     net = MLP(1, [3, 3, 1], seed=0)
     squared_error(net(0.5), 1.0).backward(create_graph=True)
     ps = list(net.parameters())
