@@ -25,7 +25,7 @@ from .checks import describe, non_finite_grad, to_float
 from .compat import run_closures
 from .custom import local_derivative_values
 from .engine import EXTENSIONS, Value, topological_order
-from .mode import enable_grad, recorded
+from .mode import enable_grad, reaches_only_unrecorded, recorded
 from .safety import refuse_held
 
 __all__ = ["grad", "hessian", "hvp", "backward_create_graph", "GradFloat"]
@@ -174,6 +174,9 @@ def backward_create_graph(root: Value, gradient: float = 1.0) -> None:
     """
     refuse_held(root)  # (a pass paused half-way, backward_steps, would find its sums replaced)
     order, grads = _gradients(recorded(root), gradient, True)
+    leaves = [v for v in order if not v.parents]
+    if (error := reaches_only_unrecorded(leaves, root)) is not None:  # (as backward() refuses it)
+        raise error
     new = []
     for v in order:
         g = grads.get(v, 0.0)

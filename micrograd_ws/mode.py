@@ -49,16 +49,33 @@ def recorded(root, where: str = "backward"):
     return root
 
 
-def reaches_only_unrecorded(leaves) -> RuntimeError | None:
-    """The error for a pass whose every leaf (numbers an operator made Values aside) was made inside
-    :func:`no_grad`, as when the net's output was: no weight would get a gradient, silently."""
+def reaches_only_unrecorded(leaves, root) -> RuntimeError | None:
+    """The error for a pass from ``root`` whose every leaf (numbers an operator made Values aside) was
+    made inside :func:`no_grad`, as when the net's output was: no weight could get a gradient, silently.
+    ``leaves``: those the pass reached; then every leaf of the graph is looked at too (a weight behind
+    a ReLU that is off is not reached, and makes it a pass like any other)."""
     leaf = next((v for v in leaves if v.op is UNRECORDED), None)
-    if leaf is None or any(v.op is not UNRECORDED and not isinstance(v.label, NumberLabel) for v in leaves):
+    if leaf is None or not all(map(_frozen, leaves)):
         return None
+    seen, stack = {root}, [root]
+    while stack:
+        for p in stack.pop().parents:
+            if p not in seen:
+                seen.add(p)
+                if p.parents:
+                    stack.append(p)
+                elif not _frozen(p):
+                    return None
     name = f"{leaf.label} = {leaf.data!r}" if leaf.label else f"Value({leaf.data!r})"
     return RuntimeError(
-        f"backward: every leaf this pass reaches was computed inside `with no_grad():` ({name}), so no weight "
-        "would get a gradient. Compute the net's output outside no_grad() to train; no_grad() is for evaluating")
+        f"backward: every leaf of this graph was computed inside `with no_grad():` ({name}) or is a number, so "
+        "no weight would get a gradient. Compute the net's output outside no_grad() to train; no_grad() is "
+        "for evaluating")
+
+
+def _frozen(v) -> bool:
+    """A leaf made inside no_grad(), or a number an operator made a Value: not a weight."""
+    return v.op is UNRECORDED or isinstance(v.label, NumberLabel)
 
 
 class _GradMode(threading.local):

@@ -186,8 +186,9 @@ class Pass:
         ``nodes``: the pass's nodes, root first, to name the first non-finite one in the order
         the pass reached it."""
         touched, parts = self.touched, self.parts
-        if not parts and touched and (touched[0].op is UNRECORDED or isinstance(touched[0].label, NumberLabel)):
-            if (error := reaches_only_unrecorded(touched)) is not None:  # (looked at only then: no cost otherwise)
+        first = touched[0] if touched and nodes and not parts else None  # (looked at only then: no cost otherwise)
+        if first is not None and (first.op is UNRECORDED or isinstance(first.label, NumberLabel)):
+            if (error := reaches_only_unrecorded(touched, nodes[0])) is not None:
                 raise error
         if not (_isfinite(sum(map(_grad, touched))) and (not parts or parts[0].sums_finite(parts))):
             for part in [part for part in parts if part.summing is self.stamp]:  # (a loose store's sums, into
