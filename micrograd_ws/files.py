@@ -180,7 +180,7 @@ def check_target(path: PathLike, example: str = "model.json") -> tuple[Path, Pat
         if example.endswith(".html") and st.st_size and not _is_page(real):
             raise UnsafeTargetError(f"{where}: it holds something other than an HTML page ({_first_line(real)}), and "
                                     f"writing the page would replace it; give the page a name of its own, such as "
-                                    f"{quoted(str(given.with_name(example)), 200)}")
+                                    f"{quoted(str(given.with_name(_other(given.name, example))), 200)}")
         if st.st_nlink > 1:
             raise UnsafeTargetError(
                 f"{where}: the file has {st.st_nlink} hard links (other names for the same file); replacing it "
@@ -192,17 +192,26 @@ def check_target(path: PathLike, example: str = "model.json") -> tuple[Path, Pat
     return given, real
 
 
-_PAGE_STARTS = (b"<!doctype html", b"<html", b"<!--", b"<head", b"<meta")
+_PAGE_MARKS = ("<!doctype html", "<html", "<head", "<body", "<title", "<meta", "<style", "<script", "<svg")
 
 
 def _is_page(real: Path) -> bool:
-    """Does the file begin as an HTML page does?  (A page replaces a page, never a model or data file.)"""
+    """Does the file look like an HTML page (or XHTML, or UTF-16): a tag of a page near its start?
+    (A page replaces a page, never a model or a data file.)"""
     try:
         with open(real, "rb") as f:
-            head = f.read(512)
+            head = f.read(4096)
     except OSError:
         return True  # (unreadable: the write itself will say why)
-    return head.removeprefix(b"\xef\xbb\xbf").lstrip().lower().startswith(_PAGE_STARTS)
+    codec = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
+    text = head.decode(codec, "ignore").lower()
+    start = text.lstrip("\ufeff \t\r\n")
+    return start.startswith("<!--") or (start.startswith("<") and any(mark in text for mark in _PAGE_MARKS))
+
+
+def _other(name: str, example: str) -> str:
+    """``example``, or a name beside it if that is the refused file's own (explorer.html: explorer-page.html)."""
+    return example if name != example else f"{Path(example).stem}-page{Path(example).suffix}"
 
 
 def _first_line(real: Path) -> str:

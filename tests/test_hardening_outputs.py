@@ -287,3 +287,24 @@ def test_a_page_given_the_commands_own_input_or_any_other_file_refuses_and_keeps
         old.write_text(start, encoding="utf-8")
         page.save(old)
         assert old.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+
+
+def test_a_page_replaces_any_html_page_and_suggests_a_name_that_is_not_the_refused_one(tmp_path):
+    # found by review: XHTML, UTF-16 and pages beginning <body> were refused; the fix suggested the same name
+    from micrograd_ws import explore
+    page = explore(squared_error(two_neuron(seed=0)(1.0), 2.0))
+    for i, (text, encoding) in enumerate([('<?xml version="1.0"?>\n<html xmlns="http://www.w3.org/1999/xhtml">', "utf-8"),
+                                          ("<!DOCTYPE html><html></html>", "utf-16"), ("<body><p>old</p></body>", "utf-8"),
+                                          ("<title>old</title>", "utf-8"), ("\n\n<HTML>", "utf-8")]):
+        old = tmp_path / f"old{i}.html"
+        old.write_bytes(text.encode(encoding))
+        page.save(old)
+        assert old.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    data = tmp_path / "explorer.html"
+    data.write_text("x,y\n1,2\n")
+    with pytest.raises(UnsafeTargetError, match=r"such as '.*explorer-page.html'"):
+        page.save(data)
+    for text in ("x,y\n1,<html>\n", '{"w1": "<html>"}'):  # a tag inside data is not a page
+        data.write_text(text)
+        with pytest.raises(UnsafeTargetError, match="something other than an HTML page"):
+            page.save(data)
