@@ -59,12 +59,15 @@ class Progress:
     attempts: list = field(default_factory=list)
     shown: list = field(default_factory=list)
     edited: bool = False  # the checksum did not match when read: edited by hand
+    unsaved: list = field(default_factory=list, repr=False, compare=False)  # this object's attempts not yet written
 
     def record(self, question: str, answer: Optional[float], *, right: bool, kind: str = "right",
                factor: Optional[str] = None, at: Optional[str] = None) -> None:
         """One attempt at ``question``; written to the file at once (atomically)."""
-        self.attempts.append({"question": question, "answer": answer, "right": bool(right), "kind": kind,
-                              "factor": factor, "at": at or _now()})
+        attempt = {"question": question, "answer": answer, "right": bool(right), "kind": kind,
+                   "factor": factor, "at": at or _now()}
+        self.attempts.append(attempt)
+        self.unsaved.append(attempt)
         self.save()
 
     def record_shown(self, question: str) -> None:
@@ -84,24 +87,18 @@ class Progress:
             self._keep_theirs()
             write_atomic(self.path, json.dumps(self.as_json(), ensure_ascii=False, indent=1) + "\n",
                          example="progress.json")
+            self.unsaved = []
 
     def _keep_theirs(self) -> None:
         """What another exercise object wrote to the same file since this one read it (two notebooks,
-        a notebook and a REPL) is kept: the file's attempts first, then this one's that it lacks."""
+        a notebook and a REPL) is kept: the file's attempts, then this one's not written yet."""
         try:
             theirs = load_progress(self.path)
-        except ProgressError:  # (none yet, or unreadable: this one's is written)
+        except (ProgressError, OSError):  # (none yet, or unreadable: this one's is written)
             return
         if (theirs.exercise, theirs.seed) != (self.exercise, self.seed):
             return
-        left = Counter(_as_key(a) for a in theirs.attempts)
-        mine = []
-        for a in self.attempts:
-            if left[_as_key(a)]:
-                left[_as_key(a)] -= 1
-            else:
-                mine.append(a)
-        self.attempts = list(theirs.attempts) + mine
+        self.attempts = list(theirs.attempts) + self.unsaved
         self.shown = list(dict.fromkeys(theirs.shown + self.shown))
 
     # --- reading ------------------------------------------------------------------------------
@@ -127,10 +124,6 @@ class Progress:
 
     def mistakes(self) -> list[dict]:
         return [a for a in self.attempts if not a["right"]]
-
-
-def _as_key(attempt: dict) -> str:
-    return json.dumps(attempt, sort_keys=True, ensure_ascii=False)
 
 
 def _now() -> str:

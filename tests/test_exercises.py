@@ -235,6 +235,9 @@ def test_two_exercise_objects_on_one_progress_file_lose_no_attempt(tmp_path):
     assert [(x["question"], x["answer"]) for x in p.attempts] == [("O", 1.0), ("O", 2.0), ("C", 3.0), ("O", 4.0),
                                                                    ("O", 4.0)]
     assert p.shown == ["C"] and not p.edited
+    a.check("C", 9.0)  # the same answer from both, in the same second: two attempts (found by review)
+    b.check("C", 9.0)
+    assert [x["answer"] for x in load_progress(path).attempts].count(9.0) == 2
     other = HandoutExercise("two_neuron", seed="other", progress=tmp_path / "q.json")
     other.check("O", 5.0)
     assert [x["answer"] for x in load_progress(tmp_path / "q.json").attempts] == [5.0]
