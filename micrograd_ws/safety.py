@@ -63,8 +63,10 @@ class PassHooks:
 
 
 #: How many backward_steps() passes are open now, paused between two steps: while none is, no node
-#: or leaf can be held by another pass, and a pass starts without looking (:func:`refuse_held`).
+#: or leaf can be held by another pass, and a pass starts without looking (:func:`refuse_held`);
+#: while one is (a generator left paused in a notebook), every pass first walks its graph.
 open_steps = 0
+_count_lock = threading.Lock()
 
 
 def refuse_held(root) -> None:
@@ -129,14 +131,17 @@ class Pass:
     def begin_steps(self) -> None:
         """A pass that pauses between its steps (backward_steps): counted open until it ends."""
         global open_steps
-        self.stepwise = True
-        open_steps += 1
+        with _count_lock:
+            self.stepwise = True
+            open_steps += 1
 
     def release(self) -> None:
         global open_steps
         if self.stepwise:  # (idempotent: counted once)
-            self.stepwise = False
-            open_steps -= 1
+            with _count_lock:
+                if self.stepwise:
+                    self.stepwise = False
+                    open_steps -= 1
         if self.guard is not None:
             self.guard.release()  # (idempotent)
 

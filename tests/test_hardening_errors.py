@@ -5,6 +5,7 @@ Each case is one the review found as a traceback, a false diagnosis or a silent 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from fractions import Fraction
@@ -222,6 +223,14 @@ def test_review_small_messages_name_the_right_thing(tmp_path, capsys):
                        (["worksheet", "--seed", "ada", "--out"], "c/sheet.html")]:
         assert main([*argv, str(tmp_path / made)]) == 0
         assert (tmp_path / made).read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+    # no folder made for a '~' the shell did not expand (found by review)
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert main(["explore", "--model", "two-neuron", "--out", "~/zz/p.html"]) == 2
+    finally:
+        os.chdir(here)
+    assert not (tmp_path / "~").exists()
     # a refused run takes back the folders it made, and leaves no file
     assert main(["explore", "--model", "two-neuron", "--param", "w9", "--out", str(tmp_path / "d" / "e" / "p.html")]) == 2
     assert not (tmp_path / "d").exists()
