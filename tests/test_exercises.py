@@ -264,6 +264,8 @@ def test_progress_command_on_30_made_up_learners(tmp_path, capsys):
     assert f"chart: {tmp_path / 'room-chart.png'}" in capsys.readouterr().out
     assert (tmp_path / "room-chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (tmp_path / "room-chart").exists()
+    assert main(["progress", str(room), "--chart", str(tmp_path / "new" / "room.svg")]) == 0  # (its folder made)
+    assert (tmp_path / "new" / "room.svg").exists()
     assert main(["progress", str(room), "--chart", str(tmp_path / "room.svg")]) == 0
     assert b"<svg" in (tmp_path / "room.svg").read_bytes()[:400]
     assert main(["progress"]) == 2

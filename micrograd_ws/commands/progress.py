@@ -14,7 +14,7 @@ import sys
 
 from ..files import check_writable, figure_file
 from ..progress import room_chart, room_table, summarise
-from .common import DEFAULT_OUT, said, whole_number
+from .common import DEFAULT_OUT, said, whole_number, with_folders
 
 __all__ = ["add_arguments", "run"]
 
@@ -50,16 +50,18 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(room_table(summary, args.top))
     if not args.no_chart:
-        try:
-            chart = figure_file(args.chart)  # (out/room is out/room.png, as matplotlib names it)
-            directory = os.path.dirname(chart)
-            if directory == DEFAULT_OUT:
-                os.makedirs(directory, exist_ok=True)
-            check_writable(chart, example="progress.png")
-            written = room_chart(summary, chart, top=args.top)
-        except (OSError, ValueError, ImportError) as e:
-            print(f"micrograd-ws progress: no chart: {said(e)}", file=sys.stderr)
-            return 1
-        print(f"\nchart: {written}")
+        chart = figure_file(args.chart)  # (out/room is out/room.png, as matplotlib names it)
+        return with_folders([chart], lambda: _chart(summary, chart, args.top))  # (as train makes its --out)
+    return 0
+
+
+def _chart(summary, chart: str, top: int) -> int:
+    try:
+        check_writable(chart, example="progress.png")
+        written = room_chart(summary, chart, top=top)
+    except (OSError, ValueError, ImportError) as e:
+        print(f"micrograd-ws progress: no chart: {said(e)}", file=sys.stderr)
+        return 1
+    print(f"\nchart: {written}")
     return 0
 
