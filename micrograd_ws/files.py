@@ -192,12 +192,12 @@ def check_target(path: PathLike, example: str = "model.json") -> tuple[Path, Pat
     return given, real
 
 
-_PAGE_MARKS = ("<!doctype html", "<html", "<head", "<body", "<title", "<meta", "<style", "<script", "<svg")
+_PAGE_TAG = re.compile(r"<(?:!doctype\s+html|html|head|body)\b")  # (not <header>, <metadata>, <svg>, an RSS <title>)
 
 
 def _is_page(real: Path) -> bool:
-    """Does the file look like an HTML page (or XHTML, or UTF-16): a tag of a page near its start?
-    (A page replaces a page, never a model or a data file.)"""
+    """Is the file an HTML page: markup with a page's own tag near its start (XHTML and UTF-16 too), or
+    any markup in a file named .html or .htm?  (A page replaces a page, never a model or a data file.)"""
     try:
         with open(real, "rb") as f:
             head = f.read(4096)
@@ -205,8 +205,8 @@ def _is_page(real: Path) -> bool:
         return True  # (unreadable: the write itself will say why)
     codec = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
     text = head.decode(codec, "ignore").lower()
-    start = text.lstrip("\ufeff \t\r\n")
-    return start.startswith("<!--") or (start.startswith("<") and any(mark in text for mark in _PAGE_MARKS))
+    named = real.suffix.lower() in (".html", ".htm")
+    return text.lstrip("\ufeff \t\r\n").startswith("<") and (named or _PAGE_TAG.search(text) is not None)
 
 
 def _other(name: str, example: str) -> str:

@@ -70,7 +70,7 @@ def reaches_only_unrecorded(leaves, root) -> RuntimeError | None:
     return RuntimeError(
         f"backward: every leaf of this graph was computed inside `with no_grad():` ({name}) or is a number, so "
         "no weight would get a gradient. Compute the net's output outside no_grad() to train; no_grad() is "
-        "for evaluating")
+        "for evaluating (a weight computed there, w = Value(0.9) / 3, is such a result too: make it Value(0.9 / 3))")
 
 
 def _frozen(v) -> bool:

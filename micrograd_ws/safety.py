@@ -191,7 +191,8 @@ class Pass:
         ``nodes``: the pass's nodes, root first, to name the first non-finite one in the order
         the pass reached it."""
         touched, parts = self.touched, self.parts
-        first = touched[0] if touched and nodes and not parts else None  # (looked at only then: no cost otherwise)
+        first = touched[0] if touched and nodes and not parts and not self.in_place else None  # (looked at only then:
+        # no cost otherwise; not for micrograd's node._backward() by hand, one node of a graph it cannot see whole)
         if first is not None and (first.op is UNRECORDED or isinstance(first.label, NumberLabel)):
             if (error := reaches_only_unrecorded(touched, nodes[0])) is not None:
                 raise error

@@ -417,6 +417,16 @@ def test_a_cost_whose_every_leaf_was_computed_inside_no_grad_is_refused():
     assert w.grad != 0.0
     c = Value(3.0) * 2  # constants only, none from no_grad: as before
     c.backward()
+    # micrograd's hand-stepped backprop, node._backward() in reverse order, over a graph with a weight in it
+    x = Value(0.5, "x")
+    with no_grad():
+        t = x * 2.0
+    w2 = Value(0.3, "w")
+    C = (w2 * x - (t - 1.0)) ** 2
+    C.grad = 1.0
+    for v in reversed(topo := [v for v in __import__("micrograd_ws").topological_order(C) if v.parents]):
+        v._backward()
+    assert w2.grad == pytest.approx(2 * (0.3 * 0.5 - 0.0) * 0.5) and topo
     # found by review of the first version: a weight behind a ReLU that is off is not reached, and the
     # pass was refused for that sample (a teacher's target made inside no_grad(), the usual use)
     w = Value(-1.0, label="w")

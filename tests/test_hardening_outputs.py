@@ -308,3 +308,17 @@ def test_a_page_replaces_any_html_page_and_suggests_a_name_that_is_not_the_refus
         data.write_text(text)
         with pytest.raises(UnsafeTargetError, match="something other than an HTML page"):
             page.save(data)
+    # markup that is not a page, under another name, is kept (found by a second review): Markdown opening with a
+    # comment, an SVG, an RSS feed (its <title>), a .nuspec (<metadata>), a .vue (<script>, <header>)
+    for name, text in [("notes.md", "<!-- markdownlint-disable -->\n# Notes\n"), ("fig.svg", '<svg xmlns="x"/>'),
+                       ("feed.xml", "<?xml version='1.0'?><rss><channel><title>t</title></channel></rss>"),
+                       ("p.nuspec", "<package><metadata><id>x</id></metadata></package>"),
+                       ("c.vue", "<template><header/></template><script>x</script>")]:
+        other = tmp_path / name
+        other.write_text(text)
+        with pytest.raises(UnsafeTargetError, match="something other than an HTML page"):
+            page.save(other)
+        assert other.read_text() == text
+    fragment = tmp_path / "frag.html"  # a fragment in a file named .html is a page
+    fragment.write_text("<h1>Title</h1><p>text</p>")
+    page.save(fragment)

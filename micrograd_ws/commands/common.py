@@ -188,10 +188,10 @@ def with_folders(outputs: list[str], run: Callable[[], int]) -> int:
     other than 0, an error, Ctrl-C), so a refused page leaves no folder behind."""
     made: list[Path] = []
     for out in outputs:
-        parent = Path(out).parent  # ('a/../b' makes a, as mkdir -p does: the system needs it to find b)
+        if str(out).startswith("~"):  # ('--out=~/x.html', a '~' the shell did not expand: no folder '~' here;
+            continue  # the page's own check says the directory does not exist)
+        parent = Path(out).parent
         missing = [d for d in (parent, *parent.parents) if not os.path.lexists(d)]
-        if any(d.name.startswith("~") for d in missing):  # ('--out=~/x.html', unexpanded: not a folder '~'
-            continue  # here; the page's own check says the directory does not exist)
         try:
             for d in reversed(missing):  # (outermost first)
                 d.mkdir()
