@@ -174,9 +174,8 @@ def backward_create_graph(root: Value, gradient: float = 1.0) -> None:
     """
     refuse_held(root)  # (a pass paused half-way, backward_steps, would find its sums replaced)
     order, grads = _gradients(recorded(root), gradient, True)
-    leaves = [v for v in order if not v.parents]
-    if (error := reaches_only_unrecorded(leaves, root)) is not None:  # (as backward() refuses it)
-        raise error
+    if (error := reaches_only_unrecorded([v for v in order if not v.parents])) is not None:  # (every leaf: as
+        raise error  # backward() refuses it)
     new = []
     for v in order:
         g = grads.get(v, 0.0)

@@ -41,23 +41,23 @@ def recorded(root, where: str = "backward"):
     """``root``, refused as where a pass starts if it was made inside :func:`no_grad` (as PyTorch
     refuses a tensor without ``grad_fn``): its gradient would be 1 and every weight's 0, silently."""
     if root.op is UNRECORDED:
-        name = f"{root.label} = {root.data!r}" if root.label else f"Value({root.data!r})"
         raise RuntimeError(
-            f"{where}: {name} was computed inside `with no_grad():`, which records no graph, so there is "
+            f"{where}: {_named(root)} was computed inside `with no_grad():`, which records no graph, so there is "
             "nothing to go back through (no weight would get a gradient). Compute it outside no_grad() to "
             "train; no_grad() is for evaluating")
     return root
 
 
-def reaches_only_unrecorded(leaves, root) -> RuntimeError | None:
-    """The error for a pass from ``root`` whose every leaf (numbers an operator made Values aside) was
-    made inside :func:`no_grad`, as when the net's output was: no weight could get a gradient, silently.
-    ``leaves``: those the pass reached; then every leaf of the graph is looked at too (a weight behind
-    a ReLU that is off is not reached, and makes it a pass like any other)."""
+def reaches_only_unrecorded(leaves, root=None) -> RuntimeError | None:
+    """The error for a pass whose every leaf (numbers an operator made Values aside) was made inside
+    :func:`no_grad`, as when the net's output was: no weight could get a gradient, silently.
+    ``leaves``: those the pass reached, and then every leaf of the graph below ``root`` is looked at too
+    (a weight behind a ReLU that is off is not reached, and makes it a pass like any other); without
+    ``root``, ``leaves`` are every leaf of the graph already."""
     leaf = next((v for v in leaves if v.op is UNRECORDED), None)
     if leaf is None or not all(map(_frozen, leaves)):
         return None
-    seen, stack = {root}, [root]
+    seen, stack = {root}, [root] if root is not None else []
     while stack:
         for p in stack.pop().parents:
             if p not in seen:
@@ -66,11 +66,14 @@ def reaches_only_unrecorded(leaves, root) -> RuntimeError | None:
                     stack.append(p)
                 elif not _frozen(p):
                     return None
-    name = f"{leaf.label} = {leaf.data!r}" if leaf.label else f"Value({leaf.data!r})"
     return RuntimeError(
-        f"backward: every leaf of this graph was computed inside `with no_grad():` ({name}) or is a number, so "
+        f"backward: every leaf of this graph was computed inside `with no_grad():` ({_named(leaf)}) or is a number, so "
         "no weight would get a gradient. Compute the net's output outside no_grad() to train; no_grad() is "
         "for evaluating (a weight computed there, w = Value(0.9) / 3, is such a result too: make it Value(0.9 / 3))")
+
+
+def _named(v) -> str:
+    return f"{v.label} = {v.data!r}" if v.label else f"Value({v.data!r})"
 
 
 def _frozen(v) -> bool:
