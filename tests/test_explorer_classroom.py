@@ -361,3 +361,100 @@ def test_a_long_layer_step_shows_that_the_banner_has_more(browser, dot, tmp_path
         assert s["lastShown"] and not s["cue"]
     page.page.screenshot(path=str(tmp_path / f"banner-{size[0]}.png"))
     page.clean()
+
+
+# --- 8. the bar: one row on a 1280×720 projector, whole rows of controls on smaller screens ------------
+
+BAR = """() => {
+  const bar = document.getElementById('bar');
+  const shown = [...bar.querySelectorAll('button, input, select, label, #counter')].filter((e) => e.offsetParent);
+  const boxes = shown.map((e) => { const r = e.getBoundingClientRect();
+    return { id: e.id || e.textContent.trim(), top: r.top, bottom: r.bottom, left: r.left, right: r.right, h: r.height }; });
+  const rows = [];  // a control lying wholly under the row so far starts a new row
+  for (const b of [...boxes].sort((p, q) => p.top - q.top)) {
+    const row = rows[rows.length - 1];
+    if (row && b.top < Math.max(...row.map((x) => x.bottom)) - 2) row.push(b); else rows.push([b]);
+  }
+  const overlaps = [];
+  for (const a of boxes) for (const b of boxes) {
+    if (a.id < b.id && a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1 &&
+        !(a.id === 'speed' || b.id === 'speed' || a.id === 'paths' || b.id === 'paths')) overlaps.push([a.id, b.id]);
+  }
+  const button = Math.max(...boxes.filter((b) => b.id === 'home').map((b) => b.h));
+  return { rows: rows.map((row) => row.map((b) => b.id)), overlaps, height: bar.getBoundingClientRect().height, tallest: Math.max(...boxes.map((b) => b.h)), button,
+           outside: boxes.filter((b) => b.left < 0 || b.right > innerWidth).map((b) => b.id),
+           below: bar.getBoundingClientRect().bottom - document.getElementById('current').getBoundingClientRect().top,
+           scrollsSideways: document.documentElement.scrollWidth > innerWidth };
+}"""
+
+
+@pytest.fixture(scope="module")
+def replay_page(tmp_path_factory):
+    """A replay page of the h = 3 net (its bar has the replay button too)."""
+    from micrograd_ws.data import make_dataset
+    from micrograd_ws.train import replay_iterations, train
+    history = train(two_hidden_layers(hidden=3, seed=0), make_dataset("sin", 20), [100, 500],
+                    record=replay_iterations([100, 500]))
+    path = tmp_path_factory.mktemp("replay3") / "replay.html"
+    explore(history).save(path)
+    return path
+
+
+def _bar_states(page):
+    """The bar in the states a lesson passes through: the start, a layer, the last step, playing, by node."""
+    page.js("explorer.goto(0)")
+    yield "start"
+    if page.js("explorer.stops"):
+        page.js("explorer.gotoStop(explorer.stops - 1)")
+        yield "last layer"
+    page.js("explorer.goto(explorer.steps)")
+    yield "last step"
+    page.js("explorer.play()")
+    yield "playing"
+    page.js("explorer.pause()")
+    page.js("explorer.grain()")
+    yield "the other grain"
+    page.js("explorer.grain()")
+
+
+@pytest.mark.parametrize("which", ["two-neuron", "h3", "replay"])
+def test_the_bar_is_one_row_at_1280x720_and_1920x1080(browser, dot, tmp_path, replay_page, which):
+    path = replay_page if which == "replay" else _page(tmp_path, None if which == "two-neuron" else 3)
+    for size in [(1280, 720), (1920, 1080)]:
+        page = Page(browser, path, size)
+        for present in (False, True):
+            page.js(f"explorer.present({str(present).lower()})")
+            heights = set()
+            for state in _bar_states(page):
+                bar = page.js(BAR)
+                assert len(bar["rows"]) == 1, (which, size, present, state, bar["rows"])
+                assert bar["tallest"] <= 1.5 * bar["button"], (which, size, present, state, bar)  # nothing wraps inside
+                assert not bar["overlaps"] and not bar["outside"] and bar["below"] <= 0 and not bar["scrollsSideways"], bar
+                heights.add(round(bar["height"]))
+            assert len(heights) == 1, (which, size, present, heights)  # it does not jump while it plays
+        page.clean()
+
+
+@pytest.mark.slow
+def test_the_bar_of_the_handout_net_is_one_row_at_1280x720(browser, big):
+    path, _, _ = big  # its counter is the longest: step 804 of 804
+    page = Page(browser, path, (1280, 720))
+    for state in _bar_states(page):
+        bar = page.js(BAR)
+        assert len(bar["rows"]) == 1 and not bar["overlaps"] and not bar["outside"], (state, bar["rows"], bar)
+    page.clean()
+
+
+@pytest.mark.parametrize("size, most", [((1024, 768), 2), ((800, 600), 3)])
+def test_the_bar_wraps_whole_groups_on_smaller_screens(browser, dot, tmp_path, size, most):
+    path = _page(tmp_path, hidden=3)
+    page = Page(browser, path, size)
+    for state in _bar_states(page):
+        bar = page.js(BAR)
+        assert len(bar["rows"]) <= most, (size, state, bar["rows"])
+        assert not bar["overlaps"] and not bar["outside"] and bar["below"] <= 0 and not bar["scrollsSideways"], bar
+        assert bar["tallest"] <= 1.5 * bar["button"], bar  # no control broken over two lines
+        # the stepping buttons stay together, as do the views' and the modes'
+        for group in (["home", "back", "play", "step", "end"], ["tab-graph", "tab-network"], ["mode-predict", "mode-nudge"]):
+            assert any(set(group) <= set(row) for row in bar["rows"]), (group, bar["rows"])
+    page.clean()

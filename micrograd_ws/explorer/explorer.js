@@ -513,8 +513,7 @@
       "Backward " + (L.asked + 1) + " of " + B + ", not revealed yet:\n" + cur().q + " = ?" : stepText(S.k);
     if ($("current").textContent !== banner) { $("current").textContent = banner; $("current").scrollTop = 0; }
     cueMore();
-    $("counter").textContent = (S.stop >= 0 ? "layer " + (S.stop + 1) + " of " + STOPS.length + " · " : "") +
-      "step " + S.k + " of " + STEPS + (S.k === 0 ? "" : S.k <= F ? " · forward" : " · backward");
+    $("counter").textContent = counterText(S.k);  // (the phase and the layer are the banner's: "Layer 3 of 12 · Forward, …")
     $("scrub").value = S.k;
     const so = $("sofar");
     if (so && S.selected >= 0) {
@@ -530,6 +529,13 @@
     renderNetwork();
     try { history.replaceState(null, "", "#" + S.k); } catch (e) { /* about:srcdoc in a notebook */ }
     for (const f of api.listeners) f(api.current());
+  }
+  const counterText = (k) => "step " + k + " of " + STEPS;
+  function fixCounter() {  // the counter as wide as its longest text (in em: it scales with the type), so the bar stays still
+    const c = $("counter"), was = c.textContent;
+    c.style.minWidth = ""; c.textContent = counterText(STEPS).replace(/\d/g, "8");
+    c.style.minWidth = (c.getBoundingClientRect().width / (parseFloat(getComputedStyle(c).fontSize) || 16) + 0.1).toFixed(2) + "em";
+    c.textContent = was;
   }
   // a banner longer than its box says so ("more ↓", see explorer.css) until it is scrolled to its end
   function cueMore() {
@@ -1227,6 +1233,7 @@
     api[name] = (...args) => { stopAuto(); return f(...args); };
   }
   $("grain").textContent = "by " + S.grain; $("grain").classList.toggle("on", S.grain === "layer");
+  fixCounter();
   const fromHash = () => { const m = /^#(\d+)$/.exec(location.hash); return m ? +m[1] : 0; };
   window.addEventListener("hashchange", () => { stopAuto(); goto(fromHash()); });
   compute(fromHash());
