@@ -86,6 +86,40 @@ def test_the_explorers_title_names_the_net_only_when_c_comes_from_it():
     assert call(s, "view")["error"] == "C.data is 'x', not a finite number: compute C again"
 
 
+def test_the_view_is_drawn_again_only_for_a_new_c_and_never_with_weights_changed_since():
+    s = Session()
+    s.run(STARTER)
+    assert "html" in call(s, "view")
+    s.run("print(net(0.5).data)")  # C not computed again: the explorer stays as it is, nothing computed
+    again = call(s, "view")
+    assert again["same"] is True and "html" not in again and "stale" not in again
+    # an SGD step by hand: C's nodes are the old weights' numbers, its leaves the new ones
+    s.run("for p in net.parameters():\n    p.data -= 0.01 * p.grad")
+    r = call(s, "view")
+    assert r["same"] and r["stale"] and "html" not in r and "compute C again" in r["text"]
+    s.run("C = squared_error(net(i), O_des)")  # computed again: drawn, with the new weights' numbers
+    r = call(s, "view")
+    net = two_neuron(seed=0)
+    squared_error(net(0.5), 1.0).backward()
+    for p in net.parameters():
+        p.data -= 0.01 * p.grad
+    assert f"Your code: C = {squared_error(net(0.5), 1.0).data:.6g}," in r["html"].split("</title>")[0]
+    # a new C whose weights change in the same code is not drawn either
+    s.run("C = squared_error(net(i), O_des)\nnet.b1.data += 0.5")
+    assert "compute C again" in call(s, "view")["error"]
+    # training changes the weights: the C drawn before no longer matches them
+    s.run("C = squared_error(net(i), O_des)")
+    assert "html" in call(s, "view")
+    r = call(s, "train_start", "50")
+    while not r["done"]:
+        r = call(s, "train_more", 0.05)
+    assert call(s, "view")["stale"] is True
+    # after a held moment the explorer shows that moment, so the learner's C is drawn again
+    call(s, "moment", 50)
+    s.run("C = squared_error(net(i), O_des)")
+    assert "html" in call(s, "view") and call(s, "view")["same"] is True
+
+
 def test_view_and_model_say_what_is_missing():
     s = Session()
     assert "name it C" in call(s, "view")["error"]

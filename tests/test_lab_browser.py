@@ -177,6 +177,24 @@ def test_run_re_renders_every_view_from_the_pages_engine(lab):
     lab.shot("lab-run-two-neuron-1600x900")
 
 
+def test_run_leaves_the_explorer_as_it_is_when_c_was_not_computed_again(lab):
+    lab.page.click("#lab-h100")
+    lab.wait_status("The explorer shows your C", timeout=180_000)
+    title = lab.explorer().locator("#title").inner_text()
+    lab.page.fill("#lab-code", "net.b3.data")
+    start = time.perf_counter()
+    lab.page.click("#lab-run")
+    lab.wait_status("did not compute C again")
+    assert time.perf_counter() - start < 2.0  # nothing computed (drawing the h = 100 net's page takes ~8 s)
+    # an SGD step by hand: the page says C is out of date, and draws no mix of old and new numbers
+    lab.page.fill("#lab-code", "for p in net.parameters():\n    p.data -= 0.01 * p.grad")
+    lab.page.click("#lab-run")
+    lab.wait_status("C was computed before the weights changed: compute C again to see them")
+    assert "error" in lab.page.locator("#lab-status").get_attribute("class")
+    assert lab.explorer().locator("#title").inner_text() == title
+    lab.shot("lab-stale-c-1600x900")
+
+
 def test_train_live_the_handout_schedule_at_h100_pause_and_step_each_held_moment(lab):
     lab.page.click("#lab-h100")
     lab.wait_status("The explorer shows your C", timeout=180_000)

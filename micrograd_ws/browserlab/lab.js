@@ -140,6 +140,10 @@
       status(v.error, true);
       return v;
     }
+    if (v.same) {  // the C the explorer shows already: nothing drawn again (said if its weights changed since)
+      status(v.text, !!v.stale);
+      return v;
+    }
     frame.srcdoc = v.html;
     status(`The explorer shows your C (${v.nodes.toLocaleString("en")} nodes, computed in ${v.seconds} s in this page).`);
     return v;

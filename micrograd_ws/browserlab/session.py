@@ -24,11 +24,13 @@ import re
 import sys
 import time
 import traceback
+from operator import mul
 
 from ..compiled import compile as compile_fn
 from ..data import Dataset, make_dataset, parse_csv
 from ..engine import Value, squared_error, topological_order
 from ..explorer import explore
+from ..floats import add_up
 from ..handout import ALPHA, TRAINING_ITERS
 from ..mode import no_grad
 from ..nn import MLP
@@ -87,6 +89,7 @@ class Session:
         self._net: MLP | None = None  # the net being trained
         self._forward = None  # its compiled forward pass (the live fit)
         self._total = 0  # the iterations the training runs to
+        self._shown = None  # the C the explorer shows now (None: another page, e.g. a held moment)
 
     # --- the page's one entry point -------------------------------------------------------
     def call(self, method: str, args_json: str = "[]") -> str:
@@ -133,19 +136,30 @@ class Session:
 
     # --- the explorer of the learner's cost ------------------------------------------------------
     def do_view(self, heading: str = "") -> dict:
-        """The explorer page of the cost ``C`` in the learner's variables, as the engine computed it."""
+        """The explorer page of the cost ``C`` in the learner's variables, as the engine computed it.
+
+        The C the explorer shows already is not drawn again (``{"same": True, "text": ...}``: nothing
+        to compute); a C computed before its weights changed is never drawn (its nodes' numbers would
+        not match its weights): the message says to compute C again."""
         C = self.ns.get("C")
         if not isinstance(C, Value):
             raise LabError("there is no cost C to explore: name it C, e.g. C = squared_error(net(i), O_des)"
                            if C is None else f"C is a {type(C).__name__}, not a Value: C = squared_error(net(i), O_des)")
         if isinstance(C.data, bool) or not isinstance(C.data, (int, float)) or not math.isfinite(C.data):
             raise LabError(f"C.data is {C.data!r}, not a finite number: compute C again")
+        if C is self._shown:
+            if stale(C):
+                return {"same": True, "stale": True, "text": STALE + "; the explorer still shows C as it was computed."}
+            return {"same": True, "text": "The explorer still shows your C: this code did not compute C again."}
+        if stale(C):
+            raise LabError(STALE + "; the explorer is left as it was.")
         net = self.ns.get("net")
         first = net.parameters()[0] if isinstance(net, MLP) else None
         theirs = first is not None and any(v is first for v in topological_order(C))
         title = f"{heading or 'Your code'}: C = {C.data:.6g}" + (f", {net.handout()}" if theirs else "")
         start = time.perf_counter()
         page = explore(C, title=title)
+        self._shown = C
         return {"html": page.html, "seconds": round(time.perf_counter() - start, 2), "nodes": len(page.names)}
 
     # --- the model --------------------------------------------------------------------------------
@@ -301,6 +315,7 @@ class Session:
         x, y = h.data.xs[0], h.data.ys[0]
         C = squared_error(model(x), y)
         C.backward()
+        self._shown = None  # the explorer shows this moment now, not the learner's C
         page = explore(C, title=f"The net after {iteration:,} SGD iterations (α = {h.lr:g}), on the point "
                                 f"i = {x:.4g}, O_des = {y:.4g}")
         return {"html": page.html}
@@ -393,6 +408,36 @@ def _counts(iters: object) -> list:
         raise LabError(f"{max(iters):,} iterations: the lab runs at most 100,000 in the page; train natively for more "
                        "(micrograd-ws train --iters ...)")
     return iters
+
+
+STALE = "C was computed before the weights changed: compute C again to see them"
+
+
+def stale(C: Value) -> bool:
+    """Whether a node of C's graph no longer is what its op makes of its parents' numbers now: the
+    weights (or inputs) were changed after C was computed (an SGD step, training).  Checked for the
+    ops a net's cost is made of (w·x+b, +, -, *, relu, the cost), computed as the engine computes them
+    (``==``: a dead ReLU's term left out is ±0.0); other ops are not checked."""
+    try:
+        for v in topological_order(C):
+            ps, op = v.parents, v.op
+            if not ps:
+                continue
+            if op == "w·x+b":
+                n = (len(ps) - 1) // 2
+                now = add_up(map(mul, [p.data for p in ps[:n]], [p.data for p in ps[n:2 * n]]), ps[-1].data)
+            elif len(ps) == 2 and op in ("+", "-", "*", "(O-O_des)²"):
+                a, b = ps[0].data, ps[1].data
+                now = a + b if op == "+" else a - b if op == "-" else a * b if op == "*" else (a - b) * (a - b)
+            elif op == "relu" and len(ps) == 1:
+                now = ps[0].data if ps[0].data > 0.0 else 0.0
+            else:
+                continue
+            if now != v.data:
+                return True
+    except (TypeError, ValueError, ArithmeticError):  # a number set by hand that is not one: explore names it
+        return False
+    return False
 
 
 def said(e: BaseException) -> str:
