@@ -16,6 +16,7 @@ from micrograd_ws.browserlab import MAX_PAGE_BYTES, runtime
 from micrograd_ws.browserlab.session import MAX_POINTS, STARTER, STARTER_H100, Session, ticks
 from micrograd_ws.browserlab.wheel import wheel_of
 from micrograd_ws.cli import main
+from micrograd_ws.engine import topological_order
 from micrograd_ws.data import make_dataset
 from micrograd_ws.floats import add_up
 from micrograd_ws.serialize import model_text
@@ -118,6 +119,23 @@ def test_the_view_is_drawn_again_only_for_a_new_c_and_never_with_weights_changed
     call(s, "moment", 50)
     s.run("C = squared_error(net(i), O_des)")
     assert "html" in call(s, "view") and call(s, "view")["same"] is True
+
+
+def test_the_view_leaves_every_grad_as_the_learner_left_it():
+    """explore(C) runs C.backward() when it has not been called; the lab's view puts every .grad back."""
+    s = Session()
+    s.run("net = two_neuron(seed=0)\nC = squared_error(net(0.5), 1.0)")
+    order = topological_order(s.ns["C"])
+    assert len(order) == 5 and all(v.grad == 0.0 for v in order)
+    assert "html" in call(s, "view")
+    assert [v.grad for v in order] == [0.0] * 5
+    assert s.run("print(net.w1.grad)")["stdout"] == "0.0\n"
+    # the page still shows the gradients: C.backward() by hand gives them, and the view leaves them
+    s.run("C = squared_error(net(0.5), 1.0)\nC.backward()\nnet.w1.grad = 7.0")
+    order = topological_order(s.ns["C"])
+    grads = [v.grad for v in order]
+    assert "html" in call(s, "view") and [v.grad for v in topological_order(s.ns["C"])] == grads
+    assert s.ns["net"].w1.grad == 7.0
 
 
 def test_view_and_model_say_what_is_missing():

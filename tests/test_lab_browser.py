@@ -177,6 +177,20 @@ def test_run_re_renders_every_view_from_the_pages_engine(lab):
     lab.shot("lab-run-two-neuron-1600x900")
 
 
+def test_the_explorer_shows_the_gradients_and_leaves_the_learners_grad_alone(lab):
+    lab.page.fill("#lab-code", "net = two_neuron(seed=0)\nC = squared_error(net(0.5), 1.0)")  # no C.backward()
+    lab.page.click("#lab-run")
+    lab.wait_status("The explorer shows your C")
+    frame = lab.explorer()
+    assert "your .grad values are as you left them" in frame.locator("#note").inner_text()
+    net = two_neuron(seed=0)
+    squared_error(net(0.5), 1.0).backward()
+    frame.locator("#end").click()
+    frame.locator('#graph-box [data-name="w1"]').click()
+    assert f"{net.w1.grad:.12g}"[:8] in frame.locator("#inspector").inner_text().replace("\u2212", "-")
+    assert lab.run("[v.grad for v in topological_order(C)]")["result"] == repr([0.0] * 5)
+
+
 def test_run_leaves_the_explorer_as_it_is_when_c_was_not_computed_again(lab):
     lab.page.click("#lab-h100")
     lab.wait_status("The explorer shows your C", timeout=180_000)
