@@ -258,6 +258,25 @@ def test_training_settings_are_checked():
     assert "diverged" in r.get("error", "") or r["done"]
 
 
+def test_a_diverged_run_puts_the_weights_back_and_words_the_advice_with_alpha():
+    s = Session()
+    s.run("net = two_hidden_layers(hidden=6, seed=1)")
+    before = model_text(two_hidden_layers(hidden=6, seed=1))
+    r = call(s, "train_start", "5000", "10")
+    while "error" not in r and not r["done"]:
+        r = call(s, "train_more", 0.05)
+    assert "training diverged at iteration" in r["error"] and "lr=" not in r["error"]
+    assert "α = 10 is too large" in r["error"] and "try α = 0.01" in r["error"]
+    assert "back as they were before this run" in r["error"] and r["text"].startswith("Training stopped at iteration")
+    assert call(s, "export")["text"] == before
+    r = call(s, "train_start", "300", "0.01")  # a run at a sensible α starts from the weights before, as train() does
+    while not r["done"]:
+        r = call(s, "train_more", 0.05)
+    native = two_hidden_layers(hidden=6, seed=1)
+    train(native, make_dataset("sin"), iters=[300])
+    assert call(s, "export")["text"] == model_text(native)
+
+
 # --- one sum on every Python --------------------------------------------------------------------------
 
 finite = st.floats(-1e6, 1e6, allow_nan=False)

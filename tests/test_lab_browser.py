@@ -255,6 +255,22 @@ def test_a_held_moment_opens_while_training_runs_and_stop_ends_the_run(lab):
     assert 100 <= it < 100000
 
 
+def test_a_diverged_run_gives_net_its_weights_back_and_says_so(lab):
+    lab.run("net = two_hidden_layers(hidden=6, seed=1)")
+    lab.page.fill("#lab-iters", "5000")
+    lab.page.fill("#lab-lr", "10")
+    lab.page.click("#lab-train")
+    lab.wait_status("training diverged")
+    status = lab.page.locator("#lab-status").inner_text()
+    assert "try α = 0.01" in status and "lr=" not in status and "back as they were before this run" in status
+    text = lab.page.locator("#lab-train-text").inner_text()
+    assert text.startswith("Training stopped at iteration") and "iteration 0 of" not in text
+    assert lab.js("lab.exportModel()") == model_text(two_hidden_layers(hidden=6, seed=1))
+    assert lab.page.locator("#lab-train").inner_text() == "train"
+    lab.shot("lab-diverged-1600x900")
+    lab.page.fill("#lab-lr", "0.01")
+
+
 def test_your_own_points_clicked_pasted_and_refused(lab):
     lab.run("net = two_neuron(seed=0)")
     box = lab.page.locator("#lab-fit").bounding_box()

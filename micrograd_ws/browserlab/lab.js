@@ -211,6 +211,10 @@
       if (r.error) {
         status(r.error, true);
         T.state = "idle";
+        if (r.text) {  // it diverged: net has its weights from before the run again, drawn as they are
+          $("lab-train-text").textContent = r.text;
+          drawData(call("points"));
+        }
       }
     }
     if (T.state === "paused") {

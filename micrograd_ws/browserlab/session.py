@@ -89,6 +89,7 @@ class Session:
         self._net: MLP | None = None  # the net being trained
         self._forward = None  # its compiled forward pass (the live fit)
         self._total = 0  # the iterations the training runs to
+        self._before: dict | None = None  # the net's weights when the run under way started
         self._shown = None  # the C the explorer shows now (None: another page, e.g. a held moment)
 
     # --- the page's one entry point -------------------------------------------------------
@@ -252,6 +253,7 @@ class Session:
         self._net, self._total = net, counts[-1]
         self._forward = compile_fn(lambda x: net(x))
         # the moments the page can step through afterwards: before training and each count of the schedule
+        self._before = net.state_dict()  # put back if this run diverges
         self._steps = training(net, data, counts, lr, seed=0, record=[0, *counts])
         self.history = next(self._steps)
         out = self._progress(done=False)
@@ -274,9 +276,12 @@ class Session:
         except StopIteration:
             done = True
             self._steps = None
-        except TrainingDiverged:
+        except TrainingDiverged as e:  # the weights it left are blown up: net gets back those it had
             self._steps = None
-            raise
+            self._net.load_state_dict(self._before)
+            return {"error": f"{e.describe('α = ')} net's weights are back as they were before this run.",
+                    "text": f"Training stopped at iteration {e.iteration:,} of {self._total:,}: it diverged "
+                            f"(α = {e.lr:g}). net's weights are back as they were before this run."}
         return self._progress(done)
 
     def do_train_stop(self) -> dict:
