@@ -240,7 +240,17 @@ def test_training_settings_are_checked():
     s.run("net = two_neuron(seed=0)")
     assert "iteration counts separated by commas" in call(s, "train_start", "100, lots")["error"]
     assert "positive iteration counts" in call(s, "train_start", [0])["error"]
-    assert "at most 100,000" in call(s, "train_start", "1000000")["error"]
+    assert "at most 100000" in call(s, "train_start", "1000000")["error"]
+    # a thousands separator or two counts? refused, both readings offered; the page's counts have none
+    for text, a, b in (("1,500", "1", "500"), ("100, 1,000", "1", "000"), ("100,500,1000", "100", "500")):
+        said = call(s, "train_start", text)["error"]
+        assert f"Write {a}{b}, or {a}, {b} with a space" in said and repr(text) in said
+    r = call(s, "train_start", "100, 1500")
+    while not r["done"]:
+        r = call(s, "train_more", 0.05)
+    assert "iteration 1500 of 1500 (done)" in r["text"] and r["heldText"]["1500"] == "1500"
+    assert r["cost"]["xticks"][-1] == [1500, "1500"] and "," not in "".join(r["heldText"].values())
+    assert "error" not in call(s, "train_start", "1, 500")
     assert "learning rate" in call(s, "train_start", "100", -1)["error"]
     assert call(s, "train_start", "100", "0,01")["error"] == "the learning rate α is '0,01', not a number (write 0.01 with a point)"
     assert "not a number" in call(s, "train_start", "100", "abc")["error"]

@@ -280,7 +280,7 @@ class Session:
             self._steps = None
             self._net.load_state_dict(self._before)
             return {"error": f"{e.describe('α = ')} net's weights are back as they were before this run.",
-                    "text": f"Training stopped at iteration {e.iteration:,} of {self._total:,}: it diverged "
+                    "text": f"Training stopped at iteration {e.iteration} of {self._total}: it diverged "
                             f"(α = {e.lr:g}). net's weights are back as they were before this run."}
         return self._progress(done)
 
@@ -298,12 +298,12 @@ class Session:
         curve = [self._forward(x).data for x in grid]
         recent = h.losses[-100:]
         last = h.snapshots[-1]
-        text = (f"iteration {it:,} of {self._total:,}" + (" (done)" if done and it == self._total else "")
+        text = (f"iteration {it} of {self._total}" + (" (done)" if done and it == self._total else "")
                 + (f": C over the last {len(recent)} iterations ≈ {math.fsum(recent) / len(recent):.4g}" if recent else "")
-                + f". Mean C over the data: {last.loss:.4g} after {last.iteration:,} iterations (α = {h.lr:g}).")
+                + f". Mean C over the data: {last.loss:.4g} after {last.iteration} iterations (α = {h.lr:g}).")
         held = [m.iteration for m in h.moments]
         return {"it": it, "done": done, "curve": curve, "grid": grid, "xs": list(h.data.xs), "ys": list(h.data.ys),
-                "held": held, "heldText": {k: f"{k:,}" for k in held}, "text": text,
+                "held": held, "heldText": {k: f"{k}" for k in held}, "text": text,
                 "axes": fit_axes(h.data.xs, h.data.ys, curve), "cost": cost_line(h.losses, self._total)}
 
     # --- the held moments -------------------------------------------------------------------------------
@@ -321,7 +321,7 @@ class Session:
         C = squared_error(model(x), y)
         C.backward()
         self._shown = None  # the explorer shows this moment now, not the learner's C
-        page = explore(C, title=f"The net after {iteration:,} SGD iterations (α = {h.lr:g}), on the point "
+        page = explore(C, title=f"The net after {iteration} SGD iterations (α = {h.lr:g}), on the point "
                                 f"i = {x:.4g}, O_des = {y:.4g}")
         return {"html": page.html}
 
@@ -381,7 +381,7 @@ def cost_line(losses, total: int, points: int = 300) -> dict | None:
     hi = hi if hi > lo else lo + 1
     every = max(1, -(-(hi - lo) // 4))  # at most 5 ticks
     return {"line": line, "x": [0, total], "y": [lo, hi],
-            "xticks": [[0, "0"], [total, f"{total:,}"]],
+            "xticks": [[0, "0"], [total, f"{total}"]],
             "yticks": [[k, f"{10.0 ** k:g}"] for k in range(lo, hi + 1, every)],
             "title": f"C, averaged over each {block} iterations (log scale)" if block > 1 else "C (log scale)"}
 
@@ -402,15 +402,22 @@ def _learning_rate(lr: object) -> float:
 
 
 def _counts(iters: object) -> list:
-    """The schedule from the page: a list of counts, or text such as ``100, 500, 1000, 5000``."""
+    """The schedule from the page: a list of counts, or text such as ``100, 500, 1000, 5000`` (a comma
+    between digits followed by three digits, as in 1,500, is refused: a count written with a
+    thousands separator, or two counts?  The page writes its own counts without one)."""
     if isinstance(iters, str):
+        grouped = re.search(r"(\d+),(\d{3})(?!\d)", iters)  # 1,500: one count written with a separator, or two?
+        if grouped:
+            a, b = grouped.groups()
+            raise LabError(f"the schedule {iters!r}: is {a},{b} the count {a}{b}, or the counts {a} and {b}? "
+                           f"Write {a}{b}, or {a}, {b} with a space")
         parts = [p for p in re.split(r"[,\s]+", iters.strip()) if p]
         if not parts or not all(re.fullmatch(r"[0-9]+", p) for p in parts):
             raise LabError(f"the schedule is iteration counts separated by commas, such as 100, 500, 1000, 5000; "
                            f"got {iters!r}")
         iters = [int(p) for p in parts]
     if isinstance(iters, list) and iters and max(iters) > 100_000:
-        raise LabError(f"{max(iters):,} iterations: the lab runs at most 100,000 in the page; train natively for more "
+        raise LabError(f"{max(iters)} iterations: the lab runs at most 100000 in the page; train natively for more "
                        "(micrograd-ws train --iters ...)")
     return iters
 
