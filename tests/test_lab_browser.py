@@ -255,6 +255,21 @@ def test_a_held_moment_opens_while_training_runs_and_stop_ends_the_run(lab):
     assert 100 <= it < 100000
 
 
+def test_the_fit_plot_follows_each_run(lab):
+    lab.js("lab.call('clear_points')")  # (the built-in points)
+    for code, net in (("net = two_neuron(seed=0)", two_neuron(seed=0)),
+                      ("net = two_hidden_layers(hidden=8, seed=2)", two_hidden_layers(hidden=8, seed=2)),
+                      ("net = MLP(2, [3, 1])", None)):
+        lab.page.fill("#lab-code", code)
+        lab.page.click("#lab-run")
+        lab.page.wait_for_function("!document.querySelector('#lab-run').disabled")
+        drawn = lab.js("lab.plotted")
+        if net is None:  # two inputs: no curve to draw
+            assert drawn["curve"] is None
+        else:
+            assert drawn["curve"] == [net(x).data for x in drawn["grid"]]
+
+
 def test_a_diverged_run_gives_net_its_weights_back_and_says_so(lab):
     lab.run("net = two_hidden_layers(hidden=6, seed=1)")
     lab.page.fill("#lab-iters", "5000")

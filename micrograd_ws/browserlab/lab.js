@@ -157,6 +157,7 @@
       await painted();
       const r = call("run", [$("lab-code").value]);
       showOutput(r);
+      if (T.state === "idle") drawData(call("points"));  // the fit of the model the code left (a run under way keeps its own)
       if (r.error) status("Your code raised an error: the message is under the code.", true);
       else await show();
     } finally {
@@ -284,7 +285,9 @@
     $("lab-data-text").textContent = p.error || p.text;
     if (!p.error) drawFit(p);
   }
+  let plotted = null;  // what the fit plot shows: {xs, ys, grid, curve, axes}
   function drawFit(p) {
+    plotted = { xs: p.xs, ys: p.ys, grid: p.grid, curve: p.curve, axes: p.axes };
     const { g, w, h } = canvas("lab-fit"), a = p.axes;
     const box = { left: leftMargin(g, a.yticks), right: w - 14, top: 22, bottom: h - 24 };
     fitAxes = { a, box };
@@ -377,6 +380,8 @@
       if (r.error) throw new Error(r.error);
       return r.text;
     },
+    /** What the fit plot shows now: {xs, ys (the points), grid, curve (net's O; null without a 1 → 1 net), axes}. */
+    get plotted() { return plotted; },
     get ready() { return session !== null; },
     get readySeconds() { return readySeconds; },
     call: (method, ...args) => { if (!session) throw new Error("Python has not started: await lab.start()"); return call(method, args); },
