@@ -270,6 +270,33 @@ def test_the_fit_plot_follows_each_run(lab):
             assert drawn["curve"] == [net(x).data for x in drawn["grid"]]
 
 
+def test_a_new_window_size_draws_the_plots_again_and_clicks_land_where_they_are_shown(lab):
+    lab.js("lab.call('clear_points')")
+    lab.page.set_viewport_size({"width": 1280, "height": 720})
+    lab.page.fill("#lab-code", "net = two_neuron(seed=0)")
+    lab.page.click("#lab-run")
+    lab.page.wait_for_function("!document.querySelector('#lab-run').disabled")
+    small = lab.js("lab.plotted.width")
+    lab.page.set_viewport_size({"width": 1920, "height": 1080})  # full screen on a projector
+    lab.page.wait_for_timeout(300)
+    size = lab.js("""() => { const c = document.querySelector('#lab-fit'), r = c.getBoundingClientRect();
+      return {css: [c.clientWidth, c.clientHeight], bitmap: [c.width / devicePixelRatio, c.height / devicePixelRatio],
+              at: [r.left + c.clientLeft, r.top + c.clientTop]}; }""")
+    assert size["css"][0] > small and size["bitmap"] == size["css"]  # drawn again at its new size, not stretched
+    shown = lab.js("lab.plotted")
+    (x0, x1), (y0, y1), box = shown["axes"]["x"], shown["axes"]["y"], shown["box"]
+    assert [shown["width"], shown["height"]] == size["css"] and box["right"] == shown["width"] - 14
+    # click where the plot shows (0, 0)
+    px = box["left"] + (0 - x0) / (x1 - x0) * (box["right"] - box["left"])
+    py = box["bottom"] - (0 - y0) / (y1 - y0) * (box["bottom"] - box["top"])
+    lab.page.mouse.click(size["at"][0] + px, size["at"][1] + py)
+    got = lab.js("lab.call('points')")
+    assert len(got["xs"]) == 1 and abs(got["xs"][0]) < 0.01 and abs(got["ys"][0]) < 0.01
+    lab.shot("lab-resized-1920x1080")
+    lab.js("lab.call('clear_points')")
+    lab.page.set_viewport_size({"width": 1600, "height": 900})
+
+
 def test_a_diverged_run_gives_net_its_weights_back_and_says_so(lab):
     lab.run("net = two_hidden_layers(hidden=6, seed=1)")
     lab.page.fill("#lab-iters", "5000")

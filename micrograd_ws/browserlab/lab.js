@@ -285,12 +285,13 @@
     $("lab-data-text").textContent = p.error || p.text;
     if (!p.error) drawFit(p);
   }
-  let plotted = null;  // what the fit plot shows: {xs, ys, grid, curve, axes}
+  let plotted = null, lastFit = null, lastCost = null;  // plotted: what the fit plot shows (lab.plotted)
   function drawFit(p) {
-    plotted = { xs: p.xs, ys: p.ys, grid: p.grid, curve: p.curve, axes: p.axes };
+    lastFit = p;
     const { g, w, h } = canvas("lab-fit"), a = p.axes;
     const box = { left: leftMargin(g, a.yticks), right: w - 14, top: 22, bottom: h - 24 };
-    fitAxes = { a, box };
+    fitAxes = { a, box, w, h };
+    plotted = { xs: p.xs, ys: p.ys, grid: p.grid, curve: p.curve, axes: p.axes, box, width: w, height: h };
     const X = (x) => box.left + (x - a.x[0]) / (a.x[1] - a.x[0]) * (box.right - box.left);
     const Y = (y) => box.bottom - (y - a.y[0]) / (a.y[1] - a.y[0]) * (box.bottom - box.top);
     g.strokeStyle = "#999"; g.fillStyle = "#444"; g.lineWidth = 1;
@@ -315,6 +316,7 @@
     }
   }
   function drawCost(r) {
+    lastCost = r;
     const { g, w, h } = canvas("lab-cost"), a = r.cost;
     if (!a) return;
     const m = leftMargin(g, a.yticks);
@@ -332,10 +334,24 @@
     a.line.forEach(([k, l], n) => (n ? g.lineTo(X(k), Y(l)) : g.moveTo(X(k), Y(l))));
     g.stroke();
   }
+  // a new size (a window made full screen, a projector): the plots drawn again at it, sharp, with their boxes
+  const redraw = () => {
+    if (lastFit) drawFit(lastFit);
+    if (lastCost && !$("lab-cost").hidden) drawCost(lastCost);
+  };
+  if (window.ResizeObserver) {
+    const seen = new ResizeObserver(() => requestAnimationFrame(redraw));
+    seen.observe($("lab-fit"));
+    seen.observe($("lab-cost"));
+  } else {
+    window.addEventListener("resize", redraw);
+  }
   $("lab-fit").addEventListener("click", (ev) => {
     if (!session || !fitAxes) return;
-    const { a, box } = fitAxes, at = $("lab-fit").getBoundingClientRect();
-    const px = ev.clientX - at.left, py_ = ev.clientY - at.top;
+    // from where the click is in the plot's box as drawn (scaled, should the canvas have a new size not drawn yet)
+    const { a, box, w, h } = fitAxes, c = $("lab-fit"), at = c.getBoundingClientRect();
+    const px = (ev.clientX - at.left - c.clientLeft) * (w / c.clientWidth);  // (inside the canvas's border)
+    const py_ = (ev.clientY - at.top - c.clientTop) * (h / c.clientHeight);
     if (px < box.left || px > box.right || py_ < box.top || py_ > box.bottom) return;
     const x = a.x[0] + (px - box.left) / (box.right - box.left) * (a.x[1] - a.x[0]);
     const y = a.y[0] + (box.bottom - py_) / (box.bottom - box.top) * (a.y[1] - a.y[0]);
