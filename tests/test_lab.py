@@ -148,6 +148,13 @@ def test_view_and_model_say_what_is_missing():
     assert "there are 2 models" in call(s, "export")["error"]
     s.run("net = b")
     assert json.loads(call(s, "export")["text"])["sizes"] == [1, 1]
+    # net named, but not a model: what it is, and the fix
+    s.run("net = two_neuron")
+    assert call(s, "train_start", "100")["error"] == "net is the function two_neuron, not a model: call it, net = two_neuron()"
+    s.run("net = [a, b]")
+    assert call(s, "export")["error"] == "net is a list of 2 models, not a model: name the one to use net, e.g. net = net[0]"
+    s.run("net = 3")
+    assert "net is a int, not a model: name a model net" in call(s, "export")["error"]
 
 
 def test_export_is_the_model_file_load_reads(tmp_path):
@@ -178,6 +185,13 @@ def test_points_pasted_or_clicked_and_bad_ones_named():
     assert "4 points of yours" in call(s, "add_point", 0.25, 0.5)["text"]
     assert "not a finite number" in call(s, "add_point", 1e309, 0.5)["error"]
     assert "not a finite number" in call(s, "add_point", "1", 0.5)["error"]
+    # finite, but too far apart for the plot's range: refused, and not kept (a click after it works)
+    said = call(s, "paste", "1e308,1\n-1e308,1")["error"]
+    assert said.startswith("the points' x go from -1e+308 to 1e+308: too wide a range to plot")
+    assert call(s, "points")["xs"] == [0.0, 0.5, 1.0, 0.25]
+    assert "error" not in call(s, "add_point", 0.1, 0.1)
+    call(s, "paste", "0,1")
+    assert "the points' y go from -1.7e+308 to 1: too wide" in call(s, "add_point", 0.0, -1.7e308)["error"]
     assert "built-in" in call(s, "clear_points")["text"]
     assert "Training data: 1 point of yours" in call(s, "add_point", 0.0, 0.0)["text"]
     # as spreadsheets write them: a byte-order mark, semicolons with decimal commas, the typeset minus sign

@@ -297,6 +297,25 @@ def test_a_new_window_size_draws_the_plots_again_and_clicks_land_where_they_are_
     lab.page.set_viewport_size({"width": 1600, "height": 900})
 
 
+def test_a_function_for_net_and_points_too_far_apart_are_named(lab):
+    lab.run("net = two_neuron")
+    lab.page.click("#lab-train")
+    assert lab.page.locator("#lab-status").inner_text() == ("net is the function two_neuron, not a model: call it, "
+                                                            "net = two_neuron()")
+    lab.run("net = two_neuron(seed=0)")
+    lab.js("lab.call('clear_points')")
+    lab.page.locator("#lab-paste-box summary").click()
+    lab.page.fill("#lab-points", "1e308,1\n-1e308,1")
+    lab.page.click("#lab-use-points")
+    said = lab.page.locator("#lab-data-text").inner_text()
+    assert "too wide a range to plot" in said and "serializ" not in said
+    box = lab.page.locator("#lab-fit").bounding_box()
+    lab.page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)  # the points were not kept
+    assert "Training data: 1 point of yours" in lab.page.locator("#lab-data-text").inner_text()
+    lab.page.locator("#lab-paste-box summary").click()
+    lab.js("lab.call('clear_points')")
+
+
 def test_a_diverged_run_gives_net_its_weights_back_and_says_so(lab):
     lab.run("net = two_hidden_layers(hidden=6, seed=1)")
     lab.page.fill("#lab-iters", "5000")

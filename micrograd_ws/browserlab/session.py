@@ -169,6 +169,8 @@ class Session:
         net = self.ns.get("net")
         if isinstance(net, MLP):
             return net
+        if net is not None:  # the name the page uses, given to something else: said what it is
+            raise LabError(not_a_model(net))
         nets = [v for k, v in self.ns.items() if isinstance(v, MLP) and not k.startswith("_")]
         if len(nets) == 1:
             return nets[0]
@@ -238,6 +240,12 @@ class Session:
         if len(xs) > MAX_POINTS:
             raise LabError(f"{len(xs):,} points: the lab trains on at most {MAX_POINTS:,} (each snapshot runs the net "
                            "on every one); use a sample of them, or train natively: micrograd-ws train --data FILE.csv")
+        axes = fit_axes(xs, ys) if xs else None  # the plot's ranges (a margin added): their widths must be floats
+        for what, vs in (("x", xs), ("y", ys)):
+            if axes and not all(math.isfinite(v) for v in (*axes[what], axes[what][1] - axes[what][0],
+                                                              *(t for t, _ in axes[what + "ticks"]))):
+                raise LabError(f"the points' {what} go from {min(vs):.3g} to {max(vs):.3g}: too wide a range to plot "
+                               "(its width overflows a float); rescale them, e.g. divide them by 1e6")
         self.points = Dataset(tuple(xs), tuple(ys), "your points")
 
     # --- training, a piece at a time -------------------------------------------------------------------
@@ -444,6 +452,19 @@ def explore_as_left(C: Value, title: str):
 def _same(a: object, b: object) -> bool:
     """``a`` and ``b`` the same number, to the bit (0.0 and -0.0 differ)."""
     return type(a) is type(b) and a == b and (not isinstance(a, float) or math.copysign(1.0, a) == math.copysign(1.0, b))
+
+
+def not_a_model(net: object) -> str:
+    """What ``net`` is, when it is not a model, and how to make it one."""
+    if isinstance(net, (list, tuple)):
+        kind = type(net).__name__
+        if net and all(isinstance(v, MLP) for v in net):
+            return (f"net is a {kind} of {len(net)} models, not a model: name the one to use net, e.g. net = net[0]")
+        return f"net is a {kind}, not a model: name a model net, e.g. net = two_neuron(seed=0)"
+    if callable(net):
+        fn = getattr(net, "__name__", "") or type(net).__name__
+        return f"net is the function {fn}, not a model: call it, net = {fn}()"
+    return f"net is a {type(net).__name__}, not a model: name a model net, e.g. net = two_neuron(seed=0)"
 
 
 STALE = "C was computed before the weights changed: compute C again to see them"
