@@ -381,6 +381,10 @@ def test_when_python_itself_crashes_the_page_says_to_reload(browser, lab_page, t
     assert page.run("1 + 1")["error"] == r["error"]
     page.page.click("#lab-train")
     assert "crashed" in page.page.locator("#lab-status").inner_text()
+    page.page.fill("#lab-code", "1 + 1")  # Run: the status still says what happened, and to reload
+    page.page.click("#lab-run")
+    page.page.wait_for_function("!document.querySelector('#lab-run').disabled")
+    assert page.page.locator("#lab-status").inner_text() == r["error"]
     assert page.blocked == []
     pyodides_report = ("fatal error", "pyodide", "maximum call stack size exceeded")  # what Pyodide logs as it dies
     assert [e for e in page.errors if not any(w in e.lower() for w in pyodides_report)] == []

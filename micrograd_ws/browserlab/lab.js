@@ -157,6 +157,7 @@
       await painted();
       const r = call("run", [$("lab-code").value]);
       showOutput(r);
+      if (crashed) return status(crashed, true);  // (not "your code raised an error": the page must be reloaded)
       if (T.state === "idle") drawData(call("points"));  // the fit of the model the code left (a run under way keeps its own)
       if (r.error) status("Your code raised an error: the message is under the code.", true);
       else await show();
