@@ -316,6 +316,20 @@ def test_a_function_for_net_and_points_too_far_apart_are_named(lab):
     lab.js("lab.call('clear_points')")
 
 
+def test_tab_indents_the_code_and_escape_then_tab_moves_on(lab):
+    lab.page.fill("#lab-code", "")
+    lab.page.focus("#lab-code")
+    lab.page.keyboard.press("Tab")
+    assert lab.js("document.activeElement.id") == "lab-code" and lab.page.input_value("#lab-code") == "    "
+    lab.page.keyboard.press("Escape")
+    lab.page.keyboard.press("Tab")
+    assert lab.js("document.activeElement.id") == "lab-iters" and lab.page.input_value("#lab-code") == "    "
+    lab.page.focus("#lab-code")  # back in the cell: Tab indents again
+    lab.page.keyboard.press("Tab")
+    assert lab.js("document.activeElement.id") == "lab-code" and lab.page.input_value("#lab-code") == "        "
+    assert "Escape, then Tab" in lab.page.locator("#lab-code").get_attribute("title")
+
+
 def test_a_diverged_run_gives_net_its_weights_back_and_says_so(lab):
     lab.run("net = two_hidden_layers(hidden=6, seed=1)")
     lab.page.fill("#lab-iters", "5000")

@@ -373,14 +373,18 @@
   $("lab-stop").onclick = stopTraining;
   $("lab-use-points").onclick = () => pointsChanged(call("paste", [$("lab-points").value]));
   $("lab-clear-points").onclick = () => pointsChanged(call("clear_points"));
+  let tabLeaves = false;  // Escape was pressed: the next Tab leaves the cell, as in any other box (keyboard users)
   $("lab-code").addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); runCell(); }
-    else if (ev.key === "Tab" && !ev.shiftKey) {  // four spaces, as Python is indented
+    else if (ev.key === "Escape") tabLeaves = true;
+    else if (ev.key === "Tab" && !ev.shiftKey && !tabLeaves) {  // four spaces, as Python is indented
       ev.preventDefault();
       const t = ev.target, s = t.selectionStart;
       t.setRangeText("    ", s, t.selectionEnd, "end");
     }
+    if (ev.key !== "Escape" && !["Shift", "Control", "Alt", "Meta"].includes(ev.key)) tabLeaves = false;
   });
+  $("lab-code").addEventListener("blur", () => { tabLeaves = false; });
 
   const starterModel = JSON.parse($("lab-starter").textContent);
   window.lab = {
