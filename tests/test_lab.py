@@ -53,10 +53,13 @@ def test_errors_are_the_engines_message_with_the_line_of_the_learners_code():
 
 def test_the_starters_run_and_their_explorer_is_the_one_explore_writes():
     s = Session()
-    assert s.run(STARTER)["error"] is None
+    out = s.run(STARTER)
+    assert out["error"] is None
     net = two_neuron(seed=0)
     C = squared_error(net(0.5), 1.0)
     C.backward()
+    # it prints C, not the gradients the explorer's predict mode asks for, and says where they are
+    assert out["stdout"] == f"C = {C.data}\n" and "print(net.w1.grad, net.b1.grad)" in STARTER
     assert s.ns["C"].data == C.data and s.ns["net"].w1.grad == net.w1.grad
     view = call(s, "view")
     assert "error" not in view and view["nodes"] == 5

@@ -51,7 +51,8 @@ O = net(i)                    # ① forward
 C = squared_error(O, O_des)   # C = (O − O_des)²
 C.backward()                  # ② backward: every ∂C/∂w
 print("C =", C.data)
-print("∂C/∂w1 =", net.w1.grad, "  ∂C/∂b1 =", net.b1.grad)
+# ∂C/∂w1 and ∂C/∂b1 are in net.w1.grad and net.b1.grad: work them out (or predict them
+# in the explorer) first, then print(net.w1.grad, net.b1.grad) shows them.
 """
 
 #: the handout's net, one click away
