@@ -31,7 +31,7 @@ CANVAS_LOG = """(() => {
   wrap("fill", drawn("fill", "fillStyle"));
   wrap("fillText", (c, a) => { const m = c.measureText(a[0]);
     log.push({ kind: "text", canvas: c.canvas.id, text: a[0], x: a[1], y: a[2], w: m.width,
-               up: m.actualBoundingBoxAscent, down: m.actualBoundingBoxDescent }); });
+               up: m.actualBoundingBoxAscent, down: m.actualBoundingBoxDescent, font: c.font }); });
 })();"""
 
 
@@ -457,4 +457,54 @@ def test_the_bar_wraps_whole_groups_on_smaller_screens(browser, dot, tmp_path, s
         # the stepping buttons stay together, as do the views' and the modes'
         for group in (["home", "back", "play", "step", "end"], ["tab-graph", "tab-network"], ["mode-predict", "mode-nudge"]):
             assert any(set(group) <= set(row) for row in bar["rows"]), (group, bar["rows"])
+    page.clean()
+
+
+# --- 9. the nudge plot: a curve to read from the back of the room -----------------------------------
+
+CURVES = ("#0072b2", "#e69f00")  # the actual ΔC (blue) and the tangent (orange)
+
+
+def _in_sight(page, selectors):
+    """Which of ``selectors`` are not wholly in the window, or are cut by a box that scrolls."""
+    return page.js("""(sels) => sels.filter((sel) => {
+        const e = document.querySelector(sel), r = e.getBoundingClientRect();
+        if (!e.offsetParent || r.height < 1 || r.top < 0 || r.left < 0 || r.bottom > innerHeight || r.right > innerWidth) return true;
+        for (let p = e.parentElement; p; p = p.parentElement) {
+          const q = p.getBoundingClientRect();
+          if (getComputedStyle(p).overflowY !== 'visible' && (r.bottom > q.bottom + 1 || r.top < q.top - 1)) return true;
+        }
+        return false; })""", selectors)
+
+
+@pytest.mark.parametrize("which", ["h3", pytest.param("h100", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("size", [(1280, 720), (1024, 768), (1920, 1080)])
+def test_nudge_plot_is_tall_enough_to_read_from_the_back(browser, dot, tmp_path, request, which, size):
+    path = request.getfixturevalue("big")[0] if which == "big" or which == "h100" else _page(tmp_path, hidden=3)
+    page = Page(browser, path, size, log_canvas=True)
+    page.js("explorer.goto(explorer.steps)")  # the last step: a banner of four lines
+    page.js("explorer.mode('nudge')")
+    for w, dw in [("w2[2][0]", 0.5), ("b3", -0.8), ("w3[1]", 0.05)]:
+        page.js("window.__canvasLog.length = 0")
+        assert "error" not in page.js(f"explorer.nudge({w!r}, {dw})")
+        log = [e for e in page.js("window.__canvasLog") if e["canvas"] == "nudge-plot"]
+        points = [s[1:3] for e in log if e["kind"] == "stroke" and e["colour"].lower() in CURVES for s in e["path"] if s[0] in "ML"]
+        xs, ys = [x for x, _ in points], [y for _, y in points]
+        # the curves' area, as drawn
+        assert max(ys) - min(ys) >= 120, (which, size, w, max(ys) - min(ys))
+        texts = [e for e in log if e["kind"] == "text"]
+        assert {"actual", "tangent"} <= {word for t in texts for word in t["text"].split()}
+        px = min(float(re.search(r"([\d.]+)px", t["font"]).group(1)) for t in texts)
+        assert px >= (15 if size[0] < 1920 else 17), (size, [t["font"] for t in texts])  # the labels as large as the page's type
+        # both axes named and numbered: ΔC and its numbers left of the curves, Δw and its numbers under them
+        assert any(t["text"].startswith("ΔC") and t["x"] < min(xs) for t in texts)
+        under = [t["text"] for t in texts if t["y"] - t["up"] > max(ys)]
+        assert "Δw" in under and "0" in under and len(under) >= 4, under
+        left = [t["text"] for t in texts if t["x"] + t["w"] < min(xs) and t["y"] - t["up"] < max(ys)]
+        assert len(left) >= 2 and all(re.fullmatch(r"-?[\d.]+(e[-+]\d+)?", t) for t in left if not t.startswith("ΔC")), left
+    # nothing essential pushed out of sight: the bar, the banner, the panel's controls, the inspector's name, the view
+    assert _in_sight(page, ["#bar", "#current", "#nudge-name", "#nudge-dw", "#nudge-slider", "#nudge-out", "#nudge-plot", "#sgd",
+                            "#inspector h2", "#view"]) == []
+    assert page.js("document.getElementById('view').getBoundingClientRect().height") >= 0.55 * size[1]
+    page.page.screenshot(path=str(tmp_path / f"nudge-{which}-{size[0]}.png"))
     page.clean()

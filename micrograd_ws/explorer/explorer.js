@@ -930,17 +930,22 @@
     if (document.activeElement !== $("nudge-slider")) $("nudge-slider").value = String(Math.max(-1, Math.min(1, dw)));  // (Δw typed: the slider follows)
     const r = nudge(name, dw);
     if (r.error) { box.textContent = r.error; drawNudge(null); return r; }
-    // one line each on a 1280-wide projector: Δw as typed, C(w + Δw) and C(w) as the page computed them
+    // short lines (at most about 55 characters: one row each beside the view on a 1280-wide projector): Δw as
+    // typed, C(w + Δw) and C(w) as the page computed them
     box.textContent = name + " = " + fmt(r.w) + ",  Δw = " + dw + "\n" +
-      "predicted ΔC ≈ ∂C/∂" + name + "·Δw = " + fmt(r.grad) + " · " + dw + " = " + fmt(r.predicted) + "\n" +
-      "actual    ΔC = C(w+Δw) − C(w) = " + fmt(r.C1) + " − " + fmt(r.C0) + " = " + fmt(r.actual) + "\n" +
+      "predicted ΔC ≈ ∂C/∂w·Δw\n" +
+      "             = " + fmt(r.grad) + " · " + dw + " = " + fmt(r.predicted) + "\n" +
+      "actual    ΔC = C(w+Δw) − C(w)\n" +
+      "             = " + fmt(r.C1) + " − " + fmt(r.C0) + " = " + fmt(r.actual) + "\n" +
       (r.actual === 0 && r.predicted === 0 ? "no change: this weight is behind an off ReLU" :
-        "apart by " + fmt(r.actual - r.predicted) + ": the curvature the tangent leaves out");
+        "apart by " + fmt(r.actual - r.predicted) + ": curvature the tangent leaves out");
     drawNudge(r);
     return r;
   }
+  // a tick's number: three digits are enough to read a plot by
+  const tick = (x) => (x === 0 ? "0" : Math.abs(x) < 1e-3 || Math.abs(x) >= 1e4 ? x.toExponential(1) : String(Number(x.toPrecision(3))));
   function drawNudge(r) {
-    const { ctx, W, H, fs } = plotBox("nudge-plot");
+    const { ctx, W, H, fs } = plotBox("nudge-plot", true);
     L.nudged = r;
     if (!r) return;
     const R = Math.max(Math.abs(r.dw) * 1.25, 1e-9), xs = [], act = [], pre = [];
@@ -951,17 +956,27 @@
     }
     const all = act.concat(pre).filter(Number.isFinite);
     let lo = Math.min(...all), hi = Math.max(...all); if (hi - lo < 1e-300) { lo -= 1; hi += 1; }
-    // the title and the legend in bands of their own, where no curve goes: the legend beside the title when
-    // they fit on one row (the title shortened if need be), else in a row under the plot; the curves and
-    // the dot (radius 5) stay between the bands
-    const tangent = "- - tangent ∂C/∂w·Δw", actual = "— actual  ";
-    const tw = ctx.measureText(tangent).width, aw = ctx.measureText(actual).width;
-    const titles = ["ΔC against Δw, |Δw| ≤ " + fmt(R), "ΔC against Δw"];
-    const fits = titles.find((t) => ctx.measureText(t).width + 34 + 16 <= W - 8 - tw - aw), oneRow = fits !== undefined;
-    const title = oneRow ? fits : titles[0], top = fs + 10, bottom = oneRow ? 12 : fs + 10;
-    const X = (d) => 30 + (d + R) / (2 * R) * (W - 40), Y = (v) => H - bottom - (v - lo) / (hi - lo) * Math.max(1, H - bottom - top);
+    // Words in bands of their own, where no curve goes: on top the title, whose first word ΔC names the axis of
+    // the ticks under it, and the legend (beside it when they fit on one row, the title shortened if need be,
+    // else in a second row); on the left ΔC's ticks; under the curves Δw's name and ticks.  The curves and the
+    // dot (radius 5) stay between the bands.
+    const width = (t) => ctx.measureText(t).width, row = fs + 6, asc = 0.72 * fs;
+    const yTicks = [[hi, tick(hi)], [lo, tick(lo)]];
+    const left = 10 + Math.max(width("ΔC"), width("Δw"), ...yTicks.map(([, t]) => width(t)));
+    const actual = "— actual  ", titles = ["ΔC against Δw, |Δw| ≤ " + tick(R), "ΔC against Δw"];
+    const legends = ["- - tangent ∂C/∂w·Δw", "- - tangent"].map((t) => [t, width(t) + width(actual)]);  // (the text names ∂C/∂w·Δw)
+    let [tangent, legend] = legends[0], title;
+    for (const [t, w] of legends) {
+      title = titles.find((x) => 4 + width(x) + 16 + w <= W - 8);
+      if (title) { [tangent, legend] = [t, w]; break; }
+    }
+    const oneRow = title !== undefined;
+    if (!oneRow) title = titles.find((t) => 4 + width(t) <= W - 8) || titles[1];
+    const top = (oneRow ? 1 : 2) * row + fs / 2 + 4, bottom = 1.5 * fs + 8;  // (a tick's number is centred on its value)
+    const X = (d) => left + (d + R) / (2 * R) * (W - left - 10);
+    const Y = (v) => H - bottom - (v - lo) / (hi - lo) * Math.max(1, H - bottom - top);
     ctx.strokeStyle = "#bbb"; ctx.lineWidth = 1; ctx.beginPath(); ctx.moveTo(X(0), top - 4); ctx.lineTo(X(0), H - bottom + 4);
-    ctx.moveTo(30, Y(0)); ctx.lineTo(W - 10, Y(0)); ctx.stroke();
+    ctx.moveTo(left, Y(0)); ctx.lineTo(W - 10, Y(0)); ctx.stroke();
     const line = (ys, colour, dash) => {
       ctx.strokeStyle = colour; ctx.lineWidth = 2.5; ctx.setLineDash(dash); ctx.beginPath();
       xs.forEach((d, i) => (i ? ctx.lineTo(X(d), Y(ys[i])) : ctx.moveTo(X(d), Y(ys[i])))); ctx.stroke(); ctx.setLineDash([]);
@@ -969,10 +984,17 @@
     line(act, "#0072B2", []); line(pre, "#E69F00", [6, 4]);
     ctx.fillStyle = "#CC79A7"; ctx.beginPath(); ctx.arc(X(r.dw), Y(r.actual), 5, 0, 7); ctx.fill();
     ctx.fillStyle = "#1a1a1a";
-    ctx.fillText(title, 34, fs + 1);
-    const legendRow = oneRow ? fs + 1 : H - 5;
-    ctx.fillStyle = "#E69F00"; ctx.fillText(tangent, W - 8 - tw, legendRow);
-    ctx.fillStyle = "#0072B2"; ctx.fillText(actual, W - 8 - tw - aw, legendRow);
+    ctx.fillText(title, 4, asc + 3);
+    // ΔC's ticks, right-aligned in the left band (0 too, where the axis is, when it is apart from them)
+    if (lo < 0 && hi > 0 && Y(0) - Y(hi) > 1.2 * fs && Y(lo) - Y(0) > 1.2 * fs) yTicks.push([0, "0"]);
+    for (const [v, t] of yTicks) ctx.fillText(t, left - 6 - width(t), Y(v) + asc / 2);
+    // Δw's ticks under the curves: −R from the left end, 0 under the axis, R to the right end
+    const base0 = H - 6, xt = [["-" + tick(R), X(-R)], ["0", X(0) - width("0") / 2], [tick(R), X(R) - width(tick(R))]];
+    ctx.fillText("Δw", 4, base0);
+    for (const [t, x] of xt) ctx.fillText(t, x, base0);
+    const legendRow = oneRow ? asc + 3 : row + asc + 3;
+    ctx.fillStyle = "#E69F00"; ctx.fillText(tangent, W - 8 - width(tangent), legendRow);
+    ctx.fillStyle = "#0072B2"; ctx.fillText(actual, W - 8 - legend, legendRow);
   }
   function renderSgd() {
     const r = sgdStep();
@@ -986,6 +1008,8 @@
       $(x + "-panel").hidden = L.mode !== x; $("mode-" + x).classList.toggle("on", L.mode === x);
     }
     $("side").classList.toggle("plots", L.mode === "nudge" || L.mode === "replay");
+    $("side").classList.toggle("nudging", L.mode === "nudge");
+    $("side").parentElement.classList.toggle("nudging", L.mode === "nudge");
     // the replay holds each moment's weights, not its chain rule: stepping stays with the trained net
     for (const id of ["home", "back", "play", "step", "end", "scrub", "tab-graph", "paths"]) $(id).disabled = L.mode === "replay";
     if (L.mode === "replay") { pause(); $("paths").checked = false; }
@@ -1066,14 +1090,14 @@
       l.dead = !!(dead[l.from.node] || dead[l.to.node]);
     }
   }
-  function plotBox(id) {  // a cleared plot at the size the layout gave it (in CSS pixels)
+  function plotBox(id, large) {  // a cleared plot at the size the layout gave it (in CSS pixels); large: its words at the page's size
     const c = $(id), dpr = window.devicePixelRatio || 1, ctx = c.getContext("2d");
     const W = Math.max(1, c.clientWidth), H = Math.max(1, c.clientHeight);
     if (c.width !== Math.round(W * dpr) || c.height !== Math.round(H * dpr)) { c.width = Math.round(W * dpr); c.height = Math.round(H * dpr); }
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, W, H);
     // the labels follow the page's type, as the rest of the page does (present mode scales it up)
-    const fs = Math.max(13, Math.round(0.85 * (parseFloat(getComputedStyle(c).fontSize) || 16)));
+    const fs = Math.max(large ? 15 : 13, Math.round((large ? 1 : 0.85) * (parseFloat(getComputedStyle(c).fontSize) || 16)));
     ctx.font = fs + "px system-ui, sans-serif"; ctx.lineWidth = 1; ctx.setLineDash([]);
     return { c, ctx, W, H, fs };
   }
