@@ -342,6 +342,7 @@ def test_a_diverged_run_gives_net_its_weights_back_and_says_so(lab):
     assert text.startswith("Training stopped at iteration") and "iteration 0 of" not in text
     assert lab.js("lab.exportModel()") == model_text(two_hidden_layers(hidden=6, seed=1))
     assert lab.page.locator("#lab-train").inner_text() == "train"
+    assert lab.page.locator("#lab-cost").is_hidden()  # no empty box: the run never got to a cost to draw
     lab.shot("lab-diverged-1600x900")
     lab.page.fill("#lab-lr", "0.01")
 

@@ -240,7 +240,7 @@
   }
   function drawProgress(r) {
     $("lab-train-text").textContent = r.text;
-    $("lab-cost").hidden = false;
+    $("lab-cost").hidden = !r.cost;  // (no box before the first iteration's cost)
     drawFit(r);
     drawCost(r);
     const held = $("lab-held"), key = r.held.join(",");

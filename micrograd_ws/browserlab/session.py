@@ -288,9 +288,9 @@ class Session:
         except TrainingDiverged as e:  # the weights it left are blown up: net gets back those it had
             self._steps = None
             self._net.load_state_dict(self._before)
-            return {"error": f"{e.describe('α = ')} net's weights are back as they were before this run.",
-                    "text": f"Training stopped at iteration {e.iteration} of {self._total}: it diverged "
-                            f"(α = {e.lr:g}). net's weights are back as they were before this run."}
+            back = "The weights of net are back as they were before this run."
+            return {"error": f"{e.describe('α = ')} {back}",
+                    "text": f"Training stopped at iteration {e.iteration} of {self._total}: it diverged (α = {e.lr:g}). {back}"}
         return self._progress(done)
 
     def do_train_stop(self) -> dict:
