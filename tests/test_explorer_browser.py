@@ -359,10 +359,13 @@ def test_no_answer_is_visible_while_it_is_asked(browser, dot, tmp_path):
         q = page.js("document.getElementById('ask-q').textContent")
         value = page.js("""(q) => { for (const p of explorer.data.predict) for (const a of [...p.asks, ...(p.picks || []).flat()])
             if (a.q + ' = ?' === q) return a.value; }""", q)
-        text = page.page.locator("body").inner_text() + page.page.title()
+        text = page.page.locator("body").inner_text() + page.page.title()  # (the network view: its neurons' numbers)
+        page.js("explorer.showView('graph')")
+        text += page.page.locator("body").inner_text()
         for node in page.page.locator("#graph-box g.node").all()[:40]:  # tooltips too
             node.hover()
             text += page.page.locator("#tooltip").inner_text()
+        page.js("explorer.showView('network')")
         if value != 0.0:  # as a number of its own (-0.25 is not in -0.2519)
             numbers = set(re.findall(r"[-−]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", text.replace("−", "-")))
             assert f"{value:.4g}" not in numbers and f"{float(f'{value:.4g}'):g}" not in numbers, q

@@ -508,3 +508,66 @@ def test_nudge_plot_is_tall_enough_to_read_from_the_back(browser, dot, tmp_path,
     assert page.js("document.getElementById('view').getBoundingClientRect().height") >= 0.55 * size[1]
     page.page.screenshot(path=str(tmp_path / f"nudge-{which}-{size[0]}.png"))
     page.clean()
+
+
+# --- 10. a small net's first view: every word of it readable on a wall, without present mode -------------
+
+FIRST_VIEW = """() => {
+  const view = explorer.view, box = document.getElementById('view').getBoundingClientRect();
+  const sel = view === 'graph' ? '#graph-box text' : '#neurons text';
+  const texts = [...document.querySelectorAll(sel)].filter((t) => t.textContent.trim()).map((t) => {
+    const r = t.getBoundingClientRect();
+    return { text: t.textContent, h: r.height, left: r.left, right: r.right, top: r.top, bottom: r.bottom }; });
+  const circles = [...document.querySelectorAll('#neurons circle')].map((c) => {
+    const r = c.getBoundingClientRect(); return { name: c.dataset.name, left: r.left, right: r.right, top: r.top, bottom: r.bottom }; });
+  return { view, texts, circles, box: { left: box.left, right: box.right, top: box.top, bottom: box.bottom },
+           names: explorer.data.names };
+}"""
+
+
+def _inside(r, box):
+    return box["left"] - 1 <= r["left"] and r["right"] <= box["right"] + 1 and box["top"] - 1 <= r["top"] and r["bottom"] <= box["bottom"] + 1
+
+
+def _apart(a, b):
+    return a["right"] <= b["left"] or b["right"] <= a["left"] or a["bottom"] <= b["top"] or b["bottom"] <= a["top"]
+
+
+@pytest.mark.parametrize("hidden", [1, 3, 4])
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
+def test_a_small_net_opens_on_a_view_whose_words_a_wall_can_read(browser, dot, tmp_path, hidden, size):
+    net, C = _net_and_cost(hidden)
+    path = _page(tmp_path, hidden)
+    page = Page(browser, path, size)
+    page.js("explorer.goto(explorer.steps)")  # every number shown
+    shown = page.js(FIRST_VIEW)
+    least = 14 if size[1] < 1080 else 16  # the page's own type: 15 px at 1280×720, 16.5 px at 1920×1080
+    heights = sorted(t["h"] for t in shown["texts"])
+    assert heights and heights[0] >= least, (hidden, size, shown["view"], heights[:5])  # every word, as drawn
+    assert all(_inside(t, shown["box"]) for t in shown["texts"]), [t["text"] for t in shown["texts"] if not _inside(t, shown["box"])]
+    if shown["view"] == "network":  # the whole net, each neuron named with its value and gradient, no word on another
+        labels = [t for t in shown["texts"] if t["text"] not in ("i", "H1", "H2", "O", "C") or t["top"] > shown["box"]["top"] + 40]
+        named = {c["name"] for c in shown["circles"]}
+        assert named == {name(v) for v in _nodes(C) if v.label and (v.label in ("i", "O", "C") or v.label.startswith("H"))}
+        for c in shown["circles"]:
+            assert _inside(c, shown["box"])
+            mine = [t["text"] for t in labels if t["text"].startswith(c["name"])]
+            assert mine, c["name"]
+        for k, a in enumerate(labels):
+            assert all(_apart(a, b) for b in labels[k + 1:]), a
+            assert all(_apart(a, c) for c in shown["circles"]), a
+        grads = {name(v): v.grad for v in _nodes(C)}
+        text = " ".join(t["text"] for t in labels)
+        for n in named:  # the numbers are the engine's, as the page writes them (4 digits)
+            assert f"{n} " in text or n in text
+            assert f"grad {float(f'{grads[n]:.4g}'):g}" in text or f"grad {grads[n]:.4g}" in text, (n, grads[n], text)
+    page.page.screenshot(path=str(tmp_path / f"first-h{hidden}-{size[0]}.png"))
+    page.clean()
+
+
+def test_the_two_neuron_model_still_opens_on_its_graph(browser, dot, tmp_path):
+    page = Page(browser, _page(tmp_path), (1280, 720))
+    assert page.js("explorer.view") == "graph"
+    shown = page.js(FIRST_VIEW)
+    assert min(t["h"] for t in shown["texts"]) >= 14  # its drawing fills its pane
+    page.clean()

@@ -51,8 +51,10 @@ __all__ = ["explore", "Explorer", "ExploreError", "fill_template", "gzip_base64"
 MAX_GRAPH_NODES = 500
 #: SGD steps the page holds (the engine's, each with both passes after it): (small graphs, larger)
 SGD_STEPS = (10, 3)
-#: graphs up to this many nodes open in the graph view; larger MLPs in the network view
-GRAPH_FIRST = 60
+#: graphs up to this many nodes (the two-neuron model) open in the graph view, spread to fill its pane, their
+#: words 16 px and up at 1280×720; larger MLPs (h = 1 and up: dot's drawing, fitted to the pane, writes them in
+#: 4 to 9 px) open in the network view, its neurons named and numbered at the page's size where there is room
+GRAPH_FIRST = 12
 #: a page holds graphs up to this many nodes (the 1 → 300 → 300 → 1 net has 92,704); beyond, explain one
 #: parameter (``micrograd_ws.explain(C, 'w2[3][7]')``) or explore a smaller net
 MAX_NODES = 120_000
@@ -239,7 +241,7 @@ def _graph_view(C: Value, graph: Graph, w: Value | None) -> dict:
             g = viz.draw_graph(C, max_nodes=MAX_GRAPH_NODES)
         else:
             g = viz.draw_grad(C, w, max_nodes=MAX_GRAPH_NODES)
-        _for_a_wall(g, small=n <= 12)
+        _for_a_wall(g, small=n <= GRAPH_FIRST)
         svg = g.pipe(format="svg", encoding="utf-8")
     except ImportError as e:
         return {"message": f"The graph view needs Graphviz. {e}"}

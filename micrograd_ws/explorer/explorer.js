@@ -331,12 +331,15 @@
     net.W = W; net.H = H;
     const maxN = Math.max(...cols.map((c) => c.neurons.length));
     const r = Math.max(2.5, Math.min(16, (H - top - bottom) / maxN / 2.6));
-    net.pos = cols.map((c, ci) => {
-      const x = 40 + ci * (W - 80) / Math.max(1, cols.length - 1), n = c.neurons.length;
-      const gap = Math.min((H - top - bottom) / n, 6 * r);
-      const y0 = top + (H - top - bottom - gap * (n - 1)) / 2;
-      return c.neurons.map((_, j) => ({ x, y: n === 1 ? (top + H - bottom) / 2 : y0 + j * gap }));
+    // each column's neurons evenly apart (at most `spread`), `below` kept under the lowest for its words
+    const place = (below, spread) => cols.map((c, ci) => {
+      const x = 40 + ci * (W - 80) / Math.max(1, cols.length - 1), n = c.neurons.length, h = H - top - bottom - below;
+      const gap = Math.min(h / n, spread);
+      const y0 = top + (h - gap * (n - 1)) / 2;
+      return c.neurons.map((_, j) => ({ x, y: n === 1 ? top + h / 2 : y0 + j * gap }));
     });
+    const labels = labelRows(cols, r, fs, place);
+    net.pos = labels.pos;
     const ns = "http://www.w3.org/2000/svg";
     net.svg.innerHTML = ""; net.circles.clear();
     cols.forEach((c, ci) => {
@@ -352,6 +355,7 @@
         net.svg.appendChild(el); net.circles.set(nr.node, { el, nr });
       });
     });
+    labelNeurons(cols, r, fs, labels.rows);
     net.lines = [];
     // many lines on top of each other: each one fainter, so the wall stays readable
     net.alpha = Math.max(0.3, Math.min(0.8, 12 / Math.sqrt(Math.max(...D.network.links.map((l) => l.w.length)))));
@@ -369,6 +373,58 @@
     }
     reweight();
     return true;
+  }
+  // A small net's neurons (h = 1 to about 5 at 1280×720) named under their circles, with their value and gradient
+  // at the step shown (Python's texts, as in the graph view and the tooltip), at the page's type: the first view of
+  // a small net reads from the back of a room.  Names only when three rows do not fit under each circle (the
+  // columns spread for them), nothing when one does not, or when a column's words would reach the next column's.
+  // Returns the rows and the neurons' places.
+  function labelRows(cols, r, fs, place) {
+    const line = 1.2 * fs, family = getComputedStyle(net.svg).fontFamily;
+    const wide = (t, bold) => { measure.font = (bold ? "bold " : "") + fs + "px " + family; return measure.measureText(t).width; };
+    // the widest each row can be (a number's text may gain a digit, or a sign, while the passes run)
+    const most = (t) => (t.startsWith("-") ? t : "-" + t) + "0";
+    const rowsOf = (k) => [[D.names[k], true], ["data " + most(D.dataText[k]), false], ["grad " + most(D.gradText[k]), false]];
+    for (const n of [3, 1]) {
+      const block = n * line + 0.3 * fs, pos = place(block, 6 * r + block);
+      const room = Math.min(...pos.map((ps) => (ps.length > 1 ? ps[1].y - ps[0].y - 2 * r - 0.3 * fs : Infinity)));
+      if (room < n * line) continue;
+      const ext = cols.map((c, ci) => {
+        const w = Math.max(...c.neurons.map((nr) => Math.max(...rowsOf(nr.node).slice(0, n).map(([t, b]) => wide(t, b)))));
+        const x = pos[ci][0].x;
+        return ci === 0 ? [x - r, x - r + w] : ci === cols.length - 1 ? [x + r - w, x + r] : [x - w / 2, x + w / 2];
+      });
+      if (ext.every(([a], ci) => ci === 0 || a >= ext[ci - 1][1] + 0.6 * fs) && ext[0][0] >= 0 && ext[ext.length - 1][1] <= net.W) {
+        return { rows: n, pos };
+      }
+    }
+    return { rows: 0, pos: place(0, 6 * r) };
+  }
+  function labelNeurons(cols, r, fs, n) {
+    net.labels = [];
+    if (!n) return;
+    const line = 1.2 * fs;
+    const ns = "http://www.w3.org/2000/svg";
+    cols.forEach((c, ci) => c.neurons.forEach((nr, j) => {
+      const p = net.pos[ci][j], x = ci === 0 ? p.x - r : ci === cols.length - 1 ? p.x + r : p.x;
+      const anchor = ci === 0 ? "start" : ci === cols.length - 1 ? "end" : "middle", rows = [];
+      for (let i = 0; i < n; i++) {
+        const t = document.createElementNS(ns, "text");
+        t.setAttribute("x", x); t.setAttribute("y", p.y + r + (i + 0.85) * line);
+        t.setAttribute("class", "label" + (i ? "" : " name")); t.style.textAnchor = anchor;
+        t.textContent = i ? "" : D.names[nr.node];
+        net.svg.appendChild(t); rows.push(t);
+      }
+      net.labels.push({ k: nr.node, z: nr.z, rows });
+    }));
+  }
+  function renderLabels(pm) {  // the numbers at this step: those not reached yet (or asked in predict mode) wait
+    const replay = L.mode === "replay" && R.m >= 0;
+    for (const { k, z, rows } of net.labels || []) {
+      if (rows[1]) rows[1].textContent = "data " + (S.known[k] ? D.dataText[k] : "…");
+      if (rows[2]) rows[2].textContent = replay ? "" : "grad " + (S.hasGrad[k] ? S.gradText[k] : "·");  // (the replay holds no neuron's ∂C)
+      for (const t of rows) t.classList.toggle("off-path", !!pm && !pm.all.has(k) && !pm.all.has(z));
+    }
   }
   // |w| in four widths (of |w| / the largest |w| of its layer); a line into or out of an off
   // ReLU is thin, grey and solid whatever its w, as no gradient flows through it.  Few looks
@@ -433,6 +489,7 @@
       cl.toggle("selected", k === S.selected || z === S.selected);
       cl.toggle("off-path", !!pm && !pm.all.has(k) && !pm.all.has(z));
     }
+    renderLabels(pm);
   }
   function nearestLine(e) {
     const r = net.canvas.getBoundingClientRect(), x = e.clientX - r.left, y = e.clientY - r.top;
