@@ -571,3 +571,66 @@ def test_the_two_neuron_model_still_opens_on_its_graph(browser, dot, tmp_path):
     shown = page.js(FIRST_VIEW)
     assert min(t["h"] for t in shown["texts"]) >= 14  # its drawing fills its pane
     page.clean()
+
+
+# --- 11. paths after an SGD step on the handout's net: the selected weight's paths at the new weights ----------
+
+def _lit(page):
+    """What paths mode shows: the graph view's nodes on a live path and on a dead one, the network view's dimmed neurons."""
+    page.js("explorer.showView('graph')")
+    graph = page.js("""(() => { const box = document.getElementById('graph-box'), on = (c) =>
+        [...box.querySelectorAll('g.node.' + c)].map((g) => g.dataset.name);
+      return { mode: box.classList.contains('pathmode'), live: on('on-path'), dead: on('dead-path'),
+               drawn: [...box.querySelectorAll('g.node[data-name]')].map((g) => g.dataset.name) }; })()""")
+    page.js("explorer.showView('network')")
+    graph["dimmed"] = page.js("[...document.querySelectorAll('#neurons circle.off-path')].map((c) => c.dataset.name)")
+    graph["circles"] = page.js("[...document.querySelectorAll('#neurons circle')].map((c) => c.dataset.name)")
+    return graph
+
+
+@pytest.mark.slow
+def test_paths_after_an_sgd_step_on_the_handout_net_are_the_new_weights_paths(browser, big):
+    from micrograd_ws.paths import Analysis
+    path = big[0]
+    net = two_hidden_layers(hidden=100, seed=0)  # (the fixture's own net may have been stepped by another test)
+    C = squared_error(net(2.0), 1.0)
+    C.backward()
+    params = dict(net.named_parameters())
+    off = lambda C: {name(v) for v in _nodes(C) if v.op == "relu" and v.data == 0.0}  # noqa: E731
+    was_off = off(C)
+    on = [k for k in range(100) if f"H1[{k}]" not in was_off][:2]  # (a weight w2[j][k] from an H1 that is on)
+    # a few weights into each ReLU that turns on or off in the step (their paths change), and three others
+    names = ["b3", "b1[5]"] + [f"w3[{j}]" for j in range(100) if f"H2[{j}]" not in was_off][:3]
+    live = lambda C, n: (lambda a: {name(v) for v in a.nodes if v in a.live})(Analysis(C, params[n]))  # noqa: E731
+    before = {n: live(C, n) for n in names}
+    SGD(net.parameters(), lr=0.01).step()
+    net.zero_grad()
+    C2 = squared_error(net(2.0), 1.0)
+    C2.backward()
+    flipped = was_off ^ off(C2)
+    names += [f"w2[{r[3:-1]}][{k}]" for r in sorted(flipped) if r.startswith("H2") for k in on]
+    names += [f"w1[{r[3:-1]}]" for r in sorted(flipped) if r.startswith("H1")]
+    before.update({n: live(C, n) for n in names if n not in before})
+    after = {n: live(C2, n) for n in names}
+    moved = [n for n in names if before[n] != after[n]]  # a ReLU turned on or off on its paths
+    same = [n for n in names[:5] if before[n] == after[n] and after[n]]
+    assert moved and same, (flipped, names)
+
+    page = Page(browser, path, (1400, 900))
+    page.js("explorer.goto(explorer.steps)")
+    page.page.locator("#paths").check()
+    page.page.locator("#sgd-bar").click()
+    page.js("explorer.goto(explorer.steps)")  # (stops the passes playing again)
+    assert page.js("explorer.sgdSteps") == 1
+    for w in [*same[-2:], *moved[:3]]:
+        page.js(f"explorer.select({w!r})")
+        shown, a = _lit(page), Analysis(C2, params[w])
+        assert shown["mode"], w  # paths mode is on
+        drawn = set(shown["drawn"])
+        assert set(shown["live"]) == after[w] & drawn and (set(shown["live"]) or w in moved), (w, shown["live"])
+        assert set(shown["dead"]) == ({name(v) for v in a.nodes} - after[w]) & drawn, w
+        on_paths = {name(v) for v in a.nodes}
+        lit = set(shown["circles"]) - set(shown["dimmed"])  # a neuron is lit when its H or its z is on the paths
+        assert lit and all(n in on_paths or n.replace("H", "z") in on_paths for n in lit), (w, lit)
+        assert all(n not in on_paths and n.replace("H", "z") not in on_paths for n in shown["dimmed"]), w
+    page.clean()

@@ -536,7 +536,7 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
         "select": pos[param] if param is not None else None, "asked": asked,
         "grid": GRID,
         "stops": _stops(C, graph, forward, [st["node"] for st in state["backward"]], state["completeAt"], grads, network),
-        "sgd": _descent(C, graph, network, inputs, small, forward, drawn),
+        "sgd": _descent(C, graph, network, inputs, small, forward, drawn, state["paths"]),
     }
     still = view.get("svg") or (_network_svg(network, order, set(data["dead"])) if network else None)
     return Explorer(data, _summary(C, order, state["backward"], grads, param, graph, note), still)
@@ -653,13 +653,14 @@ def _edge_texts(graph: Graph, drawn: list[tuple[int, int]]) -> dict:
 
 
 def _descent(C: Value, graph: Graph, network: dict | None, inputs: list, small: bool, forward: list[int],
-             drawn: list[tuple[int, int]]) -> dict:
+             drawn: list[tuple[int, int]], paths: dict) -> dict:
     """``SGD(lr=α)`` steps of the engine from the page's weights, each with both passes after it.
 
     Only for the handout's nets (an MLP and C = (O − O_des)²): the net is rebuilt from the
     graph's weights (an ``MLP`` of the same sizes whose names and numbers must match the graph's
     exactly), then each step is ``opt.step()``, ``zero_grad()``, a new forward and backward pass.
     Returns ``{"lr", "lrText", "states"}`` (each state as :func:`_state` gives it), or ``{"why"}``.
+    A large net's states hold, of the paths, what changed since the page's weights (:func:`_live_changes`).
     """
     if network is None or network.get("desired") is None:
         return {"why": "The SGD step needs the handout's net: an MLP and its cost C = (O − O_des)²."}
@@ -680,7 +681,7 @@ def _descent(C: Value, graph: Graph, network: dict | None, inputs: list, small: 
     cost.backward()
     if cost.data != C.data or any(p.grad != found[n].grad for n, p in params):
         return {"why": "The SGD step needs the page's net to be the one it rebuilds: its numbers differ."}
-    states = []
+    states, seen = [], {}
     for _ in range(SGD_STEPS[0] if small else SGD_STEPS[1]):
         opt.step()
         model.zero_grad()
@@ -695,10 +696,44 @@ def _descent(C: Value, graph: Graph, network: dict | None, inputs: list, small: 
         state["edgeText"] = _edge_texts(g, drawn)
         if not small:  # the h = 100 page: predict mode and the chain rules stay with the weights it opened on
             del state["paths"], state["inspect"]  # the page shows each node's data and grad
+            state["pathsLive"] = _live_changes(graph, g, cost, paths, seen)  # paths mode: the live paths at these weights
         else:
             add_diagnoses(cost, state["predict"], g)
         states.append(state)
     return {"lr": ALPHA, "lrText": f"{ALPHA:g}", "states": states}
+
+
+def _live_changes(graph: Graph, g: Graph, cost: Value, paths: dict, seen: dict) -> dict:
+    """Paths mode after an SGD step on a large net: ``{k: [live nodes, live paths]}`` of each parameter whose
+    live paths differ from those at the page's weights (``paths``, from :func:`_state`), by position.
+
+    A path is live when none of its local derivatives is 0; a step changes that only across an edge whose
+    local derivative became 0 or stopped being 0 (a ReLU turned off or on).  The parameters whose paths
+    cross one are those upstream of it: only their paths are found again (a few hundred of the h = 100
+    net's 10,401), by the same :class:`~micrograd_ws.paths.Analysis` that found the first ones; and only
+    once for the steps that changed the same edges (``seen``, by the edges: liveness is theirs alone).
+    """
+    changed = tuple((k, j) for k, (c, c0) in enumerate(zip(g.order, graph.order))
+                    for j, (a, b) in enumerate(zip(c.local_grads, c0.local_grads)) if (a == 0.0) != (b == 0.0))
+    if changed in seen:
+        return seen[changed]
+    upstream, stack = set(), [g.order[k].parents[j] for k, j in changed]
+    while stack:  # each node the changed edges' parents depend on, and those parents
+        v = stack.pop()
+        if v not in upstream:
+            upstream.add(v)
+            stack.extend(v.parents)
+    pos, out = g.position, {}
+    for v in sorted(upstream, key=pos.__getitem__):
+        k = pos[v]
+        if v.parents or k not in paths:
+            continue
+        a = Analysis(cost, v, g)
+        live = [pos[u] for u in a.nodes if u in a.live]
+        if live != paths[k]["live"] or a.n_live != paths[k]["nLive"]:
+            out[k] = [live, a.n_live]
+    seen[changed] = out
+    return out
 
 
 # --- layer by layer: the handout's columns z1, H1, z2, H2, O, C and their gradients ----------

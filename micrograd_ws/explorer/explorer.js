@@ -522,8 +522,19 @@
     t.style.display = "block"; t.style.left = (e.clientX + 14) + "px"; t.style.top = (e.clientY + 14) + "px";
   }
   function hideTip() { $("tooltip").style.display = "none"; }
+  // node k's paths to the root at the weights shown: a small net's states hold their own; after an SGD step a large
+  // net's hold the live paths of the parameters a ReLU turned on or off on their way (D.pathsLive: Python's), the
+  // rest are those the page opened with (which nodes lie on a path does not change)
+  function pathsOf(k) {
+    if (D.paths) return D.paths[k] || null;
+    const first = G.states && G.states[0].paths, p = first && first[k];
+    if (!p || !D.pathsLive || !D.pathsLive[k]) return p || null;
+    const st = G.states[G.s], made = st.pathsNow || (st.pathsNow = new Map());
+    if (!made.has(k)) made.set(k, { nodes: p.nodes, live: D.pathsLive[k][0], n: p.n, nLive: D.pathsLive[k][1] });
+    return made.get(k);
+  }
   function pathInfo() {
-    const p = $("paths").checked && S.selected >= 0 && D.paths ? D.paths[S.selected] : null;
+    const p = $("paths").checked && S.selected >= 0 ? pathsOf(S.selected) : null;
     if (!p) return null;
     if (!p.sets || p.sets.drawing !== graph.ids) {  // (the ids are the drawing's: a large graph's changes with the selection)
       const ids = (ks) => new Set(graph.ids ? ks.map((k) => graph.ids[k]).filter(Boolean) : []);
@@ -932,7 +943,7 @@
   // the handout's ③: the engine's SGD(lr=α) steps, precomputed by Python with both passes after each
   const G = { s: 0, states: null, update: null, costs: [], text: "" };
   const STATE_KEYS = ["C", "CText", "data", "dataText", "grads", "gradText", "completeAt", "dead", "forwardText",
-                      "backward", "inspect", "paths", "predict", "stops", "edgeText"];
+                      "backward", "inspect", "paths", "pathsLive", "predict", "stops", "edgeText"];
   function useState(i) {
     const st = G.states[i];
     for (const key of STATE_KEYS) D[key] = st[key];
