@@ -565,6 +565,19 @@ def test_a_small_net_opens_on_a_view_whose_words_a_wall_can_read(browser, dot, t
     page.clean()
 
 
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
+def test_in_present_mode_the_neurons_words_stay_apart(browser, dot, tmp_path, size):
+    page = Page(browser, _page(tmp_path, 3), size)
+    page.js("explorer.goto(explorer.steps)")
+    page.js("explorer.present(true)")  # words 1.3 times as large: fewer of them, none on another
+    shown = page.js(FIRST_VIEW)
+    assert shown["view"] == "network" and len(shown["texts"]) >= 5 + 9  # the columns' titles, the neurons' names at least
+    for k, a in enumerate(shown["texts"]):
+        assert _inside(a, shown["box"]) and all(_apart(a, b) for b in shown["texts"][k + 1:]), a
+        assert a["h"] >= 18
+    page.clean()
+
+
 def test_the_two_neuron_model_still_opens_on_its_graph(browser, dot, tmp_path):
     page = Page(browser, _page(tmp_path), (1280, 720))
     assert page.js("explorer.view") == "graph"

@@ -338,7 +338,11 @@
       const y0 = top + (h - gap * (n - 1)) / 2;
       return c.neurons.map((_, j) => ({ x, y: n === 1 ? top + h / 2 : y0 + j * gap }));
     });
-    const labels = labelRows(cols, r, fs, place);
+    const probe = document.createElementNS("http://www.w3.org/2000/svg", "text");  // the words' size (present mode: 1.3 fs)
+    probe.setAttribute("class", "label"); net.svg.appendChild(probe);
+    const lfs = parseFloat(getComputedStyle(probe).fontSize) || fs;
+    probe.remove();
+    const labels = labelRows(cols, r, lfs, place);
     net.pos = labels.pos;
     const ns = "http://www.w3.org/2000/svg";
     net.svg.innerHTML = ""; net.circles.clear();
@@ -355,7 +359,7 @@
         net.svg.appendChild(el); net.circles.set(nr.node, { el, nr });
       });
     });
-    labelNeurons(cols, r, fs, labels.rows);
+    labelNeurons(cols, r, lfs, labels.rows);
     net.lines = [];
     // many lines on top of each other: each one fainter, so the wall stays readable
     net.alpha = Math.max(0.3, Math.min(0.8, 12 / Math.sqrt(Math.max(...D.network.links.map((l) => l.w.length)))));
