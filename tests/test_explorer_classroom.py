@@ -529,8 +529,9 @@ def _inside(r, box):
     return box["left"] - 1 <= r["left"] and r["right"] <= box["right"] + 1 and box["top"] - 1 <= r["top"] and r["bottom"] <= box["bottom"] + 1
 
 
-def _apart(a, b):
-    return a["right"] <= b["left"] or b["right"] <= a["left"] or a["bottom"] <= b["top"] or b["bottom"] <= a["top"]
+def _apart(a, b, gap=0):
+    """Boxes ``a`` and ``b`` do not overlap (and, side by side, are ``gap`` px apart at least)."""
+    return a["right"] + gap <= b["left"] or b["right"] + gap <= a["left"] or a["bottom"] <= b["top"] + 1 or b["bottom"] <= a["top"] + 1
 
 
 @pytest.mark.parametrize("hidden", [1, 3, 4])
@@ -575,6 +576,20 @@ def test_in_present_mode_the_neurons_words_stay_apart(browser, dot, tmp_path, si
     for k, a in enumerate(shown["texts"]):
         assert _inside(a, shown["box"]) and all(_apart(a, b) for b in shown["texts"][k + 1:]), a
         assert a["h"] >= 18
+    page.clean()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_small_nets_replay_names_its_neurons_and_no_word_runs_into_another(browser, replay_page, size):
+    page = Page(browser, replay_page, size)
+    for it in page.js("explorer.iterations"):  # each held moment: its numbers are written to 7 digits
+        page.js(f"explorer.goto_iteration({it})")
+        shown = page.js(FIRST_VIEW)
+        assert shown["view"] == "network"
+        words = [t["text"] for t in shown["texts"]]
+        assert all(c["name"] in words for c in shown["circles"]), words
+        for k, a in enumerate(shown["texts"]):
+            assert _inside(a, shown["box"]) and all(_apart(a, b, 6) for b in shown["texts"][k + 1:]), (it, a)
     page.clean()
 
 

@@ -389,7 +389,7 @@
     // the widest each row can be (a number's text may gain a digit, or a sign, while the passes run)
     const most = (t) => (t.startsWith("-") ? t : "-" + t) + "0";
     const rowsOf = (k) => [[D.names[k], true], ["data " + most(D.dataText[k]), false], ["grad " + most(D.gradText[k]), false]];
-    for (const n of [3, 1]) {
+    for (const n of D.replay ? [1] : [3, 1]) {  // (a replay's moments write their numbers to 7 digits: its names only)
       const block = n * line + 0.3 * fs, pos = place(block, 6 * r + block);
       const room = Math.min(...pos.map((ps) => (ps.length > 1 ? ps[1].y - ps[0].y - 2 * r - 0.3 * fs : Infinity)));
       if (room < n * line) continue;
@@ -423,10 +423,9 @@
     }));
   }
   function renderLabels(pm) {  // the numbers at this step: those not reached yet (or asked in predict mode) wait
-    const replay = L.mode === "replay" && R.m >= 0;
     for (const { k, z, rows } of net.labels || []) {
       if (rows[1]) rows[1].textContent = "data " + (S.known[k] ? D.dataText[k] : "…");
-      if (rows[2]) rows[2].textContent = replay ? "" : "grad " + (S.hasGrad[k] ? S.gradText[k] : "·");  // (the replay holds no neuron's ∂C)
+      if (rows[2]) rows[2].textContent = "grad " + (S.hasGrad[k] ? S.gradText[k] : "·");
       for (const t of rows) t.classList.toggle("off-path", !!pm && !pm.all.has(k) && !pm.all.has(z));
     }
   }
@@ -1349,7 +1348,8 @@
     if (D.sgd && D.sgd.why) $("sgd-bar").title = D.sgd.why;
     if (S.selected >= 0) select(D.names[S.selected]);
     else if (D.select !== null) select(D.names[D.select]);
-    if (D.replay) setMode("replay");  // a replay page opens on the replay: the fit and the cost over time
+    if (D.replay) { net.W = 0; setMode("replay"); }  // a replay page opens on the replay: the fit and the cost over time
+                                                     // (its network laid out again: its neurons' names only, see labelRows)
     else if (!opened && !S.auto && S.k === 0) autoplay();  // alive at first sight: the first pass plays
     return api;
   });
