@@ -35,6 +35,12 @@ class LabPage(OfflinePage):
         """The explorer's document, inside the page's iframe."""
         return self.page.frame_locator("#lab-explorer")
 
+    def click_then_wait_status(self, selector, text, timeout=120_000):
+        """Click, then wait for a status saying ``text`` set after the click (not an earlier one's)."""
+        self.js("document.querySelector('#lab-status').textContent = ''")
+        self.page.click(selector)
+        self.wait_status(text, timeout)
+
     def wait_status(self, text, timeout=120_000):
         self.page.wait_for_function("(t) => document.querySelector('#lab-status').textContent.includes(t)", arg=text,
                                     timeout=timeout)
@@ -192,8 +198,8 @@ def test_the_explorer_shows_the_gradients_and_leaves_the_learners_grad_alone(lab
 
 
 def test_run_leaves_the_explorer_as_it_is_when_c_was_not_computed_again(lab):
-    lab.page.click("#lab-h100")
-    lab.wait_status("The explorer shows your C", timeout=180_000)
+    lab.click_then_wait_status("#lab-h100", "The explorer shows your C", timeout=180_000)
+    lab.explorer().locator("#title").filter(has_text="h = 100").wait_for(timeout=60_000)  # (the iframe's new page)
     title = lab.explorer().locator("#title").inner_text()
     lab.page.fill("#lab-code", "net.b3.data")
     start = time.perf_counter()
@@ -210,8 +216,7 @@ def test_run_leaves_the_explorer_as_it_is_when_c_was_not_computed_again(lab):
 
 
 def test_train_live_the_handout_schedule_at_h100_pause_and_step_each_held_moment(lab):
-    lab.page.click("#lab-h100")
-    lab.wait_status("The explorer shows your C", timeout=180_000)
+    lab.click_then_wait_status("#lab-h100", "The explorer shows your C", timeout=180_000)
     lab.page.fill("#lab-iters", "100, 500, 1000, 5000")
     lab.page.click("#lab-train")
     lab.page.wait_for_function("document.querySelector('#lab-held').textContent.includes('100')", timeout=60_000)
