@@ -160,7 +160,7 @@ class Session:
         theirs = first is not None and any(v is first for v in topological_order(C))
         title = f"{heading or 'Your code'}: C = {C.data:.6g}" + (f", {net.handout()}" if theirs else "")
         start = time.perf_counter()
-        page = explore_as_left(C, title=title)
+        page = explore(C, title=title, leave_grads=True)  # (a learner's .grad as they left it)
         self._shown = C
         return {"html": page.html, "seconds": round(time.perf_counter() - start, 2), "nodes": len(page.names)}
 
@@ -429,30 +429,6 @@ def _counts(iters: object) -> list:
         raise LabError(f"{max(iters)} iterations: the lab runs at most 100000 in the page; train natively for more "
                        "(micrograd-ws train --iters ...)")
     return iters
-
-
-def explore_as_left(C: Value, title: str):
-    """``explore(C)``, every ``.grad`` of C's graph (leaves and the nodes between) left exactly as the
-    learner left it: explore runs ``C.backward()`` when it has not been called, and a learner who means
-    to work out ∂C/∂w1 by hand, then check ``.grad``, would find the answer filled in.  The page still
-    shows the gradients (explore computes them for its pages), and its note says so."""
-    order = topological_order(C)
-    before = [v.grad for v in order]
-    page = explore(C, title=title)
-    changed = [(v, g) for v, g in zip(order, before) if not _same(v.grad, g)]
-    for v, g in changed:
-        v.grad = g
-    if changed:
-        page.data["note"] = page.data["note"].replace(
-            "had not been called: explore ran it.",
-            "had not been called: the explorer computed the gradients it shows; your .grad values are "
-            "as you left them (C.backward() fills them).")
-    return page
-
-
-def _same(a: object, b: object) -> bool:
-    """``a`` and ``b`` the same number, to the bit (0.0 and -0.0 differ)."""
-    return type(a) is type(b) and a == b and (not isinstance(a, float) or math.copysign(1.0, a) == math.copysign(1.0, b))
 
 
 def not_a_model(net: object) -> str:

@@ -470,13 +470,15 @@ class Explorer:
         return self.text
 
 
-def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "") -> Explorer:
+def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "", leave_grads: bool = False) -> Explorer:
     """The explorer page of ``C``: watch the forward and backward pass, step by step.
 
     ``param`` (a Value or its label, e.g. ``'w2[3][7]'``) is selected in the inspector
     and, for graphs too large for the graph view, drawn there as the paths from it to C.
     If ``C.backward()`` has not been called, explore runs it (and the page says so);
-    otherwise every ``grad`` is left as it was.
+    otherwise every ``grad`` is left as it was.  ``leave_grads=True``: every ``grad`` is left as
+    it was in any case (the page still shows the gradients): for a learner who means to work
+    out ∂C/∂w by hand, then check ``.grad`` (the lab).
     """
     if isinstance(C, History):
         return _replay(C, param, title)
@@ -491,6 +493,7 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
     elif param is not None and not isinstance(param, Value):
         raise TypeError(f"explore(C, param): param must be a Value or its label, got {type(param).__name__}")
     graph = Graph(C)
+    before = [v.grad for v in graph.order] if leave_grads else None  # (put back at the end)
     if len(graph.order) > MAX_NODES:
         raise ExploreError(f"explore(C): the graph of {name(C)} has {len(graph.order):,} nodes, more than a page holds "
                            f"(MAX_NODES = {MAX_NODES:,}); explain one parameter's gradient instead "
@@ -522,7 +525,9 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
         drawn = list(dict.fromkeys(drawn + texts))
     state["edgeText"] = _edge_texts(graph, drawn)
     head = title or f"{name(C)}: {len(order):,} nodes, {len(forward)} forward and {len(state['backward'])} backward steps"
-    note = f"{name(C)}.backward() had not been called: explore ran it." if fresh else ""
+    note = "" if not fresh else f"{name(C)}.backward() had not been called: " + (
+        f"the explorer computed the gradients it shows; your .grad values are as you left them ({name(C)}.backward() "
+        "fills them)." if leave_grads else "explore ran it.")
     if state["unexplained"]:
         note = (note + " " if note else "") + _cap_note(C, state["unexplained"], len(state["paths"]))
     first = "graph" if view.get("svg") and (network is None or len(order) <= GRAPH_FIRST) else \
@@ -539,7 +544,11 @@ def explore(C: Value, param: Union[Value, str, None] = None, *, title: str = "")
         "sgd": _descent(C, graph, network, inputs, small, forward, drawn, state["paths"]),
     }
     still = view.get("svg") or (_network_svg(network, order, set(data["dead"])) if network else None)
-    return Explorer(data, _summary(C, order, state["backward"], grads, param, graph, note), still)
+    page = Explorer(data, _summary(C, order, state["backward"], grads, param, graph, note), still)
+    if fresh and before is not None:  # (the SGD steps above compared the rebuilt net's grads with these)
+        for v, g in zip(order, before):
+            v.grad = g
+    return page
 
 
 def _state(C: Value, graph: Graph, inputs: list, small: bool, explained: bool = True,
